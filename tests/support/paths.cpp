@@ -1,0 +1,29 @@
+#include "support/paths.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+
+namespace signet::testing {
+
+std::string SourceDir() { return SIGNET_SOURCE_DIR; }
+std::string TestDataDir() { return SIGNET_TEST_DATA_DIR; }
+std::string BinaryDir() { return SIGNET_BINARY_DIR; }
+std::string SignetBinary() { return std::string(SIGNET_BINARY_DIR) + "/signet"; }
+std::string CosignBinary() { return std::string(SIGNET_TOOLS_DIR) + "/cosign/usr/bin/cosign"; }
+std::string HelmBinary() { return std::string(SIGNET_TOOLS_DIR) + "/helm/helm"; }
+
+TempDir::TempDir() {
+  const std::filesystem::path base = std::filesystem::path(SIGNET_BINARY_DIR) / "Testing" / "tmp";
+  std::filesystem::create_directories(base);
+  std::string templ = (base / "signet-XXXXXX").string();
+  if (mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = templ;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+}  // namespace signet::testing
