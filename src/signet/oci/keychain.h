@@ -1,0 +1,53 @@
+// Credential resolution, after go-containerregistry's authn.Keychain: each
+// Keychain maps a registry host to Credentials; ChainKeychain asks several in
+// order and the first non-anonymous answer wins. Credentials are secrets: they
+// are never logged, printed or sent to any host other than their registry.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "signet/result.h"
+
+namespace signet::oci {
+
+struct Credentials {
+  std::string username;
+  std::string password;
+  std::string identity_token;  // OAuth2 refresh token (docker config "identitytoken")
+
+  bool anonymous() const { return username.empty() && password.empty() && identity_token.empty(); }
+};
+
+class Keychain {
+ public:
+  virtual ~Keychain() = default;
+  // Credentials for `registry` (host[:port], normalised as in Repository).
+  // Anonymous credentials when this keychain knows nothing of the host; an
+  // error only when a configured source is broken (unreadable file, helper
+  // that fails).
+  virtual Result<Credentials> Resolve(const std::string& registry) const = 0;
+};
+
+// Always anonymous.
+std::shared_ptr<Keychain> AnonymousKeychain();
+
+// Fixed credentials for one registry host ("" = every host).
+std::shared_ptr<Keychain> StaticKeychain(std::string registry, Credentials credentials);
+
+// Docker's config.json (auths with auth / username+password / identitytoken,
+// credHelpers, credsStore running docker-credential-<name> get) or a
+// containers auth.json. `path` is the file to read.
+std::shared_ptr<Keychain> DockerConfigKeychain(std::string path);
+
+// Tries each keychain in order; the first non-anonymous credentials win.
+std::shared_ptr<Keychain> ChainKeychain(std::vector<std::shared_ptr<Keychain>> keychains);
+
+// The CLI's default: explicit --registry-username/--registry-password (when
+// given), then REGISTRY_AUTH_FILE, then $DOCKER_CONFIG/config.json or
+// ~/.docker/config.json, then anonymous.
+std::shared_ptr<Keychain> DefaultKeychain(const Credentials& explicit_credentials = {});
+
+}  // namespace signet::oci
