@@ -64,16 +64,28 @@ class Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(implicit)
+  Result(T value) : data_(std::in_place_index<0>, std::move(value)) {}      // NOLINT(implicit)
   Result(Error error) : data_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(implicit)
 
   bool ok() const { return data_.index() == 0; }
   explicit operator bool() const { return ok(); }
 
-  const T& value() const& { assert(ok()); return std::get<0>(data_); }
-  T& value() & { assert(ok()); return std::get<0>(data_); }
-  T&& value() && { assert(ok()); return std::get<0>(std::move(data_)); }
-  const Error& error() const { assert(!ok()); return std::get<1>(data_); }
+  const T& value() const& {
+    assert(ok());
+    return std::get<0>(data_);
+  }
+  T& value() & {
+    assert(ok());
+    return std::get<0>(data_);
+  }
+  T&& value() && {
+    assert(ok());
+    return std::get<0>(std::move(data_));
+  }
+  const Error& error() const {
+    assert(!ok());
+    return std::get<1>(data_);
+  }
 
   const T& operator*() const& { return value(); }
   T& operator*() & { return value(); }
@@ -92,7 +104,10 @@ class [[nodiscard]] Result<void> {
 
   bool ok() const { return !has_error_; }
   explicit operator bool() const { return ok(); }
-  const Error& error() const { assert(has_error_); return error_; }
+  const Error& error() const {
+    assert(has_error_);
+    return error_;
+  }
 
  private:
   Error error_{ErrorCode::kInternal, ""};

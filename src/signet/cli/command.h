@@ -4,7 +4,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <functional>
 
 #include "signet/result.h"
@@ -14,7 +13,8 @@ namespace signet::cli {
 // Work selected by the parsed command line; returns the process exit code.
 using Action = std::function<int()>;
 
-void RegisterKeyCommands(CLI::App& app, Action& action);    // generate-key-pair, import-key-pair, public-key
+void RegisterKeyCommands(CLI::App& app,
+                         Action& action);  // generate-key-pair, import-key-pair, public-key
 void RegisterBlobCommands(CLI::App& app, Action& action);   // sign-blob, verify-blob
 void RegisterImageCommands(CLI::App& app, Action& action);  // sign, verify, triangulate
 void RegisterServeCommand(CLI::App& app, Action& action);   // serve

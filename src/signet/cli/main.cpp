@@ -6,10 +6,14 @@ namespace signet::cli {
 
 int ExitCodeFor(const Error& error) {
   switch (error.code()) {
-    case ErrorCode::kNoSignatures: return kExitNoSignatures;
-    case ErrorCode::kImageNotFound: return kExitImageNotFound;
-    case ErrorCode::kNoMatchingSignatures: return kExitNoMatchingSignatures;
-    default: return kExitError;
+    case ErrorCode::kNoSignatures:
+      return kExitNoSignatures;
+    case ErrorCode::kImageNotFound:
+      return kExitImageNotFound;
+    case ErrorCode::kNoMatchingSignatures:
+      return kExitNoMatchingSignatures;
+    default:
+      return kExitError;
   }
 }
 

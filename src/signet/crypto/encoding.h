@@ -17,8 +17,8 @@ Result<std::string> Base64Decode(std::string_view text);
 
 std::string HexEncode(std::string_view bytes);  // lowercase
 
-std::string Sha256(std::string_view bytes);       // 32 raw bytes
-std::string Sha256Hex(std::string_view bytes);    // 64 lowercase hex chars
-std::string Sha256Digest(std::string_view bytes); // "sha256:<hex>"
+std::string Sha256(std::string_view bytes);        // 32 raw bytes
+std::string Sha256Hex(std::string_view bytes);     // 64 lowercase hex chars
+std::string Sha256Digest(std::string_view bytes);  // "sha256:<hex>"
 
 }  // namespace signet::crypto

@@ -12,7 +12,15 @@
 
 namespace signet::crypto {
 
-enum class KeyAlgorithm { kEcdsaP256, kEcdsaP384, kEcdsaP521, kRsa2048, kRsa3072, kRsa4096, kEd25519 };
+enum class KeyAlgorithm {
+  kEcdsaP256,
+  kEcdsaP384,
+  kEcdsaP521,
+  kRsa2048,
+  kRsa3072,
+  kRsa4096,
+  kEd25519
+};
 
 std::string_view KeyAlgorithmName(KeyAlgorithm algorithm);
 

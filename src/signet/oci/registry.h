@@ -17,7 +17,8 @@
 
 namespace signet::oci {
 
-inline constexpr std::string_view kOciManifestMediaType = "application/vnd.oci.image.manifest.v1+json";
+inline constexpr std::string_view kOciManifestMediaType =
+    "application/vnd.oci.image.manifest.v1+json";
 inline constexpr std::string_view kOciIndexMediaType = "application/vnd.oci.image.index.v1+json";
 inline constexpr std::string_view kDockerManifestMediaType =
     "application/vnd.docker.distribution.manifest.v2+json";
@@ -48,7 +49,8 @@ class Registry {
   virtual ~Registry() = default;
 
   // HEAD a manifest by tag or digest. kNotFound when absent.
-  virtual Result<ManifestHead> HeadManifest(const Repository& repo, const std::string& tag_or_digest) = 0;
+  virtual Result<ManifestHead> HeadManifest(const Repository& repo,
+                                            const std::string& tag_or_digest) = 0;
   // GET a manifest by tag or digest (capped at max_bytes; digest-checked when
   // fetched by digest). kNotFound when absent.
   virtual Result<Manifest> GetManifest(const Repository& repo, const std::string& tag_or_digest,
@@ -57,10 +59,12 @@ class Registry {
   virtual Result<std::string> GetBlob(const Repository& repo, const std::string& digest,
                                       std::uint64_t max_bytes = kDefaultMaxBlobBytes) = 0;
   // Uploads a blob (POST then PUT) unless the registry already has it.
-  virtual Status PutBlob(const Repository& repo, const std::string& digest, const std::string& bytes) = 0;
+  virtual Status PutBlob(const Repository& repo, const std::string& digest,
+                         const std::string& bytes) = 0;
   // PUT a manifest under a tag or digest; returns its digest.
   virtual Result<std::string> PutManifest(const Repository& repo, const std::string& tag_or_digest,
-                                          const std::string& media_type, const std::string& bytes) = 0;
+                                          const std::string& media_type,
+                                          const std::string& bytes) = 0;
   virtual Result<std::vector<std::string>> ListTags(const Repository& repo) = 0;
 };
 

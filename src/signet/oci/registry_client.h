@@ -49,12 +49,14 @@ class RegistryClient : public Registry {
   RegistryClient(const RegistryClient&) = delete;
   RegistryClient& operator=(const RegistryClient&) = delete;
 
-  Result<ManifestHead> HeadManifest(const Repository& repo, const std::string& tag_or_digest) override;
+  Result<ManifestHead> HeadManifest(const Repository& repo,
+                                    const std::string& tag_or_digest) override;
   Result<Manifest> GetManifest(const Repository& repo, const std::string& tag_or_digest,
                                std::uint64_t max_bytes = kDefaultMaxManifestBytes) override;
   Result<std::string> GetBlob(const Repository& repo, const std::string& digest,
                               std::uint64_t max_bytes = kDefaultMaxBlobBytes) override;
-  Status PutBlob(const Repository& repo, const std::string& digest, const std::string& bytes) override;
+  Status PutBlob(const Repository& repo, const std::string& digest,
+                 const std::string& bytes) override;
   Result<std::string> PutManifest(const Repository& repo, const std::string& tag_or_digest,
                                   const std::string& media_type, const std::string& bytes) override;
   Result<std::vector<std::string>> ListTags(const Repository& repo) override;
