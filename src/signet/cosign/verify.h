@@ -1,0 +1,70 @@
+// Verification of cosign key-based image signatures (the legacy ".sig" tag
+// format), following `cosign verify --key ... --insecure-ignore-tlog`.
+//
+// VerifyImage resolves the reference to a digest, fetches the signature
+// manifest at <repo>:sha256-<hex>.sig (or in the signature repository) and
+// checks every simple-signing layer independently. A layer passes iff its
+// signature annotation is valid base64, verifies over the exact layer bytes
+// with at least one of the keys, its payload claims exactly the resolved
+// digest, and every required annotation equals the payload's optional value
+// (string values only). The image passes iff at least one layer passes; the
+// result lists every passing layer in layer order, so it does not depend on
+// which signature came first.
+//
+// Errors: kImageNotFound (image or tag absent), kNoSignatures (no signature
+// manifest, or no simple-signing layer in it), kNoMatchingSignatures (every
+// layer failed; the message lists each layer's reason), kInvalidArgument (bad
+// options), kTooLarge (manifest over the layer cap), and registry errors
+// (kNetwork, kAuth, kDigestMismatch, ...) passed through.
+//
+// Reentrant: no global state; the registry and the keys must be thread-safe
+// as their contracts promise.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "signet/cosign/payload.h"
+#include "signet/crypto/signer.h"
+#include "signet/oci/reference.h"
+#include "signet/oci/registry.h"
+#include "signet/result.h"
+
+namespace signet::cosign {
+
+inline constexpr std::size_t kMaxSignatureLayers = 1000;
+inline constexpr std::uint64_t kMaxPayloadBytes = 4 * 1024 * 1024;
+
+struct VerifyOptions {
+  // Public keys; a signature made by any one of them suffices.
+  std::vector<std::shared_ptr<const crypto::Verifier>> keys;
+  // Annotations that the payload's "optional" object must carry exactly.
+  std::map<std::string, std::string> annotations;
+  // Where the signature tags live (COSIGN_REPOSITORY); nullopt = the image's
+  // own repository.
+  std::optional<oci::Repository> signature_repository;
+  std::size_t max_layers = kMaxSignatureLayers;
+  std::uint64_t max_payload_bytes = kMaxPayloadBytes;
+};
+
+struct VerifiedSignature {
+  std::string payload;    // exact layer bytes
+  std::string signature;  // base64 annotation value as stored
+  SimpleSigningPayload parsed;
+};
+
+struct VerificationResult {
+  std::string digest;                 // resolved manifest digest "sha256:<hex>"
+  std::string reference_with_digest;  // "registry/repo@sha256:<hex>"
+  std::vector<VerifiedSignature> signatures;  // passing layers, in layer order
+};
+
+Result<VerificationResult> VerifyImage(oci::Registry& registry,
+                                       const oci::ImageReference& reference,
+                                       const VerifyOptions& options);
+
+}  // namespace signet::cosign
