@@ -1,0 +1,563 @@
+#!/usr/bin/env bash
+# Runs every signet benchmark side by side and writes a markdown report.
+#
+#   bench/run.sh [--smoke] [--build-dir DIR] [--out FILE] [--skip LIST]
+#
+#   --smoke      a few seconds per section: checks that every benchmark runs,
+#                measures nothing worth reading. Writes DIR/bench-smoke.md
+#                unless --out is given.
+#   --build-dir  the CMake build tree holding `signet` and `bench/crypto_bench`
+#                (default: build-bench). When the binaries are missing they are
+#                built there first (Release, tests off).
+#   --out        the report (default: bench/results/latest.md).
+#   --skip LIST  comma-separated sections to leave out: crypto, warm, cold,
+#                scale, memory, cli. Skipped sections say so in the report.
+#
+# Everything runs on 127.0.0.1: a docker-registry, a python proxy in front of
+# it (added latency, 429 throttling), `signet serve`, nginx as the baseline,
+# wrk as the load generator, and reference cosign 2.5.0. Every process started
+# here is stopped on exit. The exit status is non-zero when a section that was
+# not skipped failed to run.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+bench="$root/bench"
+tools="$bench/tools"
+
+smoke=0
+build_dir="$root/build-bench"
+out=""
+skip=","
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) smoke=1 ;;
+    --build-dir) build_dir=$(cd "$2" 2>/dev/null && pwd || echo "$2"); shift ;;
+    --out) out=$2; shift ;;
+    --skip) skip=",$2,"; shift ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ -z "$out" ]; then
+  if [ "$smoke" = 1 ]; then out="$build_dir/bench-smoke.md"; else out="$bench/results/latest.md"; fi
+fi
+
+# ---- sizes: full run vs smoke ------------------------------------------------------------
+if [ "$smoke" = 1 ]; then
+  images=20; wrk_seconds=1; delay_ms=5; cold_many=10; concurrent=10
+  pods=200; burst=50; gap_ms=50; rate=50; cli_runs=1; cache_entries=2000
+  bench_min_time=0.01; key_counts="1 10"
+else
+  images=500; wrk_seconds=10; delay_ms=20; cold_many=100; concurrent=50
+  pods=10000; burst=500; gap_ms=200; rate=100; cli_runs=10; cache_entries=100000
+  bench_min_time=0.5; key_counts="1 10 100"
+fi
+wrk_connections=16
+
+signet="$build_dir/signet"
+crypto_bench="$build_dir/bench/crypto_bench"
+cache_bench="$build_dir/bench/cache_memory"
+cosign="${SIGNET_COSIGN:-$root/build/tools/cosign/usr/bin/cosign}"
+
+if [ ! -x "$signet" ] || [ ! -x "$crypto_bench" ]; then
+  echo "run.sh: building signet and the benchmarks in $build_dir"
+  cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DSIGNET_BUILD_TESTS=OFF -DSIGNET_BUILD_BENCH=ON \
+    -DSIGNET_TOOLS_DIR="$root/build/tools" >/dev/null
+  cmake --build "$build_dir" -j "$(nproc)" --target signet crypto_bench
+  cmake --build "$build_dir" -j "$(nproc)" --target cache_memory 2>/dev/null || true
+fi
+
+work=$(mktemp -d /tmp/signet-bench.XXXXXX)
+# Every background process is recorded in $work/pids (sections run in
+# subshells, so a shell variable would not survive them) and stopped on exit.
+track() { echo "$1" >> "$work/pids"; }
+cleanup() {
+  local pid
+  if [ -f "$work/pids" ]; then
+    while read -r pid; do
+      # Only a process that is still ours (its command line names our files).
+      if { tr '\0' ' ' < "/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -e "$work" -e "$tools/proxy.py"; then
+        kill "$pid" 2>/dev/null || true
+      fi
+    done < "$work/pids"
+    sleep 0.3
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "[bench $(date -u +%H:%M:%S)] $*" >&2; }
+jget() { python3 -c 'import json,sys
+v=json.load(open(sys.argv[1]))
+for k in sys.argv[2:]: v=v[k]
+print(v)' "$@"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+fmt() { awk -v a="$1" 'BEGIN { printf "%.2f", a }'; }
+verdict() { if awk -v a="$1" -v b="$3" "BEGIN { exit !(a $2 b) }"; then echo "met"; else echo "**not met**"; fi; }
+free_port() { python3 -c 'import socket
+s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() {  # URL [curl options...]: waits up to 15 s for any HTTP answer
+  local url=$1; shift
+  for _ in $(seq 150); do
+    if curl -s -o /dev/null "$@" "$url"; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+stop_pidfile() {  # stops the process whose pid FILE holds, and waits for it to go
+  local pid
+  [ -f "$1" ] || return 0
+  pid=$(cat "$1")
+  rm -f "$1"
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+}
+skipped() { case "$skip" in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+
+failures=()
+sections="$work/sections"
+mkdir -p "$sections"
+# Runs section function $2 with its markdown output in sections/$1.md; a
+# failure is recorded, reported and does not stop the other sections.
+run_section() {
+  local name=$1 fn=$2 title=$3
+  local md="$sections/$name.md"
+  echo "## $title" > "$md"
+  echo >> "$md"
+  if skipped "$name"; then
+    echo "Not run: skipped with --skip." >> "$md"
+    return 0
+  fi
+  log "section $name"
+  if ! ( set -euo pipefail; trap stop_provider EXIT; "$fn" "$md" ) 2> "$work/$name.err"; then
+    failures+=("$name")
+    { echo "**Not run to completion** — the section failed:"; echo; echo '```'
+      tail -n 15 "$work/$name.err"; echo '```'; } >> "$md"
+    log "section $name FAILED (see report)"
+    tail -n 15 "$work/$name.err" >&2
+  fi
+}
+
+# ---- shared fixture: certificates, registry, proxy, signed images ------------------------
+log "work dir $work"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -keyout "$work/ca.key" -out "$work/ca.crt" -subj /CN=signet-bench-ca 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+  -keyout "$work/tls.key" -out "$work/tls.csr" -subj /CN=127.0.0.1 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' > "$work/ext.cnf"
+openssl x509 -req -in "$work/tls.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" \
+  -CAcreateserial -days 2 -extfile "$work/ext.cnf" -out "$work/tls.crt" 2>/dev/null
+
+registry_port=$(free_port)
+cat > "$work/registry.yml" <<EOF
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: $work/registry-data
+http:
+  addr: 127.0.0.1:$registry_port
+EOF
+docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 &
+track $!
+wait_http "http://127.0.0.1:$registry_port/v2/"
+
+proxy_port=$(free_port)
+# start_proxy [proxy.py options]: (re)starts the proxy on the same port, so image
+# references stay valid while the latency and rate limit change.
+start_proxy() {
+  stop_pidfile "$work/proxy.pid"
+  python3 "$tools/proxy.py" --listen "$proxy_port" --upstream "127.0.0.1:$registry_port" "$@" \
+    > "$work/proxy.log" 2>&1 &
+  echo $! > "$work/proxy.pid"
+  track $!
+  wait_http "http://127.0.0.1:$proxy_port/__bench/stats"
+}
+start_proxy
+registry_requests() {  # registry API requests in the access log so far
+  grep -cE '"(GET|HEAD) /v2/' "$work/registry.log" || true
+}
+
+python3 "$tools/fixture.py" keygen "$work/keys"
+pub="$work/keys/cosign.pub"
+log "pushing $images signed images"
+python3 "$tools/fixture.py" push --registry "127.0.0.1:$registry_port" \
+  --ref-host "127.0.0.1:$proxy_port" --key "$work/keys/bench.key.pem" \
+  --count "$images" --unsigned 1 --out "$work/all-refs.txt"
+head -n "$images" "$work/all-refs.txt" > "$work/refs.txt"
+
+# ---- provider lifecycle ------------------------------------------------------------------
+provider_port=$(free_port)
+provider_url="https://127.0.0.1:$provider_port"
+stop_provider() { stop_pidfile "$work/provider.pid"; }
+# start_provider: a fresh `signet serve` (empty cache), waits until it answers.
+start_provider() {
+  stop_provider
+  "$signet" serve --port "$provider_port" --tls-cert-file "$work/tls.crt" \
+    --tls-key-file "$work/tls.key" --key "$pub" --allow-insecure-registry \
+    > "$work/provider.log" 2>&1 &
+  provider_pid=$!
+  echo "$provider_pid" > "$work/provider.pid"
+  track "$provider_pid"
+  if ! wait_http "$provider_url/metrics" --cacert "$work/ca.crt"; then
+    echo "signet serve did not answer on $provider_url within 15 s; its log:" >&2
+    tail -n 20 "$work/provider.log" >&2
+    return 1
+  fi
+}
+proc_kib() {  # PID FIELD (VmRSS, VmHWM) -> KiB
+  awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
+}
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+client() { python3 "$tools/client.py" "$@" --url "$provider_url/validate" --ca "$work/ca.crt"; }
+
+# ---- 1. crypto core ----------------------------------------------------------------------
+section_crypto() {
+  local md=$1
+  "$crypto_bench" --benchmark_min_time="$bench_min_time" --benchmark_format=json \
+    --benchmark_out="$work/crypto.json" --benchmark_out_format=json > /dev/null
+  python3 - "$work/crypto.json" >> "$md" <<'PY'
+import json, sys
+runs = {b["name"]: b for b in json.load(open(sys.argv[1]))["benchmarks"]
+        if b.get("run_type", "iteration") == "iteration"}
+def ops(name):
+    b = runs.get(name)
+    return b["items_per_second"] if b and "items_per_second" in b else None
+print("| benchmark | ops/s | ratio | target | result |")
+print("| --- | ---: | ---: | --- | --- |")
+base = ops("BM_OpenSslEvpVerifyP256")
+rows = [("BM_OpenSslEvpVerifyP256", "bare OpenSSL EVP ECDSA P-256 verify (baseline)", None),
+        ("BM_SignetVerifierP256", "signet `Verifier::Verify` ECDSA P-256", "ratio ≥ 0.90"),
+        ("BM_PayloadParseAndClaims", "payload parse + claims check", None),
+        ("BM_VerifyImageInMemory", "whole `cosign::VerifyImage` against an in-memory registry", None),
+        ("BM_CacheLookupHit", "provider cache lookup (hit)", None),
+        ("BM_CacheLookupMiss", "provider cache lookup (miss)", None)]
+for name, label, target in rows:
+    v = ops(name)
+    if v is None:
+        print(f"| {label} | not built | | {target or ''} | not run |")
+        continue
+    r = v / base if base else 0
+    result = ""
+    if target:
+        result = "met" if r >= 0.90 else "**not met**"
+    print(f"| {label} | {v:,.0f} | {r:.2f} | {target or '—'} | {result or '—'} |")
+ctx = json.load(open(sys.argv[1])).get("context", {})
+print()
+print(f"Google Benchmark, {ctx.get('num_cpus', '?')} CPUs, library build type "
+      f"{ctx.get('library_build_type', '?')}. Ratio = ops/s ÷ bare OpenSSL ops/s; the "
+      "signature and payload are the same bytes in both loops.")
+PY
+}
+
+# ---- 2. provider, warm cache, vs nginx ---------------------------------------------------
+section_warm() {
+  local md=$1
+  start_provider
+  rss_idle_kib=$(proc_kib "$provider_pid" VmRSS)
+  echo "$rss_idle_kib" > "$work/rss_idle_kib"
+  # Digest references: a cached entry never needs the registry again.
+  mkdir -p "$work/nginx/html" "$work/nginx/tmp" "$work/nginx/logs"
+  local n
+  for n in $key_counts; do
+    client body --refs "$work/refs.txt" --n "$n" > "$work/body-$n.json"
+    # Prime the cache and keep the answer: nginx serves the same bytes.
+    curl -s --cacert "$work/ca.crt" -H 'Content-Type: application/json' \
+      --data-binary "@$work/body-$n.json" "$provider_url/validate" > "$work/nginx/html/answer-$n.json"
+    local errors
+    errors=$(python3 -c 'import json,sys
+r=json.load(open(sys.argv[1]))["response"]
+print(sum(1 for i in r.get("items") or [] if i.get("error")), len(r.get("items") or []))' \
+      "$work/nginx/html/answer-$n.json")
+    if [ "${errors% *}" != 0 ] || [ "${errors#* }" != "$n" ]; then
+      echo "priming with $n keys: expected $n valid items, got (errors, items) = $errors" >&2
+      head -c 400 "$work/nginx/html/answer-$n.json" >&2
+      return 1
+    fi
+  done
+  local nginx_port
+  nginx_port=$(free_port)
+  cat > "$work/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes auto;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/tmp;
+  default_type application/json;
+  keepalive_requests 100000000;
+  keepalive_timeout 120s;
+  server {
+    listen 127.0.0.1:$nginx_port ssl;
+    ssl_certificate $work/tls.crt;
+    ssl_certificate_key $work/tls.key;
+    ssl_protocols TLSv1.3;
+    root $work/nginx/html;
+  }
+}
+EOF
+  chmod -R a+rX "$work/nginx/html"
+  chmod a+x "$work"
+  nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" > "$work/nginx/logs/stdout.log" 2>&1 &
+  local nginx_pid=$!
+  track "$nginx_pid"
+  wait_http "https://127.0.0.1:$nginx_port/answer-1.json" --cacert "$work/ca.crt"
+  local before after
+  before=$(registry_requests)
+  {
+    echo "| keys | answer bytes | signet req/s | nginx req/s | ratio | signet p50 / p99 / p99.9 ms | nginx p50 / p99 / p99.9 ms | errors (signet/nginx) | targets |"
+    echo "| ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |"
+  } >> "$md"
+  for n in $key_counts; do
+    BENCH_BODY="$work/body-$n.json" wrk -t1 -c"$wrk_connections" -d"${wrk_seconds}s" \
+      -s "$bench/wrk/report.lua" "$provider_url/validate" | tail -n 1 > "$work/wrk-signet-$n.json"
+    BENCH_BODY="" wrk -t1 -c"$wrk_connections" -d"${wrk_seconds}s" \
+      -s "$bench/wrk/report.lua" "https://127.0.0.1:$nginx_port/answer-$n.json" \
+      | tail -n 1 > "$work/wrk-nginx-$n.json"
+    local s="$work/wrk-signet-$n.json" g="$work/wrk-nginx-$n.json"
+    local srps grps r target
+    srps=$(jget "$s" rps); grps=$(jget "$g" rps); r=$(ratio "$srps" "$grps")
+    target="throughput ≥ 0.50 of nginx: $(verdict "$r" '>=' 0.5)"
+    if [ "$n" = 1 ]; then
+      target="$target; p99 < 1 ms: $(verdict "$(jget "$s" p99_ms)" '<' 1)"
+    fi
+    echo "| $n | $(stat -c %s "$work/nginx/html/answer-$n.json") | $(fmt "$srps") | $(fmt "$grps") | $r | $(jget "$s" p50_ms) / $(jget "$s" p99_ms) / $(jget "$s" p999_ms) | $(jget "$g" p50_ms) / $(jget "$g" p99_ms) / $(jget "$g" p999_ms) | $(( $(jget "$s" errors) + $(jget "$s" non_2xx) )) / $(( $(jget "$g" errors) + $(jget "$g" non_2xx) )) | $target |" >> "$md"
+  done
+  after=$(registry_requests)
+  kill "$nginx_pid" 2>/dev/null || true
+  stop_provider
+  {
+    echo
+    echo "wrk 1 thread, $wrk_connections keep-alive connections, ${wrk_seconds} s per row, TLS 1.3 on"
+    echo "both servers with the same P-256 certificate; signet answers POST /validate from its cache"
+    echo "(digest references, primed once), nginx serves a static file with signet's exact answer"
+    echo "(GET). Registry requests during the measured runs: $((after - before)) (0 means every"
+    echo "answer came from the cache). Load generator and servers share the machine's CPUs."
+  } >> "$md"
+}
+
+# ---- 3. provider, cold cache, with added latency -----------------------------------------
+section_cold() {
+  local md=$1
+  start_proxy --delay-ms "$delay_ms"
+  local tag_refs="$work/refs.txt"
+  # (a) one cold verification, repeated on three images with a fresh provider each time.
+  local i before after trips=() one_ms=()
+  for i in 1 2 3; do
+    start_provider
+    sed -n "${i}p" "$tag_refs" > "$work/one.txt"
+    before=$(registry_requests)
+    client once --refs "$work/one.txt" --n 1 --timeout 30 > "$work/cold-one-$i.json"
+    sleep 0.2
+    after=$(registry_requests)
+    trips+=($((after - before)))
+    one_ms+=("$(jget "$work/cold-one-$i.json" ms)")
+    if [ "$(jget "$work/cold-one-$i.json" item_errors)" != 0 ]; then
+      echo "cold verification failed: $(cat "$work/cold-one-$i.json")" >&2; return 1
+    fi
+  done
+  # The access log of the last one, for the table.
+  local last_requests
+  last_requests=$(grep -E '"(GET|HEAD) /v2/' "$work/registry.log" | tail -n "${trips[2]}" \
+    | sed -E 's/.*"(GET|HEAD) ([^ ]*) .*/\1 \2/' | sed -E 's/sha256[:-][0-9a-f]{64}/<digest>/g' \
+    | tr '\n' ';' | sed 's/;$//; s/;/; /g')
+  # (b) 100 images cold vs 1 image cold.
+  start_provider
+  before=$(registry_requests)
+  client once --refs "$tag_refs" --n "$cold_many" --timeout 60 > "$work/cold-many.json"
+  sleep 0.2
+  after=$(registry_requests)
+  local many_trips=$((after - before))
+  local one_median many_ms
+  one_median=$(printf '%s\n' "${one_ms[@]}" | sort -g | sed -n 2p)
+  many_ms=$(jget "$work/cold-many.json" ms)
+  # (c) concurrent identical cold requests vs one.
+  start_provider
+  sed -n "5p" "$tag_refs" > "$work/same.txt"
+  before=$(registry_requests)
+  client concurrent --refs "$work/same.txt" --n 1 --clients "$concurrent" --timeout 30 \
+    > "$work/cold-concurrent.json"
+  sleep 0.2
+  after=$(registry_requests)
+  local concurrent_trips=$((after - before))
+  stop_provider
+  start_proxy
+  local max_trips
+  max_trips=$(printf '%s\n' "${trips[@]}" | sort -n | tail -n 1)
+  local r
+  r=$(ratio "$many_ms" "$one_median")
+  {
+    echo "Registry behind a proxy adding ${delay_ms} ms per round trip (and per new connection)."
+    echo "Each measurement starts a fresh \`signet serve\` (empty cache)."
+    echo
+    echo "| measurement | value | target | result |"
+    echo "| --- | ---: | --- | --- |"
+    echo "| registry round trips per cold verification (3 images) | ${trips[*]} | ≤ 3 | $(verdict "$max_trips" '<=' 3) |"
+    echo "| cold latency, 1 image (median of 3) | $(fmt "$one_median") ms | — | — |"
+    echo "| cold latency, $cold_many images in one request | $(fmt "$many_ms") ms ($(jget "$work/cold-many.json" item_errors) item errors, $many_trips registry requests) | — | — |"
+    echo "| latency($cold_many images) ÷ latency(1 image) | $r | ≤ 3 | $(verdict "$r" '<=' 3) |"
+    echo "| registry requests caused by $concurrent concurrent identical cold requests | $concurrent_trips (one request: ${trips[0]}) | same as one request | $(verdict "$concurrent_trips" '<=' "${trips[0]}") |"
+    echo "| those $concurrent requests: item errors / timeouts / median latency | $(jget "$work/cold-concurrent.json" item_errors) / $(jget "$work/cold-concurrent.json" timeouts) / $(fmt "$(jget "$work/cold-concurrent.json" p50_ms)") ms | — | — |"
+    echo
+    echo "Registry requests of one cold verification, from the registry's access log: \`$last_requests\`."
+  } >> "$md"
+}
+
+# ---- 4. scale: Zipf rollout against a throttling registry --------------------------------
+section_scale() {
+  local md=$1
+  start_proxy --rate "$rate" --burst "$rate"
+  start_provider
+  local before after
+  before=$(registry_requests)
+  client stream --refs "$work/refs.txt" --pods "$pods" --zipf 1.0 --burst "$burst" \
+    --gap-ms "$gap_ms" --clients 16 --timeout 3 > "$work/scale.json"
+  after=$(registry_requests)
+  local hwm
+  hwm=$(proc_kib "$provider_pid" VmHWM)
+  local stats="$work/proxy-stats.json"
+  curl -s "http://127.0.0.1:$proxy_port/__bench/stats" > "$stats"
+  stop_provider
+  start_proxy
+  local s="$work/scale.json"
+  {
+    echo "$pods pods (1–3 images each, Zipf s=1.0 over $(jget "$s" distinct_images) distinct images,"
+    echo "tag references), bursts of $burst pods sent by 16 concurrent connections, ${gap_ms} ms between"
+    echo "bursts; the proxy in front of the registry answers 429 (Retry-After: 1) past $rate requests/s."
+    echo "A timeout is an answer slower than Gatekeeper's 3 s webhook deadline. Run time $(fmt "$(jget "$s" duration_s)") s."
+    echo
+    echo "| measurement | value | target | result |"
+    echo "| --- | ---: | --- | --- |"
+    echo "| timeouts (> 3 s or no answer) | $(jget "$s" timeouts) | 0 | $(verdict "$(jget "$s" timeouts)" '==' 0) |"
+    echo "| item errors / items | $(jget "$s" item_errors) / $(jget "$s" items) | — | — |"
+    echo "| system errors, non-200 answers | $(jget "$s" system_errors), $(jget "$s" non_200) | — | — |"
+    echo "| registry requests (proxy: total / answered 429) | $(jget "$stats" requests) / $(jget "$stats" throttled) | — | — |"
+    echo "| registry requests reaching the registry (access log) | $((after - before)) | — | — |"
+    echo "| latency p50 / p90 / p99 / p99.9 / max | $(fmt "$(jget "$s" p50_ms)") / $(fmt "$(jget "$s" p90_ms)") / $(fmt "$(jget "$s" p99_ms)") / $(fmt "$(jget "$s" p999_ms)") / $(fmt "$(jget "$s" max_ms)") ms | — | — |"
+    echo "| provider peak RSS (VmHWM) | $(mib "$hwm") MiB | < 64 MiB | $(verdict "$(mib "$hwm")" '<' 64) |"
+    echo
+    echo "Most frequent item errors: \`$(jget "$s" top_errors)\`"
+  } >> "$md"
+}
+
+# ---- 5. memory ---------------------------------------------------------------------------
+section_memory() {
+  local md=$1
+  local idle
+  if [ -f "$work/rss_idle_kib" ]; then
+    idle=$(cat "$work/rss_idle_kib")
+  else
+    start_provider
+    idle=$(proc_kib "$provider_pid" VmRSS)
+    stop_provider
+  fi
+  {
+    echo "| measurement | RSS |"
+    echo "| --- | ---: |"
+    echo "| \`signet serve\` idle (started, no request yet) | $(mib "$idle") MiB |"
+  } >> "$md"
+  if [ -x "$cache_bench" ]; then
+    "$cache_bench" --entries "$cache_entries" > "$work/cache-memory.json"
+    local c="$work/cache-memory.json"
+    echo "| provider cache, empty → $cache_entries entries (process RSS) | $(mib "$(jget "$c" rss_before_kib)") → $(mib "$(jget "$c" rss_after_kib)") MiB ($(jget "$c" bytes_per_entry) bytes/entry) |" >> "$md"
+    echo >> "$md"
+    echo "The cache figure comes from \`bench/cache_memory\`, which fills the provider's cache type" >> "$md"
+    echo "directly with realistic keys and verdicts (image references with digests)." >> "$md"
+  else
+    echo "| provider cache with $cache_entries entries | not measured: \`bench/cache_memory\` is not built (no provider cache header) |" >> "$md"
+  fi
+}
+
+# ---- 6. CLI vs cosign --------------------------------------------------------------------
+section_cli() {
+  local md=$1
+  local image
+  image=$(sed -n 1p "$work/refs.txt")
+  local signet_flags=(verify --key "$pub" --allow-insecure-registry)
+  if "$signet" verify --help 2>&1 | grep -q -- '--insecure-ignore-tlog'; then
+    signet_flags+=(--insecure-ignore-tlog=true)
+  fi
+  # One warm-up run each, which also proves both verify the image.
+  "$signet" "${signet_flags[@]}" "$image" > /dev/null 2> "$work/signet-verify.err" || {
+    echo "signet verify failed:" >&2; cat "$work/signet-verify.err" >&2; return 1; }
+  "$cosign" verify --key "$pub" --insecure-ignore-tlog=true --allow-insecure-registry "$image" \
+    > /dev/null 2> "$work/cosign-verify.err" || {
+    echo "cosign verify failed:" >&2; cat "$work/cosign-verify.err" >&2; return 1; }
+  python3 "$tools/measure.py" --runs "$cli_runs" -- "$signet" "${signet_flags[@]}" "$image" \
+    > "$work/cli-signet.json"
+  python3 "$tools/measure.py" --runs "$cli_runs" -- "$cosign" verify --key "$pub" \
+    --insecure-ignore-tlog=true --allow-insecure-registry "$image" > "$work/cli-cosign.json"
+  local s="$work/cli-signet.json" c="$work/cli-cosign.json"
+  {
+    echo "Same image, key and local registry (through the proxy, no added latency); median of"
+    echo "$cli_runs runs each, peak RSS from wait4 (ru_maxrss)."
+    echo
+    echo "| command | wall ms (median) | peak RSS MiB (median) | exit codes |"
+    echo "| --- | ---: | ---: | --- |"
+    echo "| \`signet ${signet_flags[*]//$pub/k.pub} IMAGE\` | $(fmt "$(jget "$s" wall_ms_median)") | $(fmt "$(jget "$s" rss_mib_median)") | $(jget "$s" exit_codes) |"
+    echo "| \`cosign verify --key k.pub --insecure-ignore-tlog=true --allow-insecure-registry IMAGE\` | $(fmt "$(jget "$c" wall_ms_median)") | $(fmt "$(jget "$c" rss_mib_median)") | $(jget "$c" exit_codes) |"
+    echo "| ratio signet ÷ cosign | $(ratio "$(jget "$s" wall_ms_median)" "$(jget "$c" wall_ms_median)") | $(ratio "$(jget "$s" rss_mib_median)" "$(jget "$c" rss_mib_median)") | |"
+  } >> "$md"
+}
+
+run_section crypto section_crypto "1. Crypto core (Google Benchmark)"
+run_section warm section_warm "2. Provider, warm cache, vs nginx"
+stop_provider
+run_section cold section_cold "3. Provider, cold cache, added latency"
+stop_provider
+run_section scale section_scale "4. Scale: Zipf rollout against a throttling registry"
+stop_provider
+run_section memory section_memory "5. Memory"
+stop_provider
+run_section cli section_cli "6. CLI: signet verify vs cosign verify"
+
+cosign_version() {  # the Debian build reports "devel"; its package file names the release
+  local deb
+  deb=$(ls "$root"/build/tools/apt-trixie/debs/cosign_*.deb 2>/dev/null | head -n 1 || true)
+  if [ -n "$deb" ]; then basename "$deb" | sed -E 's/^cosign_([^_]*)_.*/\1/'
+  else "$cosign" version 2>/dev/null | sed -n 's/^GitVersion: *//p'; fi
+}
+
+# ---- report ------------------------------------------------------------------------------
+mkdir -p "$(dirname "$out")"
+{
+  echo "# signet benchmark results"
+  echo
+  if [ "$smoke" = 1 ]; then
+    echo "**Smoke run** (\`bench/run.sh --smoke\`): tiny sizes, the numbers mean nothing."
+    echo
+  fi
+  echo "Produced by \`bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'); all comparisons ran side by"
+  echo "side in this one invocation."
+  echo
+  echo "## Machine"
+  echo
+  echo "| | |"
+  echo "| --- | --- |"
+  echo "| CPU | $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) CPUs available |"
+  echo "| memory | $(free -m | awk '/^Mem:/ { print $2 " MiB" }') |"
+  echo "| OS / kernel | $(. /etc/os-release && echo "$PRETTY_NAME") / $(uname -r) |"
+  echo "| load average at the end | $(cut -d' ' -f1-3 /proc/loadavg) |"
+  echo "| signet | $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (with local changes)'), build type $(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null) |"
+  echo "| compiler | $(c++ --version | head -n 1) |"
+  echo "| OpenSSL | $(openssl version) |"
+  echo "| baseline tools | $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), cosign $(cosign_version), docker-registry $(docker-registry --version 2>/dev/null | awk '{ print $NF }') |"
+  echo
+  for name in crypto warm cold scale memory cli; do
+    cat "$sections/$name.md"
+    echo
+  done
+} > "$out"
+log "report written to $out"
+if [ ${#failures[@]} -gt 0 ]; then
+  log "sections that failed: ${failures[*]}"
+  exit 1
+fi
