@@ -1,0 +1,99 @@
+#include "signet/server/router.h"
+
+#include <spdlog/spdlog.h>
+
+#include <exception>
+#include <utility>
+
+namespace signet::server {
+namespace {
+
+int DefaultStatus(RejectionKind kind) {
+  switch (kind) {
+    case RejectionKind::kBadRequest:
+      return 400;
+    case RejectionKind::kBodyTooLarge:
+      return 413;
+    case RejectionKind::kNotFound:
+      return 404;
+    case RejectionKind::kMethodNotAllowed:
+      return 405;
+    case RejectionKind::kInternalError:
+      return 500;
+  }
+  return 500;
+}
+
+HttpResponse DefaultRejection(RejectionKind kind, const HttpRequest& /*request*/) {
+  HttpResponse response;
+  response.status = DefaultStatus(kind);
+  response.body = "{\"error\":\"" + std::string(RejectionKindName(kind)) + "\"}";
+  return response;
+}
+
+}  // namespace
+
+std::string_view RejectionKindName(RejectionKind kind) {
+  switch (kind) {
+    case RejectionKind::kBadRequest:
+      return "bad_request";
+    case RejectionKind::kBodyTooLarge:
+      return "body_too_large";
+    case RejectionKind::kNotFound:
+      return "not_found";
+    case RejectionKind::kMethodNotAllowed:
+      return "method_not_allowed";
+    case RejectionKind::kInternalError:
+      return "internal_error";
+  }
+  return "unknown";
+}
+
+const std::string& HttpRequest::Header(const std::string& name) const {
+  static const std::string kEmpty;
+  const auto it = headers.find(name);
+  return it == headers.end() ? kEmpty : it->second;
+}
+
+Router::Router() : on_rejected_(DefaultRejection) {}
+
+void Router::Handle(std::string method, std::string path, Handler handler) {
+  routes_[std::move(path)][std::move(method)] = std::move(handler);
+}
+
+void Router::OnRejected(RejectionHandler handler) {
+  on_rejected_ = handler ? std::move(handler) : RejectionHandler(DefaultRejection);
+}
+
+HttpResponse Router::Dispatch(const HttpRequest& request) const {
+  const auto path_it = routes_.find(request.path);
+  if (path_it == routes_.end()) return Reject(RejectionKind::kNotFound, request);
+  const auto method_it = path_it->second.find(request.method);
+  if (method_it == path_it->second.end()) {
+    return Reject(RejectionKind::kMethodNotAllowed, request);
+  }
+  try {
+    return method_it->second(request);
+  } catch (const std::exception& e) {
+    spdlog::error("handler for {} {} threw: {} (request_id={})", request.method, request.path,
+                  e.what(), request.request_id);
+  } catch (...) {
+    spdlog::error("handler for {} {} threw a non-standard exception (request_id={})",
+                  request.method, request.path, request.request_id);
+  }
+  return Reject(RejectionKind::kInternalError, request);
+}
+
+HttpResponse Router::Reject(RejectionKind kind, const HttpRequest& request) const {
+  try {
+    return on_rejected_(kind, request);
+  } catch (...) {
+    spdlog::error("rejection handler threw for kind {} (request_id={})", RejectionKindName(kind),
+                  request.request_id);
+    return DefaultRejection(kind, request);
+  }
+}
+
+bool Router::HasPath(std::string_view path) const { return routes_.find(path) != routes_.end(); }
+
+}  // namespace signet::server
