@@ -1,0 +1,252 @@
+// The Helm chart lints and renders (defaults and mTLS), produces a hardened
+// provider Deployment and a Gatekeeper Provider that matches its Service, and
+// deploy/manifests is exactly what scripts/render-manifests.sh renders.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <set>
+
+#include "deploy/deploy_files.h"
+
+namespace signet::deploytest {
+namespace {
+
+using signet::testing::HelmBinary;
+using signet::testing::ReadFile;
+using signet::testing::RunCommand;
+using signet::testing::SourceDir;
+using signet::testing::TempDir;
+
+std::vector<YAML::Node> Render(const std::vector<std::string>& extra = {}) {
+  const auto result = HelmTemplate(extra);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  return Documents(result.out);
+}
+
+YAML::Node ConfigOf(const std::vector<YAML::Node>& docs) {
+  const auto config_map = FindObject(docs, "ConfigMap", "signet-config");
+  EXPECT_TRUE(config_map.IsDefined());
+  return YAML::Load(config_map["data"]["config.yaml"].as<std::string>(""));
+}
+
+bool HasVolumeMount(const YAML::Node& container, const std::string& path) {
+  for (const auto& mount : container["volumeMounts"]) {
+    if (mount["mountPath"].as<std::string>() == path) return true;
+  }
+  return false;
+}
+
+TEST(HelmChart, LintsWithDefaultsAndWithMtls) {
+  for (const std::vector<std::string>& extra :
+       {std::vector<std::string>{}, std::vector<std::string>{"--set", "mtls.enabled=true"}}) {
+    std::vector<std::string> argv = {HelmBinary(), "lint", "--strict", ChartDir()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    const auto result = RunCommand(argv);
+    EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+    EXPECT_NE(result.out.find("0 chart(s) failed"), std::string::npos) << result.out;
+  }
+}
+
+TEST(HelmChart, DefaultRenderHasEveryObject) {
+  const auto docs = Render();
+  for (const char* kind :
+       {"Namespace", "Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "Provider"}) {
+    EXPECT_TRUE(FindObject(docs, kind).IsDefined()) << kind;
+  }
+  // Opt-in objects stay off by default.
+  for (const char* kind : {"Certificate", "ServiceMonitor", "PrometheusRule"}) {
+    EXPECT_FALSE(FindObject(docs, kind).IsDefined()) << kind;
+  }
+}
+
+TEST(HelmChart, DeploymentIsHardenedAndHighlyAvailable) {
+  const auto docs = Render();
+  const auto deployment = FindObject(docs, "Deployment", "signet");
+  ASSERT_TRUE(deployment.IsDefined());
+  const auto spec = deployment["spec"];
+  EXPECT_EQ(spec["replicas"].as<int>(), 2);
+  const auto pod = spec["template"]["spec"];
+  EXPECT_TRUE(pod["affinity"]["podAntiAffinity"].IsMap());
+  EXPECT_TRUE(pod["securityContext"]["runAsNonRoot"].as<bool>());
+  EXPECT_EQ(pod["securityContext"]["seccompProfile"]["type"].as<std::string>(), "RuntimeDefault");
+
+  ASSERT_EQ(pod["containers"].size(), 1u);
+  const auto container = pod["containers"][0];
+  const auto security = container["securityContext"];
+  EXPECT_TRUE(security["readOnlyRootFilesystem"].as<bool>());
+  EXPECT_FALSE(security["allowPrivilegeEscalation"].as<bool>());
+  EXPECT_TRUE(security["runAsNonRoot"].as<bool>());
+  EXPECT_EQ(security["capabilities"]["drop"][0].as<std::string>(), "ALL");
+  EXPECT_EQ(security["seccompProfile"]["type"].as<std::string>(), "RuntimeDefault");
+  for (const char* kind : {"requests", "limits"}) {
+    EXPECT_TRUE(container["resources"][kind]["cpu"].IsDefined()) << kind;
+    EXPECT_TRUE(container["resources"][kind]["memory"].IsDefined()) << kind;
+  }
+
+  EXPECT_EQ(container["args"][0].as<std::string>(), "serve");
+  EXPECT_EQ(container["args"][2].as<std::string>(), "/etc/signet/config.yaml");
+  EXPECT_EQ(container["ports"][0]["containerPort"].as<int>(), 8090);
+  EXPECT_EQ(container["livenessProbe"]["httpGet"]["path"].as<std::string>(), "/healthz");
+  EXPECT_EQ(container["livenessProbe"]["httpGet"]["scheme"].as<std::string>(), "HTTPS");
+  EXPECT_EQ(container["readinessProbe"]["httpGet"]["path"].as<std::string>(), "/readyz");
+  EXPECT_EQ(container["readinessProbe"]["httpGet"]["scheme"].as<std::string>(), "HTTPS");
+  EXPECT_TRUE(HasVolumeMount(container, "/etc/signet/keys"));
+  EXPECT_TRUE(HasVolumeMount(container, "/certs"));
+  EXPECT_FALSE(HasVolumeMount(container, "/gatekeeper-ca"));
+
+  const auto pdb = FindObject(docs, "PodDisruptionBudget", "signet");
+  ASSERT_TRUE(pdb.IsDefined());
+  using Labels = std::map<std::string, std::string>;
+  EXPECT_EQ(pdb["spec"]["selector"]["matchLabels"].as<Labels>(),
+            spec["selector"]["matchLabels"].as<Labels>());
+}
+
+TEST(HelmChart, ProviderUrlMatchesTheServiceAndTimeoutFitsTheWebhook) {
+  const auto docs = Render({"--set", "tls.caBundle=Q0E="});
+  const auto service = FindObject(docs, "Service", "signet");
+  const auto provider = FindObject(docs, "Provider", "signet");
+  ASSERT_TRUE(service.IsDefined());
+  ASSERT_TRUE(provider.IsDefined());
+  EXPECT_EQ(provider["apiVersion"].as<std::string>(), "externaldata.gatekeeper.sh/v1beta1");
+  EXPECT_EQ(service["spec"]["ports"][0]["port"].as<int>(), 8090);
+  const std::string expected_url = "https://" + service["metadata"]["name"].as<std::string>() +
+                                   "." + service["metadata"]["namespace"].as<std::string>() +
+                                   ":8090/validate";
+  EXPECT_EQ(provider["spec"]["url"].as<std::string>(), expected_url);
+  const int timeout = provider["spec"]["timeout"].as<int>();
+  EXPECT_GE(timeout, 1);
+  EXPECT_LT(timeout, 3);
+  EXPECT_EQ(provider["spec"]["caBundle"].as<std::string>(), "Q0E=");
+}
+
+TEST(HelmChart, RejectsAProviderTimeoutThatReachesTheWebhookTimeout) {
+  for (const char* value : {"3", "0"}) {
+    const auto result =
+        HelmTemplate({"--set", std::string("gatekeeper.providerTimeoutSeconds=") + value});
+    EXPECT_NE(result.exit_code, 0) << value;
+    EXPECT_NE(result.err.find("providerTimeoutSeconds"), std::string::npos) << result.err;
+  }
+}
+
+TEST(HelmChart, MtlsMountsGatekeepersCaAndConfiguresTheServer) {
+  const auto plain = ConfigOf(Render());
+  EXPECT_FALSE(plain["server"]["clientCAFile"].IsDefined());
+
+  const auto docs = Render({"--set", "mtls.enabled=true"});
+  const auto config = ConfigOf(docs);
+  EXPECT_EQ(config["server"]["clientCAFile"].as<std::string>(), "/gatekeeper-ca/ca.crt");
+  EXPECT_EQ(config["server"]["clientSANs"][0].as<std::string>(),
+            "gatekeeper-webhook-service.gatekeeper-system.svc");
+  const auto pod = FindObject(docs, "Deployment", "signet")["spec"]["template"]["spec"];
+  EXPECT_TRUE(HasVolumeMount(pod["containers"][0], "/gatekeeper-ca"));
+  bool found = false;
+  for (const auto& volume : pod["volumes"]) {
+    if (volume["name"].as<std::string>() != "gatekeeper-ca") continue;
+    found = true;
+    EXPECT_EQ(volume["secret"]["secretName"].as<std::string>(), "gatekeeper-webhook-server-cert");
+    EXPECT_EQ(volume["secret"]["items"][0]["key"].as<std::string>(), "ca.crt");
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(HelmChart, ConfigCarriesPolicyValuesAndAgreedPaths) {
+  TempDir dir;
+  signet::testing::WriteFile(dir.File("values.yaml"), R"(verification:
+  deadline: 1200ms
+policies:
+  - name: payments
+    images: ["registry.example.com/payments/**"]
+    keys: [default]
+    annotations: {team: payments}
+)");
+  const auto config = ConfigOf(Render({"-f", dir.File("values.yaml")}));
+  EXPECT_EQ(config["server"]["port"].as<int>(), 8090);
+  EXPECT_EQ(config["server"]["tlsCertFile"].as<std::string>(), "/certs/tls.crt");
+  EXPECT_EQ(config["server"]["tlsKeyFile"].as<std::string>(), "/certs/tls.key");
+  EXPECT_EQ(config["server"]["tlsMinVersion"].as<std::string>(), "1.3");
+  EXPECT_EQ(config["verification"]["deadline"].as<std::string>(), "1200ms");
+  EXPECT_EQ(config["verification"]["unmatchedImages"].as<std::string>(), "deny");
+  EXPECT_EQ(config["keys"][0]["path"].as<std::string>(), "/etc/signet/keys/cosign.pub");
+  EXPECT_EQ(config["policies"][0]["images"][0].as<std::string>(),
+            "registry.example.com/payments/**");
+  EXPECT_EQ(ConfigOf(Render())["policies"][0]["images"][0].as<std::string>(), "**");
+  EXPECT_EQ(config["policies"][0]["annotations"]["team"].as<std::string>(), "payments");
+}
+
+TEST(HelmChart, RegistryCredentialsFromUsernamePasswordOrDockerConfig) {
+  const auto basic = Render({"--set", "registryCredentials.type=basic", "--set",
+                             "registryCredentials.hosts[0].host=registry.example.com"});
+  const auto basic_config = ConfigOf(basic);
+  EXPECT_EQ(basic_config["registries"][0]["host"].as<std::string>(), "registry.example.com");
+  EXPECT_EQ(basic_config["registries"][0]["usernameFile"].as<std::string>(),
+            "/etc/registry-secret/username");
+  EXPECT_EQ(basic_config["registries"][0]["passwordFile"].as<std::string>(),
+            "/etc/registry-secret/password");
+  EXPECT_TRUE(
+      HasVolumeMount(FindObject(basic, "Deployment")["spec"]["template"]["spec"]["containers"][0],
+                     "/etc/registry-secret"));
+
+  const auto docker = Render({"--set", "registryCredentials.type=dockerconfigjson"});
+  EXPECT_EQ(ConfigOf(docker)["dockerConfigFile"].as<std::string>(),
+            "/etc/signet/dockerconfig/.dockerconfigjson");
+  EXPECT_TRUE(
+      HasVolumeMount(FindObject(docker, "Deployment")["spec"]["template"]["spec"]["containers"][0],
+                     "/etc/signet/dockerconfig"));
+
+  EXPECT_NE(HelmTemplate({"--set", "registryCredentials.type=vault"}).exit_code, 0);
+}
+
+TEST(HelmChart, OptionalCertManagerMonitoringAndMutationRender) {
+  const auto docs =
+      Render({"--set", "certManager.enabled=true", "--set", "serviceMonitor.enabled=true", "--set",
+              "prometheusRule.enabled=true", "--set", "mutation.enabled=true"});
+  const auto certificate = FindObject(docs, "Certificate", "signet-tls");
+  ASSERT_TRUE(certificate.IsDefined());
+  EXPECT_EQ(certificate["spec"]["secretName"].as<std::string>(), "signet-tls");
+  EXPECT_EQ(certificate["spec"]["dnsNames"][0].as<std::string>(), "signet.signet-system");
+  EXPECT_TRUE(FindObject(docs, "ServiceMonitor").IsDefined());
+
+  const auto rule = FindObject(docs, "PrometheusRule");
+  ASSERT_TRUE(rule.IsDefined());
+  std::set<std::string> alerts;
+  for (const auto& group : rule["spec"]["groups"]) {
+    for (const auto& r : group["rules"]) alerts.insert(r["alert"].as<std::string>());
+  }
+  EXPECT_EQ(alerts,
+            (std::set<std::string>{"SignetProviderDown", "SignetProviderErrorRate",
+                                   "SignetProviderLatencyNearDeadline", "SignetDenyRateSpike"}));
+
+  const auto mutate = FindObject(docs, "Provider", "signet-mutate");
+  ASSERT_TRUE(mutate.IsDefined());
+  EXPECT_EQ(mutate["spec"]["url"].as<std::string>(), "https://signet.signet-system:8090/mutate");
+}
+
+TEST(HelmChart, RenderedManifestsMatchTheChart) {
+  TempDir out;
+  const auto result = RunCommand({SourceDir() + "/scripts/render-manifests.sh", out.path()},
+                                 {"HELM=" + HelmBinary()});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto fresh = FilesUnder(out.path(), {".yaml"});
+  const auto committed = FilesUnder(DeployDir() + "/manifests", {".yaml"});
+  ASSERT_FALSE(fresh.empty());
+  std::vector<std::string> fresh_names, committed_names;
+  for (const auto& f : fresh) fresh_names.push_back(std::filesystem::path(f).filename());
+  for (const auto& f : committed) committed_names.push_back(std::filesystem::path(f).filename());
+  ASSERT_EQ(fresh_names, committed_names) << "run scripts/render-manifests.sh";
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    EXPECT_EQ(ReadFile(fresh[i]), ReadFile(committed[i]))
+        << committed[i] << " is stale: run scripts/render-manifests.sh";
+  }
+}
+
+TEST(HelmChart, KitScriptsAreExecutable) {
+  for (const char* script :
+       {"/scripts/render-manifests.sh", "/deploy/gen-certs.sh", "/deploy/tekton/sign-image.sh"}) {
+    struct stat st {};
+    ASSERT_EQ(stat((SourceDir() + script).c_str(), &st), 0) << script;
+    EXPECT_TRUE(st.st_mode & S_IXUSR) << script;
+  }
+}
+
+}  // namespace
+}  // namespace signet::deploytest
