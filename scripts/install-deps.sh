@@ -23,7 +23,7 @@ packages=(
   libboost-dev libboost-system-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  docker-registry apache2-utils python3 unzip xz-utils
+  docker-registry apache2-utils python3 python3-cryptography unzip xz-utils
   clang-14 libclang-rt-14-dev valgrind wrk nginx-light iproute2 procps
 )
 
