@@ -24,8 +24,8 @@ inline constexpr std::string_view kSimpleSigningType = "cosign container image s
 
 // A parsed or to-be-built simple signing payload.
 struct SimpleSigningPayload {
-  std::string docker_reference;       // critical.identity.docker-reference
-  std::string docker_manifest_digest;  // critical.image.docker-manifest-digest
+  std::string docker_reference;                        // critical.identity.docker-reference
+  std::string docker_manifest_digest;                  // critical.image.docker-manifest-digest
   std::string type = std::string(kSimpleSigningType);  // critical.type
   // optional: nullopt when absent or null, else its entries whose values are
   // JSON strings (the only values an annotation requirement can match).
@@ -35,9 +35,6 @@ struct SimpleSigningPayload {
   // locally, in which case MarshalPayload derives it from `optional`.
   std::string optional_json;
 };
-
-// Go json.Marshal string escaping of `text` including the surrounding quotes.
-std::string GoJsonQuote(std::string_view text);
 
 // The payload cosign signs for `docker_reference` (registry/repository, no
 // tag) at `digest` with the given annotations (empty => "optional":null).

@@ -58,8 +58,8 @@ struct VerifiedSignature {
 };
 
 struct VerificationResult {
-  std::string digest;                 // resolved manifest digest "sha256:<hex>"
-  std::string reference_with_digest;  // "registry/repo@sha256:<hex>"
+  std::string digest;                         // resolved manifest digest "sha256:<hex>"
+  std::string reference_with_digest;          // "registry/repo@sha256:<hex>"
   std::vector<VerifiedSignature> signatures;  // passing layers, in layer order
 };
 

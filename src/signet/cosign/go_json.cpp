@@ -1,0 +1,184 @@
+#include "signet/cosign/go_json.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace signet::cosign {
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+// Decodes one UTF-8 sequence at text[i] as Go's utf8.DecodeRune does: returns
+// its length, or 0 when the bytes there are not valid UTF-8 (overlong forms,
+// surrogates, code points above U+10FFFF and truncated sequences included).
+std::size_t ValidSequenceLength(std::string_view text, std::size_t i, char32_t& rune) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char b0 = byte(i);
+  std::size_t length;
+  char32_t min;
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    length = 2, min = 0x80, rune = b0 & 0x1F;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    length = 3, min = 0x800, rune = b0 & 0x0F;
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    length = 4, min = 0x10000, rune = b0 & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + length > text.size()) return 0;
+  for (std::size_t k = 1; k < length; ++k) {
+    const unsigned char b = byte(i + k);
+    if ((b & 0xC0) != 0x80) return 0;
+    rune = (rune << 6) | (b & 0x3F);
+  }
+  if (rune < min || rune > 0x10FFFF || (rune >= 0xD800 && rune <= 0xDFFF)) return 0;
+  return length;
+}
+
+std::string GoFloat(double value) {
+  if (!std::isfinite(value)) return "null";  // json.Marshal refuses; never parsed from JSON
+  char buffer[64];
+  const double magnitude = std::fabs(value);
+  const bool exponent = magnitude != 0 && (magnitude < 1e-6 || magnitude >= 1e21);
+  const auto [end, ec] =
+      std::to_chars(buffer, buffer + sizeof(buffer), value,
+                    exponent ? std::chars_format::scientific : std::chars_format::fixed);
+  std::string out(buffer, ec == std::errc() ? end : buffer);
+  // Go's encoding/json shortens a two-digit negative exponent: e-07 => e-7.
+  const std::size_t n = out.size();
+  if (exponent && n >= 4 && out[n - 4] == 'e' && out[n - 3] == '-' && out[n - 2] == '0') {
+    out.erase(n - 2, 1);
+  }
+  return out;
+}
+
+void AppendMarshal(const nlohmann::json& value, std::string& out) {
+  switch (value.type()) {
+    case nlohmann::json::value_t::null:
+    case nlohmann::json::value_t::discarded:
+      out += "null";
+      return;
+    case nlohmann::json::value_t::boolean:
+      out += value.get<bool>() ? "true" : "false";
+      return;
+    case nlohmann::json::value_t::number_integer:
+    case nlohmann::json::value_t::number_unsigned:
+    case nlohmann::json::value_t::number_float:
+      // interface{} holds every JSON number as float64.
+      out += GoFloat(value.get<double>());
+      return;
+    case nlohmann::json::value_t::string:
+      out += GoJsonQuote(value.get_ref<const std::string&>());
+      return;
+    case nlohmann::json::value_t::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& element : value) {
+        if (!first) out += ',';
+        first = false;
+        AppendMarshal(element, out);
+      }
+      out += ']';
+      return;
+    }
+    case nlohmann::json::value_t::object: {
+      out += '{';
+      bool first = true;
+      for (auto it = value.begin(); it != value.end(); ++it) {  // keys sorted bytewise
+        if (!first) out += ',';
+        first = false;
+        out += GoJsonQuote(it.key());
+        out += ':';
+        AppendMarshal(*it, out);
+      }
+      out += '}';
+      return;
+    }
+    case nlohmann::json::value_t::binary:
+      out += "null";
+      return;
+  }
+}
+
+}  // namespace
+
+std::string GoJsonQuote(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out += '"';
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        default:
+          if (c < 0x20 || c == '<' || c == '>' || c == '&') {
+            out += "\\u00";
+            out += kHex[c >> 4];
+            out += kHex[c & 0xF];
+          } else {
+            out += static_cast<char>(c);
+          }
+      }
+      ++i;
+      continue;
+    }
+    char32_t rune = 0;
+    const std::size_t length = ValidSequenceLength(text, i, rune);
+    if (length == 0) {
+      out += "\\ufffd";
+      ++i;
+    } else if (rune == 0x2028 || rune == 0x2029) {
+      out += rune == 0x2028 ? "\\u2028" : "\\u2029";
+      i += length;
+    } else {
+      out.append(text.substr(i, length));
+      i += length;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+std::string GoMarshalStringMap(const std::map<std::string, std::string>& map) {
+  std::string out = "{";
+  bool first = true;
+  for (const auto& [key, value] : map) {
+    if (!first) out += ',';
+    first = false;
+    out += GoJsonQuote(key);
+    out += ':';
+    out += GoJsonQuote(value);
+  }
+  out += '}';
+  return out;
+}
+
+std::string GoMarshal(const nlohmann::json& value) {
+  std::string out;
+  AppendMarshal(value, out);
+  return out;
+}
+
+}  // namespace signet::cosign
