@@ -98,8 +98,9 @@ class HttpsServer {
   // calling `on_signal(signo)` if given. Call after Start.
   void ShutdownOnSignals(std::chrono::milliseconds drain, std::function<void(int)> on_signal = {});
 
+  class Impl;  // opaque; defined in https_server.cpp
+
  private:
-  class Impl;
   explicit HttpsServer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
