@@ -16,6 +16,7 @@
 #include <string>
 #include <utility>
 
+#include "instant_verifier.h"
 #include "signet/cosign/payload.h"
 #include "signet/cosign/verify.h"
 #include "signet/crypto/encoding.h"
@@ -23,6 +24,9 @@
 #include "signet/crypto/signer.h"
 #include "signet/oci/reference.h"
 #include "signet/oci/registry.h"
+#include "signet/policy/policy_set.h"
+#include "signet/provider/expiring_cache.h"
+#include "signet/provider/verification_service.h"
 
 namespace {
 
@@ -262,6 +266,73 @@ void BM_VerifyImageInMemory(benchmark::State& state) {
   Loop(state, [&] { return signet::cosign::VerifyImage(registry, *reference, options); });
 }
 BENCHMARK(BM_VerifyImageInMemory)->UseRealTime();
+
+// The provider's bounded LRU cache, holding 100,000 entries, looked up by key.
+signet::provider::ExpiringCache<std::string>& FullCache() {
+  static signet::provider::ExpiringCache<std::string> cache(100000,
+                                                            signet::provider::SteadyClock());
+  static const bool filled = [] {
+    for (std::size_t i = 0; i < 100000; ++i) {
+      cache.Put(signet::bench::BenchImageKey(i), "registry.example.com/team/app@sha256:verified",
+                std::chrono::hours(1));
+    }
+    return true;
+  }();
+  (void)filled;
+  return cache;
+}
+
+void BM_CacheLookupHit(benchmark::State& state) {
+  auto& cache = FullCache();
+  std::vector<std::string> keys;
+  for (std::size_t i = 0; i < 1024; ++i) keys.push_back(signet::bench::BenchImageKey(i * 97));
+  std::size_t i = 0;
+  for (auto _ : state) {
+    auto value = cache.Get(keys[i++ & 1023]);
+    if (!value) {
+      state.SkipWithError("cached key missing");
+      break;
+    }
+    benchmark::DoNotOptimize(value);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_CacheLookupHit)->UseRealTime();
+
+void BM_CacheLookupMiss(benchmark::State& state) {
+  auto& cache = FullCache();
+  const std::string absent = signet::bench::BenchImageKey(1000000);
+  for (auto _ : state) {
+    auto value = cache.Get(absent);
+    benchmark::DoNotOptimize(value);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_CacheLookupMiss)->UseRealTime();
+
+// One cached key through the whole engine: reference parse, policy choice,
+// cache lookup, decision (what /validate does per key on a warm cache).
+void BM_DecideCachedKey(benchmark::State& state) {
+  auto policies = signet::policy::PolicySet::Create({}, signet::policy::UnmatchedImages::kVerify);
+  if (!policies.ok()) {
+    state.SkipWithError(policies.error().message().c_str());
+    return;
+  }
+  signet::provider::VerificationService service(
+      {}, std::make_shared<signet::bench::InstantVerifier>(), std::move(*policies), nullptr);
+  const std::vector<std::string> keys = {signet::bench::BenchImageKey(7)};
+  service.Decide(keys);  // fills the cache
+  for (auto _ : state) {
+    auto decisions = service.Decide(keys);
+    if (!decisions[0].valid || !decisions[0].cached) {
+      state.SkipWithError("the key was not answered valid from the cache");
+      break;
+    }
+    benchmark::DoNotOptimize(decisions);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DecideCachedKey)->UseRealTime();
 
 }  // namespace
 

@@ -6,9 +6,9 @@
 #   --smoke      a few seconds per section: checks that every benchmark runs,
 #                measures nothing worth reading. Writes DIR/bench-smoke.md
 #                unless --out is given.
-#   --build-dir  the CMake build tree holding `signet` and `bench/crypto_bench`
-#                (default: build-bench). When the binaries are missing they are
-#                built there first (Release, tests off).
+#   --build-dir  the CMake build tree holding `signet` and `bench/crypto_bench`,
+#                already built. Without it, build-bench/ is used, and configured
+#                and built first (Release, tests off) when the binaries are missing.
 #   --out        the report (default: bench/results/latest.md).
 #   --skip LIST  comma-separated sections to leave out: crypto, warm, cold,
 #                scale, memory, cli. Skipped sections say so in the report.
@@ -26,12 +26,13 @@ tools="$bench/tools"
 
 smoke=0
 build_dir="$root/build-bench"
+build_given=0
 out=""
 skip=","
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1 ;;
-    --build-dir) build_dir=$(cd "$2" 2>/dev/null && pwd || echo "$2"); shift ;;
+    --build-dir) build_dir=$(cd "$2" 2>/dev/null && pwd || echo "$2"); build_given=1; shift ;;
     --out) out=$2; shift ;;
     --skip) skip=",$2,"; shift ;;
     -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -47,20 +48,26 @@ fi
 if [ "$smoke" = 1 ]; then
   images=20; wrk_seconds=1; delay_ms=5; cold_many=10; concurrent=10
   pods=200; burst=50; gap_ms=50; rate=50; cli_runs=1; cache_entries=2000
-  bench_min_time=0.01; key_counts="1 10"
+  bench_min_time=0.01; key_counts="1 10"; cold_repeats=1
 else
   images=500; wrk_seconds=10; delay_ms=20; cold_many=100; concurrent=50
   pods=10000; burst=500; gap_ms=200; rate=100; cli_runs=10; cache_entries=100000
-  bench_min_time=0.5; key_counts="1 10 100"
+  bench_min_time=0.5; key_counts="1 10 100"; cold_repeats=3
 fi
 wrk_connections=16
 
+# The system python (it has `cryptography`); a python3 earlier on PATH may be a slow shim.
+py=$(command -v /usr/bin/python3 || command -v python3)
 signet="$build_dir/signet"
 crypto_bench="$build_dir/bench/crypto_bench"
 cache_bench="$build_dir/bench/cache_memory"
 cosign="${SIGNET_COSIGN:-$root/build/tools/cosign/usr/bin/cosign}"
 
 if [ ! -x "$signet" ] || [ ! -x "$crypto_bench" ]; then
+  if [ "$build_given" = 1 ]; then
+    echo "run.sh: $build_dir holds no signet or bench/crypto_bench; build them first" >&2
+    exit 2
+  fi
   echo "run.sh: building signet and the benchmarks in $build_dir"
   cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DSIGNET_BUILD_TESTS=OFF -DSIGNET_BUILD_BENCH=ON \
@@ -90,14 +97,13 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log() { echo "[bench $(date -u +%H:%M:%S)] $*" >&2; }
-jget() { python3 -c 'import json,sys
-v=json.load(open(sys.argv[1]))
-for k in sys.argv[2:]: v=v[k]
-print(v)' "$@"; }
+jget() {  # FILE KEY: a top-level value of a JSON object, arrays and objects as compact JSON
+  jq -r --arg k "$2" '.[$k] | if type == "array" or type == "object" then tojson else . end' "$1"
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 fmt() { awk -v a="$1" 'BEGIN { printf "%.2f", a }'; }
 verdict() { if awk -v a="$1" -v b="$3" "BEGIN { exit !(a $2 b) }"; then echo "met"; else echo "**not met**"; fi; }
-free_port() { python3 -c 'import socket
+free_port() { "$py" -c 'import socket
 s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() {  # URL [curl options...]: waits up to 15 s for any HTTP answer
   local url=$1; shift
@@ -113,7 +119,13 @@ stop_pidfile() {  # stops the process whose pid FILE holds, and waits for it to 
   pid=$(cat "$1")
   rm -f "$1"
   kill "$pid" 2>/dev/null || return 0
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  wait "$pid" 2>/dev/null || true  # reaps it when it is a child of this shell
+  for _ in $(seq 50); do
+    if [ ! -e "/proc/$pid" ] || grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.1
+  done
 }
 skipped() { case "$skip" in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
@@ -173,7 +185,7 @@ proxy_port=$(free_port)
 # references stay valid while the latency and rate limit change.
 start_proxy() {
   stop_pidfile "$work/proxy.pid"
-  python3 "$tools/proxy.py" --listen "$proxy_port" --upstream "127.0.0.1:$registry_port" "$@" \
+  "$py" "$tools/proxy.py" --listen "$proxy_port" --upstream "127.0.0.1:$registry_port" "$@" \
     > "$work/proxy.log" 2>&1 &
   echo $! > "$work/proxy.pid"
   track $!
@@ -184,21 +196,24 @@ registry_requests() {  # registry API requests in the access log so far
   grep -cE '"(GET|HEAD) /v2/' "$work/registry.log" || true
 }
 
-python3 "$tools/fixture.py" keygen "$work/keys"
+"$py" "$tools/fixture.py" keygen "$work/keys"
 pub="$work/keys/cosign.pub"
 log "pushing $images signed images"
-python3 "$tools/fixture.py" push --registry "127.0.0.1:$registry_port" \
+"$py" "$tools/fixture.py" push --registry "127.0.0.1:$registry_port" \
   --ref-host "127.0.0.1:$proxy_port" --key "$work/keys/bench.key.pem" \
-  --count "$images" --unsigned 1 --out "$work/all-refs.txt"
+  --count "$images" --unsigned 1 --out "$work/all-refs.txt" --out-digests "$work/all-digest-refs.txt"
 head -n "$images" "$work/all-refs.txt" > "$work/refs.txt"
+head -n "$images" "$work/all-digest-refs.txt" > "$work/digest-refs.txt"
 
 # ---- provider lifecycle ------------------------------------------------------------------
-provider_port=$(free_port)
-provider_url="https://127.0.0.1:$provider_port"
+provider_url=""
 stop_provider() { stop_pidfile "$work/provider.pid"; }
 # start_provider: a fresh `signet serve` (empty cache), waits until it answers.
 start_provider() {
   stop_provider
+  local provider_port
+  provider_port=$(free_port)  # a new port each time: no wait for the old one to be released
+  provider_url="https://127.0.0.1:$provider_port"
   "$signet" serve --port "$provider_port" --tls-cert-file "$work/tls.crt" \
     --tls-key-file "$work/tls.key" --key "$pub" --allow-insecure-registry \
     > "$work/provider.log" 2>&1 &
@@ -215,14 +230,14 @@ proc_kib() {  # PID FIELD (VmRSS, VmHWM) -> KiB
   awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
 }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-client() { python3 "$tools/client.py" "$@" --url "$provider_url/validate" --ca "$work/ca.crt"; }
+client() { "$py" "$tools/client.py" "$@" --url "$provider_url/validate" --ca "$work/ca.crt"; }
 
 # ---- 1. crypto core ----------------------------------------------------------------------
 section_crypto() {
   local md=$1
   "$crypto_bench" --benchmark_min_time="$bench_min_time" --benchmark_format=json \
     --benchmark_out="$work/crypto.json" --benchmark_out_format=json > /dev/null
-  python3 - "$work/crypto.json" >> "$md" <<'PY'
+  "$py" - "$work/crypto.json" >> "$md" <<'PY'
 import json, sys
 runs = {b["name"]: b for b in json.load(open(sys.argv[1]))["benchmarks"]
         if b.get("run_type", "iteration") == "iteration"}
@@ -237,7 +252,8 @@ rows = [("BM_OpenSslEvpVerifyP256", "bare OpenSSL EVP ECDSA P-256 verify (baseli
         ("BM_PayloadParseAndClaims", "payload parse + claims check", None),
         ("BM_VerifyImageInMemory", "whole `cosign::VerifyImage` against an in-memory registry", None),
         ("BM_CacheLookupHit", "provider cache lookup (hit)", None),
-        ("BM_CacheLookupMiss", "provider cache lookup (miss)", None)]
+        ("BM_CacheLookupMiss", "provider cache lookup (miss)", None),
+        ("BM_DecideCachedKey", "provider engine: one cached key (parse, policy, cache)", None)]
 for name, label, target in rows:
     v = ops(name)
     if v is None:
@@ -266,12 +282,12 @@ section_warm() {
   mkdir -p "$work/nginx/html" "$work/nginx/tmp" "$work/nginx/logs"
   local n
   for n in $key_counts; do
-    client body --refs "$work/refs.txt" --n "$n" > "$work/body-$n.json"
+    client body --refs "$work/digest-refs.txt" --n "$n" > "$work/body-$n.json"
     # Prime the cache and keep the answer: nginx serves the same bytes.
     curl -s --cacert "$work/ca.crt" -H 'Content-Type: application/json' \
       --data-binary "@$work/body-$n.json" "$provider_url/validate" > "$work/nginx/html/answer-$n.json"
     local errors
-    errors=$(python3 -c 'import json,sys
+    errors=$("$py" -c 'import json,sys
 r=json.load(open(sys.argv[1]))["response"]
 print(sum(1 for i in r.get("items") or [] if i.get("error")), len(r.get("items") or []))' \
       "$work/nginx/html/answer-$n.json")
@@ -313,30 +329,36 @@ EOF
   local before after
   before=$(registry_requests)
   {
-    echo "| keys | answer bytes | signet req/s | nginx req/s | ratio | signet p50 / p99 / p99.9 ms | nginx p50 / p99 / p99.9 ms | errors (signet/nginx) | targets |"
-    echo "| ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |"
+    echo "| keys | connections | answer bytes | signet req/s | nginx req/s | ratio | signet p50 / p99 / p99.9 ms | nginx p50 / p99 / p99.9 ms | errors (signet/nginx) | targets |"
+    echo "| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |"
   } >> "$md"
-  for n in $key_counts; do
-    BENCH_BODY="$work/body-$n.json" wrk -t1 -c"$wrk_connections" -d"${wrk_seconds}s" \
-      -s "$bench/wrk/report.lua" "$provider_url/validate" | tail -n 1 > "$work/wrk-signet-$n.json"
-    BENCH_BODY="" wrk -t1 -c"$wrk_connections" -d"${wrk_seconds}s" \
+  # warm_row KEYS CONNECTIONS: one wrk run against each server, one table row.
+  warm_row() {
+    local n=$1 c=$2
+    local s="$work/wrk-signet-$n-$c.json" g="$work/wrk-nginx-$n-$c.json"
+    BENCH_BODY="$work/body-$n.json" wrk -t1 -c"$c" -d"${wrk_seconds}s" \
+      -s "$bench/wrk/report.lua" "$provider_url/validate" | tail -n 1 > "$s"
+    BENCH_BODY="" wrk -t1 -c"$c" -d"${wrk_seconds}s" \
       -s "$bench/wrk/report.lua" "https://127.0.0.1:$nginx_port/answer-$n.json" \
-      | tail -n 1 > "$work/wrk-nginx-$n.json"
-    local s="$work/wrk-signet-$n.json" g="$work/wrk-nginx-$n.json"
+      | tail -n 1 > "$g"
     local srps grps r target
     srps=$(jget "$s" rps); grps=$(jget "$g" rps); r=$(ratio "$srps" "$grps")
-    target="throughput ≥ 0.50 of nginx: $(verdict "$r" '>=' 0.5)"
+    target="req/s ≥ 0.50 × nginx: $(verdict "$r" '>=' 0.5)"
     if [ "$n" = 1 ]; then
       target="$target; p99 < 1 ms: $(verdict "$(jget "$s" p99_ms)" '<' 1)"
     fi
-    echo "| $n | $(stat -c %s "$work/nginx/html/answer-$n.json") | $(fmt "$srps") | $(fmt "$grps") | $r | $(jget "$s" p50_ms) / $(jget "$s" p99_ms) / $(jget "$s" p999_ms) | $(jget "$g" p50_ms) / $(jget "$g" p99_ms) / $(jget "$g" p999_ms) | $(( $(jget "$s" errors) + $(jget "$s" non_2xx) )) / $(( $(jget "$g" errors) + $(jget "$g" non_2xx) )) | $target |" >> "$md"
+    echo "| $n | $c | $(stat -c %s "$work/nginx/html/answer-$n.json") | $(fmt "$srps") | $(fmt "$grps") | $r | $(jget "$s" p50_ms) / $(jget "$s" p99_ms) / $(jget "$s" p999_ms) | $(jget "$g" p50_ms) / $(jget "$g" p99_ms) / $(jget "$g" p999_ms) | $(( $(jget "$s" errors) + $(jget "$s" non_2xx) )) / $(( $(jget "$g" errors) + $(jget "$g" non_2xx) )) | $target |" >> "$md"
+  }
+  warm_row 1 1
+  for n in $key_counts; do
+    warm_row "$n" "$wrk_connections"
   done
   after=$(registry_requests)
   kill "$nginx_pid" 2>/dev/null || true
   stop_provider
   {
     echo
-    echo "wrk 1 thread, $wrk_connections keep-alive connections, ${wrk_seconds} s per row, TLS 1.3 on"
+    echo "wrk, 1 thread, 1 or $wrk_connections keep-alive connections, ${wrk_seconds} s per server and row, TLS 1.3 on"
     echo "both servers with the same P-256 certificate; signet answers POST /validate from its cache"
     echo "(digest references, primed once), nginx serves a static file with signet's exact answer"
     echo "(GET). Registry requests during the measured runs: $((after - before)) (0 means every"
@@ -349,9 +371,10 @@ section_cold() {
   local md=$1
   start_proxy --delay-ms "$delay_ms"
   local tag_refs="$work/refs.txt"
-  # (a) one cold verification, repeated on three images with a fresh provider each time.
+  # (a) one cold verification, repeated on three images (one in a smoke run) with a fresh
+  # provider each time.
   local i before after trips=() one_ms=()
-  for i in 1 2 3; do
+  for i in $(seq "$cold_repeats"); do
     start_provider
     sed -n "${i}p" "$tag_refs" > "$work/one.txt"
     before=$(registry_requests)
@@ -366,7 +389,7 @@ section_cold() {
   done
   # The access log of the last one, for the table.
   local last_requests
-  last_requests=$(grep -E '"(GET|HEAD) /v2/' "$work/registry.log" | tail -n "${trips[2]}" \
+  last_requests=$(grep -E '"(GET|HEAD) /v2/' "$work/registry.log" | tail -n "${trips[-1]}" \
     | sed -E 's/.*"(GET|HEAD) ([^ ]*) .*/\1 \2/' | sed -E 's/sha256[:-][0-9a-f]{64}/<digest>/g' \
     | tr '\n' ';' | sed 's/;$//; s/;/; /g')
   # (b) 100 images cold vs 1 image cold.
@@ -377,7 +400,7 @@ section_cold() {
   after=$(registry_requests)
   local many_trips=$((after - before))
   local one_median many_ms
-  one_median=$(printf '%s\n' "${one_ms[@]}" | sort -g | sed -n 2p)
+  one_median=$(printf '%s\n' "${one_ms[@]}" | sort -g | sed -n "$(( (cold_repeats + 1) / 2 ))p")
   many_ms=$(jget "$work/cold-many.json" ms)
   # (c) concurrent identical cold requests vs one.
   start_provider
@@ -400,8 +423,8 @@ section_cold() {
     echo
     echo "| measurement | value | target | result |"
     echo "| --- | ---: | --- | --- |"
-    echo "| registry round trips per cold verification (3 images) | ${trips[*]} | ≤ 3 | $(verdict "$max_trips" '<=' 3) |"
-    echo "| cold latency, 1 image (median of 3) | $(fmt "$one_median") ms | — | — |"
+    echo "| registry round trips per cold verification ($cold_repeats images) | ${trips[*]} | ≤ 3 | $(verdict "$max_trips" '<=' 3) |"
+    echo "| cold latency, 1 image (median of $cold_repeats) | $(fmt "$one_median") ms | — | — |"
     echo "| cold latency, $cold_many images in one request | $(fmt "$many_ms") ms ($(jget "$work/cold-many.json" item_errors) item errors, $many_trips registry requests) | — | — |"
     echo "| latency($cold_many images) ÷ latency(1 image) | $r | ≤ 3 | $(verdict "$r" '<=' 3) |"
     echo "| registry requests caused by $concurrent concurrent identical cold requests | $concurrent_trips (one request: ${trips[0]}) | same as one request | $(verdict "$concurrent_trips" '<=' "${trips[0]}") |"
@@ -491,9 +514,9 @@ section_cli() {
   "$cosign" verify --key "$pub" --insecure-ignore-tlog=true --allow-insecure-registry "$image" \
     > /dev/null 2> "$work/cosign-verify.err" || {
     echo "cosign verify failed:" >&2; cat "$work/cosign-verify.err" >&2; return 1; }
-  python3 "$tools/measure.py" --runs "$cli_runs" -- "$signet" "${signet_flags[@]}" "$image" \
+  "$py" "$tools/measure.py" --runs "$cli_runs" -- "$signet" "${signet_flags[@]}" "$image" \
     > "$work/cli-signet.json"
-  python3 "$tools/measure.py" --runs "$cli_runs" -- "$cosign" verify --key "$pub" \
+  "$py" "$tools/measure.py" --runs "$cli_runs" -- "$cosign" verify --key "$pub" \
     --insecure-ignore-tlog=true --allow-insecure-registry "$image" > "$work/cli-cosign.json"
   local s="$work/cli-signet.json" c="$work/cli-cosign.json"
   {

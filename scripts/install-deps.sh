@@ -24,7 +24,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   docker-registry apache2-utils python3 python3-cryptography unzip xz-utils
-  clang-14 libclang-rt-14-dev valgrind wrk nginx-light iproute2 procps
+  clang-14 libclang-rt-14-dev valgrind wrk nginx-light iproute2 procps jq
 )
 
 missing=()
