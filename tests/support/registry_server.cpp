@@ -40,6 +40,12 @@ std::string Quote(const std::string& s) {
   return out + "\"";
 }
 
+// Debian's interpreter, which has python3-cryptography; another python3 on
+// PATH may lack it.
+std::string PythonInterpreter() {
+  return std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+}
+
 std::string TokenServerScript() { return SourceDir() + "/tests/support/token_server.py"; }
 
 }  // namespace
@@ -55,8 +61,11 @@ RegistryServer::~RegistryServer() {
 std::unique_ptr<RegistryServer> RegistryServer::Start(Mode mode, const Options& options) {
   std::unique_ptr<RegistryServer> server(new RegistryServer(mode, options));
   server->Configure();
+  // The token server (slow to import its crypto module) starts while the
+  // registry does.
   if (mode == Mode::kTokenAuth) server->StartTokenServer();
   server->Start();
+  if (mode == Mode::kTokenAuth) server->WaitForTokenServer();
   return server;
 }
 
@@ -139,18 +148,31 @@ void RegistryServer::StartTokenServer() {
   token_log_file_ = dir_.File("token-server.log");
   const std::string port = token_realm_.substr(
       token_realm_.rfind(':') + 1, token_realm_.rfind('/') - token_realm_.rfind(':') - 1);
-  std::vector<std::string> argv = {
-      "python3",      TokenServerScript(),
-      "--port",       port,
-      "--key",        token_signer_.key_file,
-      "--cert",       token_signer_.cert_file,
-      "--issuer",     kTokenIssuer,
-      "--service",    kTokenService,
-      "--username",   username_,
-      "--password",   password_,
-      "--expires-in", std::to_string(options_.token_expires_in_seconds)};
+  std::vector<std::string> argv = {PythonInterpreter(),
+                                   TokenServerScript(),
+                                   "--port",
+                                   port,
+                                   "--key",
+                                   token_signer_.key_file,
+                                   "--cert",
+                                   token_signer_.cert_file,
+                                   "--issuer",
+                                   kTokenIssuer,
+                                   "--service",
+                                   kTokenService,
+                                   "--username",
+                                   username_,
+                                   "--password",
+                                   password_,
+                                   "--expires-in",
+                                   std::to_string(options_.token_expires_in_seconds)};
   if (options_.token_anonymous_pull) argv.push_back("--anonymous-pull");
   token_server_ = ChildProcess(argv, {"PYTHONUNBUFFERED=1"}, token_log_file_);
+}
+
+void RegistryServer::WaitForTokenServer() {
+  const std::string port = token_realm_.substr(
+      token_realm_.rfind(':') + 1, token_realm_.rfind('/') - token_realm_.rfind(':') - 1);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (!WaitForPort(std::stoi(port), std::chrono::milliseconds(50))) {
     if (!token_server_.Running() || std::chrono::steady_clock::now() > deadline) {

@@ -92,6 +92,7 @@ class RegistryServer {
   RegistryServer(Mode mode, const Options& options);
   void Configure();
   void StartTokenServer();
+  void WaitForTokenServer();
   void WaitUntilServing(ChildProcess& child, const std::string& url, const std::string& log_file,
                         const std::string& what);
   std::string LogTail(const std::string& path) const;
