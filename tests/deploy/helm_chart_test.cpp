@@ -139,6 +139,9 @@ TEST(HelmChart, MtlsMountsGatekeepersCaAndConfiguresTheServer) {
             "gatekeeper-webhook-service.gatekeeper-system.svc");
   const auto pod = FindObject(docs, "Deployment", "signet")["spec"]["template"]["spec"];
   EXPECT_TRUE(HasVolumeMount(pod["containers"][0], "/gatekeeper-ca"));
+  // The kubelet has no client certificate: probes fall back to TCP connects.
+  EXPECT_EQ(pod["containers"][0]["livenessProbe"]["tcpSocket"]["port"].as<std::string>(), "https");
+  EXPECT_EQ(pod["containers"][0]["readinessProbe"]["tcpSocket"]["port"].as<std::string>(), "https");
   bool found = false;
   for (const auto& volume : pod["volumes"]) {
     if (volume["name"].as<std::string>() != "gatekeeper-ca") continue;
