@@ -48,9 +48,41 @@ std::string PythonInterpreter() {
 
 std::string TokenServerScript() { return SourceDir() + "/tests/support/token_server.py"; }
 
+// The CA, certificates and credentials that every fixture in this process
+// shares: made once, because openssl and bcrypt dominate start-up time.
+struct SharedSecrets {
+  TempDir dir;
+  CertFiles ca;
+  CertFiles server;
+  CertFiles token_signer;
+  std::string username = "signet-tester";
+  std::string password = RandomHex(12);
+  std::string htpasswd_file;
+
+  static const SharedSecrets& Get() {
+    static const SharedSecrets secrets;
+    return secrets;
+  }
+
+ private:
+  SharedSecrets() {
+    TestPki pki(dir.File("pki"));
+    ca = pki.CreateCa("registry-ca", "signet test registry CA");
+    server = pki.IssueLoopbackServer(ca, "registry");
+    LeafSpec spec;
+    spec.common_name = "signet test token signer";
+    spec.server_auth = false;
+    token_signer = pki.IssueLeaf(ca, "token-signer", spec);
+    const CommandResult h = RunCommand({"htpasswd", "-Bbn", username, password});
+    if (h.exit_code != 0) throw std::runtime_error("htpasswd failed: " + h.err);
+    htpasswd_file = dir.File("htpasswd");
+    WriteFile(htpasswd_file, h.out, 0600);
+  }
+};
+
 }  // namespace
 
-RegistryServer::RegistryServer(Mode mode, const Options& options)
+RegistryServer::RegistryServer(ConstructionKey, Mode mode, const Options& options)
     : mode_(mode), options_(options) {}
 
 RegistryServer::~RegistryServer() {
@@ -59,7 +91,7 @@ RegistryServer::~RegistryServer() {
 }
 
 std::unique_ptr<RegistryServer> RegistryServer::Start(Mode mode, const Options& options) {
-  std::unique_ptr<RegistryServer> server(new RegistryServer(mode, options));
+  auto server = std::make_unique<RegistryServer>(ConstructionKey(), mode, options);
   server->Configure();
   // The token server (slow to import its crypto module) starts while the
   // registry does.
@@ -103,30 +135,20 @@ void RegistryServer::Configure() {
     << host_ << "\n  secret: " << RandomHex(16) << "\n";
 
   if (mode_ != Mode::kPlainHttp) {
-    TestPki pki(dir_.File("pki"));
-    const CertFiles ca = pki.CreateCa("registry-ca", "signet test registry CA");
-    const CertFiles server = pki.IssueLoopbackServer(ca, "registry");
-    ca_file_ = ca.cert_file;
-    cert_file_ = server.cert_file;
-    key_file_ = server.key_file;
-    if (mode_ == Mode::kTokenAuth) {
-      LeafSpec spec;
-      spec.common_name = "signet test token signer";
-      spec.server_auth = false;
-      token_signer_ = pki.IssueLeaf(ca, "token-signer", spec);
-    }
-    username_ = "signet-tester";
-    password_ = RandomHex(12);
+    const SharedSecrets& secrets = SharedSecrets::Get();
+    ca_file_ = secrets.ca.cert_file;
+    cert_file_ = secrets.server.cert_file;
+    key_file_ = secrets.server.key_file;
+    token_signer_ = secrets.token_signer;
+    username_ = secrets.username;
+    password_ = secrets.password;
     y << "  tls:\n"
          "    certificate: "
       << Quote(cert_file_) << "\n    key: " << Quote(key_file_) << "\n";
   }
 
   if (mode_ == Mode::kTlsBasicAuth) {
-    const CommandResult h = RunCommand({"htpasswd", "-Bbn", username_, password_});
-    if (h.exit_code != 0) throw std::runtime_error("htpasswd failed: " + h.err);
-    const std::string htpasswd = dir_.File("htpasswd");
-    WriteFile(htpasswd, h.out, 0600);
+    const std::string htpasswd = SharedSecrets::Get().htpasswd_file;
     y << "auth:\n"
          "  htpasswd:\n"
          "    realm: signet-test-registry\n"
@@ -208,6 +230,13 @@ void RegistryServer::WaitUntilServing(ChildProcess& child, const std::string& ur
   }
   probe.push_back(url);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  // Cheap connect polling first; one HTTP probe once the port is open.
+  while (!WaitForPort(port_, std::chrono::milliseconds(10))) {
+    if (!child.Running()) {
+      throw std::runtime_error(what + " exited during startup:\n" + LogTail(log_file));
+    }
+    if (std::chrono::steady_clock::now() > deadline) break;
+  }
   std::string last;
   while (std::chrono::steady_clock::now() < deadline) {
     if (!child.Running()) {

@@ -16,7 +16,9 @@
 // cleans up too. Stop() takes the registry down (the port then refuses
 // connections); Start()/Restart() bring it back on the same port with the
 // same storage, configuration and credentials. The token server keeps running
-// across Stop()/Start(). Not thread-safe: drive one instance from one thread
+// across Stop()/Start(). All fixtures in one process share one CA, server
+// certificate and username/password (made once, for speed); tests that need
+// other certificates make them with TestPki. Not thread-safe: drive one instance from one thread
 // (the registry itself serves any number of concurrent clients).
 #pragma once
 
@@ -89,7 +91,12 @@ class RegistryServer {
   bool running();
 
  private:
-  RegistryServer(Mode mode, const Options& options);
+  struct ConstructionKey {};  // only Start() can construct
+
+ public:
+  RegistryServer(ConstructionKey, Mode mode, const Options& options);
+
+ private:
   void Configure();
   void StartTokenServer();
   void WaitForTokenServer();
