@@ -40,7 +40,7 @@ if [[ -n ${IMAGE_DIGEST:-} ]]; then
   ref="$name@$IMAGE_DIGEST"
 fi
 
-args=(sign --key "$KEY_FILE")
+args=(sign --yes --key "$KEY_FILE")
 if [[ -n ${BUILD_ID:-} ]]; then
   args+=(-a "build-id=$BUILD_ID")
 fi

@@ -55,7 +55,7 @@ TEST(TektonTask, TakesKeyAndPasswordFromSecretsAndAnnotationsFromParams) {
   const std::string script = step["script"].as<std::string>("");
   EXPECT_NE(script.find("-a \"build-id=$BUILD_ID\""), std::string::npos);
   EXPECT_NE(script.find("-a \"commit=$COMMIT\""), std::string::npos);
-  EXPECT_NE(script.find("args=(sign --key \"$KEY_FILE\")"), std::string::npos);
+  EXPECT_NE(script.find("args=(sign --yes --key \"$KEY_FILE\")"), std::string::npos);
 }
 
 TEST(TektonPipeline, BuildsThenSignsThenDeploys) {
