@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""A misbehaving registry for RegistryClient tests: answers fixed routes with
+the failures a real registry cannot be made to produce on demand (5xx then
+success, 429 with Retry-After, a lying Docker-Content-Digest, redirects to
+another host, relative upload Locations with a query, paginated tags, a reset
+connection). Every request is appended to LOG as one JSON line.
+
+usage: scripted_registry.py PORT LOG
+"""
+import hashlib
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PORT = int(sys.argv[1])
+LOG = sys.argv[2]
+MANIFEST = json.dumps({
+    "schemaVersion": 2,
+    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+               "digest": "sha256:" + "0" * 64, "size": 2},
+    "layers": [],
+}, separators=(",", ":")).encode()
+MANIFEST_DIGEST = "sha256:" + hashlib.sha256(MANIFEST).hexdigest()
+STORED_BLOB = b"stored blob behind a redirect"
+STORED_DIGEST = "sha256:" + hashlib.sha256(STORED_BLOB).hexdigest()
+
+lock = threading.Lock()
+counters = {}
+
+
+def bump(name):
+    with lock:
+        counters[name] = counters.get(name, 0) + 1
+        return counters[name]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def record(self):
+        with lock, open(LOG, "a") as log:
+            log.write(json.dumps({
+                "method": self.command,
+                "path": self.path,
+                "host": self.headers.get("Host", ""),
+                "auth": self.headers.get("Authorization") is not None,
+            }) + "\n")
+
+    def reply(self, status, body=b"", headers=None):
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def manifest(self, digest=MANIFEST_DIGEST):
+        self.reply(200, MANIFEST, {
+            "Content-Type": "application/vnd.oci.image.manifest.v1+json",
+            "Docker-Content-Digest": digest,
+        })
+
+    def unavailable(self, retry_after="0"):
+        self.reply(503, b'{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}',
+                   {"Retry-After": retry_after, "Content-Type": "application/json"})
+
+    def handle_any(self):
+        self.record()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        path = self.path
+        if path == "/v2/":
+            return self.reply(200, b"{}")
+        if path == "/v2/flaky/manifests/v1":
+            return self.unavailable() if bump(path) <= 2 else self.manifest()
+        if path == "/v2/down/manifests/v1":
+            return self.unavailable()
+        if path == "/v2/limited/manifests/v1":
+            if bump(path) == 1:
+                return self.reply(429, b"", {"Retry-After": "1"})
+            return self.manifest()
+        if path == "/v2/reset/manifests/v1":
+            if bump(path) == 1:
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return None
+            return self.manifest()
+        if path == "/v2/liar/manifests/v1":
+            return self.manifest("sha256:" + "1" * 64)
+        if path == "/v2/flaky/blobs/uploads/":
+            return self.unavailable()
+        if path == "/v2/private/blobs/" + STORED_DIGEST:
+            if not self.headers.get("Authorization"):
+                return self.reply(401, b"", {"WWW-Authenticate": 'Basic realm="scripted"'})
+            return self.reply(307, b"", {
+                "Location": "http://localhost:%d/storage/%s" % (PORT, STORED_DIGEST)})
+        if path == "/storage/" + STORED_DIGEST:
+            return self.reply(200, STORED_BLOB)
+        if path.startswith("/v2/upload/blobs/sha256:") and self.command == "HEAD":
+            return self.reply(404)
+        if path == "/v2/upload/blobs/uploads/":
+            return self.reply(202, b"", {"Location": "/upload/session-1?_state=abc"})
+        if path.startswith("/upload/session-1?_state=abc&digest=sha256%3A"):
+            return self.reply(201)
+        if path == "/v2/paged/tags/list?n=1000":
+            return self.reply(200, b'{"name":"paged","tags":["a","b"]}', {
+                "Link": '</v2/paged/tags/list?last=b&n=1000>; rel="next"'})
+        if path == "/v2/paged/tags/list?last=b&n=1000":
+            return self.reply(200, b'{"name":"paged","tags":["c"]}')
+        return self.reply(404, b'{"errors":[{"code":"NAME_UNKNOWN","message":"no route"}]}')
+
+    do_GET = do_HEAD = do_POST = do_PUT = handle_any
+
+
+ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()

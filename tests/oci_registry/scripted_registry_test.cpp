@@ -1,0 +1,149 @@
+// RegistryClient against scripted_registry.py, a registry that misbehaves on
+// purpose: retries, Retry-After, lying digests, cross-host redirects,
+// relative upload locations and tag pagination.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "signet/crypto/encoding.h"
+#include "signet/oci/keychain.h"
+#include "signet/oci/registry_client.h"
+#include "support/paths.h"
+#include "support/process.h"
+
+namespace signet::oci {
+namespace {
+
+using signet::testing::ChildProcess;
+using signet::testing::TempDir;
+
+class ScriptedRegistryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    port_ = signet::testing::FreePort();
+    host_ = "127.0.0.1:" + std::to_string(port_);
+    server_ = ChildProcess(
+        {"python3", signet::testing::SourceDir() + "/tests/oci_registry/scripted_registry.py",
+         std::to_string(port_), dir_.File("requests.log")},
+        {}, dir_.File("server.log"));
+    ASSERT_TRUE(signet::testing::WaitForPort(port_))
+        << signet::testing::ReadFile(dir_.File("server.log"));
+  }
+
+  RegistryClientOptions Options() const {
+    RegistryClientOptions options;
+    options.allow_insecure = true;  // plain HTTP
+    // The script never answers a TLS handshake: give up on https quickly.
+    options.connect_timeout = std::chrono::milliseconds(500);
+    options.max_retries = 3;
+    options.max_retry_wait = std::chrono::milliseconds(20);
+    return options;
+  }
+
+  // Logged requests (JSON lines) whose text contains every one of `parts`.
+  int Count(const std::vector<std::string>& parts) const {
+    std::istringstream log(signet::testing::ReadFile(dir_.File("requests.log")));
+    int n = 0;
+    for (std::string line; std::getline(log, line);) {
+      bool all = true;
+      for (const std::string& part : parts) all = all && line.find(part) != std::string::npos;
+      n += all ? 1 : 0;
+    }
+    return n;
+  }
+
+  Repository Repo(const std::string& path) const { return Repository{host_, path}; }
+
+  TempDir dir_;
+  int port_ = 0;
+  std::string host_;
+  ChildProcess server_;
+};
+
+TEST_F(ScriptedRegistryTest, RetriesIdempotentRequestsOn5xx) {
+  RegistryClient client(Options());
+  auto manifest = client.GetManifest(Repo("flaky"), "v1");
+  ASSERT_TRUE(manifest.ok()) << manifest.error().message();
+  EXPECT_EQ(Count({"\"GET\"", "/v2/flaky/manifests/v1"}), 3);
+}
+
+TEST_F(ScriptedRegistryTest, RetriesAreBounded) {
+  RegistryClient client(Options());
+  auto manifest = client.GetManifest(Repo("down"), "v1");
+  ASSERT_FALSE(manifest.ok());
+  EXPECT_EQ(manifest.error().code(), ErrorCode::kRegistry);
+  EXPECT_NE(manifest.error().message().find("503"), std::string::npos);
+  EXPECT_NE(manifest.error().message().find("UNAVAILABLE: try later"), std::string::npos)
+      << manifest.error().message();
+  EXPECT_EQ(Count({"/v2/down/manifests/v1"}), 4);  // 1 + max_retries
+}
+
+TEST_F(ScriptedRegistryTest, HonoursRetryAfterOn429) {
+  RegistryClient client(Options());
+  auto manifest = client.GetManifest(Repo("limited"), "v1");
+  ASSERT_TRUE(manifest.ok()) << manifest.error().message();
+  EXPECT_EQ(Count({"/v2/limited/manifests/v1"}), 2);
+}
+
+TEST_F(ScriptedRegistryTest, RetriesAfterAConnectionReset) {
+  RegistryClient client(Options());
+  auto manifest = client.GetManifest(Repo("reset"), "v1");
+  ASSERT_TRUE(manifest.ok()) << manifest.error().message();
+  EXPECT_GE(Count({"/v2/reset/manifests/v1"}), 2);
+}
+
+TEST_F(ScriptedRegistryTest, NonIdempotentRequestsAreNotRetried) {
+  RegistryClient client(Options());
+  std::string blob = "x";
+  Status put = client.PutBlob(Repo("flaky"), crypto::Sha256Digest(blob), blob);
+  ASSERT_FALSE(put.ok());
+  EXPECT_EQ(put.error().code(), ErrorCode::kRegistry) << put.error().message();
+  EXPECT_EQ(Count({"\"POST\"", "/v2/flaky/blobs/uploads/"}), 1);
+}
+
+TEST_F(ScriptedRegistryTest, LyingDockerContentDigestIsAMismatch) {
+  RegistryClient client(Options());
+  auto manifest = client.GetManifest(Repo("liar"), "v1");
+  ASSERT_FALSE(manifest.ok());
+  EXPECT_EQ(manifest.error().code(), ErrorCode::kDigestMismatch);
+  EXPECT_NE(manifest.error().message().find("sha256:" + std::string(64, '1')), std::string::npos)
+      << manifest.error().message();
+  auto head = client.HeadManifest(Repo("liar"), "sha256:" + std::string(64, '2'));
+  ASSERT_FALSE(head.ok());
+}
+
+TEST_F(ScriptedRegistryTest, RedirectsToAnotherHostCarryNoCredentials) {
+  RegistryClientOptions options = Options();
+  options.keychain = StaticKeychain(host_, Credentials{"user", "secret-pw", ""});
+  RegistryClient client(std::move(options));
+  std::string blob = "stored blob behind a redirect";
+  auto fetched = client.GetBlob(Repo("private"), crypto::Sha256Digest(blob));
+  ASSERT_TRUE(fetched.ok()) << fetched.error().message();
+  EXPECT_EQ(*fetched, blob);
+  EXPECT_EQ(Count({"/v2/private/blobs/", "\"auth\": true"}), 1);
+  EXPECT_EQ(Count({"/storage/", "\"host\": \"localhost:"}), 1);
+  EXPECT_EQ(Count({"/storage/", "\"auth\": true"}), 0) << "credentials leaked to another host";
+}
+
+TEST_F(ScriptedRegistryTest, UploadToARelativeLocationWithAQuery) {
+  RegistryClient client(Options());
+  std::string blob = "uploaded";
+  Status put = client.PutBlob(Repo("upload"), crypto::Sha256Digest(blob), blob);
+  ASSERT_TRUE(put.ok()) << put.error().message();
+  EXPECT_EQ(
+      Count({"\"PUT\"", "/upload/session-1?_state=abc&digest=sha256%3A" + crypto::Sha256Hex(blob)}),
+      1);
+}
+
+TEST_F(ScriptedRegistryTest, ListTagsFollowsPagination) {
+  RegistryClient client(Options());
+  auto tags = client.ListTags(Repo("paged"));
+  ASSERT_TRUE(tags.ok()) << tags.error().message();
+  EXPECT_EQ(*tags, (std::vector<std::string>{"a", "b", "c"}));
+}
+
+}  // namespace
+}  // namespace signet::oci
