@@ -101,6 +101,18 @@ std::unique_ptr<RegistryServer> RegistryServer::Start(Mode mode, const Options& 
   return server;
 }
 
+std::string RegistryServer::ModeName(Mode mode) {
+  switch (mode) {
+    case Mode::kPlainHttp:
+      return "PlainHttp";
+    case Mode::kTlsBasicAuth:
+      return "TlsBasicAuth";
+    case Mode::kTokenAuth:
+      return "TokenAuth";
+  }
+  return "Unknown";
+}
+
 std::string RegistryServer::url() const {
   return std::string(tls() ? "https://" : "http://") + host_;
 }

@@ -43,6 +43,9 @@ class RegistryServer {
     bool token_anonymous_pull = false;
   };
 
+  // "PlainHttp", "TlsBasicAuth", "TokenAuth" (e.g. for test names).
+  static std::string ModeName(Mode mode);
+
   static std::unique_ptr<RegistryServer> Start(Mode mode) { return Start(mode, Options()); }
   static std::unique_ptr<RegistryServer> Start(Mode mode, const Options& options);
   ~RegistryServer();
