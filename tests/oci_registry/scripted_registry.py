@@ -49,6 +49,7 @@ class Handler(BaseHTTPRequestHandler):
                 "path": self.path,
                 "host": self.headers.get("Host", ""),
                 "auth": self.headers.get("Authorization") is not None,
+                "peer_port": self.client_address[1],
             }) + "\n")
 
     def reply(self, status, body=b"", headers=None):

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -136,6 +137,23 @@ TEST_F(ScriptedRegistryTest, UploadToARelativeLocationWithAQuery) {
   EXPECT_EQ(
       Count({"\"PUT\"", "/upload/session-1?_state=abc&digest=sha256%3A" + crypto::Sha256Hex(blob)}),
       1);
+}
+
+TEST_F(ScriptedRegistryTest, ConnectionsAreKeptAlive) {
+  RegistryClient client(Options());
+  for (int i = 0; i < 10; ++i) {
+    auto missing = client.GetManifest(Repo("keepalive"), "v" + std::to_string(i));
+    ASSERT_FALSE(missing.ok());
+    EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound) << missing.error().message();
+  }
+  std::istringstream log(signet::testing::ReadFile(dir_.File("requests.log")));
+  std::set<std::string> ports;
+  for (std::string line; std::getline(log, line);) {
+    if (line.find("/v2/keepalive/") == std::string::npos) continue;
+    ports.insert(line.substr(line.find("\"peer_port\"")));
+  }
+  EXPECT_EQ(Count({"/v2/keepalive/"}), 10);
+  EXPECT_EQ(ports.size(), 1u) << "each request opened a new connection";
 }
 
 TEST_F(ScriptedRegistryTest, ListTagsFollowsPagination) {

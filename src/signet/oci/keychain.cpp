@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -261,11 +262,12 @@ class DockerConfigKeychainImpl : public Keychain {
 
   Result<Credentials> Resolve(const std::string& registry) const override {
     std::string wanted = NormaliseRegistry(registry);
-    std::ifstream in(path_, std::ios::binary);
-    if (!in) {
-      if (errno == ENOENT) return Credentials{};  // no config: nothing known
-      return Error(ErrorCode::kIo, "cannot read " + path_ + ": " + strerror(errno));
+    struct stat info;
+    if (::stat(path_.c_str(), &info) != 0 && errno == ENOENT) {
+      return Credentials{};  // no config: nothing known
     }
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) return Error(ErrorCode::kIo, "cannot read " + path_);
     std::ostringstream text;
     text << in.rdbuf();
     if (text.str().size() > kMaxConfigBytes) {
