@@ -7,11 +7,13 @@ connection). Every request is appended to LOG as one JSON line.
 
 usage: scripted_registry.py PORT LOG
 """
+import base64
 import hashlib
 import json
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
 
 PORT = int(sys.argv[1])
 LOG = sys.argv[2]
@@ -74,9 +76,28 @@ class Handler(BaseHTTPRequestHandler):
     def handle_any(self):
         self.record()
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        body = self.rfile.read(length).decode() if length else ""
         path = self.path
+        if path == "/v2/oauth/manifests/v1":
+            if self.headers.get("Authorization") == "Bearer good-token":
+                return self.manifest()
+            return self.reply(401, b"", {"WWW-Authenticate": (
+                'Bearer realm="http://127.0.0.1:%d/token",service="scripted",'
+                'scope="repository:oauth:pull"' % PORT)})
+        if path == "/token" and self.command == "POST":
+            form = dict(parse_qsl(body))
+            if (form.get("grant_type") == "refresh_token" and form.get("refresh_token") ==
+                    "refresh-123" and form.get("service") == "scripted" and
+                    form.get("scope") == "repository:oauth:pull"):
+                return self.reply(200, b'{"access_token":"good-token","expires_in":300}')
+            return self.reply(401)
+        if path.startswith("/token?"):
+            query = dict(parse_qsl(path.split("?", 1)[1]))
+            basic = "Basic " + base64.b64encode(b"user:secret-pw").decode()
+            if (self.headers.get("Authorization") == basic and
+                    query.get("scope") == "repository:oauth:pull"):
+                return self.reply(200, b'{"token":"good-token"}')
+            return self.reply(401)
         if path == "/v2/":
             return self.reply(200, b"{}")
         if path == "/v2/flaky/manifests/v1":

@@ -156,6 +156,35 @@ TEST_F(ScriptedRegistryTest, ConnectionsAreKeptAlive) {
   EXPECT_EQ(ports.size(), 1u) << "each request opened a new connection";
 }
 
+TEST_F(ScriptedRegistryTest, IdentityTokenIsExchangedWithAPostedRefreshToken) {
+  RegistryClientOptions options = Options();
+  options.keychain = StaticKeychain(host_, Credentials{"", "", "refresh-123"});
+  RegistryClient client(std::move(options));
+  auto manifest = client.GetManifest(Repo("oauth"), "v1");
+  ASSERT_TRUE(manifest.ok()) << manifest.error().message();
+  EXPECT_EQ(Count({"\"POST\"", "\"/token\""}), 1);
+  EXPECT_EQ(Count({"\"GET\"", "/token?"}), 0);
+}
+
+TEST_F(ScriptedRegistryTest, BearerTokenWithBasicCredentialsAtTheRealm) {
+  RegistryClientOptions options = Options();
+  options.keychain = StaticKeychain(host_, Credentials{"user", "secret-pw", ""});
+  RegistryClient client(std::move(options));
+  for (int i = 0; i < 3; ++i) {
+    auto manifest = client.GetManifest(Repo("oauth"), "v1");
+    ASSERT_TRUE(manifest.ok()) << manifest.error().message();
+  }
+  EXPECT_EQ(Count({"\"GET\"", "/token?", "\"auth\": true"}), 1) << "token not cached";
+
+  RegistryClientOptions wrong = Options();
+  wrong.keychain = StaticKeychain(host_, Credentials{"user", "bad-pw-41", ""});
+  RegistryClient wrong_client(std::move(wrong));
+  auto refused = wrong_client.GetManifest(Repo("oauth"), "v1");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kAuth) << refused.error().message();
+  EXPECT_EQ(refused.error().message().find("bad-pw-41"), std::string::npos);
+}
+
 TEST_F(ScriptedRegistryTest, ListTagsFollowsPagination) {
   RegistryClient client(Options());
   auto tags = client.ListTags(Repo("paged"));
