@@ -1,0 +1,390 @@
+#include "signet/policy/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "signet/policy/image_pattern.h"
+
+namespace signet::policy {
+
+namespace {
+
+// Walks a parsed YAML tree, converting nodes into typed values. The first
+// error is kept; later conversions become no-ops so callers can stay linear.
+class Reader {
+ public:
+  explicit Reader(std::string source) : source_(std::move(source)) {}
+
+  bool failed() const { return error_.has_value(); }
+  Error error() const { return *error_; }
+
+  void Fail(const YAML::Node& node, const std::string& path, const std::string& why) {
+    if (error_) return;
+    std::string where = source_;
+    if (node.IsDefined() && node.Mark().line >= 0) {
+      where += ":" + std::to_string(node.Mark().line + 1);
+    }
+    error_ = Error(ErrorCode::kParse, where + ": " + path + ": " + why);
+  }
+
+  // Rejects keys of a mapping that are not in `allowed`.
+  bool ExpectMap(const YAML::Node& node, const std::string& path,
+                 const std::set<std::string>& allowed) {
+    if (failed()) return false;
+    if (!node.IsMap()) {
+      Fail(node, path.empty() ? "document" : path, "expected a mapping");
+      return false;
+    }
+    for (const auto& entry : node) {
+      const std::string key = entry.first.Scalar();
+      if (!allowed.count(key)) {
+        std::string known;
+        for (const auto& k : allowed) known += (known.empty() ? "" : ", ") + k;
+        Fail(entry.first, Join(path, key), "unknown key (known keys: " + known + ")");
+        return false;
+      }
+    }
+    return true;
+  }
+
+  static std::string Join(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+
+  void String(const YAML::Node& node, const std::string& path, std::string& out) {
+    if (failed() || !node.IsDefined() || node.IsNull()) return;
+    if (!node.IsScalar()) return Fail(node, path, "expected a string");
+    out = node.Scalar();
+  }
+
+  void Bool(const YAML::Node& node, const std::string& path, bool& out) {
+    if (failed() || !node.IsDefined() || node.IsNull()) return;
+    const std::string s = node.IsScalar() ? node.Scalar() : "";
+    if (s == "true") {
+      out = true;
+    } else if (s == "false") {
+      out = false;
+    } else {
+      Fail(node, path, "expected true or false");
+    }
+  }
+
+  template <typename Int>
+  void Integer(const YAML::Node& node, const std::string& path, Int& out, long long min,
+               long long max) {
+    if (failed() || !node.IsDefined() || node.IsNull()) return;
+    const std::string s = node.IsScalar() ? node.Scalar() : "";
+    long long value = 0;
+    const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) {
+      return Fail(node, path, "expected an integer, got \"" + s + "\"");
+    }
+    if (value < min || value > max) {
+      return Fail(node, path,
+                  "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    out = static_cast<Int>(value);
+  }
+
+  void Duration(const YAML::Node& node, const std::string& path, std::chrono::milliseconds& out) {
+    if (failed() || !node.IsDefined() || node.IsNull()) return;
+    auto parsed = ParseDuration(node.IsScalar() ? node.Scalar() : "");
+    if (!parsed.ok()) return Fail(node, path, parsed.error().message());
+    out = *parsed;
+  }
+
+  void StringList(const YAML::Node& node, const std::string& path, std::vector<std::string>& out) {
+    if (failed() || !node.IsDefined() || node.IsNull()) return;
+    if (!node.IsSequence()) return Fail(node, path, "expected a list of strings");
+    out.clear();
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      const std::string item_path = path + "[" + std::to_string(i) + "]";
+      if (!node[i].IsScalar()) return Fail(node[i], item_path, "expected a string");
+      out.push_back(node[i].Scalar());
+    }
+  }
+
+  void StringMap(const YAML::Node& node, const std::string& path,
+                 std::map<std::string, std::string>& out) {
+    if (failed() || !node.IsDefined() || node.IsNull()) return;
+    if (!node.IsMap()) return Fail(node, path, "expected a mapping of strings");
+    for (const auto& entry : node) {
+      const std::string key = entry.first.Scalar();
+      if (!entry.second.IsScalar()) {
+        return Fail(entry.second, Join(path, key), "expected a string");
+      }
+      out[key] = entry.second.Scalar();
+    }
+  }
+
+ private:
+  std::string source_;
+  std::optional<Error> error_;
+};
+
+void ReadServer(Reader& r, const YAML::Node& node, ServerConfig& out) {
+  const std::string p = "server";
+  if (!node.IsDefined() || node.IsNull()) return;
+  if (!r.ExpectMap(node, p,
+                   {"port", "address", "tlsCertFile", "tlsKeyFile", "clientCAFile", "clientSANs",
+                    "tlsMinVersion", "insecureHTTP", "maxBodyBytes", "maxKeys", "maxConnections",
+                    "headerTimeout", "readTimeout", "validatePath", "mutatePath"})) {
+    return;
+  }
+  r.Integer(node["port"], p + ".port", out.port, 0, 65535);
+  r.String(node["address"], p + ".address", out.address);
+  r.String(node["tlsCertFile"], p + ".tlsCertFile", out.tls_cert_file);
+  r.String(node["tlsKeyFile"], p + ".tlsKeyFile", out.tls_key_file);
+  r.String(node["clientCAFile"], p + ".clientCAFile", out.client_ca_file);
+  r.StringList(node["clientSANs"], p + ".clientSANs", out.client_sans);
+  r.String(node["tlsMinVersion"], p + ".tlsMinVersion", out.tls_min_version);
+  if (!r.failed() && out.tls_min_version != "1.2" && out.tls_min_version != "1.3") {
+    r.Fail(node["tlsMinVersion"], p + ".tlsMinVersion", "must be \"1.2\" or \"1.3\"");
+  }
+  r.Bool(node["insecureHTTP"], p + ".insecureHTTP", out.insecure_http);
+  r.Integer(node["maxBodyBytes"], p + ".maxBodyBytes", out.max_body_bytes, 1, 1LL << 32);
+  r.Integer(node["maxKeys"], p + ".maxKeys", out.max_keys, 1, 1000000);
+  r.Integer(node["maxConnections"], p + ".maxConnections", out.max_connections, 1, 1000000);
+  r.Duration(node["headerTimeout"], p + ".headerTimeout", out.header_timeout);
+  r.Duration(node["readTimeout"], p + ".readTimeout", out.read_timeout);
+  r.String(node["validatePath"], p + ".validatePath", out.validate_path);
+  r.String(node["mutatePath"], p + ".mutatePath", out.mutate_path);
+}
+
+void ReadVerification(Reader& r, const YAML::Node& node, VerificationConfig& out) {
+  const std::string p = "verification";
+  if (!node.IsDefined() || node.IsNull()) return;
+  if (!r.ExpectMap(node, p,
+                   {"deadline", "workers", "cacheTTL", "negativeCacheTTL", "tagCacheTTL",
+                    "cacheMaxEntries", "unmatchedImages"})) {
+    return;
+  }
+  r.Duration(node["deadline"], p + ".deadline", out.deadline);
+  r.Integer(node["workers"], p + ".workers", out.workers, 1, 1024);
+  r.Duration(node["cacheTTL"], p + ".cacheTTL", out.cache_ttl);
+  r.Duration(node["negativeCacheTTL"], p + ".negativeCacheTTL", out.negative_cache_ttl);
+  r.Duration(node["tagCacheTTL"], p + ".tagCacheTTL", out.tag_cache_ttl);
+  r.Integer(node["cacheMaxEntries"], p + ".cacheMaxEntries", out.cache_max_entries, 1, 100000000);
+  std::string unmatched;
+  r.String(node["unmatchedImages"], p + ".unmatchedImages", unmatched);
+  if (unmatched == "deny") {
+    out.unmatched_images = UnmatchedImages::kDeny;
+  } else if (unmatched == "verify") {
+    out.unmatched_images = UnmatchedImages::kVerify;
+  } else if (!unmatched.empty()) {
+    r.Fail(node["unmatchedImages"], p + ".unmatchedImages",
+           "must be \"deny\" or \"verify\", got \"" + unmatched + "\"");
+  }
+}
+
+void ReadKeys(Reader& r, const YAML::Node& node, std::vector<KeyConfig>& out) {
+  if (!node.IsDefined() || node.IsNull()) return;
+  if (!node.IsSequence()) return r.Fail(node, "keys", "expected a list of {name, path}");
+  out.clear();
+  for (std::size_t i = 0; i < node.size() && !r.failed(); ++i) {
+    const std::string p = "keys[" + std::to_string(i) + "]";
+    if (!r.ExpectMap(node[i], p, {"name", "path"})) return;
+    KeyConfig key;
+    r.String(node[i]["name"], p + ".name", key.name);
+    r.String(node[i]["path"], p + ".path", key.path);
+    if (!r.failed() && key.path.empty()) r.Fail(node[i], p + ".path", "is required");
+    if (key.name.empty()) key.name = key.path;
+    out.push_back(std::move(key));
+  }
+}
+
+void ReadPolicies(Reader& r, const YAML::Node& node, std::vector<PolicyConfig>& out) {
+  if (!node.IsDefined() || node.IsNull()) return;
+  if (!node.IsSequence()) return r.Fail(node, "policies", "expected a list of policies");
+  out.clear();
+  for (std::size_t i = 0; i < node.size() && !r.failed(); ++i) {
+    const std::string p = "policies[" + std::to_string(i) + "]";
+    if (!r.ExpectMap(node[i], p, {"name", "images", "keys", "annotations"})) return;
+    PolicyConfig policy;
+    r.String(node[i]["name"], p + ".name", policy.name);
+    r.StringList(node[i]["images"], p + ".images", policy.images);
+    r.StringList(node[i]["keys"], p + ".keys", policy.keys);
+    r.StringMap(node[i]["annotations"], p + ".annotations", policy.annotations);
+    if (r.failed()) return;
+    if (policy.name.empty()) r.Fail(node[i], p + ".name", "is required");
+    if (policy.images.empty()) r.Fail(node[i], p + ".images", "needs at least one pattern");
+    for (std::size_t j = 0; j < policy.images.size() && !r.failed(); ++j) {
+      auto pattern = ImagePattern::Parse(policy.images[j]);
+      if (!pattern.ok()) {
+        r.Fail(node[i]["images"][j], p + ".images[" + std::to_string(j) + "]",
+               pattern.error().message());
+      }
+    }
+    out.push_back(std::move(policy));
+  }
+}
+
+void ReadRegistries(Reader& r, const YAML::Node& node, std::vector<RegistryConfig>& out) {
+  if (!node.IsDefined() || node.IsNull()) return;
+  if (!node.IsSequence()) return r.Fail(node, "registries", "expected a list of registries");
+  out.clear();
+  for (std::size_t i = 0; i < node.size() && !r.failed(); ++i) {
+    const std::string p = "registries[" + std::to_string(i) + "]";
+    if (!r.ExpectMap(node[i], p, {"host", "usernameFile", "passwordFile", "caFile", "insecure"})) {
+      return;
+    }
+    RegistryConfig registry;
+    r.String(node[i]["host"], p + ".host", registry.host);
+    r.String(node[i]["usernameFile"], p + ".usernameFile", registry.username_file);
+    r.String(node[i]["passwordFile"], p + ".passwordFile", registry.password_file);
+    r.String(node[i]["caFile"], p + ".caFile", registry.ca_file);
+    r.Bool(node[i]["insecure"], p + ".insecure", registry.insecure);
+    if (r.failed()) return;
+    if (registry.host.empty()) r.Fail(node[i], p + ".host", "is required");
+    if (registry.username_file.empty() != registry.password_file.empty()) {
+      r.Fail(node[i], p, "usernameFile and passwordFile must be given together");
+    }
+    out.push_back(std::move(registry));
+  }
+}
+
+}  // namespace
+
+Config DefaultConfig() {
+  Config config;
+  config.keys.push_back({"default", "./cosign.pub"});
+  config.policies.push_back({"default", {"**"}, {}, {}});
+  return config;
+}
+
+Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 12) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "invalid duration \"" + std::string(text) +
+                     "\" (expected a number followed by ms, s, m or h, e.g. 2500ms)");
+  }
+  long long value = 0;
+  std::from_chars(text.data(), text.data() + digits, value);
+  const std::string_view unit = text.substr(digits);
+  long long scale = 0;
+  if (unit == "ms" || unit.empty()) {
+    scale = 1;
+  } else if (unit == "s") {
+    scale = 1000;
+  } else if (unit == "m") {
+    scale = 60 * 1000;
+  } else if (unit == "h") {
+    scale = 60 * 60 * 1000;
+  } else {
+    return Error(ErrorCode::kInvalidArgument, "invalid duration \"" + std::string(text) +
+                                                  "\": unknown unit \"" + std::string(unit) +
+                                                  "\" (use ms, s, m or h)");
+  }
+  return std::chrono::milliseconds(value * scale);
+}
+
+std::string FormatDuration(std::chrono::milliseconds duration) {
+  const long long ms = duration.count();
+  if (ms != 0 && ms % (60 * 60 * 1000) == 0) return std::to_string(ms / (60 * 60 * 1000)) + "h";
+  if (ms != 0 && ms % (60 * 1000) == 0) return std::to_string(ms / (60 * 1000)) + "m";
+  if (ms != 0 && ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+Result<Config> ParseConfig(std::string_view yaml, std::string_view source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return Error(ErrorCode::kParse, std::string(source) + ":" + std::to_string(e.mark.line + 1) +
+                                        ": invalid YAML: " + e.msg);
+  }
+  Config config = DefaultConfig();
+  if (root.IsNull()) return config;
+  Reader r{std::string(source)};
+  try {
+    if (r.ExpectMap(
+            root, "",
+            {"server", "verification", "keys", "policies", "registries", "dockerConfigFile"})) {
+      ReadServer(r, root["server"], config.server);
+      ReadVerification(r, root["verification"], config.verification);
+      ReadKeys(r, root["keys"], config.keys);
+      ReadPolicies(r, root["policies"], config.policies);
+      ReadRegistries(r, root["registries"], config.registries);
+      r.String(root["dockerConfigFile"], "dockerConfigFile", config.docker_config_file);
+    }
+  } catch (const YAML::Exception& e) {
+    return Error(ErrorCode::kParse,
+                 std::string(source) + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  if (r.failed()) return r.error();
+  if (auto status = ValidateConfig(config); !status.ok()) {
+    return status.error().WithContext(source);
+  }
+  return config;
+}
+
+Result<Config> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Error(ErrorCode::kNotFound, "cannot read config file " + path);
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParseConfig(text.str(), path);
+}
+
+Status ValidateConfig(const Config& config) {
+  const auto invalid = [](const std::string& message) {
+    return Error(ErrorCode::kInvalidArgument, message);
+  };
+  const ServerConfig& s = config.server;
+  if (s.port < 0 || s.port > 65535) return invalid("server.port: must be 0..65535");
+  if (s.tls_min_version != "1.2" && s.tls_min_version != "1.3") {
+    return invalid("server.tlsMinVersion: must be \"1.2\" or \"1.3\"");
+  }
+  if (s.max_body_bytes == 0) return invalid("server.maxBodyBytes: must be positive");
+  if (s.max_keys == 0) return invalid("server.maxKeys: must be positive");
+  if (s.max_connections == 0) return invalid("server.maxConnections: must be positive");
+  if (!s.client_sans.empty() && s.client_ca_file.empty()) {
+    return invalid("server.clientSANs: needs server.clientCAFile (mTLS)");
+  }
+  if (s.insecure_http && !s.client_ca_file.empty()) {
+    return invalid("server.clientCAFile: mTLS cannot be used with server.insecureHTTP");
+  }
+  const VerificationConfig& v = config.verification;
+  if (v.deadline.count() <= 0) return invalid("verification.deadline: must be positive");
+  if (v.workers <= 0) return invalid("verification.workers: must be positive");
+  if (v.cache_max_entries == 0) return invalid("verification.cacheMaxEntries: must be positive");
+  if (config.keys.empty()) return invalid("keys: at least one trusted key is required");
+  std::set<std::string> key_names;
+  for (const auto& key : config.keys) {
+    if (!key_names.insert(key.name).second) {
+      return invalid("keys: duplicate key name \"" + key.name + "\"");
+    }
+    if (key.path.empty()) return invalid("keys: key \"" + key.name + "\" has no path");
+  }
+  std::set<std::string> policy_names;
+  for (const auto& policy : config.policies) {
+    if (!policy_names.insert(policy.name).second) {
+      return invalid("policies: duplicate policy name \"" + policy.name + "\"");
+    }
+    for (const auto& key : policy.keys) {
+      if (!key_names.count(key)) {
+        return invalid("policies: policy \"" + policy.name + "\" refers to unknown key \"" + key +
+                       "\"");
+      }
+    }
+    for (const auto& glob : policy.images) {
+      auto pattern = ImagePattern::Parse(glob);
+      if (!pattern.ok()) {
+        return invalid("policies: policy \"" + policy.name + "\": " + pattern.error().message());
+      }
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace signet::policy

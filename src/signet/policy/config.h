@@ -1,0 +1,103 @@
+// The provider's configuration: a YAML document parsed into typed values.
+//
+// ParseConfig() rejects unknown keys, wrong types and bad values with an
+// ErrorCode::kParse message naming the source, the key path and the line
+// ("signet.yaml:12: verification.deadline: ..."). Omitted keys keep the
+// defaults of DefaultConfig(), which match the seed deployment: port 8090,
+// path /validate, public key ./cosign.pub and one catch-all policy.
+//
+// All types are plain values; safe to copy and to read from many threads.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "signet/result.h"
+
+namespace signet::policy {
+
+struct ServerConfig {
+  int port = 8090;
+  std::string address = "0.0.0.0";
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string client_ca_file;            // non-empty enables mTLS
+  std::vector<std::string> client_sans;  // optional DNS SAN pin for client certificates
+  std::string tls_min_version = "1.3";   // "1.3" or "1.2"
+  bool insecure_http = false;            // plain HTTP, for local development only
+  std::uint64_t max_body_bytes = 1024 * 1024;
+  std::size_t max_keys = 1000;
+  std::size_t max_connections = 1024;
+  std::chrono::milliseconds header_timeout{5000};
+  std::chrono::milliseconds read_timeout{10000};
+  std::string validate_path = "/validate";
+  std::string mutate_path = "/mutate";
+};
+
+// What happens to an image that no policy matches.
+enum class UnmatchedImages {
+  kDeny,    // item error "no policy matches image"
+  kVerify,  // verify with every trusted key and no required annotations
+};
+
+struct VerificationConfig {
+  std::chrono::milliseconds deadline{2500};
+  int workers = 16;
+  std::chrono::milliseconds cache_ttl{5 * 60 * 1000};
+  std::chrono::milliseconds negative_cache_ttl{10 * 1000};
+  std::chrono::milliseconds tag_cache_ttl{30 * 1000};
+  std::size_t cache_max_entries = 100000;
+  UnmatchedImages unmatched_images = UnmatchedImages::kDeny;
+};
+
+struct KeyConfig {
+  std::string name;
+  std::string path;  // PEM public key file
+};
+
+struct PolicyConfig {
+  std::string name;
+  std::vector<std::string> images;  // globs over "registry/repo"
+  std::vector<std::string> keys;    // key names; empty = all keys
+  std::map<std::string, std::string> annotations;
+};
+
+struct RegistryConfig {
+  std::string host;  // host[:port], as in image references
+  std::string username_file;
+  std::string password_file;
+  std::string ca_file;
+  bool insecure = false;
+};
+
+struct Config {
+  ServerConfig server;
+  VerificationConfig verification;
+  std::vector<KeyConfig> keys;
+  std::vector<PolicyConfig> policies;
+  std::vector<RegistryConfig> registries;
+  std::string docker_config_file;  // kubernetes imagePullSecret (.dockerconfigjson)
+};
+
+// The configuration used when no file is given.
+Config DefaultConfig();
+
+// Parses a YAML document; `source` names it in error messages.
+Result<Config> ParseConfig(std::string_view yaml, std::string_view source);
+Result<Config> LoadConfigFile(const std::string& path);
+
+// Cross-field checks: unique key and policy names, policies refer to known
+// keys, valid port, TLS version, limits and durations, valid image globs.
+Status ValidateConfig(const Config& config);
+
+// "2500ms", "10s", "5m", "1h" (a bare integer is milliseconds).
+Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
+
+// "2500ms", "10s", "5m" as ParseDuration reads it back (the largest exact unit).
+std::string FormatDuration(std::chrono::milliseconds duration);
+
+}  // namespace signet::policy

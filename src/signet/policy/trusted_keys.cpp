@@ -1,0 +1,60 @@
+#include "signet/policy/trusted_keys.h"
+
+#include <algorithm>
+
+#include "signet/crypto/keys.h"
+
+namespace signet::policy {
+
+Result<std::shared_ptr<TrustedKeys>> TrustedKeys::Load(const std::vector<KeyConfig>& keys,
+                                                       std::chrono::milliseconds reload_interval) {
+  std::shared_ptr<TrustedKeys> set(new TrustedKeys());
+  for (const auto& config : keys) {
+    Key key{config.name, WatchedFile(config.path, reload_interval), nullptr};
+    key.file.Changed(/*force=*/true);
+    auto verifier = crypto::LoadPublicKeyFile(config.path);
+    if (!verifier.ok()) {
+      return verifier.error().WithContext("trusted key \"" + config.name + "\"");
+    }
+    key.verifier = std::shared_ptr<const crypto::Verifier>(std::move(verifier).value());
+    set->keys_.push_back(std::move(key));
+  }
+  return set;
+}
+
+void TrustedKeys::RefreshLocked() {
+  for (auto& key : keys_) {
+    if (!key.file.Changed()) continue;
+    auto verifier = crypto::LoadPublicKeyFile(key.file.path());
+    if (!verifier.ok()) {
+      reload_errors_.push_back(
+          "reloading trusted key \"" + key.name +
+          "\" failed, keeping the previous key: " + verifier.error().message());
+      continue;
+    }
+    key.verifier = std::shared_ptr<const crypto::Verifier>(std::move(verifier).value());
+  }
+}
+
+Result<std::vector<std::shared_ptr<const crypto::Verifier>>> TrustedKeys::Select(
+    const std::vector<std::string>& names) {
+  std::lock_guard<std::mutex> lock(mu_);
+  RefreshLocked();
+  std::vector<std::shared_ptr<const crypto::Verifier>> out;
+  for (const auto& key : keys_) {
+    const bool wanted =
+        names.empty() || std::find(names.begin(), names.end(), key.name) != names.end();
+    if (wanted && key.verifier) out.push_back(key.verifier);
+  }
+  if (out.empty()) return Error(ErrorCode::kNotFound, "no trusted key is loaded for this policy");
+  return out;
+}
+
+std::vector<std::string> TrustedKeys::TakeReloadErrors() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  out.swap(reload_errors_);
+  return out;
+}
+
+}  // namespace signet::policy

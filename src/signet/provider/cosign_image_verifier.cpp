@@ -1,0 +1,71 @@
+#include "signet/provider/cosign_image_verifier.h"
+
+#include "signet/cosign/verify.h"
+
+namespace signet::provider {
+
+namespace {
+
+Status CheckDeadline(Deadline deadline, const oci::ImageReference& reference) {
+  if (std::chrono::steady_clock::now() >= deadline) {
+    return Error(ErrorCode::kTimeout, "deadline passed before verifying " + reference.Name());
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+CosignImageVerifier::CosignImageVerifier(std::shared_ptr<oci::Registry> registry,
+                                         std::shared_ptr<policy::TrustedKeys> keys)
+    : registry_(std::move(registry)), keys_(std::move(keys)) {}
+
+Result<std::string> CosignImageVerifier::ResolveDigest(const oci::ImageReference& reference,
+                                                       Deadline deadline) {
+  if (auto status = CheckDeadline(deadline, reference); !status.ok()) return status.error();
+  auto head = registry_->HeadManifest(reference.repository(), reference.tag());
+  if (head.ok() && oci::IsValidSha256Digest(head->digest)) return head->digest;
+  if (!head.ok()) {
+    switch (head.error().code()) {
+      case ErrorCode::kNotFound:
+      case ErrorCode::kImageNotFound:
+        return Error(ErrorCode::kImageNotFound, "image " + reference.Name() + " not found");
+      case ErrorCode::kNetwork:
+      case ErrorCode::kAuth:
+      case ErrorCode::kTimeout:
+        return head.error();
+      default:
+        break;  // some registries answer HEAD badly; fall back to GET
+    }
+  }
+  auto manifest = registry_->GetManifest(reference.repository(), reference.tag());
+  if (!manifest.ok()) {
+    if (manifest.error().code() == ErrorCode::kNotFound) {
+      return Error(ErrorCode::kImageNotFound, "image " + reference.Name() + " not found");
+    }
+    return manifest.error();
+  }
+  return manifest->digest;
+}
+
+Status CosignImageVerifier::Verify(const oci::ImageReference& reference,
+                                   const policy::PolicyConfig& policy, Deadline deadline) {
+  if (auto status = CheckDeadline(deadline, reference); !status.ok()) return status;
+  auto keys = keys_->Select(policy.keys);
+  if (!keys.ok()) return keys.error().WithContext("policy \"" + policy.name + "\"");
+  cosign::VerifyOptions options;
+  options.keys = std::move(keys).value();
+  options.annotations = policy.annotations;
+  auto result = cosign::VerifyImage(*registry_, reference, options);
+  if (!result.ok()) return result.error();
+  if (reference.has_digest() && result->digest != reference.digest()) {
+    return Error(
+        ErrorCode::kDigestMismatch,
+        "verified digest " + result->digest + " differs from the requested " + reference.digest());
+  }
+  if (result->signatures.empty()) {
+    return Error(ErrorCode::kNoMatchingSignatures, "no signature verified");
+  }
+  return OkStatus();
+}
+
+}  // namespace signet::provider

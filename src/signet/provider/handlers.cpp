@@ -1,0 +1,158 @@
+#include "signet/provider/handlers.h"
+
+#include <chrono>
+
+#include "signet/provider/json_log.h"
+#include "signet/provider/protocol.h"
+
+namespace signet::provider {
+
+namespace {
+
+server::HttpResponse JsonResponse(const ProviderResponse& response) {
+  server::HttpResponse http;
+  http.status = 200;
+  http.content_type = "application/json";
+  http.body = SerializeProviderResponse(response);
+  return http;
+}
+
+}  // namespace
+
+ProviderHandlers::ProviderHandlers(VerificationService& service, ProviderMetrics* metrics,
+                                   HandlerOptions options)
+    : service_(service), metrics_(metrics), options_(std::move(options)) {}
+
+std::string ProviderHandlers::EndpointName(Endpoint endpoint) const {
+  return endpoint == Endpoint::kValidate ? "validate" : "mutate";
+}
+
+server::HttpResponse ProviderHandlers::Validate(const server::HttpRequest& request) {
+  return Handle(Endpoint::kValidate, request);
+}
+
+server::HttpResponse ProviderHandlers::Mutate(const server::HttpRequest& request) {
+  return Handle(Endpoint::kMutate, request);
+}
+
+server::HttpResponse ProviderHandlers::Handle(Endpoint endpoint,
+                                              const server::HttpRequest& request) {
+  const auto start = std::chrono::steady_clock::now();
+  const bool mutate = endpoint == Endpoint::kMutate;
+  const std::string name = EndpointName(endpoint);
+  if (metrics_) metrics_->in_flight().Increment();
+  auto finish = [&](const ProviderResponse& response, const std::string& outcome,
+                    nlohmann::json event) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (metrics_) {
+      metrics_->RequestFinished(name, outcome, seconds);
+      metrics_->in_flight().Decrement();
+    }
+    event["event"] = "provider_request";
+    event["request_id"] = request.request_id;
+    event["endpoint"] = name;
+    event["outcome"] = outcome;
+    event["duration_ms"] = seconds * 1000.0;
+    LogEvent(outcome == "system_error" ? spdlog::level::warn : spdlog::level::info, event);
+    return JsonResponse(response);
+  };
+
+  auto parsed = ParseProviderRequest(request.body, options_.max_keys);
+  if (!parsed.ok()) {
+    return finish(SystemErrorResponse(parsed.error().message(), mutate), "system_error",
+                  {{"system_error", parsed.error().message()}});
+  }
+  const std::vector<KeyDecision> decisions = service_.Decide(parsed->keys);
+
+  ProviderResponse response;
+  response.idempotent = mutate;
+  response.items.reserve(decisions.size());
+  nlohmann::json images = nlohmann::json::array();
+  bool all_valid = true;
+  for (const auto& decision : decisions) {
+    ResponseItem item;
+    item.key = decision.key;
+    if (decision.valid) {
+      item.value = (mutate && decision.key_has_digest) ? decision.key : decision.digest_reference;
+    } else {
+      all_valid = false;
+      item.error = decision.key + "_invalid: " + decision.reason;
+    }
+    if (metrics_) metrics_->ItemDecided(name, decision.valid);
+    nlohmann::json image = {{"key", decision.key},
+                            {"decision", decision.valid ? "valid" : "invalid"},
+                            {"policy", decision.policy},
+                            {"cached", decision.cached}};
+    if (decision.valid) {
+      image["digest_reference"] = decision.digest_reference;
+    } else {
+      image["reason"] = decision.reason;
+      if (!decision.detail.empty() && decision.detail != decision.reason) {
+        image["detail"] = decision.detail;
+      }
+    }
+    images.push_back(std::move(image));
+    response.items.push_back(std::move(item));
+  }
+  return finish(response, all_valid ? "allowed" : "denied",
+                {{"api_version", parsed->api_version}, {"images", std::move(images)}});
+}
+
+server::HttpResponse ProviderHandlers::Rejected(server::RejectionKind kind,
+                                                const server::HttpRequest& request) {
+  const bool provider_path =
+      request.path == options_.validate_path || request.path == options_.mutate_path;
+  // Oversized and malformed requests may have no usable path; they still get
+  // a ProviderResponse, which is what Gatekeeper can read.
+  const bool whole_request_failure =
+      kind == server::RejectionKind::kBodyTooLarge || kind == server::RejectionKind::kBadRequest;
+  if (!provider_path && !whole_request_failure) {
+    server::HttpResponse http;
+    http.status = kind == server::RejectionKind::kNotFound           ? 404
+                  : kind == server::RejectionKind::kMethodNotAllowed ? 405
+                                                                     : 500;
+    http.body = nlohmann::json{{"error", std::string(server::RejectionKindName(kind))}}.dump();
+    return http;
+  }
+  std::string message;
+  switch (kind) {
+    case server::RejectionKind::kMethodNotAllowed:
+      message = "only POST is allowed";
+      break;
+    case server::RejectionKind::kBodyTooLarge:
+      message =
+          "request body exceeds the limit of " + std::to_string(options_.max_body_bytes) + " bytes";
+      break;
+    case server::RejectionKind::kBadRequest:
+      message = "malformed HTTP request";
+      break;
+    case server::RejectionKind::kNotFound:
+      message = "not found";
+      break;
+    case server::RejectionKind::kInternalError:
+      message = "internal error";
+      break;
+  }
+  const bool mutate = request.path == options_.mutate_path;
+  const std::string endpoint = mutate ? "mutate" : (provider_path ? "validate" : "other");
+  if (metrics_) metrics_->RequestFinished(endpoint, "system_error", 0.0);
+  LogEvent(spdlog::level::warn, {{"event", "provider_request"},
+                                 {"request_id", request.request_id},
+                                 {"endpoint", endpoint},
+                                 {"outcome", "system_error"},
+                                 {"system_error", message}});
+  return JsonResponse(SystemErrorResponse(message, mutate));
+}
+
+void ProviderHandlers::Register(server::Router& router) {
+  router.Handle("POST", options_.validate_path,
+                [this](const server::HttpRequest& request) { return Validate(request); });
+  router.Handle("POST", options_.mutate_path,
+                [this](const server::HttpRequest& request) { return Mutate(request); });
+  router.OnRejected([this](server::RejectionKind kind, const server::HttpRequest& request) {
+    return Rejected(kind, request);
+  });
+}
+
+}  // namespace signet::provider

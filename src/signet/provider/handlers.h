@@ -1,0 +1,55 @@
+// HTTP handlers for the External Data endpoints.
+//
+//   POST /validate: one item per key, in order; a valid image's value is its
+//     digest-pinned reference, an invalid one's error is "<key>_invalid: <reason>".
+//   POST /mutate: the same decisions; value is the digest-pinned reference
+//     (a key that already pins a digest maps to itself), idempotent: true.
+//
+// Every answer on these paths is HTTP 200 with a ProviderResponse. Requests
+// refused before a handler runs (wrong method, body over the limit, malformed
+// HTTP) are answered by Rejected() with a systemError when they target a
+// provider path. Each request logs one JSON event with the request id and
+// every key's decision and reason.
+//
+// Thread-safety: all methods may be called concurrently. The service and
+// metrics must outlive this object.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "signet/provider/provider_metrics.h"
+#include "signet/provider/verification_service.h"
+#include "signet/server/router.h"
+
+namespace signet::provider {
+
+struct HandlerOptions {
+  std::string validate_path = "/validate";
+  std::string mutate_path = "/mutate";
+  std::size_t max_keys = 1000;
+  std::uint64_t max_body_bytes = 1024 * 1024;  // for the systemError text
+};
+
+class ProviderHandlers {
+ public:
+  ProviderHandlers(VerificationService& service, ProviderMetrics* metrics, HandlerOptions options);
+
+  server::HttpResponse Validate(const server::HttpRequest& request);
+  server::HttpResponse Mutate(const server::HttpRequest& request);
+  server::HttpResponse Rejected(server::RejectionKind kind, const server::HttpRequest& request);
+
+  // Registers POST handlers for both paths and the rejection handler.
+  void Register(server::Router& router);
+
+ private:
+  enum class Endpoint { kValidate, kMutate };
+  server::HttpResponse Handle(Endpoint endpoint, const server::HttpRequest& request);
+  std::string EndpointName(Endpoint endpoint) const;
+
+  VerificationService& service_;
+  ProviderMetrics* metrics_;
+  HandlerOptions options_;
+};
+
+}  // namespace signet::provider

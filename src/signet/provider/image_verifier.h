@@ -1,0 +1,36 @@
+// The seam between the verification engine and the registry: resolve a tag
+// to a digest, and verify one digest-pinned image under one policy. The
+// production implementation (CosignImageVerifier) calls cosign::VerifyImage
+// through a shared registry client; tests use fakes.
+//
+// Implementations must be thread-safe: the engine calls them from many worker
+// threads at once. They should give up soon after `deadline`; the engine never
+// reports an answer that arrives after it anyway.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "signet/oci/reference.h"
+#include "signet/policy/config.h"
+#include "signet/result.h"
+
+namespace signet::provider {
+
+using Deadline = std::chrono::steady_clock::time_point;
+
+class ImageVerifier {
+ public:
+  virtual ~ImageVerifier() = default;
+
+  // The manifest digest ("sha256:<hex>") that `reference`'s tag points to.
+  virtual Result<std::string> ResolveDigest(const oci::ImageReference& reference,
+                                            Deadline deadline) = 0;
+
+  // Verifies the image `reference` (which carries a digest) under `policy`
+  // (its keys and required annotations). OK only when a signature verified.
+  virtual Status Verify(const oci::ImageReference& reference, const policy::PolicyConfig& policy,
+                        Deadline deadline) = 0;
+};
+
+}  // namespace signet::provider

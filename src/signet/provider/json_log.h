@@ -1,0 +1,23 @@
+// Structured logging: one JSON object per line on spdlog.
+//
+// InstallJsonLogFormat() makes every spdlog line a JSON object with "time"
+// (UTC, RFC 3339) and "level". A message that is itself a JSON object (as
+// LogEvent writes) has its fields merged in; any other message becomes the
+// "msg" field, escaped. LogEvent logs an event built by the caller, who must
+// put no secrets in it.
+//
+// Thread-safety: LogEvent may be called concurrently; InstallJsonLogFormat
+// once at startup.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+namespace signet::provider {
+
+void InstallJsonLogFormat();
+
+void LogEvent(spdlog::level::level_enum level, const nlohmann::json& event);
+
+}  // namespace signet::provider

@@ -1,0 +1,129 @@
+#include "signet/provider/provider.h"
+
+#include <thread>
+
+#include "signet/policy/policy_set.h"
+#include "signet/policy/registry_credentials.h"
+#include "signet/policy/trusted_keys.h"
+#include "signet/provider/cosign_image_verifier.h"
+#include "signet/provider/handlers.h"
+#include "signet/provider/provider_metrics.h"
+#include "signet/provider/registry_router.h"
+#include "signet/provider/verification_service.h"
+#include "signet/server/https_server.h"
+#include "signet/server/standard_routes.h"
+
+namespace signet::provider {
+
+// Declaration order is destruction order reversed: the server goes first,
+// then the handlers and the engine, and the metrics registry last.
+struct Provider::Parts {
+  server::MetricsRegistry metrics;
+  std::unique_ptr<ProviderMetrics> provider_metrics;
+  std::unique_ptr<VerificationService> service;
+  std::unique_ptr<ProviderHandlers> handlers;
+  std::unique_ptr<server::HttpsServer> server;
+};
+
+Provider::Provider(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+Provider::~Provider() {
+  if (parts_ && parts_->server) {
+    parts_->server->Shutdown(std::chrono::milliseconds(0));
+    parts_->server->Wait();
+  }
+}
+
+Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
+                                                   ProviderOptions options) {
+  if (auto status = policy::ValidateConfig(config); !status.ok()) return status.error();
+  auto parts = std::make_unique<Parts>();
+  parts->provider_metrics = std::make_unique<ProviderMetrics>(parts->metrics);
+  ProviderMetrics* metrics = parts->provider_metrics.get();
+
+  auto policies = policy::PolicySet::Create(config.policies, config.verification.unmatched_images);
+  if (!policies.ok()) return policies.error();
+
+  std::shared_ptr<ImageVerifier> verifier = options.verifier;
+  if (!verifier) {
+    auto keys = policy::TrustedKeys::Load(config.keys);
+    if (!keys.ok()) return keys.error();
+    oci::RegistryClientOptions client;
+    client.allow_insecure = options.allow_insecure_registry;
+    client.ca_file = options.registry_ca_file;
+    client.keychain =
+        std::make_shared<policy::SecretFileKeychain>(config.registries, config.docker_config_file);
+    client.request_timeout = config.verification.deadline;
+    client.connect_timeout = std::min(client.connect_timeout, config.verification.deadline);
+    client.max_retries = 1;
+    client.max_retry_wait = std::chrono::milliseconds(200);
+    client.user_agent = "signet-provider";
+    client.on_response = [metrics](const std::string&, long status) {
+      metrics->RegistryResponse(status);
+    };
+    auto registry = std::make_shared<RegistryRouter>(client, config.registries);
+    verifier = std::make_shared<CosignImageVerifier>(std::move(registry), std::move(keys).value());
+  }
+
+  VerificationServiceOptions engine;
+  engine.deadline = config.verification.deadline;
+  engine.workers = static_cast<std::size_t>(config.verification.workers);
+  engine.cache_ttl = config.verification.cache_ttl;
+  engine.negative_cache_ttl = config.verification.negative_cache_ttl;
+  engine.tag_cache_ttl = config.verification.tag_cache_ttl;
+  engine.cache_max_entries = config.verification.cache_max_entries;
+  parts->service = std::make_unique<VerificationService>(engine, std::move(verifier),
+                                                         std::move(policies).value(), metrics);
+
+  HandlerOptions handler_options;
+  handler_options.validate_path = config.server.validate_path;
+  handler_options.mutate_path = config.server.mutate_path;
+  handler_options.max_keys = config.server.max_keys;
+  handler_options.max_body_bytes = config.server.max_body_bytes;
+  parts->handlers = std::make_unique<ProviderHandlers>(*parts->service, metrics, handler_options);
+
+  server::Router router;
+  parts->handlers->Register(router);
+  Parts* raw = parts.get();
+  server::AddStandardRoutes(router, parts->metrics,
+                            [raw] { return raw->server && raw->server->ready(); });
+
+  server::ServerOptions server_options;
+  server_options.address = config.server.address;
+  server_options.port = config.server.port;
+  server_options.insecure_http = config.server.insecure_http;
+  server_options.cert_file = config.server.tls_cert_file;
+  server_options.key_file = config.server.tls_key_file;
+  server_options.client_ca_file = config.server.client_ca_file;
+  server_options.client_sans = config.server.client_sans;
+  server_options.tls_min_version = config.server.tls_min_version;
+  server_options.max_body_bytes = config.server.max_body_bytes;
+  server_options.header_timeout = config.server.header_timeout;
+  server_options.read_timeout = config.server.read_timeout;
+  server_options.max_connections = config.server.max_connections;
+  // Handlers block until their request's deadline at most; enough threads
+  // that a burst of requests waits on verifications, not on handler slots.
+  server_options.handler_threads =
+      std::max<std::size_t>(8, static_cast<std::size_t>(config.verification.workers) * 4);
+  auto server = server::HttpsServer::Create(server_options, std::move(router), &parts->metrics);
+  if (!server.ok()) return server.error();
+  parts->server = std::move(server).value();
+  return std::unique_ptr<Provider>(new Provider(std::move(parts)));
+}
+
+Status Provider::Start() { return parts_->server->Start(); }
+
+int Provider::port() const { return parts_->server->port(); }
+
+void Provider::Shutdown(std::chrono::milliseconds drain) { parts_->server->Shutdown(drain); }
+
+void Provider::Wait() { parts_->server->Wait(); }
+
+void Provider::ShutdownOnSignals(std::chrono::milliseconds drain,
+                                 std::function<void(int)> on_signal) {
+  parts_->server->ShutdownOnSignals(drain, std::move(on_signal));
+}
+
+server::MetricsRegistry& Provider::metrics() { return parts_->metrics; }
+
+}  // namespace signet::provider

@@ -1,0 +1,57 @@
+// The whole External Data provider assembled from a Config: trusted keys,
+// registry credentials and clients, the verification engine, the handlers,
+// the health/readiness/metrics routes and the HTTPS server.
+//
+// Create() loads everything that must be there before serving (keys, TLS
+// files, policies) and fails with a reason otherwise; nothing listens until
+// Start(). /readyz reports ready once the server is started, which implies
+// keys, certificates and configuration loaded.
+//
+// Thread-safety: Start/Shutdown/Wait follow server::HttpsServer; metrics()
+// may be read from any thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+
+#include "signet/policy/config.h"
+#include "signet/provider/image_verifier.h"
+#include "signet/result.h"
+#include "signet/server/metrics.h"
+
+namespace signet::provider {
+
+struct ProviderOptions {
+  // Registry client settings for every registry (the per-registry settings
+  // of Config::registries come on top).
+  bool allow_insecure_registry = false;
+  std::string registry_ca_file;
+  // Replaces the registry-backed verifier (tests).
+  std::shared_ptr<ImageVerifier> verifier;
+};
+
+class Provider {
+ public:
+  static Result<std::unique_ptr<Provider>> Create(const policy::Config& config,
+                                                  ProviderOptions options = {});
+  ~Provider();
+  Provider(const Provider&) = delete;
+  Provider& operator=(const Provider&) = delete;
+
+  Status Start();
+  int port() const;
+  void Shutdown(std::chrono::milliseconds drain);
+  void Wait();
+  // Drains on SIGTERM/SIGINT; see server::HttpsServer::ShutdownOnSignals.
+  void ShutdownOnSignals(std::chrono::milliseconds drain, std::function<void(int)> on_signal = {});
+
+  server::MetricsRegistry& metrics();
+
+ private:
+  struct Parts;
+  explicit Provider(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace signet::provider

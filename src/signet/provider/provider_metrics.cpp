@@ -1,0 +1,74 @@
+#include "signet/provider/provider_metrics.h"
+
+namespace signet::provider {
+
+ProviderMetrics::ProviderMetrics(server::MetricsRegistry& registry)
+    : registry_(registry),
+      in_flight_(registry.GetGauge("signet_provider_requests_in_flight",
+                                   "Provider requests being answered now.")),
+      verification_duration_(
+          registry.GetHistogram("signet_provider_verification_duration_seconds",
+                                "Time spent verifying one image against the registry.",
+                                server::Histogram::DefaultLatencyBuckets())),
+      coalesced_(registry.GetCounter(
+          "signet_provider_coalesced_waits_total",
+          "Verifications that joined an identical verification already in flight.")) {}
+
+void ProviderMetrics::RequestFinished(const std::string& endpoint, const std::string& outcome,
+                                      double seconds) {
+  registry_
+      .GetCounter("signet_provider_requests_total", "Provider requests by endpoint and outcome.",
+                  {{"endpoint", endpoint}, {"outcome", outcome}})
+      .Increment();
+  registry_
+      .GetHistogram("signet_provider_request_duration_seconds",
+                    "Time to answer a provider request.",
+                    server::Histogram::DefaultLatencyBuckets(), {{"endpoint", endpoint}})
+      .Observe(seconds);
+}
+
+void ProviderMetrics::ItemDecided(const std::string& endpoint, bool valid) {
+  registry_
+      .GetCounter("signet_provider_items_total", "Answered keys by endpoint and decision.",
+                  {{"endpoint", endpoint}, {"decision", valid ? "valid" : "invalid"}})
+      .Increment();
+}
+
+void ProviderMetrics::Verified(const Error* error, bool timed_out, double seconds) {
+  std::string result = "valid";
+  if (timed_out) {
+    result = "timeout";
+  } else if (error) {
+    result = std::string(ErrorCodeName(error->code()));
+  }
+  registry_
+      .GetCounter("signet_provider_verifications_total",
+                  "Image verifications run against the registry, by result.", {{"result", result}})
+      .Increment();
+  verification_duration_.Observe(seconds);
+}
+
+void ProviderMetrics::CacheLookup(const std::string& cache, bool hit) {
+  if (hit) {
+    registry_
+        .GetCounter("signet_provider_cache_hits_total", "Cache hits by cache.", {{"cache", cache}})
+        .Increment();
+  } else {
+    registry_
+        .GetCounter("signet_provider_cache_misses_total", "Cache misses by cache.",
+                    {{"cache", cache}})
+        .Increment();
+  }
+}
+
+void ProviderMetrics::CoalescedWait() { coalesced_.Increment(); }
+
+void ProviderMetrics::RegistryResponse(long status) {
+  registry_
+      .GetCounter("signet_provider_registry_requests_total",
+                  "HTTP exchanges with registries by status code (0 = transport failure).",
+                  {{"code", std::to_string(status)}})
+      .Increment();
+}
+
+}  // namespace signet::provider

@@ -1,0 +1,48 @@
+// The provider's Prometheus metrics, looked up once in a MetricsRegistry:
+//
+//   signet_provider_requests_total{endpoint,outcome}   outcome: allowed | denied | system_error
+//   signet_provider_request_duration_seconds{endpoint}  histogram
+//   signet_provider_requests_in_flight                  gauge
+//   signet_provider_items_total{endpoint,decision}      decision: valid | invalid
+//   signet_provider_verifications_total{result}         result: valid | timeout | <error code>
+//   signet_provider_verification_duration_seconds      histogram
+//   signet_provider_cache_hits_total{cache}             cache: verification | tag
+//   signet_provider_cache_misses_total{cache}
+//   signet_provider_coalesced_waits_total
+//   signet_provider_registry_requests_total{code}       code: HTTP status, 0 = transport failure
+//
+// Thread-safety: every method may be called concurrently. The registry must
+// outlive this object.
+#pragma once
+
+#include <string>
+
+#include "signet/result.h"
+#include "signet/server/metrics.h"
+
+namespace signet::provider {
+
+class ProviderMetrics {
+ public:
+  explicit ProviderMetrics(server::MetricsRegistry& registry);
+
+  void RequestFinished(const std::string& endpoint, const std::string& outcome, double seconds);
+  void ItemDecided(const std::string& endpoint, bool valid);
+  server::Gauge& in_flight() { return in_flight_; }
+
+  // A finished verifier call; `error` is null when the image verified.
+  void Verified(const Error* error, bool timed_out, double seconds);
+  void CacheLookup(const std::string& cache, bool hit);
+  void CoalescedWait();
+  void RegistryResponse(long status);
+
+  server::MetricsRegistry& registry() { return registry_; }
+
+ private:
+  server::MetricsRegistry& registry_;
+  server::Gauge& in_flight_;
+  server::Histogram& verification_duration_;
+  server::Counter& coalesced_;
+};
+
+}  // namespace signet::provider

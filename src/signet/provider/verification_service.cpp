@@ -1,0 +1,310 @@
+#include "signet/provider/verification_service.h"
+
+#include <algorithm>
+
+namespace signet::provider {
+
+namespace {
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string ResultKey(const std::string& digest_reference, const std::string& policy) {
+  return digest_reference + "\n" + policy;
+}
+
+}  // namespace
+
+struct VerificationService::Flight {
+  std::mutex mu;
+  bool done = false;
+  Outcome outcome;
+  Deadline latest_deadline{};
+  std::vector<std::function<void(const Outcome&)>> subscribers;
+};
+
+VerificationService::VerificationService(VerificationServiceOptions options,
+                                         std::shared_ptr<ImageVerifier> verifier,
+                                         policy::PolicySet policies, ProviderMetrics* metrics)
+    : options_(std::move(options)),
+      verifier_(std::move(verifier)),
+      policies_(std::move(policies)),
+      metrics_(metrics),
+      results_(options_.cache_max_entries, options_.clock),
+      tags_(options_.cache_max_entries, options_.clock),
+      pool_(options_.workers) {}
+
+VerificationService::~VerificationService() = default;
+
+VerificationService::Outcome VerificationService::FailureOutcome(const Error& error) const {
+  Outcome outcome;
+  outcome.detail = error.message();
+  switch (error.code()) {
+    case ErrorCode::kNoSignatures:
+      outcome.reason = "no signatures found";
+      break;
+    case ErrorCode::kNoMatchingSignatures:
+      outcome.reason = "no matching signatures";
+      break;
+    case ErrorCode::kImageNotFound:
+    case ErrorCode::kNotFound:
+      outcome.reason = "image not found";
+      break;
+    case ErrorCode::kTimeout:
+      outcome.reason = std::string(kTimedOutReason);
+      break;
+    case ErrorCode::kAuth:
+      outcome.reason = "registry authentication failed";
+      break;
+    case ErrorCode::kNetwork:
+      outcome.reason = "registry unreachable: " + error.message();
+      break;
+    default:
+      outcome.reason = "verification failed: " + error.message();
+      break;
+  }
+  return outcome;
+}
+
+std::optional<VerificationService::Outcome> VerificationService::LookupCached(
+    const oci::ImageReference& reference, const policy::PolicyConfig& policy) {
+  std::string digest = reference.digest();
+  if (digest.empty()) {
+    auto tag = tags_.Get(reference.repository().Name() + ":" + reference.tag());
+    if (metrics_) metrics_->CacheLookup("tag", tag.has_value());
+    if (!tag) return std::nullopt;
+    if (!tag->ok) {
+      Outcome failure = tag->failure;
+      failure.cached = true;
+      return failure;
+    }
+    digest = tag->digest;
+  }
+  auto result = results_.Get(ResultKey(reference.repository().Name() + "@" + digest, policy.name));
+  if (metrics_) metrics_->CacheLookup("verification", result.has_value());
+  if (!result) return std::nullopt;
+  result->cached = true;
+  return result;
+}
+
+VerificationService::Outcome VerificationService::Compute(const oci::ImageReference& reference,
+                                                          const policy::PolicyConfig& policy,
+                                                          Deadline deadline) {
+  std::string digest = reference.digest();
+  if (digest.empty()) {
+    const std::string tag_key = reference.repository().Name() + ":" + reference.tag();
+    auto cached = tags_.Get(tag_key);
+    if (cached && !cached->ok) return cached->failure;
+    if (cached) {
+      digest = cached->digest;
+    } else {
+      auto resolved = verifier_->ResolveDigest(reference, deadline);
+      if (!resolved.ok()) {
+        Outcome failure = FailureOutcome(resolved.error());
+        if (resolved.error().code() != ErrorCode::kTimeout) {
+          tags_.Put(tag_key, TagEntry{false, "", failure}, options_.negative_cache_ttl);
+        }
+        return failure;
+      }
+      if (!oci::IsValidSha256Digest(*resolved)) {
+        return FailureOutcome(Error(ErrorCode::kRegistry,
+                                    "registry returned an invalid digest for " + reference.Name()));
+      }
+      digest = *resolved;
+      tags_.Put(tag_key, TagEntry{true, digest, {}}, options_.tag_cache_ttl);
+    }
+  }
+  const std::string digest_reference = reference.repository().Name() + "@" + digest;
+  const std::string result_key = ResultKey(digest_reference, policy.name);
+  if (auto cached = results_.Get(result_key)) return *cached;
+
+  auto pinned = oci::ImageReference::Parse(digest_reference);
+  if (!pinned.ok()) return FailureOutcome(pinned.error());
+  const auto start = std::chrono::steady_clock::now();
+  const Status status = verifier_->Verify(*pinned, policy, deadline);
+  if (metrics_) {
+    metrics_->Verified(status.ok() ? nullptr : &status.error(),
+                       !status.ok() && status.error().code() == ErrorCode::kTimeout,
+                       SecondsSince(start));
+  }
+  if (status.ok()) {
+    Outcome outcome;
+    outcome.valid = true;
+    outcome.digest_reference = digest_reference;
+    results_.Put(result_key, outcome, options_.cache_ttl);
+    return outcome;
+  }
+  Outcome failure = FailureOutcome(status.error());
+  if (status.error().code() != ErrorCode::kTimeout) {
+    results_.Put(result_key, failure, options_.negative_cache_ttl);
+  }
+  return failure;
+}
+
+void VerificationService::RunFlight(const std::string& flight_key, std::shared_ptr<Flight> flight,
+                                    const oci::ImageReference& reference,
+                                    const policy::PolicyConfig& policy) {
+  Deadline deadline;
+  {
+    std::lock_guard<std::mutex> lock(flight->mu);
+    deadline = flight->latest_deadline;
+  }
+  Outcome outcome;
+  if (std::chrono::steady_clock::now() >= deadline) {
+    // Every waiter has given up; do not spend a worker on it.
+    outcome.reason = std::string(kTimedOutReason);
+    outcome.detail = "verification was still queued when every waiting request's deadline passed";
+    if (metrics_) metrics_->Verified(nullptr, /*timed_out=*/true, 0.0);
+  } else {
+    outcome = Compute(reference, policy, deadline);
+  }
+  {
+    std::lock_guard<std::mutex> lock(flights_mu_);
+    flights_.erase(flight_key);
+  }
+  std::vector<std::function<void(const Outcome&)>> subscribers;
+  {
+    std::lock_guard<std::mutex> lock(flight->mu);
+    flight->done = true;
+    flight->outcome = outcome;
+    subscribers.swap(flight->subscribers);
+  }
+  for (auto& subscriber : subscribers) subscriber(outcome);
+}
+
+void VerificationService::Join(const std::string& flight_key, const oci::ImageReference& reference,
+                               const policy::PolicyConfig& policy, Deadline deadline,
+                               std::function<void(const Outcome&)> on_done) {
+  std::shared_ptr<Flight> flight;
+  bool leader = false;
+  {
+    std::lock_guard<std::mutex> lock(flights_mu_);
+    auto it = flights_.find(flight_key);
+    if (it == flights_.end()) {
+      flight = std::make_shared<Flight>();
+      flights_.emplace(flight_key, flight);
+      leader = true;
+    } else {
+      flight = it->second;
+    }
+  }
+  if (!leader && metrics_) metrics_->CoalescedWait();
+  std::optional<Outcome> finished;
+  {
+    std::lock_guard<std::mutex> lock(flight->mu);
+    flight->latest_deadline = std::max(flight->latest_deadline, deadline);
+    if (flight->done) {
+      finished = flight->outcome;
+    } else {
+      flight->subscribers.push_back(std::move(on_done));
+    }
+  }
+  if (finished) {
+    on_done(*finished);
+    return;
+  }
+  if (leader) {
+    pool_.Submit([this, flight_key, flight, reference, policy] {
+      RunFlight(flight_key, flight, reference, policy);
+    });
+  }
+}
+
+std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::string>& keys) {
+  return Decide(keys, std::chrono::steady_clock::now() + options_.deadline);
+}
+
+std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::string>& keys,
+                                                     Deadline deadline) {
+  std::vector<KeyDecision> decisions(keys.size());
+  // One group per distinct (reference, policy): its outcome answers every
+  // index in it.
+  struct Group {
+    std::vector<std::size_t> indices;
+    std::optional<oci::ImageReference> reference;
+    policy::PolicyConfig policy;
+    std::optional<Outcome> outcome;
+  };
+  std::vector<Group> groups;
+  std::map<std::string, std::size_t> group_of;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    KeyDecision& decision = decisions[i];
+    decision.key = keys[i];
+    auto reference = oci::ImageReference::Parse(keys[i]);
+    if (!reference.ok()) {
+      decision.reason = "invalid image reference";
+      decision.detail = reference.error().message();
+      continue;
+    }
+    decision.key_has_digest = reference->has_digest();
+    auto policy = policies_.Match(reference->repository().Name());
+    if (!policy) {
+      decision.reason = "no policy matches image " + reference->repository().Name();
+      decision.detail = decision.reason;
+      continue;
+    }
+    decision.policy = policy->name;
+    const std::string flight_key = reference->Name() + "\n" + policy->name;
+    auto [it, inserted] = group_of.emplace(flight_key, groups.size());
+    if (inserted) {
+      Group group;
+      group.outcome = LookupCached(*reference, *policy);
+      group.reference = std::move(reference).value();
+      group.policy = std::move(*policy);
+      groups.push_back(std::move(group));
+    }
+    groups[it->second].indices.push_back(i);
+  }
+
+  struct Waiting {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<std::optional<Outcome>> outcomes;
+    std::size_t remaining = 0;
+  };
+  auto waiting = std::make_shared<Waiting>();
+  waiting->outcomes.resize(groups.size());
+  std::vector<std::pair<std::string, std::size_t>> to_join;
+  for (const auto& [flight_key, index] : group_of) {
+    if (!groups[index].outcome) to_join.emplace_back(flight_key, index);
+  }
+  waiting->remaining = to_join.size();
+  for (const auto& [flight_key, index] : to_join) {
+    const std::size_t slot = index;
+    Join(flight_key, *groups[index].reference, groups[index].policy, deadline,
+         [waiting, slot](const Outcome& outcome) {
+           {
+             std::lock_guard<std::mutex> lock(waiting->mu);
+             waiting->outcomes[slot] = outcome;
+             --waiting->remaining;
+           }
+           waiting->cv.notify_all();
+         });
+  }
+  {
+    std::unique_lock<std::mutex> lock(waiting->mu);
+    waiting->cv.wait_until(lock, deadline, [&] { return waiting->remaining == 0; });
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      if (!groups[g].outcome && waiting->outcomes[g]) groups[g].outcome = waiting->outcomes[g];
+    }
+  }
+  for (const auto& group : groups) {
+    for (std::size_t i : group.indices) {
+      KeyDecision& decision = decisions[i];
+      if (!group.outcome) {
+        decision.reason = std::string(kTimedOutReason);
+        decision.detail = "unfinished at the request deadline";
+        continue;
+      }
+      decision.valid = group.outcome->valid;
+      decision.digest_reference = group.outcome->digest_reference;
+      decision.reason = group.outcome->reason;
+      decision.detail = group.outcome->detail;
+      decision.cached = group.outcome->cached;
+    }
+  }
+  return decisions;
+}
+
+}  // namespace signet::provider
