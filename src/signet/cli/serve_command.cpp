@@ -1,7 +1,179 @@
+// signet serve: flag parsing for the Gatekeeper External Data provider. The
+// configuration file is read first; flags given on the command line override
+// it. All the work is done by signet::provider::Provider.
+#include <iostream>
+#include <memory>
+
 #include "signet/cli/command.h"
+#include "signet/policy/config.h"
+#include "signet/provider/json_log.h"
+#include "signet/provider/provider.h"
 
 namespace signet::cli {
+namespace {
 
-void RegisterServeCommand(CLI::App& /*app*/, Action& /*action*/) {}
+struct ServeFlags {
+  std::string config_file;
+  int port = 0;
+  std::string address;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string client_ca_file;
+  std::vector<std::string> client_sans;
+  std::string tls_min_version;
+  bool insecure_http = false;
+  std::vector<std::string> keys;
+  std::string deadline;
+  int workers = 0;
+  std::string registry_secret_dir;
+  std::string docker_config;
+  std::string registry_cacert;
+  bool allow_insecure_registry = false;
+  std::uint64_t max_body_bytes = 0;
+  std::size_t max_keys = 0;
+  std::string log_level = "info";
+
+  CLI::App* command = nullptr;
+  bool Given(const std::string& flag) const { return command->count(flag) > 0; }
+};
+
+Status ApplyFlags(const ServeFlags& f, policy::Config& config) {
+  policy::ServerConfig& s = config.server;
+  if (f.Given("--port")) s.port = f.port;
+  if (f.Given("--address")) s.address = f.address;
+  if (f.Given("--tls-cert-file")) s.tls_cert_file = f.tls_cert_file;
+  if (f.Given("--tls-key-file")) s.tls_key_file = f.tls_key_file;
+  if (f.Given("--client-ca-file")) s.client_ca_file = f.client_ca_file;
+  if (f.Given("--client-san")) s.client_sans = f.client_sans;
+  if (f.Given("--tls-min-version")) s.tls_min_version = f.tls_min_version;
+  if (f.Given("--insecure-http")) s.insecure_http = f.insecure_http;
+  if (f.Given("--max-body-bytes")) s.max_body_bytes = f.max_body_bytes;
+  if (f.Given("--max-keys")) s.max_keys = f.max_keys;
+  if (f.Given("--key")) {
+    // Replaces the configured keys; policies then use every key.
+    config.keys.clear();
+    for (std::size_t i = 0; i < f.keys.size(); ++i) {
+      config.keys.push_back({i == 0 ? "default" : "key" + std::to_string(i + 1), f.keys[i]});
+    }
+    for (auto& policy : config.policies) policy.keys.clear();
+  }
+  if (f.Given("--deadline")) {
+    auto deadline = policy::ParseDuration(f.deadline);
+    if (!deadline.ok()) return deadline.error().WithContext("--deadline");
+    config.verification.deadline = *deadline;
+  }
+  if (f.Given("--workers")) config.verification.workers = f.workers;
+  if (f.Given("--registry-secret-dir")) {
+    policy::RegistryConfig secret;
+    secret.host = "*";
+    secret.username_file = f.registry_secret_dir + "/username";
+    secret.password_file = f.registry_secret_dir + "/password";
+    config.registries.push_back(secret);
+  }
+  if (f.Given("--docker-config")) config.docker_config_file = f.docker_config;
+  return policy::ValidateConfig(config);
+}
+
+int RunServe(const ServeFlags& flags) {
+  const auto level = spdlog::level::from_str(flags.log_level);
+  if (level == spdlog::level::off && flags.log_level != "off") {
+    std::cerr << "Error: --log-level: unknown level \"" << flags.log_level
+              << "\" (use trace, debug, info, warn, error or off)\n";
+    return kExitUsage;
+  }
+  spdlog::set_level(level);
+  provider::InstallJsonLogFormat();
+
+  policy::Config config = policy::DefaultConfig();
+  if (!flags.config_file.empty()) {
+    auto loaded = policy::LoadConfigFile(flags.config_file);
+    if (!loaded.ok()) return ReportError(loaded.error());
+    config = std::move(loaded).value();
+  }
+  if (auto status = ApplyFlags(flags, config); !status.ok()) return ReportError(status.error());
+  if (!config.server.insecure_http &&
+      (config.server.tls_cert_file.empty() || config.server.tls_key_file.empty())) {
+    return ReportError(Error(ErrorCode::kInvalidArgument,
+                             "serving needs TLS: pass --tls-cert-file and --tls-key-file (or "
+                             "server.tlsCertFile/tlsKeyFile in the config), or --insecure-http "
+                             "for local development"));
+  }
+
+  provider::ProviderOptions options;
+  options.allow_insecure_registry = flags.allow_insecure_registry;
+  options.registry_ca_file = flags.registry_cacert;
+  auto created = provider::Provider::Create(config, options);
+  if (!created.ok()) return ReportError(created.error());
+  std::unique_ptr<provider::Provider> server = std::move(created).value();
+  if (auto status = server->Start(); !status.ok()) return ReportError(status.error());
+
+  nlohmann::json keys = nlohmann::json::array();
+  for (const auto& key : config.keys) keys.push_back({{"name", key.name}, {"path", key.path}});
+  provider::LogEvent(spdlog::level::info,
+                     {{"event", "provider_started"},
+                      {"address", config.server.address},
+                      {"port", server->port()},
+                      {"tls", !config.server.insecure_http},
+                      {"mtls", !config.server.client_ca_file.empty()},
+                      {"tls_min_version", config.server.tls_min_version},
+                      {"validate_path", config.server.validate_path},
+                      {"mutate_path", config.server.mutate_path},
+                      {"deadline", policy::FormatDuration(config.verification.deadline)},
+                      {"workers", config.verification.workers},
+                      {"keys", keys},
+                      {"policies", config.policies.size()}});
+  // Requests in flight finish within their deadline; give them that and more.
+  const auto drain = std::max<std::chrono::milliseconds>(std::chrono::seconds(5),
+                                                         config.verification.deadline * 2);
+  server->ShutdownOnSignals(drain, [](int signo) {
+    provider::LogEvent(spdlog::level::info, {{"event", "provider_stopping"}, {"signal", signo}});
+  });
+  server->Wait();
+  provider::LogEvent(spdlog::level::info, {{"event", "provider_stopped"}});
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterServeCommand(CLI::App& app, Action& action) {
+  auto flags = std::make_shared<ServeFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "serve", "Serve the Gatekeeper External Data provider (POST /validate, POST /mutate)");
+  flags->command = cmd;
+  ServeFlags& f = *flags;
+  cmd->add_option("--config", f.config_file, "YAML configuration file (flags override it)");
+  cmd->add_option("--port", f.port, "TCP port to listen on (default 8090)");
+  cmd->add_option("--address", f.address, "address to listen on (default 0.0.0.0)");
+  cmd->add_option("--tls-cert-file", f.tls_cert_file, "PEM certificate chain, leaf first");
+  cmd->add_option("--tls-key-file", f.tls_key_file, "PEM private key of the certificate");
+  cmd->add_option("--client-ca-file", f.client_ca_file,
+                  "require client certificates signed by this CA (mTLS)");
+  cmd->add_option("--client-san", f.client_sans,
+                  "accept only client certificates with this DNS SAN (repeatable)");
+  cmd->add_option("--tls-min-version", f.tls_min_version, "minimum TLS version: 1.3 or 1.2")
+      ->check(CLI::IsMember({"1.2", "1.3"}));
+  cmd->add_flag("--insecure-http", f.insecure_http,
+                "serve plain HTTP (local development only; Gatekeeper requires HTTPS)");
+  cmd->add_option("--key", f.keys,
+                  "trusted public key file (repeatable; any one suffices; default ./cosign.pub)");
+  cmd->add_option("--deadline", f.deadline, "request deadline, e.g. 2500ms (default 2500ms)");
+  cmd->add_option("--workers", f.workers, "verification worker threads (default 16)")
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--registry-secret-dir", f.registry_secret_dir,
+                  "directory with 'username' and 'password' files for every registry");
+  cmd->add_option("--docker-config", f.docker_config,
+                  "dockerconfigjson file (a Kubernetes imagePullSecret) with registry credentials");
+  cmd->add_option("--registry-cacert", f.registry_cacert,
+                  "PEM file with extra CA certificates for registries");
+  cmd->add_flag("--allow-insecure-registry", f.allow_insecure_registry,
+                "skip registry TLS verification and allow plain-HTTP registries");
+  cmd->add_option("--max-body-bytes", f.max_body_bytes,
+                  "largest request body accepted (default 1048576)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-keys", f.max_keys, "most keys accepted in one request (default 1000)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--log-level", f.log_level, "trace, debug, info, warn, error or off");
+  cmd->callback([flags, &action] { action = [flags] { return RunServe(*flags); }; });
+}
 
 }  // namespace signet::cli
