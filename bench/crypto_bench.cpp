@@ -118,7 +118,7 @@ void BM_OpenSslEvpVerifyP256(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_OpenSslEvpVerifyP256)->UseRealTime();
+BENCHMARK(BM_OpenSslEvpVerifyP256);
 
 void BM_SignetVerifierP256(benchmark::State& state) {
   const Fixture& f = TheFixture();
@@ -130,7 +130,7 @@ void BM_SignetVerifierP256(benchmark::State& state) {
   const signet::crypto::Verifier& v = *verifier.value();
   Loop(state, [&] { return v.Verify(f.signature, kPayload); });
 }
-BENCHMARK(BM_SignetVerifierP256)->UseRealTime();
+BENCHMARK(BM_SignetVerifierP256);
 
 // ParsePayload plus the claim checks VerifyImage makes on a layer: the payload
 // names exactly the resolved digest.
@@ -147,7 +147,7 @@ void BM_PayloadParseAndClaims(benchmark::State& state) {
     return signet::OkStatus();
   });
 }
-BENCHMARK(BM_PayloadParseAndClaims)->UseRealTime();
+BENCHMARK(BM_PayloadParseAndClaims);
 
 // A read-only registry in memory holding one signed image, so that a whole
 // VerifyImage (resolve, signature manifest, payload blob, signature, claims)
@@ -265,7 +265,7 @@ void BM_VerifyImageInMemory(benchmark::State& state) {
   options.keys.push_back(std::shared_ptr<const signet::crypto::Verifier>(std::move(*verifier)));
   Loop(state, [&] { return signet::cosign::VerifyImage(registry, *reference, options); });
 }
-BENCHMARK(BM_VerifyImageInMemory)->UseRealTime();
+BENCHMARK(BM_VerifyImageInMemory);
 
 // The provider's bounded LRU cache, holding 100,000 entries, looked up by key.
 signet::provider::ExpiringCache<std::string>& FullCache() {
@@ -297,7 +297,7 @@ void BM_CacheLookupHit(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_CacheLookupHit)->UseRealTime();
+BENCHMARK(BM_CacheLookupHit);
 
 void BM_CacheLookupMiss(benchmark::State& state) {
   auto& cache = FullCache();
@@ -308,7 +308,7 @@ void BM_CacheLookupMiss(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_CacheLookupMiss)->UseRealTime();
+BENCHMARK(BM_CacheLookupMiss);
 
 // One cached key through the whole engine: reference parse, policy choice,
 // cache lookup, decision (what /validate does per key on a warm cache).
@@ -332,7 +332,7 @@ void BM_DecideCachedKey(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_DecideCachedKey)->UseRealTime();
+BENCHMARK(BM_DecideCachedKey);
 
 }  // namespace
 

@@ -12,7 +12,7 @@
       P-256 signature annotation. --ref-host is the registry name the images
       are referred to by (the address of the proxy in front of the registry);
       it is written into the payload's docker-reference. Writes one image
-      reference per line to --out.
+      reference per line to --out (by tag) and to --out-digests (by digest).
 
 Only the Python standard library and the `cryptography` module are used; no
 request leaves the loopback interface.
@@ -111,7 +111,7 @@ def push(args) -> None:
     with open(args.key, "rb") as f:
         key = serialization.load_pem_private_key(f.read(), password=None)
     pusher = Pusher(args.registry)
-    refs = []
+    refs, digest_refs = [], []
     total = args.count + args.unsigned
     for i in range(total):
         repo = f"bench/app{i % 10}"
@@ -127,6 +127,7 @@ def push(args) -> None:
                             "layers": [descriptor(OCI_LAYER, layer)]})
         image_digest = pusher.put_manifest(repo, tag, manifest)
         refs.append(f"{args.ref_host}/{repo}:{tag}")
+        digest_refs.append(f"{args.ref_host}/{repo}@{image_digest}")
         if i >= args.count:
             continue  # the last --unsigned images stay unsigned
         payload = compact({"critical": {
@@ -146,8 +147,9 @@ def push(args) -> None:
                                 "layers": [descriptor(SIMPLE_SIGNING, payload, {
                                     "dev.cosignproject.cosign/signature": signature})]})
         pusher.put_manifest(repo, image_digest.replace(":", "-") + ".sig", sig_manifest)
-    with open(args.out, "w") as f:
-        f.write("\n".join(refs) + "\n")
+    for path, lines in ((args.out, refs), (args.out_digests, digest_refs)):
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
 
 
 def main() -> int:
@@ -163,6 +165,7 @@ def main() -> int:
     p.add_argument("--count", type=int, required=True)
     p.add_argument("--unsigned", type=int, default=0)
     p.add_argument("--out", required=True)
+    p.add_argument("--out-digests", required=True)
     args = parser.parse_args()
     if args.cmd == "keygen":
         keygen(args.dir)
