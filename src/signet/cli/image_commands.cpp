@@ -1,7 +1,290 @@
+// signet sign / verify / triangulate: flag parsing and output only; the work
+// is done by signet::cosign.
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <optional>
+
 #include "signet/cli/command.h"
+#include "signet/cosign/payload.h"
+#include "signet/cosign/sign.h"
+#include "signet/cosign/triangulate.h"
+#include "signet/cosign/verify.h"
+#include "signet/crypto/keys.h"
+#include "signet/oci/keychain.h"
+#include "signet/oci/registry_client.h"
 
 namespace signet::cli {
+namespace {
 
-void RegisterImageCommands(CLI::App& /*app*/, Action& /*action*/) {}
+// Flags shared by every command that talks to a registry.
+struct RegistryFlags {
+  bool allow_insecure = false;
+  std::string ca_file;
+  std::string username;
+  std::string password;
+
+  void Add(CLI::App& command) {
+    command.add_flag("--allow-insecure-registry,--allow-http-registry", allow_insecure,
+                     "skip TLS verification and allow plain HTTP registries");
+    command.add_option("--registry-cacert", ca_file,
+                       "PEM file with extra CA certificates for the registry");
+    command.add_option("--registry-username", username, "registry user name");
+    command.add_option("--registry-password", password, "registry password");
+  }
+
+  std::unique_ptr<oci::RegistryClient> MakeClient() const {
+    oci::RegistryClientOptions options;
+    options.allow_insecure = allow_insecure;
+    options.ca_file = ca_file;
+    oci::Credentials credentials;
+    credentials.username = username;
+    credentials.password = password;
+    options.keychain = oci::DefaultKeychain(credentials);
+    return std::make_unique<oci::RegistryClient>(std::move(options));
+  }
+};
+
+// Splits one flag value the way pflag's StringSlice does: as a CSV record
+// (commas separate fields, double quotes quote them, "" is a literal quote).
+Result<std::vector<std::string>> SplitCsv(const std::string& value) {
+  std::vector<std::string> fields;
+  if (value.empty()) return fields;
+  std::string field;
+  std::size_t i = 0;
+  while (true) {
+    field.clear();
+    if (i < value.size() && value[i] == '"') {
+      ++i;
+      while (true) {
+        if (i >= value.size()) {
+          return Error(ErrorCode::kInvalidArgument, "unterminated quote in \"" + value + "\"");
+        }
+        if (value[i] == '"') {
+          if (i + 1 < value.size() && value[i + 1] == '"') {
+            field += '"';
+            i += 2;
+            continue;
+          }
+          ++i;
+          break;
+        }
+        field += value[i++];
+      }
+      if (i < value.size() && value[i] != ',') {
+        return Error(ErrorCode::kInvalidArgument,
+                     "extraneous text after quote in \"" + value + "\"");
+      }
+    } else {
+      while (i < value.size() && value[i] != ',') field += value[i++];
+    }
+    fields.push_back(field);
+    if (i >= value.size()) break;
+    ++i;  // the comma
+  }
+  return fields;
+}
+
+// -a k=v values: CSV-split, each split at the first '='; later keys win.
+Result<std::map<std::string, std::string>> ParseAnnotations(
+    const std::vector<std::string>& values) {
+  std::map<std::string, std::string> annotations;
+  for (const std::string& value : values) {
+    auto fields = SplitCsv(value);
+    if (!fields) return fields.error();
+    for (const std::string& field : *fields) {
+      const std::size_t equals = field.find('=');
+      if (equals == std::string::npos) {
+        return Error(ErrorCode::kInvalidArgument, "unable to parse annotation: " + field);
+      }
+      annotations[field.substr(0, equals)] = field.substr(equals + 1);
+    }
+  }
+  return annotations;
+}
+
+// COSIGN_REPOSITORY, when set.
+Result<std::optional<oci::Repository>> SignatureRepositoryFromEnv() {
+  const char* value = std::getenv("COSIGN_REPOSITORY");
+  if (value == nullptr || *value == '\0') return std::optional<oci::Repository>();
+  auto repo = oci::Repository::Parse(value);
+  if (!repo) return repo.error().WithContext("COSIGN_REPOSITORY");
+  return std::optional<oci::Repository>(std::move(*repo));
+}
+
+// The private key password: COSIGN_PASSWORD (even when empty).
+Result<std::string> PrivateKeyPassword() {
+  const char* value = std::getenv("COSIGN_PASSWORD");
+  if (value == nullptr) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "no password for the private key: set COSIGN_PASSWORD");
+  }
+  return std::string(value);
+}
+
+struct SignFlags {
+  std::string key;
+  std::vector<std::string> annotations;
+  bool recursive = false;
+  bool yes = false;
+  RegistryFlags registry;
+  std::string image;
+};
+
+int RunSign(const SignFlags& flags) {
+  auto reference = oci::ImageReference::Parse(flags.image);
+  if (!reference) return ReportError(reference.error());
+  auto annotations = ParseAnnotations(flags.annotations);
+  if (!annotations) return ReportError(annotations.error());
+  auto signature_repository = SignatureRepositoryFromEnv();
+  if (!signature_repository) return ReportError(signature_repository.error());
+  auto password = PrivateKeyPassword();
+  if (!password) return ReportError(password.error());
+  auto signer = crypto::LoadPrivateKeyFile(flags.key, *password);
+  if (!signer) return ReportError(signer.error());
+
+  cosign::SignOptions options;
+  options.annotations = std::move(*annotations);
+  options.recursive = flags.recursive;
+  options.signature_repository = std::move(*signature_repository);
+  auto client = flags.registry.MakeClient();
+  auto result = cosign::SignImage(*client, *reference, **signer, options);
+  if (!result) return ReportError(result.error());
+  if (!result->tag_warning.empty()) std::cerr << "WARNING: " << result->tag_warning << "\n";
+  for (const cosign::SignedManifest& each : result->signed_manifests) {
+    std::cerr << "Pushing signature to: " << each.signature_reference << "\n";
+    std::cerr << "Signed " << each.reference
+              << (each.already_present ? " (an identical signature was already stored)" : "")
+              << "\n";
+  }
+  return kExitOk;
+}
+
+struct VerifyFlags {
+  std::string key;
+  std::vector<std::string> annotations;
+  std::string output = "json";
+  bool insecure_ignore_tlog = true;
+  RegistryFlags registry;
+  std::vector<std::string> images;
+};
+
+void PrintVerificationHeader(const oci::ImageReference& reference, bool annotations) {
+  std::cerr << "\nVerification for " << reference.Name() << " --\n"
+            << "The following checks were performed on each of these signatures:\n";
+  if (annotations) std::cerr << "  - The specified annotations were verified.\n";
+  std::cerr << "  - The cosign claims were validated\n"
+            << "  - The signatures were verified against the specified public key\n";
+}
+
+void PrintVerification(const cosign::VerificationResult& result, const std::string& output) {
+  if (output == "text") {
+    for (const auto& signature : result.signatures) std::cout << signature.payload << "\n";
+    return;
+  }
+  std::string list = "[";
+  for (std::size_t i = 0; i < result.signatures.size(); ++i) {
+    if (i > 0) list += ',';
+    list += cosign::MarshalPayload(result.signatures[i].parsed);
+  }
+  list += ']';
+  std::cout << "\n" << list << "\n";
+}
+
+int RunVerify(const VerifyFlags& flags) {
+  if (flags.output != "json" && flags.output != "text") {
+    return ReportError(Error(ErrorCode::kInvalidArgument,
+                             "unsupported output format \"" + flags.output + "\": json or text"));
+  }
+  auto annotations = ParseAnnotations(flags.annotations);
+  if (!annotations) return ReportError(annotations.error());
+  auto signature_repository = SignatureRepositoryFromEnv();
+  if (!signature_repository) return ReportError(signature_repository.error());
+  auto key = crypto::LoadPublicKeyFile(flags.key);
+  if (!key) return ReportError(key.error());
+
+  cosign::VerifyOptions options;
+  options.keys.push_back(std::shared_ptr<const crypto::Verifier>(std::move(*key)));
+  options.annotations = std::move(*annotations);
+  options.signature_repository = std::move(*signature_repository);
+  auto client = flags.registry.MakeClient();
+  if (flags.insecure_ignore_tlog) {
+    std::cerr << "WARNING: Skipping tlog verification is an insecure practice that lacks "
+                 "transparency and auditability verification for the signature.\n";
+  }
+  for (const std::string& image : flags.images) {
+    auto reference = oci::ImageReference::Parse(image);
+    if (!reference) return ReportError(reference.error());
+    auto result = cosign::VerifyImage(*client, *reference, options);
+    if (!result) return ReportError(result.error());
+    PrintVerificationHeader(*reference, !options.annotations.empty());
+    PrintVerification(*result, flags.output);
+  }
+  return kExitOk;
+}
+
+struct TriangulateFlags {
+  std::string type = "signature";
+  RegistryFlags registry;
+  std::string image;
+};
+
+int RunTriangulate(const TriangulateFlags& flags) {
+  auto type = cosign::ParseArtifactType(flags.type);
+  if (!type) return ReportError(type.error());
+  auto reference = oci::ImageReference::Parse(flags.image);
+  if (!reference) return ReportError(reference.error());
+  auto signature_repository = SignatureRepositoryFromEnv();
+  if (!signature_repository) return ReportError(signature_repository.error());
+  auto client = flags.registry.MakeClient();
+  auto tag = cosign::Triangulate(*client, *reference, *type, *signature_repository);
+  if (!tag) return ReportError(tag.error());
+  std::cout << *tag << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterImageCommands(CLI::App& app, Action& action) {
+  auto sign_flags = std::make_shared<SignFlags>();
+  CLI::App* sign = app.add_subcommand(
+      "sign", "Sign a container image and store the signature in its registry (cosign format)");
+  sign->add_option("--key", sign_flags->key, "encrypted cosign private key file")->required();
+  sign->add_option("-a,--annotations", sign_flags->annotations,
+                   "extra key=value pairs to sign (comma-separated, repeatable)");
+  sign->add_flag("-r,--recursive", sign_flags->recursive,
+                 "for an index, also sign every child manifest");
+  sign->add_flag("-y,--yes", sign_flags->yes, "skip confirmation prompts");
+  sign_flags->registry.Add(*sign);
+  sign->add_option("IMAGE", sign_flags->image, "image reference")->required();
+  sign->callback([sign_flags, &action] { action = [sign_flags] { return RunSign(*sign_flags); }; });
+
+  auto verify_flags = std::make_shared<VerifyFlags>();
+  CLI::App* verify = app.add_subcommand(
+      "verify", "Verify the cosign signatures of container images against a public key");
+  verify->add_option("--key", verify_flags->key, "public key file")->required();
+  verify->add_option("-a,--annotations", verify_flags->annotations,
+                     "key=value pairs the signed payload must carry");
+  verify->add_option("-o,--output", verify_flags->output, "output format: json or text");
+  verify
+      ->add_option("--insecure-ignore-tlog", verify_flags->insecure_ignore_tlog,
+                   "signet never consults a transparency log; accepted for cosign compatibility")
+      ->default_str("true");
+  verify_flags->registry.Add(*verify);
+  verify->add_option("IMAGE", verify_flags->images, "image references")->required();
+  verify->callback(
+      [verify_flags, &action] { action = [verify_flags] { return RunVerify(*verify_flags); }; });
+
+  auto triangulate_flags = std::make_shared<TriangulateFlags>();
+  CLI::App* triangulate =
+      app.add_subcommand("triangulate", "Print the tag where an image's signature is stored");
+  triangulate->add_option("--type", triangulate_flags->type,
+                          "artifact: signature, attestation or sbom");
+  triangulate_flags->registry.Add(*triangulate);
+  triangulate->add_option("IMAGE", triangulate_flags->image, "image reference")->required();
+  triangulate->callback([triangulate_flags, &action] {
+    action = [triangulate_flags] { return RunTriangulate(*triangulate_flags); };
+  });
+}
 
 }  // namespace signet::cli
