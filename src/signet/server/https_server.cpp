@@ -195,6 +195,8 @@ class HttpsServer::Impl {
   net::io_context ioc_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::optional<net::thread_pool> pool_;
+  // The acceptor, its timers and the shutdown sequence run on this strand.
+  net::strand<net::io_context::executor_type> strand_;
   tcp::acceptor acceptor_;
   net::steady_timer drain_timer_;
   net::steady_timer accept_retry_timer_;
@@ -505,9 +507,10 @@ HttpsServer::Impl::Impl(ServerOptions options, Router router, MetricsRegistry* m
       metrics_(metrics != nullptr ? metrics : &own_metrics_),
       tls_(std::move(tls)),
       ioc_(static_cast<int>(options_.io_threads)),
-      acceptor_(ioc_),
-      drain_timer_(ioc_),
-      accept_retry_timer_(ioc_) {
+      strand_(net::make_strand(ioc_)),
+      acceptor_(strand_),
+      drain_timer_(strand_),
+      accept_retry_timer_(strand_) {
   in_flight_ = &metrics_->GetGauge("signet_http_requests_in_flight",
                                    "HTTP requests received and not yet answered.");
   connections_active_ =
@@ -620,7 +623,7 @@ void HttpsServer::Impl::OnSessionClosed(std::uint64_t id) {
   }
   connections_active_->Decrement();
   if (--active_ == 0 && draining_ && !stopped_) {
-    net::post(ioc_, [this] { FinishStop(); });
+    net::post(strand_, [this] { FinishStop(); });
   }
 }
 
@@ -654,17 +657,22 @@ void HttpsServer::Impl::Shutdown(std::chrono::milliseconds drain) {
     stopped_ = true;
     return;
   }
-  spdlog::info("shutting down: draining connections for up to {} ms", drain.count());
-  net::post(ioc_, [this, drain] {
+  net::post(strand_, [this, drain] {
+    spdlog::info("shutting down: draining connections for up to {} ms", drain.count());
     beast::error_code ignored;
     acceptor_.close(ignored);
     accept_retry_timer_.cancel();
+    // Collected under the lock, drained outside it: dropping the last
+    // reference to a session re-enters OnSessionClosed, which takes the lock.
+    std::vector<std::shared_ptr<SessionBase>> open_sessions;
     {
       std::lock_guard<std::mutex> lock(sessions_mutex_);
       for (auto& [id, weak] : sessions_) {
-        if (auto session = weak.lock()) session->Drain();
+        if (auto session = weak.lock()) open_sessions.push_back(std::move(session));
       }
     }
+    for (const auto& session : open_sessions) session->Drain();
+    open_sessions.clear();
     if (active_ == 0) {
       FinishStop();
       return;

@@ -1,0 +1,185 @@
+// MetricsRegistry and Router, without a network.
+#include "signet/server/metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "signet/server/router.h"
+#include "signet/server/standard_routes.h"
+
+namespace signet::server {
+namespace {
+
+// Checks every line against the text format 0.0.4 grammar (HELP/TYPE
+// comments and samples) and returns the number of samples.
+int CountValidSamples(const std::string& text) {
+  static const std::regex kHelp(R"(# HELP [a-zA-Z_:][a-zA-Z0-9_:]* .*)");
+  static const std::regex kType(R"(# TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge|histogram))");
+  static const std::regex kSample(
+      R"([a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*")"
+      R"((,[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*")*\})? [-+0-9.eEInfNa]+)");
+  std::istringstream in(text);
+  std::string line;
+  int samples = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("# HELP", 0) == 0) {
+      EXPECT_TRUE(std::regex_match(line, kHelp)) << line;
+    } else if (line.rfind("# TYPE", 0) == 0) {
+      EXPECT_TRUE(std::regex_match(line, kType)) << line;
+    } else {
+      EXPECT_TRUE(std::regex_match(line, kSample)) << line;
+      ++samples;
+    }
+  }
+  return samples;
+}
+
+TEST(MetricsRegistryTest, RendersCountersAndGaugesWithHelpTypeAndEscapedLabels) {
+  MetricsRegistry registry;
+  registry.GetCounter("jobs_total", "Jobs done.", {{"result", "ok"}}).Increment(3);
+  registry.GetCounter("jobs_total", "Jobs done.", {{"result", "bad \"quoted\"\nline"}}).Increment();
+  registry.GetGauge("queue_depth", "Items waiting.").Set(7);
+  registry.GetGauge("queue_depth", "Items waiting.").Decrement(2);
+
+  const std::string text = registry.Render();
+  EXPECT_NE(text.find("# HELP jobs_total Jobs done.\n# TYPE jobs_total counter\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("jobs_total{result=\"ok\"} 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("jobs_total{result=\"bad \\\"quoted\\\"\\nline\"} 1\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("# TYPE queue_depth gauge\nqueue_depth 5\n"), std::string::npos) << text;
+  EXPECT_EQ(CountValidSamples(text), 3);
+}
+
+TEST(MetricsRegistryTest, SameNameAndLabelsIsTheSameInstance) {
+  MetricsRegistry registry;
+  Counter& a = registry.GetCounter("hits_total", "Hits.", {{"k", "v"}});
+  Counter& b = registry.GetCounter("hits_total", "Hits.", {{"k", "v"}});
+  Counter& c = registry.GetCounter("hits_total", "Hits.", {{"k", "w"}});
+  EXPECT_EQ(&a, &b);
+  EXPECT_NE(&a, &c);
+  a.Increment();
+  b.Increment(-5);  // ignored: counters only go up
+  EXPECT_EQ(a.Value(), 1.0);
+  EXPECT_EQ(c.Value(), 0.0);
+}
+
+TEST(MetricsRegistryTest, HistogramHasCumulativeBucketsSumAndCount) {
+  MetricsRegistry registry;
+  Histogram& h = registry.GetHistogram("latency_seconds", "Latency.", {0.125, 1, 0.5},
+                                       {{"path", "/validate"}});
+  for (const double v : {0.0625, 0.125, 0.25, 0.75, 2.0}) h.Observe(v);
+
+  const std::string text = registry.Render();
+  EXPECT_NE(text.find("# TYPE latency_seconds histogram\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("latency_seconds_bucket{path=\"/validate\",le=\"0.125\"} 2\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("latency_seconds_bucket{path=\"/validate\",le=\"0.5\"} 3\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("latency_seconds_bucket{path=\"/validate\",le=\"1\"} 4\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("latency_seconds_bucket{path=\"/validate\",le=\"+Inf\"} 5\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("latency_seconds_sum{path=\"/validate\"} 3.1875\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("latency_seconds_count{path=\"/validate\"} 5\n"), std::string::npos) << text;
+  EXPECT_EQ(CountValidSamples(text), 6);
+}
+
+TEST(MetricsRegistryTest, TypeConflictIsNotRendered) {
+  MetricsRegistry registry;
+  registry.GetCounter("thing", "A counter.").Increment();
+  Gauge& conflicting = registry.GetGauge("thing", "Now a gauge.");
+  conflicting.Set(42);  // usable, but not exported
+  const std::string text = registry.Render();
+  EXPECT_EQ(text.find("42"), std::string::npos) << text;
+  EXPECT_NE(text.find("# TYPE thing counter\nthing 1\n"), std::string::npos) << text;
+}
+
+TEST(MetricsRegistryTest, ConcurrentUpdatesAreAllCounted) {
+  MetricsRegistry registry;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&registry] {
+      for (int i = 0; i < 1000; ++i) {
+        registry.GetCounter("ops_total", "Ops.").Increment();
+        registry.GetHistogram("op_seconds", "Op time.", {1.0}).Observe(0.5);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(registry.GetCounter("ops_total", "Ops.").Value(), 4000.0);
+  EXPECT_EQ(registry.GetHistogram("op_seconds", "Op time.", {1.0}).Read().count, 4000u);
+}
+
+HttpRequest Req(std::string method, std::string path) {
+  HttpRequest r;
+  r.method = std::move(method);
+  r.path = r.target = std::move(path);
+  return r;
+}
+
+TEST(RouterTest, DispatchesExactPathAndMethod) {
+  Router router;
+  router.Handle("POST", "/validate", [](const HttpRequest& r) {
+    return HttpResponse{200, "application/json", "validated " + r.body};
+  });
+  HttpRequest request = Req("POST", "/validate");
+  request.body = "x";
+  EXPECT_EQ(router.Dispatch(request).body, "validated x");
+  EXPECT_EQ(router.Dispatch(Req("POST", "/validate/")).status, 404);
+  EXPECT_EQ(router.Dispatch(Req("GET", "/validate")).status, 405);
+  EXPECT_TRUE(router.HasPath("/validate"));
+  EXPECT_FALSE(router.HasPath("/other"));
+}
+
+TEST(RouterTest, RejectionHookAnswersRefusedRequests) {
+  Router router;
+  router.Handle("POST", "/validate", [](const HttpRequest&) { return HttpResponse{}; });
+  router.OnRejected([](RejectionKind kind, const HttpRequest& r) {
+    return HttpResponse{200, "application/json",
+                        std::string(RejectionKindName(kind)) + " " + r.method};
+  });
+  const HttpResponse response = router.Dispatch(Req("GET", "/validate"));
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "method_not_allowed GET");
+  EXPECT_EQ(router.Reject(RejectionKind::kBodyTooLarge, Req("POST", "/validate")).body,
+            "body_too_large POST");
+}
+
+TEST(RouterTest, ThrowingHandlerBecomesInternalError) {
+  Router router;
+  router.Handle("GET", "/boom",
+                [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("boom"); });
+  const HttpResponse response = router.Dispatch(Req("GET", "/boom"));
+  EXPECT_EQ(response.status, 500);
+  EXPECT_NE(response.body.find("internal_error"), std::string::npos);
+}
+
+TEST(StandardRoutesTest, HealthReadinessAndMetrics) {
+  MetricsRegistry registry;
+  registry.GetCounter("signet_example_total", "Example.").Increment();
+  bool ready = false;
+  Router router;
+  AddStandardRoutes(router, registry, [&ready] { return ready; });
+  EXPECT_EQ(router.Dispatch(Req("GET", "/healthz")).status, 200);
+  EXPECT_EQ(router.Dispatch(Req("GET", "/readyz")).status, 503);
+  ready = true;
+  EXPECT_EQ(router.Dispatch(Req("GET", "/readyz")).status, 200);
+  const HttpResponse metrics = router.Dispatch(Req("GET", "/metrics"));
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_EQ(metrics.content_type, MetricsRegistry::kContentType);
+  EXPECT_NE(metrics.body.find("signet_example_total 1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace signet::server
