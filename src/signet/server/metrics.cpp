@@ -100,6 +100,16 @@ std::vector<double> NormalizedBounds(std::vector<double> bounds) {
   return bounds;
 }
 
+// The metric for `labels` in one family's map, created on first use.
+template <typename Metric, typename... Args>
+Metric& InstanceFor(std::map<MetricLabels, std::unique_ptr<Metric>>& instances,
+                    const std::string& name, const MetricLabels& labels, Args&&... args) {
+  if (!ValidLabels(labels)) spdlog::error("metric {} has an invalid label name", name);
+  auto& slot = instances[labels];
+  if (!slot) slot = std::make_unique<Metric>(std::forward<Args>(args)...);
+  return *slot;
+}
+
 }  // namespace
 
 void Counter::Increment(double amount) {
@@ -188,22 +198,14 @@ Counter& MetricsRegistry::GetCounter(const std::string& name, const std::string&
                                      const MetricLabels& labels) {
   std::lock_guard<std::mutex> lock(mutex_);
   bool conflict = false;
-  Family& family = FamilyFor(name, help, kCounter, nullptr, &conflict);
-  if (!ValidLabels(labels)) spdlog::error("metric {} has an invalid label name", name);
-  auto& slot = family.counters[labels];
-  if (!slot) slot = std::make_unique<Counter>();
-  return *slot;
+  return InstanceFor(FamilyFor(name, help, kCounter, nullptr, &conflict).counters, name, labels);
 }
 
 Gauge& MetricsRegistry::GetGauge(const std::string& name, const std::string& help,
                                  const MetricLabels& labels) {
   std::lock_guard<std::mutex> lock(mutex_);
   bool conflict = false;
-  Family& family = FamilyFor(name, help, kGauge, nullptr, &conflict);
-  if (!ValidLabels(labels)) spdlog::error("metric {} has an invalid label name", name);
-  auto& slot = family.gauges[labels];
-  if (!slot) slot = std::make_unique<Gauge>();
-  return *slot;
+  return InstanceFor(FamilyFor(name, help, kGauge, nullptr, &conflict).gauges, name, labels);
 }
 
 Histogram& MetricsRegistry::GetHistogram(const std::string& name, const std::string& help,
@@ -213,10 +215,7 @@ Histogram& MetricsRegistry::GetHistogram(const std::string& name, const std::str
   std::lock_guard<std::mutex> lock(mutex_);
   bool conflict = false;
   Family& family = FamilyFor(name, help, kHistogram, &upper_bounds, &conflict);
-  if (!ValidLabels(labels)) spdlog::error("metric {} has an invalid label name", name);
-  auto& slot = family.histograms[labels];
-  if (!slot) slot = std::make_unique<Histogram>(upper_bounds);
-  return *slot;
+  return InstanceFor(family.histograms, name, labels, upper_bounds);
 }
 
 std::string MetricsRegistry::Render() const {
