@@ -263,6 +263,31 @@ TEST_F(HttpsServerTest, PicksUpReplacedCertificateAndKeepsItWhenReplacementIsBro
   EXPECT_NE(served_subject().find("server-two"), std::string::npos) << served_subject();
 }
 
+TEST_F(HttpsServerTest, PicksUpReplacedClientCa) {
+  namespace fs = std::filesystem;
+  const CertFiles next_ca = pki_->CreateCa("next-ca", "gatekeeper-ca");
+  const CertFiles old_client = GatekeeperClientCert(ca_, "old-client");
+  const CertFiles new_client = GatekeeperClientCert(next_ca, "new-client");
+  const std::string client_ca = dir_.File("client-ca.crt");
+  fs::copy_file(ca_.cert_file, client_ca);
+
+  ServerOptions options = TlsOptions();
+  options.client_ca_file = client_ca;
+  auto srv = StartServer(options, EchoRouter(), nullptr);
+  ASSERT_NE(srv, nullptr);
+  auto accepted = [&](const CertFiles& cert) {
+    HttpClient client(ClientWith(cert));  // a new connection each time
+    return client.Request("GET", Url(*srv, "/whoami")).status == 200;
+  };
+  EXPECT_TRUE(accepted(old_client));
+  EXPECT_FALSE(accepted(new_client));
+
+  fs::copy_file(next_ca.cert_file, client_ca + ".new");
+  fs::rename(client_ca + ".new", client_ca);
+  EXPECT_TRUE(Eventually([&] { return accepted(new_client); }));
+  EXPECT_FALSE(accepted(old_client));
+}
+
 TEST_F(HttpsServerTest, OversizedBodyGoesToRejectionHook) {
   ServerOptions options = TlsOptions();
   options.max_body_bytes = 1024;
