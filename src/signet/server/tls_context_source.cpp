@@ -159,7 +159,9 @@ void TlsContextSource::ReloadIfChanged() {
   current_ = std::move(context).value();
   loaded_stamps_ = stamps;
   failed_stamps_.clear();
-  spdlog::info("TLS credentials reloaded from {}", settings_.cert_file);
+  spdlog::info("TLS credentials reloaded (certificate {}, key {}, client CA {})",
+               settings_.cert_file, settings_.key_file,
+               settings_.client_ca_file.empty() ? "none" : settings_.client_ca_file);
 }
 
 std::shared_ptr<ssl::context> TlsContextSource::Current() {
