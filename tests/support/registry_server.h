@@ -36,7 +36,10 @@ class RegistryServer {
   enum class Mode { kPlainHttp, kTlsBasicAuth, kTokenAuth };
 
   struct Options {
-    // Lifetime of issued tokens (kTokenAuth). Short values test refresh.
+    // Lifetime of issued tokens (kTokenAuth): "expires_in" and exp - iat.
+    // Short values test a client's token refresh (count token_requests()).
+    // Note that distribution accepts a token up to 60 s past its exp
+    // (clock-skew leeway), so the registry itself rejects it only later.
     int token_expires_in_seconds = 300;
     // kTokenAuth: anonymous token requests get a pull-only token instead of
     // a 401.
