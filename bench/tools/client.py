@@ -23,6 +23,7 @@ import argparse
 import http.client
 import json
 import random
+import re
 import socket
 import ssl
 import sys
@@ -86,12 +87,20 @@ class Client:
         return elapsed, resp.status, parsed, False
 
 
+def error_kind(item):
+    """An item error with its image names and digests masked, so that equal causes group."""
+    text = item.get("error", "").replace(item.get("key", "") or "\0", "<key>")
+    text = re.sub(r"sha256[:-][0-9a-f]{64}", "<digest>", text)
+    text = re.sub(r"127\.0\.0\.1:\d+/\S+?(?=[@:\s]|$)", "<image>", text)
+    return text[-200:]
+
+
 def summarise_answer(parsed):
     if not isinstance(parsed, dict):
         return 0, 0, "unparseable answer", ""
     response = parsed.get("response") or {}
     items = response.get("items") or []
-    errors = [i.get("error") for i in items if i.get("error")]
+    errors = [error_kind(i) for i in items if i.get("error")]
     return len(items), len(errors), response.get("systemError", ""), (errors[0] if errors else "")
 
 
@@ -175,7 +184,7 @@ def cmd_stream(args):
                 counters["item_errors"] += item_errors
                 counters["system_errors"] += 1 if system_error else 0
                 if first_error:
-                    first_errors[first_error[:160]] = first_errors.get(first_error[:160], 0) + 1
+                    first_errors[first_error] = first_errors.get(first_error, 0) + 1
 
     clients = [Client(args.url, args.ca, args.timeout + 1) for _ in range(args.clients)]
     start = time.perf_counter()
