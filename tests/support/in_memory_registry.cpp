@@ -1,0 +1,135 @@
+#include "support/in_memory_registry.h"
+
+#include "signet/crypto/encoding.h"
+
+namespace signet::testing {
+namespace {
+
+bool IsDigest(const std::string& s) { return s.rfind("sha256:", 0) == 0; }
+
+}  // namespace
+
+Status InMemoryRegistry::CheckUp() const {
+  if (down_) return Error(ErrorCode::kNetwork, "connection refused (registry is down)");
+  return OkStatus();
+}
+
+Result<oci::ManifestHead> InMemoryRegistry::HeadManifest(const oci::Repository& repo,
+                                                         const std::string& tag_or_digest) {
+  auto manifest = GetManifest(repo, tag_or_digest);
+  if (!manifest) return manifest.error();
+  return oci::ManifestHead{manifest->media_type, manifest->digest, manifest->bytes.size()};
+}
+
+Result<oci::Manifest> InMemoryRegistry::GetManifest(const oci::Repository& repo,
+                                                    const std::string& tag_or_digest,
+                                                    std::uint64_t max_bytes) {
+  ++manifest_gets_;
+  std::lock_guard lock(mutex_);
+  if (auto s = CheckUp(); !s) return s.error();
+  auto r = repos_.find(repo.Name());
+  const std::string missing = "manifest " + repo.Name() + ":" + tag_or_digest + " not found";
+  if (r == repos_.end()) return Error(ErrorCode::kNotFound, missing);
+  std::string digest = tag_or_digest;
+  if (!IsDigest(tag_or_digest)) {
+    auto t = r->second.tags.find(tag_or_digest);
+    if (t == r->second.tags.end()) return Error(ErrorCode::kNotFound, missing);
+    digest = t->second;
+  }
+  auto m = r->second.manifests.find(digest);
+  if (m == r->second.manifests.end()) return Error(ErrorCode::kNotFound, missing);
+  if (m->second.bytes.size() > max_bytes) {
+    return Error(ErrorCode::kTooLarge,
+                 "manifest " + digest + " exceeds " + std::to_string(max_bytes) + " bytes");
+  }
+  const std::string actual = crypto::Sha256Digest(m->second.bytes);
+  if (IsDigest(tag_or_digest) && actual != tag_or_digest) {
+    return Error(ErrorCode::kDigestMismatch, "manifest " + tag_or_digest + " has digest " + actual);
+  }
+  return oci::Manifest{m->second.media_type, actual, m->second.bytes};
+}
+
+Result<std::string> InMemoryRegistry::GetBlob(const oci::Repository& repo,
+                                              const std::string& digest, std::uint64_t max_bytes) {
+  ++blob_gets_;
+  std::lock_guard lock(mutex_);
+  if (auto s = CheckUp(); !s) return s.error();
+  auto r = repos_.find(repo.Name());
+  const std::string missing = "blob " + repo.Name() + "@" + digest + " not found";
+  if (r == repos_.end()) return Error(ErrorCode::kNotFound, missing);
+  auto b = r->second.blobs.find(digest);
+  if (b == r->second.blobs.end()) return Error(ErrorCode::kNotFound, missing);
+  if (b->second.size() > max_bytes) {
+    return Error(ErrorCode::kTooLarge,
+                 "blob " + digest + " exceeds " + std::to_string(max_bytes) + " bytes");
+  }
+  const std::string actual = crypto::Sha256Digest(b->second);
+  if (actual != digest) {
+    return Error(ErrorCode::kDigestMismatch, "blob " + digest + " has digest " + actual);
+  }
+  return b->second;
+}
+
+Status InMemoryRegistry::PutBlob(const oci::Repository& repo, const std::string& digest,
+                                 const std::string& bytes) {
+  std::lock_guard lock(mutex_);
+  if (auto s = CheckUp(); !s) return s;
+  if (crypto::Sha256Digest(bytes) != digest) {
+    return Error(ErrorCode::kDigestMismatch, "uploaded blob does not match digest " + digest);
+  }
+  repos_[repo.Name()].blobs[digest] = bytes;
+  return OkStatus();
+}
+
+Result<std::string> InMemoryRegistry::PutManifest(const oci::Repository& repo,
+                                                  const std::string& tag_or_digest,
+                                                  const std::string& media_type,
+                                                  const std::string& bytes) {
+  std::lock_guard lock(mutex_);
+  if (auto s = CheckUp(); !s) return s.error();
+  const std::string digest = crypto::Sha256Digest(bytes);
+  if (IsDigest(tag_or_digest) && tag_or_digest != digest) {
+    return Error(ErrorCode::kDigestMismatch, "manifest does not match digest " + tag_or_digest);
+  }
+  Repo& r = repos_[repo.Name()];
+  r.manifests[digest] = StoredManifest{media_type, bytes};
+  if (!IsDigest(tag_or_digest)) r.tags[tag_or_digest] = digest;
+  return digest;
+}
+
+Result<std::vector<std::string>> InMemoryRegistry::ListTags(const oci::Repository& repo) {
+  std::lock_guard lock(mutex_);
+  if (auto s = CheckUp(); !s) return s.error();
+  std::vector<std::string> tags;
+  auto r = repos_.find(repo.Name());
+  if (r == repos_.end()) return Error(ErrorCode::kNotFound, "repository " + repo.Name());
+  for (const auto& [tag, digest] : r->second.tags) tags.push_back(tag);
+  return tags;
+}
+
+void InMemoryRegistry::CorruptBlob(const oci::Repository& repo, const std::string& digest,
+                                   std::string bytes) {
+  std::lock_guard lock(mutex_);
+  repos_[repo.Name()].blobs[digest] = std::move(bytes);
+}
+
+void InMemoryRegistry::ForceManifest(const oci::Repository& repo, const std::string& tag,
+                                     const std::string& media_type, const std::string& bytes) {
+  std::lock_guard lock(mutex_);
+  Repo& r = repos_[repo.Name()];
+  const std::string digest = crypto::Sha256Digest(bytes);
+  r.manifests[digest] = StoredManifest{media_type, bytes};
+  r.tags[tag] = digest;
+}
+
+void InMemoryRegistry::DeleteTag(const oci::Repository& repo, const std::string& tag) {
+  std::lock_guard lock(mutex_);
+  repos_[repo.Name()].tags.erase(tag);
+}
+
+void InMemoryRegistry::SetDown(bool down) {
+  std::lock_guard lock(mutex_);
+  down_ = down;
+}
+
+}  // namespace signet::testing
