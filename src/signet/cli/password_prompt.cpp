@@ -1,0 +1,96 @@
+#include "signet/cli/password_prompt.h"
+
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+
+namespace signet::cli {
+namespace {
+
+// Reads one line from the terminal on stdin with echo turned off.
+Result<Password> PromptWithoutEcho(const char* prompt) {
+  std::cerr << prompt << std::flush;
+  termios old_mode{};
+  const bool have_mode = tcgetattr(STDIN_FILENO, &old_mode) == 0;
+  if (have_mode) {
+    termios quiet = old_mode;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    quiet.c_lflag |= ECHONL;
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  }
+  std::string line;
+  char c = 0;
+  ssize_t n = 0;
+  while ((n = read(STDIN_FILENO, &c, 1)) == 1 && c != '\n') line.push_back(c);
+  const int read_errno = errno;
+  if (have_mode) tcsetattr(STDIN_FILENO, TCSAFLUSH, &old_mode);
+  c = 0;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  Password password(std::move(line));
+  if (n < 0) {
+    return Error(ErrorCode::kIo,
+                 std::string("reading password from terminal: ") + std::strerror(read_errno));
+  }
+  return password;
+}
+
+Result<Password> ReadAllStdin() {
+  std::string bytes;
+  char buffer[1024];
+  for (;;) {
+    const ssize_t n = read(STDIN_FILENO, buffer, sizeof(buffer));
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Password discard(std::move(bytes));
+      return Error(ErrorCode::kIo,
+                   std::string("reading password from stdin: ") + std::strerror(errno));
+    }
+    bytes.append(buffer, static_cast<size_t>(n));
+  }
+  volatile char* p = buffer;
+  for (size_t i = 0; i < sizeof(buffer); ++i) p[i] = 0;
+  return Password(std::move(bytes));
+}
+
+}  // namespace
+
+Password::~Password() { Wipe(); }
+
+Password::Password(Password&& other) noexcept : bytes_(std::move(other.bytes_)) { other.Wipe(); }
+
+Password& Password::operator=(Password&& other) noexcept {
+  if (this != &other) {
+    Wipe();
+    bytes_ = std::move(other.bytes_);
+    other.Wipe();
+  }
+  return *this;
+}
+
+void Password::Wipe() {
+  volatile char* p = bytes_.data();
+  for (size_t i = 0; i < bytes_.size(); ++i) p[i] = 0;
+  bytes_.clear();
+}
+
+Result<Password> ReadKeyPassword(PasswordConfirmation confirmation) {
+  if (const char* env = std::getenv("COSIGN_PASSWORD"); env != nullptr) {
+    return Password(std::string(env));
+  }
+  if (!isatty(STDIN_FILENO)) return ReadAllStdin();
+  auto first = PromptWithoutEcho("Enter password for private key: ");
+  if (!first.ok() || confirmation == PasswordConfirmation::kOnce) return first;
+  auto second = PromptWithoutEcho("Enter password for private key again: ");
+  if (!second.ok()) return second;
+  if (first->view() != second->view()) {
+    return Error(ErrorCode::kInvalidArgument, "passwords do not match");
+  }
+  return first;
+}
+
+}  // namespace signet::cli
