@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "signet/cli/command.h"
+#include "signet/cli/password_prompt.h"
 #include "signet/cosign/payload.h"
 #include "signet/cosign/sign.h"
 #include "signet/cosign/triangulate.h"
@@ -112,16 +113,6 @@ Result<std::optional<oci::Repository>> SignatureRepositoryFromEnv() {
   return std::optional<oci::Repository>(std::move(*repo));
 }
 
-// The private key password: COSIGN_PASSWORD (even when empty).
-Result<std::string> PrivateKeyPassword() {
-  const char* value = std::getenv("COSIGN_PASSWORD");
-  if (value == nullptr) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "no password for the private key: set COSIGN_PASSWORD");
-  }
-  return std::string(value);
-}
-
 struct SignFlags {
   std::string key;
   std::vector<std::string> annotations;
@@ -138,9 +129,9 @@ int RunSign(const SignFlags& flags) {
   if (!annotations) return ReportError(annotations.error());
   auto signature_repository = SignatureRepositoryFromEnv();
   if (!signature_repository) return ReportError(signature_repository.error());
-  auto password = PrivateKeyPassword();
+  auto password = ReadKeyPassword(PasswordConfirmation::kOnce);
   if (!password) return ReportError(password.error());
-  auto signer = crypto::LoadPrivateKeyFile(flags.key, *password);
+  auto signer = crypto::LoadPrivateKeyFile(flags.key, password->view());
   if (!signer) return ReportError(signer.error());
 
   cosign::SignOptions options;
