@@ -1,6 +1,7 @@
 #include "signet/provider/cosign_image_verifier.h"
 
 #include "signet/cosign/verify.h"
+#include "signet/provider/json_log.h"
 
 namespace signet::provider {
 
@@ -51,6 +52,9 @@ Status CosignImageVerifier::Verify(const oci::ImageReference& reference,
                                    const policy::PolicyConfig& policy, Deadline deadline) {
   if (auto status = CheckDeadline(deadline, reference); !status.ok()) return status;
   auto keys = keys_->Select(policy.keys);
+  for (const auto& message : keys_->TakeReloadErrors()) {
+    LogEvent(spdlog::level::warn, {{"event", "key_reload_failed"}, {"error", message}});
+  }
   if (!keys.ok()) return keys.error().WithContext("policy \"" + policy.name + "\"");
   cosign::VerifyOptions options;
   options.keys = std::move(keys).value();

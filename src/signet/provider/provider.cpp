@@ -53,8 +53,10 @@ Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
     client.ca_file = options.registry_ca_file;
     client.keychain =
         std::make_shared<policy::SecretFileKeychain>(config.registries, config.docker_config_file);
-    client.request_timeout = config.verification.deadline;
-    client.connect_timeout = std::min(client.connect_timeout, config.verification.deadline);
+    // The request deadline bounds what Gatekeeper waits for, not the registry
+    // calls: a verification that outlives its request still fills the cache.
+    client.request_timeout = std::max<std::chrono::milliseconds>(config.verification.deadline * 2,
+                                                                 std::chrono::seconds(10));
     client.max_retries = 1;
     client.max_retry_wait = std::chrono::milliseconds(200);
     client.user_agent = "signet-provider";

@@ -1,0 +1,530 @@
+// End-to-end tests of `signet serve`: the real binary over real HTTPS on
+// 127.0.0.1, against a real docker-registry (TLS + Basic auth) holding images
+// signed with signet's library, with openssl-made certificates for the
+// server, for a Gatekeeper-like client and for a client from another CA.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server/server_test_support.h"
+#include "signet/cosign/sign.h"
+#include "signet/crypto/keys.h"
+#include "support/paths.h"
+#include "support/pki.h"
+#include "support/process.h"
+#include "support/registry_server.h"
+#include "support/test_images.h"
+
+namespace signet::provider {
+namespace {
+
+using nlohmann::json;
+using signet::testing::CertFiles;
+using signet::testing::ChildProcess;
+using signet::testing::ClientResponse;
+using signet::testing::ClientTls;
+using signet::testing::Eventually;
+using signet::testing::HttpClient;
+using signet::testing::LeafSpec;
+using signet::testing::PushedImage;
+using signet::testing::RegistryServer;
+using signet::testing::TempDir;
+using signet::testing::TestPki;
+
+constexpr char kGatekeeperName[] = "gatekeeper-webhook-service.gatekeeper-system.svc";
+
+std::string ProviderRequestBody(
+    const std::vector<std::string>& keys,
+    const std::string& api_version = "externaldata.gatekeeper.sh/v1beta1") {
+  return json{
+      {"apiVersion", api_version}, {"kind", "ProviderRequest"}, {"request", {{"keys", keys}}}}
+      .dump();
+}
+
+// The value of one sample ("name{labels}") in Prometheus text, 0 if absent.
+double MetricValue(const std::string& text, const std::string& sample) {
+  std::size_t pos = 0;
+  while ((pos = text.find(sample + " ", pos)) != std::string::npos) {
+    if (pos == 0 || text[pos - 1] == '\n') return std::stod(text.substr(pos + sample.size() + 1));
+    pos += sample.size();
+  }
+  return 0.0;
+}
+
+// Sum of every sample of metric family `name`.
+double MetricSum(const std::string& text, const std::string& name) {
+  double sum = 0;
+  std::size_t pos = 0;
+  while ((pos = text.find(name, pos)) != std::string::npos) {
+    const bool line_start = pos == 0 || text[pos - 1] == '\n';
+    const std::size_t end = text.find('\n', pos);
+    const std::string line = text.substr(pos, end - pos);
+    pos += name.size();
+    if (!line_start) continue;
+    const char next = line.size() > name.size() ? line[name.size()] : '\0';
+    if (next != '{' && next != ' ') continue;
+    sum += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return sum;
+}
+
+// Field `field` of item `index` of a ProviderResponse, "" when the item has
+// no such field, "<missing>" when there is no such item.
+std::string ItemField(const json& answer, std::size_t index, const std::string& field) {
+  try {
+    return answer.at("response").at("items").at(index).value(field, std::string());
+  } catch (const json::exception&) {
+    return "<missing>";
+  }
+}
+
+// A `signet serve` child process; killed when the handle goes away.
+class ProviderProcess {
+ public:
+  ProviderProcess(const std::vector<std::string>& args, const std::string& log_file)
+      : port_(signet::testing::FreePort()), log_file_(log_file) {
+    std::vector<std::string> argv = {signet::testing::SignetBinary(),
+                                     "serve",
+                                     "--address",
+                                     "127.0.0.1",
+                                     "--port",
+                                     std::to_string(port_)};
+    argv.insert(argv.end(), args.begin(), args.end());
+    child_ = ChildProcess(argv, {}, log_file);
+    started_ = signet::testing::WaitForPort(port_, std::chrono::seconds(30));
+  }
+
+  bool started() const { return started_; }
+  int port() const { return port_; }
+  std::string Url(const std::string& path) const {
+    return "https://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  std::string log() const { return signet::testing::ReadFile(log_file_); }
+  ChildProcess& child() { return child_; }
+
+ private:
+  int port_;
+  std::string log_file_;
+  ChildProcess child_;
+  bool started_ = false;
+};
+
+class ProviderE2ETest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    shared_ = new Shared();
+    Shared& s = *shared_;
+    s.registry = RegistryServer::Start(RegistryServer::Mode::kTlsBasicAuth);
+    s.client = signet::testing::ClientFor(*s.registry);
+    s.pki = std::make_unique<TestPki>(s.dir.path());
+    s.ca = s.pki->CreateCa("ca", "signet provider test CA");
+    s.server_cert = s.pki->IssueLoopbackServer(s.ca, "server");
+    LeafSpec gatekeeper;
+    gatekeeper.common_name = kGatekeeperName;
+    gatekeeper.dns_names = {kGatekeeperName};
+    gatekeeper.client_auth = true;
+    s.gatekeeper_cert = s.pki->IssueLeaf(s.ca, "gatekeeper", gatekeeper);
+    const CertFiles other_ca = s.pki->CreateCa("other-ca", "some other CA");
+    s.other_client_cert = s.pki->IssueLeaf(other_ca, "other-client", gatekeeper);
+
+    auto pair = crypto::GenerateKeyPair("e2e-password");
+    ASSERT_TRUE(pair.ok()) << pair.error().message();
+    signet::testing::WriteFile(s.dir.File("cosign.pub"), pair->public_pem);
+    auto signer = crypto::LoadPrivateKey(pair->private_pem, "e2e-password", "e2e key");
+    ASSERT_TRUE(signer.ok()) << signer.error().message();
+    s.signer = std::move(signer).value();
+
+    signet::testing::WriteFile(s.dir.File("registry-secret/username"), s.registry->username());
+    signet::testing::WriteFile(s.dir.File("registry-secret/password"),
+                               s.registry->password() + "\n", 0600);
+
+    s.signed_image = PushSigned("e2e/signed", "v1");
+    s.unsigned_image = PushUnsigned("e2e/unsigned", "v1");
+  }
+
+  static void TearDownTestSuite() {
+    delete shared_;
+    shared_ = nullptr;
+  }
+
+  static PushedImage PushUnsigned(const std::string& path, const std::string& tag) {
+    return signet::testing::PushRandomImage(
+        *shared_->client, signet::testing::RepositoryOn(*shared_->registry, path), tag);
+  }
+
+  static PushedImage PushSigned(const std::string& path, const std::string& tag) {
+    PushedImage image = PushUnsigned(path, tag);
+    auto reference = oci::ImageReference::Parse(image.TagReference());
+    EXPECT_TRUE(reference.ok());
+    auto signed_result = cosign::SignImage(*shared_->client, *reference, *shared_->signer, {});
+    EXPECT_TRUE(signed_result.ok()) << signed_result.error().message();
+    return image;
+  }
+
+  // Flags that point the provider at the shared registry, key and certificate.
+  std::vector<std::string> BaseArgs() const {
+    const Shared& s = *shared_;
+    return {"--tls-cert-file",
+            s.server_cert.cert_file,
+            "--tls-key-file",
+            s.server_cert.key_file,
+            "--key",
+            s.dir.File("cosign.pub"),
+            "--registry-secret-dir",
+            s.dir.File("registry-secret"),
+            "--registry-cacert",
+            s.registry->ca_file()};
+  }
+
+  std::unique_ptr<ProviderProcess> Start(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = BaseArgs();
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto provider = std::make_unique<ProviderProcess>(
+        args, dir_.File("provider-" + std::to_string(++provider_count_) + ".log"));
+    EXPECT_TRUE(provider->started()) << provider->log();
+    return provider;
+  }
+
+  static ClientTls Trusting() { return ClientTls{shared_->ca.cert_file, "", "", false, false}; }
+  static ClientTls AsGatekeeper() {
+    return ClientTls{shared_->ca.cert_file, shared_->gatekeeper_cert.cert_file,
+                     shared_->gatekeeper_cert.key_file, false, false};
+  }
+
+  static json PostJson(ProviderProcess& provider, const std::string& path, const std::string& body,
+                       ClientTls tls = Trusting()) {
+    HttpClient client(std::move(tls));
+    const ClientResponse r =
+        client.Request("POST", provider.Url(path), body, {{"Content-Type", "application/json"}});
+    EXPECT_TRUE(r.transport_ok) << r.error << "\n" << provider.log();
+    EXPECT_EQ(r.status, 200) << r.body;
+    json parsed = json::parse(r.body, nullptr, false);
+    EXPECT_FALSE(parsed.is_discarded()) << r.body;
+    return parsed;
+  }
+
+  static std::string Metrics(ProviderProcess& provider) {
+    HttpClient client(Trusting());
+    return client.Request("GET", provider.Url("/metrics")).body;
+  }
+
+  struct Shared {
+    TempDir dir;
+    std::unique_ptr<RegistryServer> registry;
+    std::unique_ptr<oci::RegistryClient> client;
+    std::unique_ptr<TestPki> pki;
+    CertFiles ca, server_cert, gatekeeper_cert, other_client_cert;
+    std::unique_ptr<crypto::Signer> signer;
+    PushedImage signed_image, unsigned_image;
+  };
+  static Shared* shared_;
+
+  TempDir dir_;
+  int provider_count_ = 0;
+};
+
+ProviderE2ETest::Shared* ProviderE2ETest::shared_ = nullptr;
+
+TEST_F(ProviderE2ETest, MutualTlsAcceptsGatekeeperAndRefusesOthers) {
+  auto provider = Start({"--client-ca-file", shared_->ca.cert_file});
+  const std::string body = ProviderRequestBody({shared_->signed_image.TagReference()});
+
+  json answer = PostJson(*provider, "/validate", body, AsGatekeeper());
+  EXPECT_EQ(ItemField(answer, 0, "value"), shared_->signed_image.DigestReference())
+      << answer.dump();
+
+  HttpClient no_cert(Trusting());
+  const ClientResponse refused = no_cert.Request("POST", provider->Url("/validate"), body);
+  EXPECT_FALSE(refused.transport_ok) << refused.status << " " << refused.body;
+
+  HttpClient other_ca(ClientTls{shared_->ca.cert_file, shared_->other_client_cert.cert_file,
+                                shared_->other_client_cert.key_file, false, false});
+  const ClientResponse refused_too = other_ca.Request("POST", provider->Url("/validate"), body);
+  EXPECT_FALSE(refused_too.transport_ok) << refused_too.status << " " << refused_too.body;
+}
+
+TEST_F(ProviderE2ETest, MixedSignedAndUnsignedGivePerKeyResultsInOrderForBothApiVersions) {
+  auto provider = Start();
+  const std::string good = shared_->signed_image.TagReference();
+  const std::string bad = shared_->unsigned_image.TagReference();
+  const std::string missing = shared_->registry->host() + "/e2e/missing:v1";
+  for (const std::string api :
+       {"externaldata.gatekeeper.sh/v1beta1", "externaldata.gatekeeper.sh/v1alpha1"}) {
+    json answer =
+        PostJson(*provider, "/validate", ProviderRequestBody({bad, good, missing, good}, api));
+    EXPECT_EQ(answer["apiVersion"], "externaldata.gatekeeper.sh/v1beta1");
+    EXPECT_EQ(answer["kind"], "ProviderResponse");
+    json& items = answer["response"]["items"];
+    ASSERT_EQ(items.size(), 4u) << answer.dump();
+    EXPECT_EQ(items[0].value("key", ""), bad);
+    EXPECT_EQ(items[0].value("error", ""), bad + "_invalid: no signatures found");
+    EXPECT_EQ(items[1].value("key", ""), good);
+    EXPECT_EQ(items[1].value("value", ""), shared_->signed_image.DigestReference());
+    EXPECT_EQ(items[2].value("key", ""), missing);
+    EXPECT_EQ(items[2].value("error", ""), missing + "_invalid: image not found");
+    EXPECT_EQ(items[3].value("value", ""), shared_->signed_image.DigestReference());
+    EXPECT_FALSE(answer["response"].contains("systemError"));
+  }
+  EXPECT_NE(provider->log().find("\"request_id\""), std::string::npos);
+  EXPECT_EQ(provider->log().find(shared_->registry->password()), std::string::npos);
+}
+
+TEST_F(ProviderE2ETest, WholeRequestFailuresAreSystemErrors) {
+  auto provider = Start({"--max-body-bytes", "2000"});
+  const auto system_error = [&](const std::string& method, const std::string& body) {
+    HttpClient client(Trusting());
+    const ClientResponse r = client.Request(method, provider->Url("/validate"), body);
+    EXPECT_TRUE(r.transport_ok) << r.error;
+    EXPECT_EQ(r.status, 200) << method << " " << r.body;
+    const json parsed = json::parse(r.body, nullptr, false);
+    if (parsed.is_discarded() || !parsed.contains("response")) {
+      return std::string("unexpected body: ") + r.body;
+    }
+    EXPECT_FALSE(parsed.at("response").contains("items")) << r.body;
+    return parsed.at("response").value("systemError", std::string());
+  };
+  EXPECT_EQ(system_error("POST", "{not json").rfind("unable to unmarshal request body", 0), 0u);
+  EXPECT_EQ(system_error("GET", ""), "only POST is allowed");
+  EXPECT_EQ(system_error("POST", ProviderRequestBody({std::string(3000, 'a')})),
+            "request body exceeds the limit of 2000 bytes");
+  EXPECT_EQ(system_error("POST", ProviderRequestBody({})), "request has no keys");
+}
+
+TEST_F(ProviderE2ETest, MutateReturnsDigests) {
+  auto provider = Start();
+  const PushedImage& image = shared_->signed_image;
+  const std::string bad = shared_->unsigned_image.TagReference();
+  json answer = PostJson(*provider, "/mutate",
+                         ProviderRequestBody({image.TagReference(), image.DigestReference(), bad}));
+  EXPECT_TRUE(answer.at("response").value("idempotent", false));
+  json& items = answer["response"]["items"];
+  ASSERT_EQ(items.size(), 3u) << answer.dump();
+  EXPECT_EQ(items[0].value("value", ""), image.DigestReference());
+  EXPECT_EQ(items[1].value("value", ""), image.DigestReference());
+  EXPECT_EQ(items[2].value("error", ""), bad + "_invalid: no signatures found");
+  EXPECT_FALSE(items[2].contains("value"));
+}
+
+TEST_F(ProviderE2ETest, HundredImagesInOneRequestAreVerifiedInParallel) {
+  std::vector<std::string> hundred;
+  for (int i = 0; i < 100; ++i) {
+    hundred.push_back(PushSigned("e2e/many", "t" + std::to_string(i)).TagReference());
+  }
+  const std::string single = PushSigned("e2e/one", "v1").TagReference();
+  // A generous deadline: this test compares times, it does not race them.
+  auto provider = Start({"--deadline", "60s", "--workers", "32"});
+  // Warm the connection pool and the token-free Basic auth path on another image.
+  PostJson(*provider, "/validate", ProviderRequestBody({shared_->signed_image.TagReference()}));
+
+  const auto timed = [&](const std::vector<std::string>& keys, json& answer) {
+    const auto start = std::chrono::steady_clock::now();
+    answer = PostJson(*provider, "/validate", ProviderRequestBody(keys));
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  json one_answer, hundred_answer;
+  const double t1 = timed({single}, one_answer);
+  const double t100 = timed(hundred, hundred_answer);
+  ASSERT_EQ(ItemField(one_answer, 0, "error"), "") << one_answer.dump();
+  ASSERT_EQ(hundred_answer["response"]["items"].size(), 100u);
+  for (const auto& item : hundred_answer["response"]["items"]) {
+    EXPECT_FALSE(item.contains("error")) << item.dump();
+  }
+  // In sequence, 100 verifications would take about 100 x t1.
+  EXPECT_LT(t100, 20 * t1) << "t1=" << t1 << "s t100=" << t100 << "s";
+  const std::string metrics = Metrics(*provider);
+  EXPECT_GE(MetricValue(metrics, "signet_provider_verifications_total{result=\"valid\"}"), 101);
+}
+
+TEST_F(ProviderE2ETest, RegistryStoppedMidTestGivesItemErrorsAndCachedKeysStillAnswer) {
+  auto registry = RegistryServer::Start(RegistryServer::Mode::kTlsBasicAuth);
+  auto client = signet::testing::ClientFor(*registry);
+  const auto push = [&](const std::string& path, bool sign) {
+    PushedImage image = signet::testing::PushRandomImage(
+        *client, signet::testing::RepositoryOn(*registry, path), "v1");
+    if (sign) {
+      auto signed_result = cosign::SignImage(
+          *client, *oci::ImageReference::Parse(image.TagReference()), *shared_->signer, {});
+      EXPECT_TRUE(signed_result.ok()) << signed_result.error().message();
+    }
+    return image;
+  };
+  const PushedImage cached = push("down/cached", true);
+  const PushedImage uncached_signed = push("down/signed", true);
+  const PushedImage uncached_unsigned = push("down/unsigned", false);
+
+  std::vector<std::string> args = {"--tls-cert-file",
+                                   shared_->server_cert.cert_file,
+                                   "--tls-key-file",
+                                   shared_->server_cert.key_file,
+                                   "--key",
+                                   shared_->dir.File("cosign.pub"),
+                                   "--registry-secret-dir",
+                                   shared_->dir.File("registry-secret"),
+                                   "--registry-cacert",
+                                   registry->ca_file(),
+                                   "--deadline",
+                                   "2500ms"};
+  ProviderProcess provider(args, dir_.File("provider-down.log"));
+  ASSERT_TRUE(provider.started()) << provider.log();
+  const json warm = PostJson(provider, "/validate", ProviderRequestBody({cached.TagReference()}));
+  ASSERT_EQ(ItemField(warm, 0, "value"), cached.DigestReference()) << warm.dump();
+
+  registry->Stop();
+  json answer =
+      PostJson(provider, "/validate",
+               ProviderRequestBody({uncached_signed.TagReference(), cached.TagReference(),
+                                    uncached_unsigned.TagReference(), cached.DigestReference()}));
+  json& items = answer["response"]["items"];
+  ASSERT_EQ(items.size(), 4u) << answer.dump();
+  for (int i : {0, 2}) {
+    const std::string error = items[i].value("error", "");
+    EXPECT_FALSE(items[i].contains("value")) << items[i].dump();
+    EXPECT_NE(error.find("_invalid: "), std::string::npos) << items[i].dump();
+    EXPECT_TRUE(error.find("registry unreachable") != std::string::npos ||
+                error.find("verification timed out") != std::string::npos)
+        << error;
+  }
+  EXPECT_EQ(items[1].value("value", ""), cached.DigestReference()) << items[1].dump();
+  EXPECT_EQ(items[3].value("value", ""), cached.DigestReference()) << items[3].dump();
+  EXPECT_FALSE(answer["response"].contains("systemError"));
+}
+
+TEST_F(ProviderE2ETest, FiftyConcurrentIdenticalRequestsRunOneVerification) {
+  const PushedImage image = PushSigned("e2e/rollout", "v1");
+  auto provider = Start();
+  const std::string body = ProviderRequestBody({image.TagReference()});
+  std::atomic<int> valid{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 50; ++i) {
+    threads.emplace_back([&] {
+      HttpClient client(Trusting());
+      const ClientResponse r = client.Request("POST", provider->Url("/validate"), body);
+      const json parsed = json::parse(r.body, nullptr, false);
+      if (ItemField(parsed, 0, "value") == image.DigestReference()) {
+        ++valid;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(valid.load(), 50);
+  const std::string metrics = Metrics(*provider);
+  EXPECT_EQ(MetricSum(metrics, "signet_provider_verifications_total"), 1.0) << metrics;
+  EXPECT_EQ(
+      MetricValue(metrics,
+                  "signet_provider_requests_total{endpoint=\"validate\",outcome=\"allowed\"}"),
+      50.0);
+}
+
+TEST_F(ProviderE2ETest, ReplacedCertificateIsPickedUp) {
+  namespace fs = std::filesystem;
+  LeafSpec spec;
+  spec.dns_names = {"localhost"};
+  spec.ip_addresses = {"127.0.0.1"};
+  spec.common_name = "provider-one";
+  const CertFiles one = shared_->pki->IssueLeaf(shared_->ca, "provider-one", spec);
+  spec.common_name = "provider-two";
+  const CertFiles two = shared_->pki->IssueLeaf(shared_->ca, "provider-two", spec);
+  const std::string cert = dir_.File("tls.crt");
+  const std::string key = dir_.File("tls.key");
+  const auto install = [](const std::string& from, const std::string& to) {
+    fs::copy_file(from, to + ".new", fs::copy_options::overwrite_existing);
+    fs::rename(to + ".new", to);
+  };
+  install(one.cert_file, cert);
+  install(one.key_file, key);
+  auto provider = Start({"--tls-cert-file", cert, "--tls-key-file", key});
+  const auto served_subject = [&] {
+    HttpClient client(Trusting());
+    const ClientResponse r = client.Request("GET", provider->Url("/healthz"));
+    return r.transport_ok ? r.server_cert_subject : "error: " + r.error;
+  };
+  EXPECT_NE(served_subject().find("CN=provider-one"), std::string::npos) << served_subject();
+  install(two.key_file, key);
+  install(two.cert_file, cert);
+  EXPECT_TRUE(Eventually([&] {
+    return served_subject().find("CN=provider-two") != std::string::npos;
+  })) << served_subject();
+  json answer =
+      PostJson(*provider, "/validate", ProviderRequestBody({shared_->signed_image.TagReference()}));
+  EXPECT_EQ(ItemField(answer, 0, "value"), shared_->signed_image.DigestReference());
+}
+
+// A TCP listener that never accepts: connections complete in the kernel and
+// then hang, like a registry that stopped answering.
+class BlackHole {
+ public:
+  BlackHole() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    ::listen(fd_, 64);
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~BlackHole() { ::close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST_F(ProviderE2ETest, SigtermDrainsRequestsInFlight) {
+  BlackHole hole;
+  auto provider = Start({"--deadline", "3s"});
+  const std::string stuck = "127.0.0.1:" + std::to_string(hole.port()) + "/slow/app:v1";
+  ClientResponse in_flight;
+  std::thread request([&] {
+    HttpClient client(Trusting());
+    in_flight = client.Request("POST", provider->Url("/validate"), ProviderRequestBody({stuck}));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  const int status = provider->child().Stop(SIGTERM, std::chrono::seconds(20));
+  request.join();
+  ASSERT_TRUE(in_flight.transport_ok) << in_flight.error << "\n" << provider->log();
+  EXPECT_EQ(in_flight.status, 200);
+  json answer = json::parse(in_flight.body, nullptr, false);
+  ASSERT_FALSE(answer.is_discarded()) << in_flight.body;
+  EXPECT_EQ(ItemField(answer, 0, "error"), stuck + "_invalid: verification timed out")
+      << in_flight.body;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << provider->log();
+  EXPECT_NE(provider->log().find("provider_stopped"), std::string::npos) << provider->log();
+}
+
+TEST_F(ProviderE2ETest, StartupFailsClearlyWithoutCertificateOrKey) {
+  const auto run = [](const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {signet::testing::SignetBinary(), "serve", "--port", "0"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return signet::testing::RunCommand(argv, {}, "", std::chrono::seconds(30));
+  };
+  const auto missing_cert = run({"--tls-cert-file", dir_.File("nope.crt"), "--tls-key-file",
+                                 dir_.File("nope.key"), "--key", shared_->dir.File("cosign.pub")});
+  EXPECT_NE(missing_cert.exit_code, 0);
+  EXPECT_NE(missing_cert.err.find("nope.crt"), std::string::npos) << missing_cert.err;
+
+  const auto missing_key = run({"--tls-cert-file", shared_->server_cert.cert_file, "--tls-key-file",
+                                shared_->server_cert.key_file, "--key", dir_.File("missing.pub")});
+  EXPECT_NE(missing_key.exit_code, 0);
+  EXPECT_NE(missing_key.err.find("missing.pub"), std::string::npos) << missing_key.err;
+
+  const auto no_tls = run({"--key", shared_->dir.File("cosign.pub")});
+  EXPECT_NE(no_tls.exit_code, 0);
+  EXPECT_NE(no_tls.err.find("--tls-cert-file"), std::string::npos) << no_tls.err;
+}
+
+}  // namespace
+}  // namespace signet::provider
