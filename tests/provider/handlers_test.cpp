@@ -1,0 +1,146 @@
+#include "signet/provider/handlers.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "fake_image_verifier.h"
+#include "signet/server/metrics.h"
+
+namespace signet::provider {
+namespace {
+
+using nlohmann::json;
+using testing::FakeDigest;
+using testing::FakeImageVerifier;
+
+constexpr char kRepo[] = "registry.test:5000/team/app";
+
+class HandlersTest : public ::testing::Test {
+ protected:
+  HandlersTest() {
+    fake_->Add(kRepo, "signed", {FakeDigest('a'), ErrorCode::kInternal, true, {}});
+    fake_->Add(kRepo, "unsigned", {FakeDigest('b'), ErrorCode::kNoSignatures, false, {}});
+    HandlerOptions options;
+    options.max_keys = 5;
+    options.max_body_bytes = 4096;
+    handlers_ = std::make_unique<ProviderHandlers>(service_, &metrics_, options);
+  }
+
+  static server::HttpRequest Post(const std::string& path, const std::string& body) {
+    server::HttpRequest request;
+    request.method = "POST";
+    request.path = path;
+    request.target = path;
+    request.body = body;
+    request.request_id = "test-request";
+    return request;
+  }
+
+  static std::string Keys(const std::vector<std::string>& keys) {
+    return json{{"apiVersion", "externaldata.gatekeeper.sh/v1beta1"},
+                {"kind", "ProviderRequest"},
+                {"request", {{"keys", keys}}}}
+        .dump();
+  }
+
+  std::shared_ptr<FakeImageVerifier> fake_ = std::make_shared<FakeImageVerifier>();
+  server::MetricsRegistry registry_;
+  ProviderMetrics metrics_{registry_};
+  VerificationService service_{
+      VerificationServiceOptions{}, fake_,
+      *policy::PolicySet::Create({{"default", {"**"}, {}, {}}}, policy::UnmatchedImages::kDeny),
+      &metrics_};
+  std::unique_ptr<ProviderHandlers> handlers_;
+};
+
+TEST_F(HandlersTest, ValidateAnswersEachKeyInOrder) {
+  const std::string signed_ref = std::string(kRepo) + ":signed";
+  const std::string unsigned_ref = std::string(kRepo) + ":unsigned";
+  auto response =
+      handlers_->Validate(Post("/validate", Keys({unsigned_ref, signed_ref, unsigned_ref})));
+  EXPECT_EQ(response.status, 200);
+  const json body = json::parse(response.body);
+  EXPECT_EQ(body["apiVersion"], "externaldata.gatekeeper.sh/v1beta1");
+  EXPECT_EQ(body["kind"], "ProviderResponse");
+  const json& items = body["response"]["items"];
+  ASSERT_EQ(items.size(), 3u);
+  EXPECT_EQ(items[0]["key"], unsigned_ref);
+  EXPECT_EQ(items[0]["error"], unsigned_ref + "_invalid: no signatures found");
+  EXPECT_EQ(items[1]["key"], signed_ref);
+  EXPECT_EQ(items[1]["value"], std::string(kRepo) + "@" + FakeDigest('a'));
+  EXPECT_EQ(items[2]["error"], unsigned_ref + "_invalid: no signatures found");
+  EXPECT_FALSE(body["response"].contains("systemError"));
+  EXPECT_FALSE(body["response"].contains("idempotent"));
+}
+
+TEST_F(HandlersTest, MutateResolvesTagsAndKeepsDigestKeys) {
+  const std::string by_tag = std::string(kRepo) + ":signed";
+  const std::string by_digest = std::string(kRepo) + "@" + FakeDigest('a');
+  const std::string bad = std::string(kRepo) + ":unsigned";
+  auto response = handlers_->Mutate(Post("/mutate", Keys({by_tag, by_digest, bad})));
+  EXPECT_EQ(response.status, 200);
+  const json body = json::parse(response.body);
+  EXPECT_EQ(body["response"]["idempotent"], true);
+  const json& items = body["response"]["items"];
+  ASSERT_EQ(items.size(), 3u);
+  EXPECT_EQ(items[0]["value"], by_digest);
+  EXPECT_EQ(items[1]["value"], by_digest);
+  EXPECT_FALSE(items[2].contains("value"));
+  EXPECT_EQ(items[2]["error"], bad + "_invalid: no signatures found");
+}
+
+TEST_F(HandlersTest, WholeRequestFailuresAreSystemErrorsWithStatus200) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"{", "unable to unmarshal request body: not valid JSON"},
+      {Keys({}), "request has no keys"},
+      {Keys({"a", "b", "c", "d", "e", "f"}), "too many keys: 6 (the limit is 5)"},
+  };
+  for (const auto& [request_body, message] : cases) {
+    auto response = handlers_->Validate(Post("/validate", request_body));
+    EXPECT_EQ(response.status, 200);
+    const json body = json::parse(response.body);
+    EXPECT_EQ(body["response"]["systemError"], message);
+    EXPECT_FALSE(body["response"].contains("items"));
+  }
+  EXPECT_EQ(fake_->verify_calls.load(), 0);
+}
+
+TEST_F(HandlersTest, RejectedRequestsOnProviderPathsGetSystemErrors) {
+  server::HttpRequest get = Post("/validate", "");
+  get.method = "GET";
+  auto wrong_method = handlers_->Rejected(server::RejectionKind::kMethodNotAllowed, get);
+  EXPECT_EQ(wrong_method.status, 200);
+  EXPECT_EQ(json::parse(wrong_method.body)["response"]["systemError"], "only POST is allowed");
+
+  auto too_large = handlers_->Rejected(server::RejectionKind::kBodyTooLarge, Post("/validate", ""));
+  EXPECT_EQ(too_large.status, 200);
+  EXPECT_EQ(json::parse(too_large.body)["response"]["systemError"],
+            "request body exceeds the limit of 4096 bytes");
+
+  auto unknown = handlers_->Rejected(server::RejectionKind::kNotFound, Post("/nope", ""));
+  EXPECT_EQ(unknown.status, 404);
+}
+
+TEST_F(HandlersTest, MetricsCountRequestsByOutcome) {
+  handlers_->Validate(Post("/validate", Keys({std::string(kRepo) + ":signed"})));
+  handlers_->Validate(Post("/validate", Keys({std::string(kRepo) + ":unsigned"})));
+  handlers_->Validate(Post("/validate", "{"));
+  const std::string text = registry_.Render();
+  EXPECT_NE(
+      text.find("signet_provider_requests_total{endpoint=\"validate\",outcome=\"allowed\"} 1"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("signet_provider_requests_total{endpoint=\"validate\",outcome=\"denied\"} 1"),
+            std::string::npos);
+  EXPECT_NE(
+      text.find("signet_provider_requests_total{endpoint=\"validate\",outcome=\"system_error\"} 1"),
+      std::string::npos);
+  EXPECT_NE(text.find("signet_provider_verifications_total{result=\"valid\"} 1"),
+            std::string::npos);
+  EXPECT_NE(text.find("signet_provider_verifications_total{result=\"no_signatures\"} 1"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace signet::provider

@@ -1,0 +1,106 @@
+// Keys and registry credentials are loaded once and re-read when their files
+// change on disk.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "signet/crypto/keys.h"
+#include "signet/policy/registry_credentials.h"
+#include "signet/policy/trusted_keys.h"
+#include "support/paths.h"
+#include "support/process.h"
+
+namespace signet::policy {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Replaces `path` the way a Kubernetes volume update does: write aside, rename in.
+void Replace(const std::string& path, const std::string& contents) {
+  signet::testing::WriteFile(path + ".new", contents);
+  std::filesystem::rename(path + ".new", path);
+}
+
+TEST(TrustedKeysTest, ReloadsAChangedKeyAndKeepsTheLastGoodOne) {
+  signet::testing::TempDir dir;
+  auto first = crypto::GenerateKeyPair("");
+  auto second = crypto::GenerateKeyPair("");
+  ASSERT_TRUE(first.ok() && second.ok());
+  const std::string path = dir.File("cosign.pub");
+  Replace(path, first->public_pem);
+  auto keys = TrustedKeys::Load({{"default", path}}, milliseconds(0));
+  ASSERT_TRUE(keys.ok()) << keys.error().message();
+  auto selected = (*keys)->Select({});
+  ASSERT_TRUE(selected.ok());
+  ASSERT_EQ(selected->size(), 1u);
+  EXPECT_EQ((*selected)[0]->PublicKeyPem(), first->public_pem);
+
+  Replace(path, second->public_pem);
+  selected = (*keys)->Select({"default"});
+  ASSERT_TRUE(selected.ok());
+  EXPECT_EQ((*selected)[0]->PublicKeyPem(), second->public_pem);
+
+  Replace(path, "not a key\n");
+  selected = (*keys)->Select({});
+  ASSERT_TRUE(selected.ok());
+  EXPECT_EQ((*selected)[0]->PublicKeyPem(), second->public_pem);
+  const auto errors = (*keys)->TakeReloadErrors();
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("default"), std::string::npos) << errors[0];
+}
+
+TEST(TrustedKeysTest, LoadFailsOnAMissingKeyAndSelectNeedsAKnownName) {
+  signet::testing::TempDir dir;
+  auto missing = TrustedKeys::Load({{"default", dir.File("missing.pub")}});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message().find("missing.pub"), std::string::npos);
+
+  auto pair = crypto::GenerateKeyPair("");
+  ASSERT_TRUE(pair.ok());
+  Replace(dir.File("a.pub"), pair->public_pem);
+  auto keys = TrustedKeys::Load({{"a", dir.File("a.pub")}});
+  ASSERT_TRUE(keys.ok());
+  EXPECT_FALSE((*keys)->Select({"b"}).ok());
+}
+
+TEST(SecretFileKeychainTest, ReadsPerHostFilesAndRereadsThemWhenChanged) {
+  signet::testing::TempDir dir;
+  Replace(dir.File("user"), "alice\n");
+  Replace(dir.File("pass"), "s3cret\n");
+  Replace(dir.File("any-user"), "bob");
+  Replace(dir.File("any-pass"), "hunter2");
+  SecretFileKeychain keychain(
+      {{"registry.example.com", dir.File("user"), dir.File("pass"), "", false},
+       {"*", dir.File("any-user"), dir.File("any-pass"), "", false}},
+      "", milliseconds(0));
+  auto credentials = keychain.Resolve("registry.example.com");
+  ASSERT_TRUE(credentials.ok());
+  EXPECT_EQ(credentials->username, "alice");
+  EXPECT_EQ(credentials->password, "s3cret");
+
+  auto other = keychain.Resolve("elsewhere.io");
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->username, "bob");
+
+  Replace(dir.File("pass"), "rotated-password\n");
+  credentials = keychain.Resolve("registry.example.com");
+  ASSERT_TRUE(credentials.ok());
+  EXPECT_EQ(credentials->password, "rotated-password");
+}
+
+TEST(SecretFileKeychainTest, MissingFileIsAnErrorThatDoesNotLeakSecrets) {
+  signet::testing::TempDir dir;
+  Replace(dir.File("user"), "alice");
+  SecretFileKeychain keychain({{"r.io", dir.File("user"), dir.File("nope"), "", false}}, "",
+                              milliseconds(0));
+  auto credentials = keychain.Resolve("r.io");
+  ASSERT_FALSE(credentials.ok());
+  EXPECT_NE(credentials.error().message().find("nope"), std::string::npos);
+  EXPECT_EQ(credentials.error().message().find("alice"), std::string::npos);
+  auto anonymous = keychain.Resolve("other.io");
+  ASSERT_TRUE(anonymous.ok());
+  EXPECT_TRUE(anonymous->anonymous());
+}
+
+}  // namespace
+}  // namespace signet::policy

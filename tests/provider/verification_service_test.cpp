@@ -1,0 +1,218 @@
+#include "signet/provider/verification_service.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "fake_image_verifier.h"
+#include "signet/server/metrics.h"
+
+namespace signet::provider {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::FakeDigest;
+using testing::FakeImageVerifier;
+
+constexpr char kRepo[] = "registry.test:5000/team/app";
+
+policy::PolicySet CatchAll() {
+  return *policy::PolicySet::Create({{"default", {"**"}, {}, {}}}, policy::UnmatchedImages::kDeny);
+}
+
+// A clock that tests move by hand.
+struct ManualClock {
+  std::shared_ptr<std::atomic<long long>> ms = std::make_shared<std::atomic<long long>>(0);
+  Clock clock() const {
+    auto counter = ms;
+    return
+        [counter] { return std::chrono::steady_clock::time_point(milliseconds(counter->load())); };
+  }
+  void Advance(milliseconds d) { ms->fetch_add(d.count()); }
+};
+
+class VerificationServiceTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<VerificationService> Make(VerificationServiceOptions options = {},
+                                            policy::PolicySet policies = CatchAll()) {
+    return std::make_unique<VerificationService>(options, fake_, std::move(policies), &metrics_);
+  }
+
+  std::shared_ptr<FakeImageVerifier> fake_ = std::make_shared<FakeImageVerifier>();
+  server::MetricsRegistry registry_;
+  ProviderMetrics metrics_{registry_};
+};
+
+TEST_F(VerificationServiceTest, PerKeyResultsInRequestOrderWithDuplicates) {
+  fake_->Add(kRepo, "signed", {FakeDigest('a'), ErrorCode::kInternal, true, {}});
+  fake_->Add(kRepo, "unsigned", {FakeDigest('b'), ErrorCode::kNoSignatures, false, {}});
+  auto service = Make();
+  const std::vector<std::string> keys = {
+      std::string(kRepo) + ":unsigned", std::string(kRepo) + ":signed",
+      std::string(kRepo) + ":unsigned", "not a reference",
+      std::string(kRepo) + ":missing",  std::string(kRepo) + "@" + FakeDigest('a')};
+  auto decisions = service->Decide(keys);
+  ASSERT_EQ(decisions.size(), keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) EXPECT_EQ(decisions[i].key, keys[i]);
+  EXPECT_FALSE(decisions[0].valid);
+  EXPECT_EQ(decisions[0].reason, "no signatures found");
+  EXPECT_TRUE(decisions[1].valid);
+  EXPECT_EQ(decisions[1].digest_reference, std::string(kRepo) + "@" + FakeDigest('a'));
+  EXPECT_FALSE(decisions[2].valid);
+  EXPECT_EQ(decisions[2].reason, "no signatures found");
+  EXPECT_FALSE(decisions[3].valid);
+  EXPECT_EQ(decisions[3].reason, "invalid image reference");
+  EXPECT_FALSE(decisions[4].valid);
+  EXPECT_EQ(decisions[4].reason, "image not found");
+  EXPECT_TRUE(decisions[5].valid);
+  EXPECT_TRUE(decisions[5].key_has_digest);
+  // The duplicate was verified once; the digest key shares the signed tag's
+  // cached result at most, so at most two verifier calls happened.
+  EXPECT_LE(fake_->verify_calls.load(), 3);
+}
+
+TEST_F(VerificationServiceTest, UnmatchedImagesAreDeniedWithoutVerification) {
+  fake_->Add(kRepo, "signed", {FakeDigest('a'), ErrorCode::kInternal, true, {}});
+  auto policies = *policy::PolicySet::Create({{"other", {"elsewhere.io/**"}, {}, {}}},
+                                             policy::UnmatchedImages::kDeny);
+  auto service = Make({}, std::move(policies));
+  auto decisions = service->Decide({std::string(kRepo) + ":signed"});
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_FALSE(decisions[0].valid);
+  EXPECT_EQ(decisions[0].reason, std::string("no policy matches image ") + kRepo);
+  EXPECT_EQ(fake_->verify_calls.load(), 0);
+}
+
+TEST_F(VerificationServiceTest, KeyUnfinishedAtTheDeadlineTimesOut) {
+  fake_->Add(kRepo, "slow", {FakeDigest('5'), ErrorCode::kInternal, true, milliseconds(1500)});
+  fake_->Add(kRepo, "fast", {FakeDigest('f'), ErrorCode::kInternal, true, {}});
+  VerificationServiceOptions options;
+  options.deadline = milliseconds(200);
+  auto service = Make(options);
+  auto decisions = service->Decide({std::string(kRepo) + ":slow", std::string(kRepo) + ":fast"});
+  ASSERT_EQ(decisions.size(), 2u);
+  EXPECT_FALSE(decisions[0].valid);
+  EXPECT_EQ(decisions[0].reason, "verification timed out");
+  EXPECT_TRUE(decisions[0].digest_reference.empty());
+  EXPECT_TRUE(decisions[1].valid);
+}
+
+TEST_F(VerificationServiceTest, FiftyConcurrentIdenticalRequestsRunOneVerification) {
+  fake_->Add(kRepo, "v1", {FakeDigest('c'), ErrorCode::kInternal, true, milliseconds(300)});
+  auto service = Make();
+  std::vector<std::thread> threads;
+  std::atomic<int> valid{0};
+  for (int i = 0; i < 50; ++i) {
+    threads.emplace_back([&] {
+      auto decisions = service->Decide({std::string(kRepo) + ":v1"});
+      if (decisions.size() == 1 && decisions[0].valid) ++valid;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(valid.load(), 50);
+  EXPECT_EQ(fake_->verify_calls.load(), 1);
+  EXPECT_EQ(fake_->resolve_calls.load(), 1);
+  // Every request that did not run the verification and did not hit the
+  // cache joined the one in flight.
+  const double coalesced =
+      registry_
+          .GetCounter("signet_provider_coalesced_waits_total",
+                      "Verifications that joined an identical verification already in flight.")
+          .Value();
+  const double hits = registry_
+                          .GetCounter("signet_provider_cache_hits_total", "Cache hits by cache.",
+                                      {{"cache", "verification"}})
+                          .Value();
+  EXPECT_EQ(coalesced + hits, 49.0);
+}
+
+TEST_F(VerificationServiceTest, ResultsAreCachedUntilTheirTtl) {
+  fake_->Add(kRepo, "v1", {FakeDigest('d'), ErrorCode::kInternal, true, {}});
+  ManualClock clock;
+  VerificationServiceOptions options;
+  options.clock = clock.clock();
+  options.cache_ttl = milliseconds(60000);
+  options.tag_cache_ttl = milliseconds(1000);
+  auto service = Make(options);
+  const std::vector<std::string> keys = {std::string(kRepo) + ":v1"};
+  ASSERT_TRUE(service->Decide(keys)[0].valid);
+  auto second = service->Decide(keys);
+  ASSERT_TRUE(second[0].valid);
+  EXPECT_TRUE(second[0].cached);
+  EXPECT_EQ(fake_->verify_calls.load(), 1);
+  EXPECT_EQ(fake_->resolve_calls.load(), 1);
+
+  clock.Advance(milliseconds(2000));  // tag entry expired, result still fresh
+  ASSERT_TRUE(service->Decide(keys)[0].valid);
+  EXPECT_EQ(fake_->resolve_calls.load(), 2);
+  EXPECT_EQ(fake_->verify_calls.load(), 1);
+
+  clock.Advance(milliseconds(60000));  // everything expired
+  ASSERT_TRUE(service->Decide(keys)[0].valid);
+  EXPECT_EQ(fake_->verify_calls.load(), 2);
+}
+
+TEST_F(VerificationServiceTest, FailuresUseTheNegativeTtl) {
+  fake_->Add(kRepo, "bad", {FakeDigest('e'), ErrorCode::kNoMatchingSignatures, false, {}});
+  ManualClock clock;
+  VerificationServiceOptions options;
+  options.clock = clock.clock();
+  options.cache_ttl = milliseconds(60000);
+  options.negative_cache_ttl = milliseconds(5000);
+  auto service = Make(options);
+  const std::vector<std::string> keys = {std::string(kRepo) + "@" + FakeDigest('e')};
+  EXPECT_EQ(service->Decide(keys)[0].reason, "no matching signatures");
+  EXPECT_EQ(service->Decide(keys)[0].reason, "no matching signatures");
+  EXPECT_EQ(fake_->verify_calls.load(), 1);
+  clock.Advance(milliseconds(6000));
+  EXPECT_EQ(service->Decide(keys)[0].reason, "no matching signatures");
+  EXPECT_EQ(fake_->verify_calls.load(), 2);
+}
+
+TEST_F(VerificationServiceTest, TimeoutsAreNotCached) {
+  fake_->Add(kRepo, "slow", {FakeDigest('7'), ErrorCode::kTimeout, false, {}});
+  auto service = Make();
+  const std::vector<std::string> keys = {std::string(kRepo) + "@" + FakeDigest('7')};
+  EXPECT_EQ(service->Decide(keys)[0].reason, "verification timed out");
+  EXPECT_EQ(service->Decide(keys)[0].reason, "verification timed out");
+  EXPECT_EQ(fake_->verify_calls.load(), 2);
+}
+
+TEST_F(VerificationServiceTest, CacheIsBounded) {
+  for (char c : std::string("0123456789")) {
+    fake_->Add(kRepo, std::string("t") + c, {FakeDigest(c), ErrorCode::kInternal, true, {}});
+  }
+  VerificationServiceOptions options;
+  options.cache_max_entries = 3;
+  auto service = Make(options);
+  for (char c : std::string("0123456789")) {
+    ASSERT_TRUE(service->Decide({std::string(kRepo) + "@" + FakeDigest(c)})[0].valid);
+  }
+  EXPECT_EQ(fake_->verify_calls.load(), 10);
+  // The three most recent are cached, the oldest were evicted.
+  ASSERT_TRUE(service->Decide({std::string(kRepo) + "@" + FakeDigest('9')})[0].cached);
+  EXPECT_EQ(fake_->verify_calls.load(), 10);
+  auto oldest = service->Decide({std::string(kRepo) + "@" + FakeDigest('0')});
+  EXPECT_TRUE(oldest[0].valid);
+  EXPECT_FALSE(oldest[0].cached);
+  EXPECT_EQ(fake_->verify_calls.load(), 11);
+}
+
+TEST_F(VerificationServiceTest, KeysOfOneRequestRunInParallel) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 8; ++i) {
+    const char c = std::string("abcdef01")[i];
+    fake_->Add(kRepo, std::string("p") + c,
+               {FakeDigest(c), ErrorCode::kInternal, true, milliseconds(400)});
+    keys.push_back(std::string(kRepo) + ":p" + c);
+  }
+  VerificationServiceOptions options;
+  options.workers = 8;
+  options.deadline = milliseconds(2000);  // 8 x 400 ms in sequence would not fit
+  auto service = Make(options);
+  auto decisions = service->Decide(keys);
+  for (const auto& decision : decisions) EXPECT_TRUE(decision.valid) << decision.reason;
+}
+
+}  // namespace
+}  // namespace signet::provider
