@@ -120,7 +120,11 @@ Result<KeyPairPem> ImportKeyPair(std::string_view unencrypted_pem, std::string_v
                  source + ": unsupported PEM type \"" + block->type +
                      "\" (expected an unencrypted RSA PRIVATE KEY, EC PRIVATE KEY or PRIVATE KEY)");
   }
-  if (!key) {
+  // OpenSSL's decoders also accept other encodings; the PEM label must
+  // still match the kind of key found.
+  const int base_id = key ? EVP_PKEY_get_base_id(key.get()) : EVP_PKEY_NONE;
+  if (!key || (block->type == "RSA PRIVATE KEY" && base_id != EVP_PKEY_RSA) ||
+      (block->type == "EC PRIVATE KEY" && base_id != EVP_PKEY_EC)) {
     return Error(ErrorCode::kParse,
                  source + ": the \"" + block->type + "\" block is not a valid " + format + " key");
   }
