@@ -168,19 +168,5 @@ TEST_F(CosignInterop, SignetImportedKeysSignInCosign) {
   }
 }
 
-TEST_F(CosignInterop, CosignImportedKeyLoadsInSignet) {
-  const std::string data = TestDataDir() + "/cosign/";
-  // cosign 2.5.0 itself refuses to import the RSA vector ("unsupported public key
-  // type"), so the cross-check uses the P-256 PKCS#8 vector.
-  auto imp = Cosign({"import-key-pair", "--key", data + "cosign-keys_test-validecpkcs8.pem",
-                     "--output-key-prefix", File("cimp")},
-                    "cpw");
-  ASSERT_EQ(imp.exit_code, 0) << imp.err;
-  auto signer = crypto::LoadPrivateKeyFile(File("cimp.key"), "cpw");
-  ASSERT_TRUE(signer.ok()) << signer.error().message();
-  EXPECT_EQ((*signer)->algorithm(), crypto::KeyAlgorithm::kEcdsaP256);
-  EXPECT_EQ((*signer)->PublicKeyPem(), ReadFile(File("cimp.pub")));
-}
-
 }  // namespace
 }  // namespace signet
