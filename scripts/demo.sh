@@ -51,8 +51,9 @@ echo "registry listening on $registry"
 
 # Pushes a one-layer OCI image made from random bytes; prints its digest.
 push_image() {  # repo tag
-  local repo=$1 tag=$2 dir="$work/image-$1-$2"
-  dir=${dir//\//_}; mkdir -p "$dir"
+  local repo=$1 tag=$2 name="image-$1-$2"
+  local dir="$work/${name//\//_}"
+  mkdir -p "$dir"
   head -c 1024 /dev/urandom > "$dir/layer"
   printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
     "$(sha256sum < "$dir/layer" | cut -d' ' -f1)" > "$dir/config"
