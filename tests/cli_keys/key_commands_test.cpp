@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <sstream>
+#include <string>
+
 #include "cli_test_env.h"
 #include "signet/crypto/keys.h"
 
@@ -226,6 +229,19 @@ TEST(KeyCommands, HelpExplainsPasswordAndFlags) {
   EXPECT_NE(r.out.find("--force"), std::string::npos);
   auto missing = Signet({"public-key"}, "x");
   EXPECT_EQ(missing.exit_code, 2);  // usage error: --key is required
+}
+
+TEST(KeyCommands, TopLevelHelpIsAnIndexOfEveryCommand) {
+  auto r = Signet({"--help"}, "x");
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* command : {"generate-key-pair", "import-key-pair", "public-key", "sign-blob",
+                              "verify-blob", "sign", "verify", "triangulate", "serve"}) {
+    EXPECT_NE(r.out.find(std::string("  ") + command + " "), std::string::npos) << command;
+  }
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_LT(line.size(), 160u) << "help line too long: " << line;
+  }
 }
 
 }  // namespace

@@ -27,6 +27,11 @@ inline constexpr int kExitNoSignatures = 10;          // cosign: no signatures f
 inline constexpr int kExitImageNotFound = 11;         // cosign: image not found
 inline constexpr int kExitNoMatchingSignatures = 12;  // cosign: no matching signatures
 
+// Shortens each subcommand's description to its first sentence, so that
+// `signet --help` stays a one-line-per-command index; the full text moves to
+// the subcommand's own --help.
+void KeepTopLevelHelpShort(CLI::App& app);
+
 // Maps an error to its exit code.
 int ExitCodeFor(const Error& error);
 

@@ -17,6 +17,16 @@ int ExitCodeFor(const Error& error) {
   }
 }
 
+void KeepTopLevelHelpShort(CLI::App& app) {
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    const std::string full = sub->get_description();
+    const auto cut = full.find_first_of(".\n");
+    if (cut == std::string::npos || cut + 1 >= full.size()) continue;
+    sub->description(full.substr(0, cut));
+    sub->footer(full);
+  }
+}
+
 int ReportError(const Error& error) {
   std::cerr << "Error: " << error.message() << "\n";
   return ExitCodeFor(error);
@@ -36,6 +46,7 @@ int main(int argc, char** argv) {
   RegisterBlobCommands(app, action);
   RegisterImageCommands(app, action);
   RegisterServeCommand(app, action);
+  KeepTopLevelHelpShort(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
