@@ -12,3 +12,15 @@ jobs=$(nproc)
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build "$build" -j "$jobs"
 ctest --test-dir "$build" --output-on-failure -j "$jobs" --timeout 300
+
+# The same suite again under AddressSanitizer and UndefinedBehaviorSanitizer
+# (leaks included), in its own build tree. SIGNET_SKIP_SANITIZERS=1 skips it
+# for a quick local loop; CI always runs it.
+if [ "${SIGNET_SKIP_SANITIZERS:-0}" != 1 ]; then
+  asan="$root/build-asan"
+  cmake -S . -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSIGNET_SANITIZE=ON \
+    -DSIGNET_BUILD_BENCH=OFF -DSIGNET_TOOLS_DIR="$build/tools"
+  cmake --build "$asan" -j "$jobs"
+  ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir "$asan" --output-on-failure -j "$jobs" --timeout 300
+fi
