@@ -15,23 +15,10 @@
 namespace signet::cosign {
 namespace {
 
-oci::ImageReference Ref(const std::string& text) {
-  auto ref = oci::ImageReference::Parse(text);
-  EXPECT_TRUE(ref.ok()) << text << ": " << ref.error().message();
-  return *ref;
-}
+oci::ImageReference Ref(const std::string& text) { return testing::ParseReferenceForTest(text); }
 
-class SignTest : public ::testing::Test {
+class SignTest : public testing::TwoKeyPairsTest {
  protected:
-  static void SetUpTestSuite() {
-    keys_.emplace(testing::GenerateTestKeyPair());
-    other_keys_.emplace(testing::GenerateTestKeyPair());
-  }
-  static void TearDownTestSuite() {
-    keys_.reset();
-    other_keys_.reset();
-  }
-
   SignResult Sign(const std::string& reference, const SignOptions& options = {},
                   const crypto::Signer* signer = nullptr) {
     auto result = SignImage(registry_, Ref(reference), signer ? *signer : *keys_->signer, options);
@@ -45,8 +32,6 @@ class SignTest : public ::testing::Test {
     return manifest.ok() ? *manifest : oci::Manifest{};
   }
 
-  static inline std::optional<testing::TestKeyPair> keys_;
-  static inline std::optional<testing::TestKeyPair> other_keys_;
   testing::InMemoryRegistry registry_;
   oci::Repository repo_{"registry.test:5000", "team/app"};
 };

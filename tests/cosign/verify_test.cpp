@@ -32,23 +32,10 @@ std::shared_ptr<const crypto::Verifier> PublicKeyFixture(const std::string& name
   return key.ok() ? std::shared_ptr<const crypto::Verifier>(std::move(*key)) : nullptr;
 }
 
-oci::ImageReference Ref(const std::string& text) {
-  auto ref = oci::ImageReference::Parse(text);
-  EXPECT_TRUE(ref.ok()) << text << ": " << ref.error().message();
-  return *ref;
-}
+oci::ImageReference Ref(const std::string& text) { return testing::ParseReferenceForTest(text); }
 
-class VerifyTest : public ::testing::Test {
+class VerifyTest : public testing::TwoKeyPairsTest {
  protected:
-  static void SetUpTestSuite() {
-    keys_.emplace(testing::GenerateTestKeyPair());
-    other_keys_.emplace(testing::GenerateTestKeyPair());
-  }
-  static void TearDownTestSuite() {
-    keys_.reset();
-    other_keys_.reset();
-  }
-
   // Pushes a fresh image tagged `tag` and returns its reference by tag.
   testing::PushedImage Push(const std::string& tag = "v1") {
     return testing::PushRandomImage(registry_, repo_, tag);
@@ -102,8 +89,6 @@ class VerifyTest : public ::testing::Test {
     EXPECT_EQ(result.error().code(), code) << result.error().message();
   }
 
-  static inline std::optional<testing::TestKeyPair> keys_;
-  static inline std::optional<testing::TestKeyPair> other_keys_;
   testing::InMemoryRegistry registry_;
   oci::Repository repo_{"registry.test:5000", "team/app"};
 };

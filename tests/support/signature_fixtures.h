@@ -6,11 +6,16 @@
 // the calling test). Stateless; safe to call from several threads.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "signet/crypto/signer.h"
+#include "signet/oci/reference.h"
 #include "signet/oci/registry.h"
 
 namespace signet::testing {
@@ -34,6 +39,31 @@ struct TestKeyPair {
 };
 TestKeyPair GenerateTestKeyPair();
 inline constexpr char kTestKeyPassword[] = "test-password";
+
+// A GoogleTest fixture base holding two key pairs generated once per suite:
+// `keys_` signs the images under test, `other_keys_` stands for a stranger.
+class TwoKeyPairsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    keys_.emplace(GenerateTestKeyPair());
+    other_keys_.emplace(GenerateTestKeyPair());
+  }
+  static void TearDownTestSuite() {
+    keys_.reset();
+    other_keys_.reset();
+  }
+
+  static inline std::optional<TestKeyPair> keys_;
+  static inline std::optional<TestKeyPair> other_keys_;
+};
+
+// Parses a reference the test expects to be valid (a parse error fails the
+// test).
+inline oci::ImageReference ParseReferenceForTest(const std::string& text) {
+  auto ref = oci::ImageReference::Parse(text);
+  EXPECT_TRUE(ref.ok()) << text << ": " << ref.error().message();
+  return *ref;
+}
 
 // Pushes a signature manifest made of `signatures` (in order) to
 // <repo>:<tag>, with cosign's config, as cosign would have written it.
