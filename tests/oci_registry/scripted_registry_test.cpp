@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "signet/crypto/encoding.h"
+#include "signet/oci/deadline.h"
 #include "signet/oci/keychain.h"
 #include "signet/oci/registry_client.h"
 #include "support/paths.h"
@@ -87,6 +88,27 @@ TEST_F(ScriptedRegistryTest, HonoursRetryAfterOn429) {
   auto manifest = client.GetManifest(Repo("limited"), "v1");
   ASSERT_TRUE(manifest.ok()) << manifest.error().message();
   EXPECT_EQ(Count({"/v2/limited/manifests/v1"}), 2);
+}
+
+TEST_F(ScriptedRegistryTest, DoesNotWaitForARetryPastTheDeadline) {
+  RegistryClientOptions options = Options();
+  options.max_retry_wait = std::chrono::seconds(5);  // Retry-After: 1 would be honoured
+  RegistryClient client(options);
+  DeadlineScope scope(DeadlineClock::now() + std::chrono::milliseconds(900));
+  auto manifest = client.GetManifest(Repo("limited"), "v1");
+  ASSERT_FALSE(manifest.ok());
+  EXPECT_NE(manifest.error().message().find("HTTP 429"), std::string::npos)
+      << manifest.error().message();
+  EXPECT_EQ(Count({"/v2/limited/manifests/v1"}), 1);
+}
+
+TEST_F(ScriptedRegistryTest, MakesNoRequestOnceTheDeadlineHasPassed) {
+  RegistryClient client(Options());
+  DeadlineScope scope(DeadlineClock::now() - std::chrono::milliseconds(1));
+  auto manifest = client.GetManifest(Repo("flaky"), "v1");
+  ASSERT_FALSE(manifest.ok());
+  EXPECT_EQ(manifest.error().code(), ErrorCode::kTimeout) << manifest.error().message();
+  EXPECT_EQ(Count({"/v2/"}), 0);
 }
 
 TEST_F(ScriptedRegistryTest, RetriesAfterAConnectionReset) {

@@ -12,8 +12,10 @@
 #include "signet/cosign/triangulate.h"
 #include "signet/cosign/verify.h"
 #include "signet/crypto/keys.h"
+#include "signet/oci/deadline.h"
 #include "signet/oci/keychain.h"
 #include "signet/oci/registry_client.h"
+#include "signet/policy/config.h"
 
 namespace signet::cli {
 namespace {
@@ -24,14 +26,30 @@ struct RegistryFlags {
   std::string ca_file;
   std::string username;
   std::string password;
+  std::string timeout = "3m";
 
   void Add(CLI::App& command) {
+    command.add_option("-t,--timeout", timeout,
+                       "time limit for all registry traffic of the command, e.g. 30s, 3m "
+                       "(0 = none); on expiry the command fails")
+        ->default_str("3m");
     command.add_flag("--allow-insecure-registry,--allow-http-registry", allow_insecure,
                      "skip TLS verification and allow plain HTTP registries");
     command.add_option("--registry-cacert", ca_file,
                        "PEM file with extra CA certificates for the registry");
     command.add_option("--registry-username", username, "registry user name");
     command.add_option("--registry-password", password, "registry password");
+  }
+
+  // The deadline for the command's registry traffic, from now.
+  Result<std::optional<oci::DeadlineClock::time_point>> Deadline() const {
+    auto limit = policy::ParseDuration(timeout);
+    if (!limit.ok()) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "--timeout: invalid duration \"" + timeout + "\" (e.g. 500ms, 30s, 3m)");
+    }
+    if (limit->count() == 0) return std::optional<oci::DeadlineClock::time_point>();
+    return std::optional<oci::DeadlineClock::time_point>(oci::DeadlineClock::now() + *limit);
   }
 
   std::unique_ptr<oci::RegistryClient> MakeClient() const {
@@ -138,6 +156,9 @@ int RunSign(const SignFlags& flags) {
   options.annotations = std::move(*annotations);
   options.recursive = flags.recursive;
   options.signature_repository = std::move(*signature_repository);
+  auto deadline = flags.registry.Deadline();
+  if (!deadline) return ReportError(deadline.error());
+  oci::DeadlineScope scope(*deadline);
   auto client = flags.registry.MakeClient();
   auto result = cosign::SignImage(*client, *reference, **signer, options);
   if (!result) return ReportError(result.error());
@@ -198,6 +219,9 @@ int RunVerify(const VerifyFlags& flags) {
   options.keys.push_back(std::shared_ptr<const crypto::Verifier>(std::move(*key)));
   options.annotations = std::move(*annotations);
   options.signature_repository = std::move(*signature_repository);
+  auto deadline = flags.registry.Deadline();
+  if (!deadline) return ReportError(deadline.error());
+  oci::DeadlineScope scope(*deadline);
   auto client = flags.registry.MakeClient();
   if (flags.insecure_ignore_tlog) {
     std::cerr << "WARNING: Skipping tlog verification is an insecure practice that lacks "
@@ -227,6 +251,9 @@ int RunTriangulate(const TriangulateFlags& flags) {
   if (!reference) return ReportError(reference.error());
   auto signature_repository = SignatureRepositoryFromEnv();
   if (!signature_repository) return ReportError(signature_repository.error());
+  auto deadline = flags.registry.Deadline();
+  if (!deadline) return ReportError(deadline.error());
+  oci::DeadlineScope scope(*deadline);
   auto client = flags.registry.MakeClient();
   auto tag = cosign::Triangulate(*client, *reference, *type, *signature_repository);
   if (!tag) return ReportError(tag.error());

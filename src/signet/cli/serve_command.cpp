@@ -1,6 +1,8 @@
 // signet serve: flag parsing for the Gatekeeper External Data provider. The
 // configuration file is read first; flags given on the command line override
 // it. All the work is done by signet::provider::Provider.
+#include <malloc.h>
+
 #include <iostream>
 #include <memory>
 
@@ -75,6 +77,11 @@ Status ApplyFlags(const ServeFlags& f, policy::Config& config) {
 }
 
 int RunServe(const ServeFlags& flags) {
+  // A long-running server: allocations from 128 KiB up (registry response
+  // bodies, up to the 4 MiB caps) are mapped and unmapped each time, instead
+  // of glibc's default of raising that threshold after the first large free
+  // and keeping such blocks in per-thread arenas.
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   const auto level = spdlog::level::from_str(flags.log_level);
   if (level == spdlog::level::off && flags.log_level != "off") {
     std::cerr << "Error: --log-level: unknown level \"" << flags.log_level

@@ -7,6 +7,7 @@
 #include "signet/cosign/signature_manifest.h"
 #include "signet/cosign/triangulate.h"
 #include "signet/crypto/encoding.h"
+#include "signet/oci/deadline.h"
 
 namespace signet::cosign {
 namespace {
@@ -68,7 +69,8 @@ LayerOutcome CheckLayer(oci::Registry& registry, const oci::Repository& signatur
   if (!oci::IsValidSha256Digest(layer.digest)) {
     return fail(ErrorCode::kParse, "invalid layer digest");
   }
-  auto payload = registry.GetBlob(signature_repo, layer.digest, options.max_payload_bytes);
+  // The descriptor's size is the cap: a registry cannot make signet read more.
+  auto payload = registry.GetBlob(signature_repo, layer.digest, layer.size);
   if (!payload) return fail(payload.error().code(), payload.error().message());
   if (payload->size() != layer.size) {
     return fail(ErrorCode::kDigestMismatch, "payload size " + std::to_string(payload->size()) +
@@ -119,7 +121,10 @@ std::vector<LayerOutcome> CheckLayers(oci::Registry& registry,
                                       const VerifyOptions& options) {
   std::vector<LayerOutcome> outcomes(layers.size());
   std::atomic<std::size_t> next{0};
+  // The caller's registry deadline holds in the helper threads too.
+  const auto deadline = oci::CurrentDeadline();
   auto work = [&] {
+    oci::DeadlineScope scope(deadline);
     for (std::size_t i = next++; i < layers.size(); i = next++) {
       outcomes[i] = CheckLayer(registry, signature_repo, digest, i, layers[i], options);
     }

@@ -17,6 +17,9 @@
 // options), kTooLarge (manifest over the layer cap), and registry errors
 // (kNetwork, kAuth, kDigestMismatch, ...) passed through.
 //
+// Registry calls honour the caller's oci::DeadlineScope, in the threads that
+// fetch layers in parallel as well.
+//
 // Reentrant: no global state; the registry and the keys must be thread-safe
 // as their contracts promise.
 #pragma once

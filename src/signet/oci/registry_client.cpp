@@ -7,12 +7,14 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 #include <vector>
 
 #include "signet/crypto/encoding.h"
+#include "signet/oci/deadline.h"
 #include "signet/oci/manifest.h"
 #include "signet/oci/www_authenticate.h"
 
@@ -22,6 +24,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr int kMaxRedirects = 5;
+// Idle easy handles kept for reuse, and idle connections each one keeps: at
+// most kMaxIdleHandles * kMaxConnectionsPerHandle keep-alive connections stay
+// open however many transfers once ran at the same time.
+constexpr std::size_t kMaxIdleHandles = 16;
+constexpr long kMaxConnectionsPerHandle = 2;
 constexpr std::size_t kMaxTagPages = 100;
 constexpr std::size_t kMaxTags = 100000;
 constexpr std::uint64_t kMaxErrorBodyBytes = 64 * 1024;
@@ -314,6 +321,7 @@ void RegistryClient::Impl::ReleaseHandle(CurlHandle handle) {
   if (!handle) return;
   curl_easy_reset(handle.get());  // keeps the live connections
   std::lock_guard<std::mutex> lock(pool_mutex_);
+  if (pool_.size() >= kMaxIdleHandles) return;  // cleaned up: its connections close
   pool_.push_back(std::move(handle));
 }
 
@@ -345,6 +353,18 @@ Status RegistryClient::Impl::ConfigureTls(CURL* handle, bool verify) {
 Result<HttpResponse> RegistryClient::Impl::PerformOnce(const HttpRequest& request,
                                                        CURLcode* transport) {
   *transport = CURLE_OK;
+  auto connect_timeout = options_.connect_timeout;
+  auto request_timeout = options_.request_timeout;
+  const std::optional<Clock::time_point> deadline = CurrentDeadline();
+  if (deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
+    if (left.count() <= 0) {
+      return Error(ErrorCode::kTimeout, request.method + " " + request.url +
+                                            ": the operation's deadline passed before the request");
+    }
+    connect_timeout = std::min(connect_timeout, left);
+    request_timeout = std::min(request_timeout, left);
+  }
   CurlHandle handle = AcquireHandle();
   if (!handle) return Error(ErrorCode::kInternal, "curl_easy_init failed");
   CURL* h = handle.get();
@@ -356,13 +376,13 @@ Result<HttpResponse> RegistryClient::Impl::PerformOnce(const HttpRequest& reques
 
   curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_MAXCONNECTS, kMaxConnectionsPerHandle);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(options_.connect_timeout.count()));
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout.count()));
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_timeout.count()));
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request_timeout.count()));
   curl_easy_setopt(h, CURLOPT_USERAGENT, options_.user_agent.c_str());
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &transfer);
@@ -437,7 +457,11 @@ Result<HttpResponse> RegistryClient::Impl::Perform(const HttpRequest& request) {
       }
     }
     if (!retry || attempt >= attempts) return response;
-    std::this_thread::sleep_for(std::min(wait, options_.max_retry_wait));
+    wait = std::min(wait, options_.max_retry_wait);
+    if (auto deadline = CurrentDeadline(); deadline && Clock::now() + wait >= *deadline) {
+      return response;  // no time left for another attempt
+    }
+    std::this_thread::sleep_for(wait);
   }
 }
 

@@ -5,7 +5,8 @@
 //   allow_insecure, TLS verification is skipped and plain HTTP is allowed
 //   (as cosign's --allow-insecure-registry). Hosts "localhost" and
 //   127.0.0.0/8 fall back to plain HTTP only when allow_insecure is set.
-// - Keep-alive: connections are pooled and reused across calls and threads.
+// - Keep-alive: connections are pooled and reused across calls and threads,
+//   with a fixed bound on idle handles and connections.
 // - Connect and whole-request timeouts; bounded retries of idempotent
 //   requests on 5xx, 429 (honouring Retry-After) and connection resets.
 // - Auth: anonymous, Basic, and the Bearer token flow (WWW-Authenticate realm,

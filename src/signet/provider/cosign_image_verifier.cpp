@@ -1,6 +1,9 @@
 #include "signet/provider/cosign_image_verifier.h"
 
+#include <algorithm>
+
 #include "signet/cosign/verify.h"
+#include "signet/oci/deadline.h"
 #include "signet/provider/json_log.h"
 
 namespace signet::provider {
@@ -14,15 +17,22 @@ Status CheckDeadline(Deadline deadline, const oci::ImageReference& reference) {
   return OkStatus();
 }
 
+oci::DeadlineClock::time_point RegistryDeadline(Deadline deadline,
+                                                std::chrono::milliseconds budget) {
+  return std::max<oci::DeadlineClock::time_point>(deadline, oci::DeadlineClock::now() + budget);
+}
+
 }  // namespace
 
 CosignImageVerifier::CosignImageVerifier(std::shared_ptr<oci::Registry> registry,
-                                         std::shared_ptr<policy::TrustedKeys> keys)
-    : registry_(std::move(registry)), keys_(std::move(keys)) {}
+                                         std::shared_ptr<policy::TrustedKeys> keys,
+                                         std::chrono::milliseconds work_budget)
+    : registry_(std::move(registry)), keys_(std::move(keys)), work_budget_(work_budget) {}
 
 Result<std::string> CosignImageVerifier::ResolveDigest(const oci::ImageReference& reference,
                                                        Deadline deadline) {
   if (auto status = CheckDeadline(deadline, reference); !status.ok()) return status.error();
+  oci::DeadlineScope scope(RegistryDeadline(deadline, work_budget_));
   auto head = registry_->HeadManifest(reference.repository(), reference.tag());
   if (head.ok() && oci::IsValidSha256Digest(head->digest)) return head->digest;
   if (!head.ok()) {
@@ -51,6 +61,7 @@ Result<std::string> CosignImageVerifier::ResolveDigest(const oci::ImageReference
 Status CosignImageVerifier::Verify(const oci::ImageReference& reference,
                                    const policy::PolicyConfig& policy, Deadline deadline) {
   if (auto status = CheckDeadline(deadline, reference); !status.ok()) return status;
+  oci::DeadlineScope scope(RegistryDeadline(deadline, work_budget_));
   auto keys = keys_->Select(policy.keys);
   for (const auto& message : keys_->TakeReloadErrors()) {
     LogEvent(spdlog::level::warn, {{"event", "key_reload_failed"}, {"error", message}});

@@ -54,9 +54,11 @@ Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
     client.keychain =
         std::make_shared<policy::SecretFileKeychain>(config.registries, config.docker_config_file);
     // The request deadline bounds what Gatekeeper waits for, not the registry
-    // calls: a verification that outlives its request still fills the cache.
-    client.request_timeout = std::max<std::chrono::milliseconds>(config.verification.deadline * 2,
-                                                                 std::chrono::seconds(10));
+    // calls: a verification that outlives its request still fills the cache,
+    // within a budget of its own (per request, and for the whole verification).
+    const auto budget = std::max<std::chrono::milliseconds>(config.verification.deadline * 2,
+                                                            std::chrono::seconds(10));
+    client.request_timeout = budget;
     client.max_retries = 1;
     client.max_retry_wait = std::chrono::milliseconds(200);
     client.user_agent = "signet-provider";
@@ -64,7 +66,8 @@ Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
       metrics->RegistryResponse(status);
     };
     auto registry = std::make_shared<RegistryRouter>(client, config.registries);
-    verifier = std::make_shared<CosignImageVerifier>(std::move(registry), std::move(keys).value());
+    verifier = std::make_shared<CosignImageVerifier>(std::move(registry), std::move(keys).value(),
+                                                     budget);
   }
 
   VerificationServiceOptions engine;

@@ -1,0 +1,358 @@
+#!/usr/bin/env python3
+"""A hostile registry for end-to-end tests: a proxy in front of a real
+docker-registry (plain HTTP) that misbehaves on demand.
+
+The first path component of the repository names the fault, and the rest is
+the real repository upstream: GET /v2/<fault>/<repo>/manifests/<ref> is
+answered from /v2/<repo>/manifests/<ref> on the upstream registry, then
+damaged as <fault> says. Faults:
+
+  pass            forward unchanged
+  slow            every request answered only after 30 s
+  trickle         signature manifest sent one byte every 500 ms
+  endless         signature manifest body streamed (chunked) without end
+  hugelength      signature manifest announced with Content-Length: 10 GiB
+  bigmanifest     signature manifest of 5 MiB (valid JSON, correct digest)
+  biglayer        signature layer blob of 5 MiB
+  manylayers      signature manifest with 2,000 layers (correct digest)
+  baddigest       signature layer blob with one byte changed
+  redirectloop    blob requests redirect to themselves forever
+  ratelimit       every other request for a path gets 429, Retry-After: 1
+                  (the first, third, ...), so each fetch succeeds on its retry
+  ratelimitlong   every manifest request gets 429, Retry-After: 3600
+  error500        every manifest request gets 500
+  badjson         signature manifest truncated JSON (correct digest)
+
+Listeners (any may be omitted):
+  --plain PORT    no authentication; every fault above
+  --basic PORT    Basic auth (user/password from --user, --password); fault
+                  "redirectother": blobs redirect to http://localhost:PORT/storage/...,
+                  another host by name, which serves them without asking for
+                  credentials
+  --token PORT    Bearer tokens from http://127.0.0.1:PORT/token; faults
+                  "tokenfail" (the token endpoint answers 500), "tokenexpired"
+                  (the first token issued for a scope is refused as expired),
+                  "tokenexpiredalways" (every token is refused as expired)
+  --hang PORT     accepts connections and never reads or answers
+
+Every request is appended to --log as one JSON line: listener, method, path,
+host, and whether an Authorization header came with it.
+
+usage: hostile_registry.py --upstream HOST:PORT --log FILE [listeners...]
+"""
+import argparse
+import base64
+import hashlib
+import http.client
+import json
+import re
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+MIB = 1024 * 1024
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+args = None
+log_lock = threading.Lock()
+state_lock = threading.Lock()
+seen = {}  # (listener, method, path) -> requests so far
+tokens = {}  # token -> (scope, serial number within the scope)
+scope_serials = {}
+
+
+def digest_of(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def is_signature_manifest(path):
+    return "/manifests/" in path and re.search(r"/manifests/sha256-[0-9a-f]{64}\.sig$", path)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    listener = "plain"
+
+    def log_message(self, fmt, *a):
+        pass
+
+    def handle(self):
+        # A TLS ClientHello on this plain-HTTP port: hang up at once, as a
+        # real plain-HTTP server's error reply would end the handshake.
+        try:
+            first = self.connection.recv(1, socket.MSG_PEEK)
+        except OSError:
+            return
+        if not first or first[0] == 0x16:
+            return
+        super().handle()
+
+    def record(self):
+        with log_lock, open(args.log, "a") as log:
+            log.write(json.dumps({
+                "listener": self.listener,
+                "method": self.command,
+                "path": self.path,
+                "host": self.headers.get("Host", ""),
+                "auth": self.headers.get("Authorization") is not None,
+            }) + "\n")
+
+    def reply(self, status, body=b"", headers=None):
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def upstream(self, path):
+        conn = http.client.HTTPConnection(args.upstream, timeout=30)
+        headers = {}
+        if self.headers.get("Accept"):
+            headers["Accept"] = self.headers["Accept"]
+        conn.request(self.command, path, headers=headers)
+        response = conn.getresponse()
+        body = response.read()
+        kept = {}
+        for name in ("Content-Type", "Docker-Content-Digest", "Location"):
+            if response.getheader(name):
+                kept[name] = response.getheader(name)
+        conn.close()
+        return response.status, kept, body
+
+    # --- authentication -------------------------------------------------
+
+    def check_basic(self):
+        expected = "Basic " + base64.b64encode(
+            (args.user + ":" + args.password).encode()).decode()
+        if self.headers.get("Authorization") == expected:
+            return True
+        self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
+                   {"WWW-Authenticate": 'Basic realm="hostile"',
+                    "Content-Type": "application/json"})
+        return False
+
+    def token_challenge(self, scope, error=None):
+        value = 'Bearer realm="http://127.0.0.1:%d/token",service="hostile"' % args.token
+        if scope:
+            value += ',scope="%s"' % scope
+        if error:
+            value += ',error="%s"' % error
+        self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"token required"}]}',
+                   {"WWW-Authenticate": value, "Content-Type": "application/json"})
+
+    def issue_token(self):
+        query = dict(parse_qsl(urlsplit(self.path).query))
+        scope = query.get("scope", "")
+        if "repository:tokenfail/" in scope:
+            return self.reply(500, b'{"errors":[{"code":"UNKNOWN","message":"token service down"}]}')
+        with state_lock:
+            serial = scope_serials.get(scope, 0) + 1
+            scope_serials[scope] = serial
+            token = "tok-%d-%s" % (serial, hashlib.sha256(
+                ("%s %d %f" % (scope, serial, time.time())).encode()).hexdigest()[:16])
+            tokens[token] = (scope, serial)
+        return self.reply(200, json.dumps({"token": token, "expires_in": 300}).encode(),
+                          {"Content-Type": "application/json"})
+
+    def check_token(self, fault, repo):
+        scope = "repository:%s/%s:pull" % (fault, repo) if fault else ""
+        header = self.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            self.token_challenge(scope)
+            return False
+        with state_lock:
+            known = tokens.get(header[len("Bearer "):])
+        if known is None:
+            self.token_challenge(scope, "invalid_token")
+            return False
+        _, serial = known
+        if fault == "tokenexpiredalways" or (fault == "tokenexpired" and serial == 1):
+            self.token_challenge(scope, "invalid_token")
+            return False
+        return True
+
+    # --- routing --------------------------------------------------------
+
+    def handle_any(self):
+        self.record()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        path = urlsplit(self.path).path
+        if self.listener == "token" and path == "/token":
+            return self.issue_token()
+        if self.listener == "basic" and path.startswith("/storage/"):
+            # Another host by name: serves blobs to anyone.
+            status, headers, body = self.upstream("/v2/" + path[len("/storage/"):])
+            return self.reply(status, body, headers)
+        if path == "/v2/" or path == "/v2":
+            if self.listener == "basic" and not self.check_basic():
+                return None
+            if self.listener == "token" and not self.check_token("", ""):
+                return None
+            return self.reply(200, b"{}", {"Content-Type": "application/json"})
+        match = re.match(r"^/v2/([^/]+)/(.+)/(manifests|blobs)/([^/]+)$", path)
+        if not match:
+            return self.reply(404, b'{"errors":[{"code":"NAME_UNKNOWN","message":"no route"}]}')
+        fault, repo, kind, ref = match.groups()
+        if self.listener == "basic" and not self.check_basic():
+            return None
+        if self.listener == "token" and not self.check_token(fault, repo):
+            return None
+        upstream_path = "/v2/%s/%s/%s" % (repo, kind, ref)
+        return self.fault(fault, kind, upstream_path)
+
+    def fault(self, fault, kind, upstream_path):
+        signature = kind == "manifests" and is_signature_manifest(upstream_path)
+        if fault == "slow":
+            time.sleep(30)
+        if fault == "ratelimit":
+            key = (self.listener, self.command, self.path)
+            with state_lock:
+                seen[key] = seen.get(key, 0) + 1
+                odd = seen[key] % 2 == 1
+            if odd:
+                return self.reply(429, b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}',
+                                  {"Retry-After": "1", "Content-Type": "application/json"})
+        if fault == "ratelimitlong" and kind == "manifests":
+            return self.reply(429, b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}',
+                              {"Retry-After": "3600", "Content-Type": "application/json"})
+        if fault == "error500" and kind == "manifests":
+            return self.reply(500, b'{"errors":[{"code":"UNKNOWN","message":"internal error"}]}',
+                              {"Content-Type": "application/json"})
+        if fault == "redirectloop" and kind == "blobs":
+            return self.reply(307, b"", {"Location": self.path})
+        if fault == "redirectother" and kind == "blobs" and self.command == "GET":
+            return self.reply(307, b"", {
+                "Location": "http://localhost:%d/storage/%s" % (args.basic, upstream_path[4:])})
+
+        status, headers, body = self.upstream(upstream_path)
+        if status != 200 or self.command == "HEAD":
+            return self.reply(status, body, headers)
+
+        if signature and fault == "trickle":
+            return self.stream_slowly(body, headers)
+        if signature and fault == "endless":
+            return self.stream_endless(headers)
+        if signature and fault == "hugelength":
+            return self.stream_huge(headers)
+        if signature and fault in ("bigmanifest", "manylayers", "badjson"):
+            body = self.damage_manifest(fault, body)
+            headers["Docker-Content-Digest"] = digest_of(body)
+        if kind == "blobs" and fault == "biglayer":
+            body = body + b" " * (5 * MIB)
+        if kind == "blobs" and fault == "baddigest":
+            body = bytes([body[0] ^ 0x01]) + body[1:]
+        return self.reply(status, body, headers)
+
+    @staticmethod
+    def damage_manifest(fault, body):
+        manifest = json.loads(body)
+        if fault == "bigmanifest":
+            manifest.setdefault("annotations", {})["padding"] = "x" * (5 * MIB)
+        elif fault == "manylayers":
+            layer = manifest["layers"][0]
+            layers = []
+            for i in range(2000):
+                copy = json.loads(json.dumps(layer))
+                copy.setdefault("annotations", {})["hostile.copy"] = str(i)
+                layers.append(copy)
+            manifest["layers"] = layers
+        else:  # badjson
+            return json.dumps(manifest).encode()[:40]
+        return json.dumps(manifest).encode()
+
+    def stream_slowly(self, body, headers):
+        self.send_response(200)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            for i in range(len(body)):
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+                time.sleep(0.5)
+        except OSError:
+            pass
+        self.close_connection = True
+
+    def stream_endless(self, headers):
+        self.send_response(200)
+        self.send_header("Content-Type", headers.get("Content-Type", OCI_MANIFEST))
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        chunk = b" " * 65536
+        frame = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
+        try:
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline:
+                self.wfile.write(frame)
+        except OSError:
+            pass
+        self.close_connection = True
+
+    def stream_huge(self, headers):
+        self.send_response(200)
+        self.send_header("Content-Type", headers.get("Content-Type", OCI_MANIFEST))
+        self.send_header("Content-Length", str(10 * 1024 * MIB))
+        self.end_headers()
+        chunk = b"\0" * 65536
+        try:
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline:
+                self.wfile.write(chunk)
+        except OSError:
+            pass
+        self.close_connection = True
+
+    do_GET = do_HEAD = do_POST = do_PUT = handle_any
+
+
+def hang_forever(port):
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(128)
+    held = []
+    while True:
+        conn, peer = listener.accept()
+        held.append(conn)  # never read, never answered, never closed
+        with log_lock, open(args.log, "a") as log:
+            log.write(json.dumps({"listener": "hang", "peer_port": peer[1]}) + "\n")
+
+
+def serve(port, listener):
+    handler = type("Handler_" + listener, (Handler,), {"listener": listener})
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
+def main():
+    global args
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--upstream", required=True)
+    parser.add_argument("--log", required=True)
+    parser.add_argument("--plain", type=int)
+    parser.add_argument("--basic", type=int)
+    parser.add_argument("--token", type=int)
+    parser.add_argument("--hang", type=int)
+    parser.add_argument("--user", default="hostile-user")
+    parser.add_argument("--password", default="hostile-password")
+    args = parser.parse_args()
+    for name in ("plain", "basic", "token"):
+        if getattr(args, name):
+            serve(getattr(args, name), name)
+    if args.hang:
+        threading.Thread(target=hang_forever, args=(args.hang,), daemon=True).start()
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,424 @@
+// End to end against a hostile registry (hostile_registry.py, a proxy in front
+// of a real docker-registry that misbehaves on demand): every fault is run
+// through the real `signet verify` binary and through a real `signet serve`.
+// The expectation is always the same: a clear error (or, where the fault is
+// recoverable, a correct success), within the deadline, and for the server
+// no growth of open files or memory however often the faults repeat.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server/server_test_support.h"
+#include "signet/cosign/sign.h"
+#include "signet/crypto/keys.h"
+#include "support/paths.h"
+#include "support/process.h"
+#include "support/registry_server.h"
+#include "support/test_images.h"
+
+namespace signet {
+namespace {
+
+using nlohmann::json;
+using signet::testing::ChildProcess;
+using signet::testing::CommandResult;
+using signet::testing::HttpClient;
+using signet::testing::PushedImage;
+using signet::testing::RegistryServer;
+using signet::testing::TempDir;
+using Clock = std::chrono::steady_clock;
+
+constexpr char kUser[] = "hostile-user";
+constexpr char kPassword[] = "hostile-password";
+// The CLI's --timeout and the provider's request deadline in these tests.
+constexpr auto kCliTimeout = std::chrono::seconds(3);
+constexpr auto kServeDeadline = std::chrono::seconds(2);
+// Process start, scheduling and sanitizer overhead on a loaded machine.
+constexpr auto kSlack = std::chrono::seconds(3);
+
+enum class Listener { kPlain, kBasic, kToken, kHang };
+
+struct Fault {
+  std::string name;  // the hostile registry's fault (first path component)
+  Listener listener = Listener::kPlain;
+  bool valid = false;          // the fault is recoverable: verification succeeds
+  int cli_exit = 1;            // expected `signet verify` exit status
+  std::string cli_message;     // expected in its stderr
+  std::string serve_message;   // expected in the provider's item error
+  std::string cli_timeout = "3s";
+};
+
+// Every fault of the issue's list, with the result it must produce.
+const std::vector<Fault>& Faults() {
+  static const std::vector<Fault> faults = {
+      {"pass", Listener::kPlain, true, 0, "", ""},
+      {"slow", Listener::kPlain, false, 1, "timed out", "verification timed out"},
+      {"hang", Listener::kHang, false, 1, "timed out", "verification timed out"},
+      {"trickle", Listener::kPlain, false, 1, "timed out", "verification timed out"},
+      {"endless", Listener::kPlain, false, 1, "exceeds the cap", "exceeds the cap"},
+      {"hugelength", Listener::kPlain, false, 1, "exceeds the cap", "exceeds the cap"},
+      {"bigmanifest", Listener::kPlain, false, 1, "exceeds the cap", "exceeds the cap"},
+      {"biglayer", Listener::kPlain, false, 12, "exceeds the cap", "no matching signatures"},
+      {"manylayers", Listener::kPlain, false, 1, "more than the limit of 1000",
+       "more than the limit of 1000"},
+      {"baddigest", Listener::kPlain, false, 1, "was expected", "was expected"},
+      {"redirectloop", Listener::kPlain, false, 1, "too many redirects", "too many redirects"},
+      {"redirectother", Listener::kBasic, true, 0, "", ""},
+      {"ratelimit", Listener::kPlain, true, 0, "", "", "20s"},
+      {"ratelimitlong", Listener::kPlain, false, 1, "HTTP 429", "HTTP 429"},
+      {"error500", Listener::kPlain, false, 1, "HTTP 500", "HTTP 500"},
+      {"badjson", Listener::kPlain, false, 1, "JSON", "JSON"},
+      {"tokenfail", Listener::kToken, false, 1, "answered HTTP 500",
+       "registry authentication failed"},
+      {"tokenexpired", Listener::kToken, true, 0, "", ""},
+      {"tokenexpiredalways", Listener::kToken, false, 1, "refused access",
+       "registry authentication failed"},
+  };
+  return faults;
+}
+
+std::string FaultName(const ::testing::TestParamInfo<Fault>& info) { return info.param.name; }
+
+// Open file descriptors and resident memory of a process, from /proc.
+struct Resources {
+  std::size_t fds = 0;
+  std::size_t rss_kib = 0;
+};
+
+Resources ResourcesOf(pid_t pid) {
+  Resources out;
+  const std::string proc = "/proc/" + std::to_string(pid);
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(proc + "/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++out.fds;
+  }
+  std::ifstream status(proc + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) out.rss_kib = std::stoul(line.substr(6));
+  }
+  return out;
+}
+
+class HostileRegistryTest : public ::testing::TestWithParam<Fault> {
+ public:
+  static void SetUpTestSuite() {
+    shared_ = new Shared();
+    Shared& s = *shared_;
+    s.upstream = RegistryServer::Start(RegistryServer::Mode::kPlainHttp);
+    auto client = signet::testing::ClientFor(*s.upstream);
+    auto pair = crypto::GenerateKeyPair("hostile-password");
+    ASSERT_TRUE(pair.ok()) << pair.error().message();
+    signet::testing::WriteFile(s.dir.File("cosign.pub"), pair->public_pem);
+    auto signer = crypto::LoadPrivateKey(pair->private_pem, "hostile-password", "hostile key");
+    ASSERT_TRUE(signer.ok()) << signer.error().message();
+    s.image = signet::testing::PushRandomImage(
+        *client, signet::testing::RepositoryOn(*s.upstream, "hostile/app"), "v1");
+    auto reference = oci::ImageReference::Parse(s.image.TagReference());
+    ASSERT_TRUE(reference.ok());
+    auto signed_image = cosign::SignImage(*client, *reference, **signer, {});
+    ASSERT_TRUE(signed_image.ok()) << signed_image.error().message();
+
+    s.plain = signet::testing::FreePort();
+    s.basic = signet::testing::FreePort();
+    s.token = signet::testing::FreePort();
+    s.hang = signet::testing::FreePort();
+    s.proxy = ChildProcess(
+        {"python3", signet::testing::SourceDir() + "/tests/hostile/hostile_registry.py",
+         "--upstream", s.upstream->host(), "--log", s.dir.File("requests.log"), "--plain",
+         std::to_string(s.plain), "--basic", std::to_string(s.basic), "--token",
+         std::to_string(s.token), "--hang", std::to_string(s.hang), "--user", kUser,
+         "--password", kPassword},
+        {}, s.dir.File("proxy.log"));
+    for (int port : {s.plain, s.basic, s.token, s.hang}) {
+      ASSERT_TRUE(signet::testing::WaitForPort(port))
+          << signet::testing::ReadFile(s.dir.File("proxy.log"));
+    }
+  }
+
+  static void TearDownTestSuite() {
+    delete shared_;
+    shared_ = nullptr;
+  }
+
+ protected:
+  struct Shared {
+    TempDir dir;
+    std::unique_ptr<RegistryServer> upstream;
+    PushedImage image;
+    ChildProcess proxy;
+    int plain = 0, basic = 0, token = 0, hang = 0;
+  };
+
+  static int PortOf(Listener listener) {
+    switch (listener) {
+      case Listener::kPlain:
+        return shared_->plain;
+      case Listener::kBasic:
+        return shared_->basic;
+      case Listener::kToken:
+        return shared_->token;
+      case Listener::kHang:
+        return shared_->hang;
+    }
+    return 0;
+  }
+
+  // The signed image as seen through the hostile registry with `fault`.
+  static std::string ReferenceFor(const Fault& fault, bool by_digest = true) {
+    const std::string name = "127.0.0.1:" + std::to_string(PortOf(fault.listener)) + "/" +
+                             fault.name + "/" + shared_->image.repository.path;
+    return by_digest ? name + "@" + shared_->image.digest : name + ":" + shared_->image.tag;
+  }
+
+  // Logged requests (JSON lines) whose text contains every one of `parts`.
+  static std::vector<json> Requests(const std::vector<std::string>& parts) {
+    std::vector<json> out;
+    std::istringstream log(signet::testing::ReadFile(shared_->dir.File("requests.log")));
+    for (std::string line; std::getline(log, line);) {
+      bool all = true;
+      for (const std::string& part : parts) all = all && line.find(part) != std::string::npos;
+      if (all) out.push_back(json::parse(line));
+    }
+    return out;
+  }
+
+  static Shared* shared_;
+};
+
+HostileRegistryTest::Shared* HostileRegistryTest::shared_ = nullptr;
+
+// ---------------------------------------------------------------------------
+// signet verify
+
+class HostileVerifyTest : public HostileRegistryTest {};
+
+TEST_P(HostileVerifyTest, EndsWithTheExpectedResultInsideTheTimeout) {
+  const Fault& fault = GetParam();
+  std::vector<std::string> argv = {signet::testing::SignetBinary(),
+                                   "verify",
+                                   "--key",
+                                   shared_->dir.File("cosign.pub"),
+                                   "--allow-insecure-registry",
+                                   "--timeout",
+                                   fault.cli_timeout};
+  if (fault.listener == Listener::kBasic) {
+    argv.insert(argv.end(), {"--registry-username", kUser, "--registry-password", kPassword});
+  }
+  for (bool by_digest : {true, false}) {
+    if (!by_digest && fault.listener == Listener::kHang) continue;
+    std::vector<std::string> command = argv;
+    command.push_back(ReferenceFor(fault, by_digest));
+    const auto start = Clock::now();
+    CommandResult result = signet::testing::RunCommand(command, {}, "", std::chrono::seconds(60));
+    const auto elapsed = Clock::now() - start;
+    SCOPED_TRACE(command.back() + "\nstdout: " + result.out + "\nstderr: " + result.err);
+    EXPECT_FALSE(result.timed_out);
+    EXPECT_EQ(result.exit_code, fault.cli_exit);
+    if (fault.valid) {
+      EXPECT_NE(result.out.find(shared_->image.digest), std::string::npos);
+    } else {
+      EXPECT_NE(result.err.find(fault.cli_message), std::string::npos);
+      EXPECT_EQ(result.out, "");
+    }
+    if (fault.cli_timeout == "3s") {
+      EXPECT_LT(elapsed, kCliTimeout + kSlack);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Faults, HostileVerifyTest, ::testing::ValuesIn(Faults()), FaultName);
+
+class HostileRedirectTest : public HostileRegistryTest {};
+
+TEST_F(HostileRedirectTest, CredentialsNeverFollowARedirectToAnotherHost) {
+  const Fault& fault = Faults()[11];
+  ASSERT_EQ(fault.name, "redirectother");
+  CommandResult result = signet::testing::RunCommand(
+      {signet::testing::SignetBinary(), "verify", "--key", shared_->dir.File("cosign.pub"),
+       "--allow-insecure-registry", "--registry-username", kUser, "--registry-password", kPassword,
+       ReferenceFor(fault)});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto redirected = Requests({"\"/storage/", "\"basic\""});
+  ASSERT_FALSE(redirected.empty());
+  for (const json& request : redirected) {
+    EXPECT_FALSE(request["auth"].get<bool>()) << request.dump();
+    EXPECT_EQ(request["host"].get<std::string>().rfind("localhost:", 0), 0u) << request.dump();
+  }
+  // The registry itself did get them, and the plain listener never did.
+  EXPECT_FALSE(Requests({"/v2/redirectother/", "\"auth\": true"}).empty());
+  EXPECT_TRUE(Requests({"\"plain\"", "\"auth\": true"}).empty());
+}
+
+// ---------------------------------------------------------------------------
+// signet serve
+
+class HostileServeTest : public HostileRegistryTest {
+ public:
+  static void SetUpTestSuite() {
+    HostileRegistryTest::SetUpTestSuite();
+    if (::testing::Test::HasFatalFailure()) return;
+    Shared& s = *shared_;
+    signet::testing::WriteFile(s.dir.File("secret/username"), kUser);
+    signet::testing::WriteFile(s.dir.File("secret/password"), std::string(kPassword) + "\n", 0600);
+    // Nothing is cached, so every request verifies again and every fault
+    // is met again.
+    const std::string config =
+        "server:\n"
+        "  insecureHTTP: true\n"
+        "verification:\n"
+        "  deadline: 2s\n"
+        "  workers: 8\n"
+        "  cacheTTL: 0ms\n"
+        "  negativeCacheTTL: 0ms\n"
+        "  tagCacheTTL: 0ms\n"
+        "keys:\n"
+        "  - name: default\n"
+        "    path: " +
+        s.dir.File("cosign.pub") +
+        "\n"
+        "registries:\n"
+        "  - host: 127.0.0.1:" +
+        std::to_string(s.basic) +
+        "\n"
+        "    usernameFile: " +
+        s.dir.File("secret/username") +
+        "\n"
+        "    passwordFile: " +
+        s.dir.File("secret/password") + "\n";
+    signet::testing::WriteFile(s.dir.File("signet.yaml"), config);
+    port_ = signet::testing::FreePort();
+    server_ = new ChildProcess(
+        {signet::testing::SignetBinary(), "serve", "--config", s.dir.File("signet.yaml"),
+         "--address", "127.0.0.1", "--port", std::to_string(port_), "--allow-insecure-registry"},
+        {}, s.dir.File("serve.log"));
+    ASSERT_TRUE(signet::testing::WaitForPort(port_, std::chrono::seconds(30)))
+        << signet::testing::ReadFile(s.dir.File("serve.log"));
+  }
+
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+    HostileRegistryTest::TearDownTestSuite();
+  }
+
+ protected:
+  struct Answer {
+    long status = 0;
+    std::string value;
+    std::string error;
+    std::chrono::steady_clock::duration elapsed{};
+    std::string body;
+  };
+
+  static Answer Validate(const std::string& key) {
+    HttpClient client;
+    const std::string body = json{{"apiVersion", "externaldata.gatekeeper.sh/v1beta1"},
+                                  {"kind", "ProviderRequest"},
+                                  {"request", {{"keys", {key}}}}}
+                                 .dump();
+    const auto start = Clock::now();
+    auto response = client.Request("POST", "http://127.0.0.1:" + std::to_string(port_) + "/validate",
+                                   body, {{"Content-Type", "application/json"}});
+    Answer answer;
+    answer.elapsed = Clock::now() - start;
+    answer.status = response.status;
+    answer.body = response.body;
+    try {
+      const json item = json::parse(response.body).at("response").at("items").at(0);
+      if (item.contains("value") && item["value"].is_string()) answer.value = item["value"];
+      answer.error = item.value("error", "");
+    } catch (const json::exception&) {
+    }
+    return answer;
+  }
+
+  static void ExpectAnswer(const Fault& fault, const Answer& answer, const std::string& key) {
+    SCOPED_TRACE(key + " -> " + answer.body);
+    EXPECT_EQ(answer.status, 200);
+    EXPECT_LT(answer.elapsed, kServeDeadline + kSlack);
+    if (fault.valid) {
+      EXPECT_EQ(answer.error, "");
+      EXPECT_NE(answer.value.find(shared_->image.digest), std::string::npos);
+    } else {
+      EXPECT_EQ(answer.value, "");
+      EXPECT_EQ(answer.error.rfind(key + "_invalid: ", 0), 0u);
+      EXPECT_NE(answer.error.find(fault.serve_message), std::string::npos);
+    }
+  }
+
+  static int port_;
+  static ChildProcess* server_;
+};
+
+int HostileServeTest::port_ = 0;
+ChildProcess* HostileServeTest::server_ = nullptr;
+
+TEST_P(HostileServeTest, AnswersWithTheExpectedResultInsideTheDeadline) {
+  const Fault& fault = GetParam();
+  for (bool by_digest : {true, false}) {
+    if (!by_digest && fault.listener == Listener::kHang) continue;
+    const std::string key = ReferenceFor(fault, by_digest);
+    ExpectAnswer(fault, Validate(key), key);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Faults, HostileServeTest, ::testing::ValuesIn(Faults()), FaultName);
+
+class HostileServeResourcesTest : public HostileServeTest {};
+
+TEST_F(HostileServeResourcesTest, RepeatedFaultsLeaveNoGrowthOfFilesOrMemory) {
+  // Every fault at once, in one request, seven times over; the first three
+  // rounds warm up (threads, the bounded connection pool, allocator arenas).
+  std::vector<std::string> keys;
+  for (const Fault& fault : Faults()) keys.push_back(ReferenceFor(fault));
+  const std::string body = json{{"apiVersion", "externaldata.gatekeeper.sh/v1beta1"},
+                                {"kind", "ProviderRequest"},
+                                {"request", {{"keys", keys}}}}
+                               .dump();
+  auto round = [&] {
+    HttpClient client;
+    const auto start = Clock::now();
+    auto response = client.Request("POST", "http://127.0.0.1:" + std::to_string(port_) + "/validate",
+                                   body, {{"Content-Type", "application/json"}});
+    EXPECT_LT(Clock::now() - start, kServeDeadline + kSlack);
+    ASSERT_EQ(response.status, 200) << response.body;
+    const json items = json::parse(response.body).at("response").at("items");
+    ASSERT_EQ(items.size(), keys.size());
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      const bool valid = items[i].value("error", "").empty();
+      EXPECT_EQ(valid, Faults()[i].valid) << items[i].dump();
+    }
+  };
+  // Background verifications of a round may use their whole registry budget
+  // (10 s) before they give up; resources are read once they have.
+  auto settle = [&] {
+    std::this_thread::sleep_for(std::chrono::seconds(11));
+    return ResourcesOf(server_->pid());
+  };
+  for (int i = 0; i < 3; ++i) round();
+  const Resources warm = settle();
+  for (int i = 0; i < 4; ++i) round();
+  const Resources after = settle();
+  RecordProperty("fds_warm", static_cast<int>(warm.fds));
+  RecordProperty("fds_after", static_cast<int>(after.fds));
+  RecordProperty("rss_kib_warm", static_cast<int>(warm.rss_kib));
+  RecordProperty("rss_kib_after", static_cast<int>(after.rss_kib));
+  EXPECT_LE(after.fds, warm.fds + 3) << "open files grew from " << warm.fds << " to "
+                                     << after.fds;
+  EXPECT_LE(after.rss_kib, warm.rss_kib + warm.rss_kib / 4 + 8 * 1024)
+      << "RSS grew from " << warm.rss_kib << " KiB to " << after.rss_kib << " KiB";
+  EXPECT_TRUE(server_->Running());
+}
+
+}  // namespace
+}  // namespace signet
