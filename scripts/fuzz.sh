@@ -33,7 +33,7 @@ run_one() {
   mkdir -p "$dir/corpus" "$dir/artifacts"
   cp -r "$root/fuzz/corpus/$t/." "$dir/corpus/"
   local start=$SECONDS
-  if "$build/fuzz/${t}_fuzz" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 \
+  if "$build/fuzz/${t}_fuzz" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 \
       -print_final_stats=1 -artifact_prefix="$dir/artifacts/" "$dir/corpus" >"$dir/log" 2>&1; then
     local execs
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -1)
