@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <string>
+#include <string_view>
 
 namespace signet::cli {
 namespace {
@@ -22,15 +24,15 @@ Result<Password> PromptWithoutEcho(const char* prompt) {
     quiet.c_lflag |= ECHONL;
     tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
   }
-  std::string line;
+  Password password;
   char c = 0;
   ssize_t n = 0;
-  while ((n = read(STDIN_FILENO, &c, 1)) == 1 && c != '\n') line.push_back(c);
+  while ((n = read(STDIN_FILENO, &c, 1)) == 1 && c != '\n')
+    password.Append(std::string_view(&c, 1));
   const int read_errno = errno;
   if (have_mode) tcsetattr(STDIN_FILENO, TCSAFLUSH, &old_mode);
   c = 0;
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  Password password(std::move(line));
+  if (!password.empty() && password.view().back() == '\r') password.PopBack();
   if (n < 0) {
     return Error(ErrorCode::kIo,
                  std::string("reading password from terminal: ") + std::strerror(read_errno));
@@ -39,48 +41,30 @@ Result<Password> PromptWithoutEcho(const char* prompt) {
 }
 
 Result<Password> ReadAllStdin() {
-  std::string bytes;
+  Password bytes;
   char buffer[1024];
+  Status status = OkStatus();
   for (;;) {
     const ssize_t n = read(STDIN_FILENO, buffer, sizeof(buffer));
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
-      Password discard(std::move(bytes));
-      return Error(ErrorCode::kIo,
-                   std::string("reading password from stdin: ") + std::strerror(errno));
+      status = Error(ErrorCode::kIo,
+                     std::string("reading password from stdin: ") + std::strerror(errno));
+      break;
     }
-    bytes.append(buffer, static_cast<size_t>(n));
+    bytes.Append(std::string_view(buffer, static_cast<size_t>(n)));
   }
-  volatile char* p = buffer;
-  for (size_t i = 0; i < sizeof(buffer); ++i) p[i] = 0;
-  return Password(std::move(bytes));
+  sodium_memzero(buffer, sizeof(buffer));
+  if (!status.ok()) return status.error();
+  return bytes;
 }
 
 }  // namespace
 
-Password::~Password() { Wipe(); }
-
-Password::Password(Password&& other) noexcept : bytes_(std::move(other.bytes_)) { other.Wipe(); }
-
-Password& Password::operator=(Password&& other) noexcept {
-  if (this != &other) {
-    Wipe();
-    bytes_ = std::move(other.bytes_);
-    other.Wipe();
-  }
-  return *this;
-}
-
-void Password::Wipe() {
-  volatile char* p = bytes_.data();
-  for (size_t i = 0; i < bytes_.size(); ++i) p[i] = 0;
-  bytes_.clear();
-}
-
 Result<Password> ReadKeyPassword(PasswordConfirmation confirmation) {
   if (const char* env = std::getenv("COSIGN_PASSWORD"); env != nullptr) {
-    return Password(std::string(env));
+    return Password(std::string_view(env));
   }
   if (!isatty(STDIN_FILENO)) return ReadAllStdin();
   auto first = PromptWithoutEcho("Enter password for private key: ");

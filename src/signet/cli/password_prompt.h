@@ -9,30 +9,14 @@
 // The returned Password wipes its bytes when destroyed. Never log it.
 #pragma once
 
-#include <string>
-#include <string_view>
-
+#include "signet/crypto/secret_bytes.h"
 #include "signet/result.h"
 
 namespace signet::cli {
 
-// Owned password bytes, zeroed on destruction. Move-only.
-class Password {
- public:
-  Password() = default;
-  explicit Password(std::string bytes) : bytes_(std::move(bytes)) {}
-  ~Password();
-  Password(Password&& other) noexcept;
-  Password& operator=(Password&& other) noexcept;
-  Password(const Password&) = delete;
-  Password& operator=(const Password&) = delete;
-
-  std::string_view view() const { return bytes_; }
-
- private:
-  void Wipe();
-  std::string bytes_;
-};
+// Owned password bytes, wiped when destroyed and whenever they are moved or
+// outgrow their buffer (crypto::SecretBytes). Move-only.
+using Password = crypto::SecretBytes;
 
 enum class PasswordConfirmation { kOnce, kTwice };
 
