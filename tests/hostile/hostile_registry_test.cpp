@@ -19,6 +19,7 @@
 
 #include "server/server_test_support.h"
 #include "signet/cosign/sign.h"
+#include "signet/crypto/encoding.h"
 #include "signet/crypto/keys.h"
 #include "support/paths.h"
 #include "support/process.h"
@@ -259,6 +260,20 @@ TEST_F(HostileRedirectTest, CredentialsNeverFollowARedirectToAnotherHost) {
   EXPECT_TRUE(Requests({"\"plain\"", "\"auth\": true"}).empty());
 }
 
+TEST_F(HostileRedirectTest, ErrorsNeverShowThePassword) {
+  const std::string wrong = "wrong-Secret-5521";
+  for (const std::string fault : {"redirectother", "error500"}) {
+    CommandResult result = signet::testing::RunCommand(
+        {signet::testing::SignetBinary(), "verify", "--key", shared_->dir.File("cosign.pub"),
+         "--allow-insecure-registry", "--registry-username", kUser, "--registry-password", wrong,
+         "127.0.0.1:" + std::to_string(shared_->basic) + "/" + fault + "/" +
+             shared_->image.repository.path + "@" + shared_->image.digest});
+    EXPECT_EQ(result.exit_code, 1) << result.err;
+    EXPECT_NE(result.err.find("refused access"), std::string::npos) << result.err;
+    EXPECT_EQ((result.out + result.err).find(wrong), std::string::npos) << result.err;
+  }
+}
+
 // ---------------------------------------------------------------------------
 // signet serve
 
@@ -299,7 +314,8 @@ class HostileServeTest : public HostileRegistryTest {
     port_ = signet::testing::FreePort();
     server_ = new ChildProcess(
         {signet::testing::SignetBinary(), "serve", "--config", s.dir.File("signet.yaml"),
-         "--address", "127.0.0.1", "--port", std::to_string(port_), "--allow-insecure-registry"},
+         "--address", "127.0.0.1", "--port", std::to_string(port_), "--allow-insecure-registry",
+         "--log-level", "trace"},
         {}, s.dir.File("serve.log"));
     ASSERT_TRUE(signet::testing::WaitForPort(port_, std::chrono::seconds(30)))
         << signet::testing::ReadFile(s.dir.File("serve.log"));
@@ -418,6 +434,34 @@ TEST_F(HostileServeResourcesTest, RepeatedFaultsLeaveNoGrowthOfFilesOrMemory) {
   EXPECT_LE(after.rss_kib, warm.rss_kib + warm.rss_kib / 4 + 8 * 1024)
       << "RSS grew from " << warm.rss_kib << " KiB to " << after.rss_kib << " KiB";
   EXPECT_TRUE(server_->Running());
+}
+
+class HostileServeSecretsTest : public HostileServeTest {};
+
+TEST_F(HostileServeSecretsTest, CredentialsAndTokensNeverReachTheLogOrMetrics) {
+  // Basic credentials (with a redirect) and the Bearer token flow, verified
+  // and failed, with the log at its most verbose.
+  for (const std::string name : {"redirectother", "tokenexpired", "tokenexpiredalways"}) {
+    const Fault* fault = nullptr;
+    for (const Fault& f : Faults()) {
+      if (f.name == name) fault = &f;
+    }
+    ASSERT_NE(fault, nullptr);
+    const std::string key = ReferenceFor(*fault);
+    ExpectAnswer(*fault, Validate(key), key);
+  }
+  HttpClient client;
+  const std::string metrics =
+      client.Request("GET", "http://127.0.0.1:" + std::to_string(port_) + "/metrics").body;
+  ASSERT_NE(metrics.find("signet_"), std::string::npos) << metrics;
+  const std::string log = signet::testing::ReadFile(shared_->dir.File("serve.log"));
+  ASSERT_NE(log.find("redirectother"), std::string::npos) << "the trace log should name the images";
+  const std::string basic = crypto::Base64Encode(std::string(kUser) + ":" + kPassword);
+  for (const std::string& secret : {std::string(kPassword), basic, std::string("tok-"),
+                                    std::string("Bearer "), std::string("Basic ")}) {
+    EXPECT_EQ(log.find(secret), std::string::npos) << "the log shows " << secret;
+    EXPECT_EQ(metrics.find(secret), std::string::npos) << "the metrics show " << secret;
+  }
 }
 
 }  // namespace
