@@ -139,6 +139,14 @@ TEST(ConfigTest, Durations) {
   EXPECT_FALSE(ParseDuration("-1s").ok());
   EXPECT_FALSE(ParseDuration("1.5s").ok());
   EXPECT_FALSE(ParseDuration("1d").ok());
+  // Go's compound form, as cosign prints its --timeout default.
+  EXPECT_EQ(*ParseDuration("3m0s"), milliseconds(180000));
+  EXPECT_EQ(*ParseDuration("1m30s"), milliseconds(90000));
+  EXPECT_EQ(*ParseDuration("1h2m3s4ms"), milliseconds(3723004));
+  EXPECT_FALSE(ParseDuration("30s1m").ok());
+  EXPECT_FALSE(ParseDuration("1s1s").ok());
+  EXPECT_FALSE(ParseDuration("1m30").ok());
+  EXPECT_FALSE(ParseDuration("999999999999h").ok());
   EXPECT_EQ(FormatDuration(milliseconds(2500)), "2500ms");
   EXPECT_EQ(FormatDuration(milliseconds(300000)), "5m");
 }

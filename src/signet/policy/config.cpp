@@ -258,31 +258,62 @@ Config DefaultConfig() {
 }
 
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
-  std::size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-  if (digits == 0 || digits > 12) {
+  auto invalid = [&](const std::string& why) {
     return Error(ErrorCode::kInvalidArgument,
-                 "invalid duration \"" + std::string(text) +
-                     "\" (expected a number followed by ms, s, m or h, e.g. 2500ms)");
+                 "invalid duration \"" + std::string(text) + "\"" + why);
+  };
+  const std::string expected = " (expected numbers with units ms, s, m or h, e.g. 2500ms or 1m30s)";
+  // A bare integer is milliseconds.
+  if (!text.empty() && text.size() <= 12 &&
+      text.find_first_not_of("0123456789") == std::string_view::npos) {
+    long long value = 0;
+    std::from_chars(text.data(), text.data() + text.size(), value);
+    return std::chrono::milliseconds(value);
   }
-  long long value = 0;
-  std::from_chars(text.data(), text.data() + digits, value);
-  const std::string_view unit = text.substr(digits);
-  long long scale = 0;
-  if (unit == "ms" || unit.empty()) {
-    scale = 1;
-  } else if (unit == "s") {
-    scale = 1000;
-  } else if (unit == "m") {
-    scale = 60 * 1000;
-  } else if (unit == "h") {
-    scale = 60 * 60 * 1000;
-  } else {
-    return Error(ErrorCode::kInvalidArgument, "invalid duration \"" + std::string(text) +
-                                                  "\": unknown unit \"" + std::string(unit) +
-                                                  "\" (use ms, s, m or h)");
+  // Otherwise one or more <integer><unit> parts, largest unit first, as Go
+  // writes durations ("1h2m3s", "3m0s", "1500ms").
+  constexpr long long kMaxMilliseconds = 1000LL * 60 * 60 * 24 * 365 * 100;  // 100 years
+  long long total = 0;
+  long long previous_scale = 0;
+  std::string_view rest = text;
+  if (rest.empty()) return invalid(expected);
+  while (!rest.empty()) {
+    std::size_t digits = 0;
+    while (digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9') ++digits;
+    if (digits == 0 || digits > 12) return invalid(expected);
+    long long value = 0;
+    std::from_chars(rest.data(), rest.data() + digits, value);
+    rest.remove_prefix(digits);
+    std::size_t unit_length = 0;
+    while (unit_length < rest.size() && (rest[unit_length] < '0' || rest[unit_length] > '9')) {
+      ++unit_length;
+    }
+    const std::string_view unit = rest.substr(0, unit_length);
+    rest.remove_prefix(unit_length);
+    long long scale = 0;
+    if (unit == "ms") {
+      scale = 1;
+    } else if (unit == "s") {
+      scale = 1000;
+    } else if (unit == "m") {
+      scale = 60 * 1000;
+    } else if (unit == "h") {
+      scale = 60 * 60 * 1000;
+    } else if (unit.empty()) {
+      return invalid(": a number without a unit after the first part" + expected);
+    } else {
+      return invalid(": unknown unit \"" + std::string(unit) + "\" (use ms, s, m or h)");
+    }
+    if (previous_scale != 0 && scale >= previous_scale) {
+      return invalid(": units must go from largest to smallest, each once" + expected);
+    }
+    previous_scale = scale;
+    if (value > kMaxMilliseconds / scale || total + value * scale > kMaxMilliseconds) {
+      return invalid(": longer than 100 years");
+    }
+    total += value * scale;
   }
-  return std::chrono::milliseconds(value * scale);
+  return std::chrono::milliseconds(total);
 }
 
 std::string FormatDuration(std::chrono::milliseconds duration) {

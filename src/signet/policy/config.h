@@ -94,7 +94,8 @@ Result<Config> LoadConfigFile(const std::string& path);
 // keys, valid port, TLS version, limits and durations, valid image globs.
 Status ValidateConfig(const Config& config);
 
-// "2500ms", "10s", "5m", "1h" (a bare integer is milliseconds).
+// "2500ms", "10s", "5m", "1h", and Go's compound form "1m30s" (largest unit first);
+// a bare integer is milliseconds.
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
 
 // "2500ms", "10s", "5m" as ParseDuration reads it back (the largest exact unit).
