@@ -431,8 +431,13 @@ TEST_F(HostileServeResourcesTest, RepeatedFaultsLeaveNoGrowthOfFilesOrMemory) {
   RecordProperty("rss_kib_after", static_cast<int>(after.rss_kib));
   EXPECT_LE(after.fds, warm.fds + 3) << "open files grew from " << warm.fds << " to "
                                      << after.fds;
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer holds freed memory in its quarantine (256 MiB), so RSS
+  // says nothing here; the normal build checks it.
+#else
   EXPECT_LE(after.rss_kib, warm.rss_kib + warm.rss_kib / 4 + 8 * 1024)
       << "RSS grew from " << warm.rss_kib << " KiB to " << after.rss_kib << " KiB";
+#endif
   EXPECT_TRUE(server_->Running());
 }
 
