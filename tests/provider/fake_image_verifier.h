@@ -53,11 +53,22 @@ class FakeImageVerifier : public ImageVerifier {
     return OkStatus();
   }
 
+  std::string TrustVersion() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return trust_version_;
+  }
+  // Simulates a change of the trusted keys.
+  void SetTrustVersion(std::string version) {
+    std::lock_guard<std::mutex> lock(mu_);
+    trust_version_ = std::move(version);
+  }
+
   std::atomic<int> resolve_calls{0};
   std::atomic<int> verify_calls{0};
 
  private:
   std::mutex mu_;
+  std::string trust_version_;
   std::map<std::string, Image> images_;
   std::map<std::string, Image> by_digest_;
 };

@@ -34,8 +34,12 @@ TEST(TrustedKeysTest, ReloadsAChangedKeyAndKeepsTheLastGoodOne) {
   ASSERT_TRUE(selected.ok());
   ASSERT_EQ(selected->size(), 1u);
   EXPECT_EQ((*selected)[0]->PublicKeyPem(), first->public_pem);
+  const auto first_generation = (*keys)->Generation();
+  EXPECT_EQ((*keys)->Generation(), first_generation);
 
   Replace(path, second->public_pem);
+  const auto second_generation = (*keys)->Generation();
+  EXPECT_NE(second_generation, first_generation);
   selected = (*keys)->Select({"default"});
   ASSERT_TRUE(selected.ok());
   EXPECT_EQ((*selected)[0]->PublicKeyPem(), second->public_pem);
@@ -44,6 +48,7 @@ TEST(TrustedKeysTest, ReloadsAChangedKeyAndKeepsTheLastGoodOne) {
   selected = (*keys)->Select({});
   ASSERT_TRUE(selected.ok());
   EXPECT_EQ((*selected)[0]->PublicKeyPem(), second->public_pem);
+  EXPECT_EQ((*keys)->Generation(), second_generation);  // the last good key is still in use
   const auto errors = (*keys)->TakeReloadErrors();
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].find("default"), std::string::npos) << errors[0];

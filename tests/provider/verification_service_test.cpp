@@ -152,6 +152,27 @@ TEST_F(VerificationServiceTest, ResultsAreCachedUntilTheirTtl) {
   EXPECT_EQ(fake_->verify_calls.load(), 2);
 }
 
+TEST_F(VerificationServiceTest, ChangedKeysNeverAnswerFromResultsOfTheOldKeys) {
+  fake_->Add(kRepo, "v1", {FakeDigest('d'), ErrorCode::kInternal, true, {}});
+  VerificationServiceOptions options;
+  options.cache_ttl = milliseconds(60000);
+  auto service = Make(options);
+  const std::vector<std::string> keys = {std::string(kRepo) + ":v1"};
+  ASSERT_TRUE(service->Decide(keys)[0].valid);
+  ASSERT_TRUE(service->Decide(keys)[0].cached);
+  EXPECT_EQ(fake_->verify_calls.load(), 1);
+
+  // The key is rotated and the image no longer verifies: the cached success
+  // made under the old key must not answer.
+  fake_->SetTrustVersion("rotated");
+  fake_->Add(kRepo, "v1", {FakeDigest('d'), ErrorCode::kNoMatchingSignatures, false, {}});
+  auto after = service->Decide(keys);
+  EXPECT_FALSE(after[0].valid);
+  EXPECT_FALSE(after[0].cached);
+  EXPECT_EQ(after[0].reason, "no matching signatures");
+  EXPECT_EQ(fake_->verify_calls.load(), 2);
+}
+
 TEST_F(VerificationServiceTest, FailuresUseTheNegativeTtl) {
   fake_->Add(kRepo, "bad", {FakeDigest('e'), ErrorCode::kNoMatchingSignatures, false, {}});
   ManualClock clock;

@@ -33,7 +33,14 @@ void TrustedKeys::RefreshLocked() {
       continue;
     }
     key.verifier = std::shared_ptr<const crypto::Verifier>(std::move(verifier).value());
+    ++generation_;
   }
+}
+
+std::uint64_t TrustedKeys::Generation() {
+  std::lock_guard<std::mutex> lock(mu_);
+  RefreshLocked();
+  return generation_;
 }
 
 Result<std::vector<std::shared_ptr<const crypto::Verifier>>> TrustedKeys::Select(

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,6 +34,11 @@ class TrustedKeys {
   Result<std::vector<std::shared_ptr<const crypto::Verifier>>> Select(
       const std::vector<std::string>& names);
 
+  // A number that changes whenever a key in use changes (a successful
+  // reload), after reloading changed files. Results computed under one
+  // generation must not be reused under another.
+  std::uint64_t Generation();
+
   // Messages of reloads that failed since the last call (then cleared).
   std::vector<std::string> TakeReloadErrors();
 
@@ -48,6 +54,7 @@ class TrustedKeys {
   std::mutex mu_;
   std::vector<Key> keys_;
   std::vector<std::string> reload_errors_;
+  std::uint64_t generation_ = 0;
 };
 
 }  // namespace signet::policy

@@ -58,6 +58,10 @@ Result<std::string> CosignImageVerifier::ResolveDigest(const oci::ImageReference
   return manifest->digest;
 }
 
+std::string CosignImageVerifier::TrustVersion() {
+  return "keys#" + std::to_string(keys_->Generation());
+}
+
 Status CosignImageVerifier::Verify(const oci::ImageReference& reference,
                                    const policy::PolicyConfig& policy, Deadline deadline) {
   if (auto status = CheckDeadline(deadline, reference); !status.ok()) return status;

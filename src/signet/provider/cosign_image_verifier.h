@@ -29,6 +29,7 @@ class CosignImageVerifier : public ImageVerifier {
 
   Result<std::string> ResolveDigest(const oci::ImageReference& reference,
                                     Deadline deadline) override;
+  std::string TrustVersion() override;
   Status Verify(const oci::ImageReference& reference, const policy::PolicyConfig& policy,
                 Deadline deadline) override;
 

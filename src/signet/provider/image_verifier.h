@@ -31,6 +31,11 @@ class ImageVerifier {
   // (its keys and required annotations). OK only when a signature verified.
   virtual Status Verify(const oci::ImageReference& reference, const policy::PolicyConfig& policy,
                         Deadline deadline) = 0;
+
+  // Identifies the trusted material (keys) verifications use now; it changes
+  // when that material changes. Cached results are keyed by it, so a rotated
+  // or removed key never answers from results made under the old one.
+  virtual std::string TrustVersion() { return std::string(); }
 };
 
 }  // namespace signet::provider

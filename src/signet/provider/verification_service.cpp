@@ -10,8 +10,9 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-std::string ResultKey(const std::string& digest_reference, const std::string& policy) {
-  return digest_reference + "\n" + policy;
+std::string ResultKey(const std::string& digest_reference, const std::string& policy,
+                      const std::string& trust_version) {
+  return digest_reference + "\n" + policy + "\n" + trust_version;
 }
 
 }  // namespace
@@ -81,7 +82,8 @@ std::optional<VerificationService::Outcome> VerificationService::LookupCached(
     }
     digest = tag->digest;
   }
-  auto result = results_.Get(ResultKey(reference.repository().Name() + "@" + digest, policy.name));
+  auto result = results_.Get(ResultKey(reference.repository().Name() + "@" + digest, policy.name,
+                                       verifier_->TrustVersion()));
   if (metrics_) metrics_->CacheLookup("verification", result.has_value());
   if (!result) return std::nullopt;
   result->cached = true;
@@ -116,7 +118,9 @@ VerificationService::Outcome VerificationService::Compute(const oci::ImageRefere
     }
   }
   const std::string digest_reference = reference.repository().Name() + "@" + digest;
-  const std::string result_key = ResultKey(digest_reference, policy.name);
+  // Taken before verifying: a key that changes meanwhile makes this result
+  // unreachable for lookups under the new keys.
+  const std::string result_key = ResultKey(digest_reference, policy.name, verifier_->TrustVersion());
   if (auto cached = results_.Get(result_key)) return *cached;
 
   auto pinned = oci::ImageReference::Parse(digest_reference);
