@@ -311,6 +311,33 @@ TEST_F(ProviderE2ETest, MixedSignedAndUnsignedGivePerKeyResultsInOrderForBothApi
   EXPECT_EQ(provider->log().find(shared_->registry->password()), std::string::npos);
 }
 
+TEST_F(ProviderE2ETest, RotatedKeyNeverAnswersFromResultsOfTheOldKey) {
+  // The provider trusts a copy of the signing key; the copy is then replaced
+  // by an unrelated key. The cached "valid" must not survive the rotation.
+  const std::string key_file = dir_.File("rotating.pub");
+  signet::testing::WriteFile(key_file, signet::testing::ReadFile(shared_->dir.File("cosign.pub")));
+  std::vector<std::string> args = BaseArgs();
+  auto key_flag = std::find(args.begin(), args.end(), "--key");
+  ASSERT_NE(key_flag, args.end());
+  *(key_flag + 1) = key_file;
+  auto provider = Start({}, args);
+  const std::string good = shared_->signed_image.TagReference();
+  const auto verdict = [&] {
+    const json answer = PostJson(*provider, "/validate", ProviderRequestBody({good}));
+    return ItemField(answer, 0, "error");
+  };
+  ASSERT_EQ(verdict(), "");
+  ASSERT_EQ(verdict(), "");  // now answered from the cache
+
+  auto other = crypto::GenerateKeyPair("other");
+  ASSERT_TRUE(other.ok());
+  signet::testing::WriteFile(dir_.File("rotating.pub.new"), other->public_pem);
+  std::filesystem::rename(dir_.File("rotating.pub.new"), key_file);
+  // Key files are checked at most once per second.
+  EXPECT_TRUE(Eventually([&] { return verdict() == good + "_invalid: no matching signatures"; }))
+      << verdict();
+}
+
 TEST_F(ProviderE2ETest, WholeRequestFailuresAreSystemErrors) {
   auto provider = Start({"--max-body-bytes", "2000"});
   const auto system_error = [&](const std::string& method, const std::string& body) {
