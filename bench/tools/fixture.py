@@ -14,6 +14,9 @@
       it is written into the payload's docker-reference. Writes one image
       reference per line to --out (by tag) and to --out-digests (by digest).
 
+push_image() and load_key() are also used by soak.py, which pushes new images
+while the soak test runs.
+
 Only the Python standard library and the `cryptography` module are used; no
 request leaves the loopback interface.
 """
@@ -107,46 +110,60 @@ def compact(obj) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
+def push_image(pusher: Pusher, key, ref_host: str, repo: str, tag: str, label: str,
+               signed: bool):
+    """Pushes one small image as repo:tag (its config carries `label`, its layer is random)
+    and, when `signed`, its signature in cosign's layout. Returns the (tag, digest)
+    references under `ref_host`."""
+    config = compact({"architecture": "amd64", "os": "linux",
+                      "config": {"Labels": {"bench.index": label}},
+                      "rootfs": {"type": "layers", "diff_ids": []}})
+    layer = os.urandom(256)
+    pusher.put_blob(repo, config)
+    pusher.put_blob(repo, layer)
+    manifest = compact({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                        "config": descriptor(OCI_CONFIG, config),
+                        "layers": [descriptor(OCI_LAYER, layer)]})
+    image_digest = pusher.put_manifest(repo, tag, manifest)
+    refs = (f"{ref_host}/{repo}:{tag}", f"{ref_host}/{repo}@{image_digest}")
+    if not signed:
+        return refs
+    payload = compact({"critical": {
+        "identity": {"docker-reference": f"{ref_host}/{repo}"},
+        "image": {"docker-manifest-digest": image_digest},
+        "type": "cosign container image signature"}, "optional": None})
+    signature = base64.b64encode(key.sign(payload, ec.ECDSA(hashes.SHA256()))).decode()
+    sig_config = compact({"architecture": "", "created": "0001-01-01T00:00:00Z",
+                          "history": [{"created": "0001-01-01T00:00:00Z"}], "os": "",
+                          "rootfs": {"type": "layers",
+                                     "diff_ids": [digest_of(payload)]},
+                          "config": {}})
+    pusher.put_blob(repo, sig_config)
+    pusher.put_blob(repo, payload)
+    sig_manifest = compact({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                            "config": descriptor(OCI_CONFIG, sig_config),
+                            "layers": [descriptor(SIMPLE_SIGNING, payload, {
+                                "dev.cosignproject.cosign/signature": signature})]})
+    pusher.put_manifest(repo, image_digest.replace(":", "-") + ".sig", sig_manifest)
+    return refs
+
+
+def load_key(path: str):
+    with open(path, "rb") as f:
+        return serialization.load_pem_private_key(f.read(), password=None)
+
+
 def push(args) -> None:
-    with open(args.key, "rb") as f:
-        key = serialization.load_pem_private_key(f.read(), password=None)
+    key = load_key(args.key)
     pusher = Pusher(args.registry)
     refs, digest_refs = [], []
     total = args.count + args.unsigned
     for i in range(total):
-        repo = f"bench/app{i % 10}"
-        tag = f"v{i}"
-        config = compact({"architecture": "amd64", "os": "linux",
-                          "config": {"Labels": {"bench.index": str(i)}},
-                          "rootfs": {"type": "layers", "diff_ids": []}})
-        layer = os.urandom(256)
-        pusher.put_blob(repo, config)
-        pusher.put_blob(repo, layer)
-        manifest = compact({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                            "config": descriptor(OCI_CONFIG, config),
-                            "layers": [descriptor(OCI_LAYER, layer)]})
-        image_digest = pusher.put_manifest(repo, tag, manifest)
-        refs.append(f"{args.ref_host}/{repo}:{tag}")
-        digest_refs.append(f"{args.ref_host}/{repo}@{image_digest}")
-        if i >= args.count:
-            continue  # the last --unsigned images stay unsigned
-        payload = compact({"critical": {
-            "identity": {"docker-reference": f"{args.ref_host}/{repo}"},
-            "image": {"docker-manifest-digest": image_digest},
-            "type": "cosign container image signature"}, "optional": None})
-        signature = base64.b64encode(key.sign(payload, ec.ECDSA(hashes.SHA256()))).decode()
-        sig_config = compact({"architecture": "", "created": "0001-01-01T00:00:00Z",
-                              "history": [{"created": "0001-01-01T00:00:00Z"}], "os": "",
-                              "rootfs": {"type": "layers",
-                                         "diff_ids": [digest_of(payload)]},
-                              "config": {}})
-        pusher.put_blob(repo, sig_config)
-        pusher.put_blob(repo, payload)
-        sig_manifest = compact({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                                "config": descriptor(OCI_CONFIG, sig_config),
-                                "layers": [descriptor(SIMPLE_SIGNING, payload, {
-                                    "dev.cosignproject.cosign/signature": signature})]})
-        pusher.put_manifest(repo, image_digest.replace(":", "-") + ".sig", sig_manifest)
+        # the last --unsigned images stay unsigned
+        tag_ref, digest_ref = push_image(pusher, key, args.ref_host, f"bench/app{i % 10}",
+                                         f"v{i}", str(i), signed=i < args.count)
+        refs.append(tag_ref)
+        digest_refs.append(digest_ref)
     for path, lines in ((args.out, refs), (args.out_digests, digest_refs)):
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")
