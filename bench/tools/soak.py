@@ -648,8 +648,8 @@ def analyse(soak, idle_start, end_sample, idle_end, load_end, metrics):
     check("no fd growth", idle_end and base and idle_end["client_conns"] == 0
           and idle_end["own_fds"] <= own_base,
           (f"own fds {own_base} after warm-up → {idle_end['own_fds']}; accepted connections "
-           f"left open: {idle_end['client_conns']} (all fds: {fd_base} → {idle_end['fds']}, "
-           f"the difference is the registry pool, next row)" if idle_end else "provider gone"),
+           f"left open: {idle_end['client_conns']} (all fds: {fd_base} → {idle_end['fds']}; "
+           f"accepted connections and the registry pool, next row, make the difference)" if idle_end else "provider gone"),
           f"after {a.idle:g} idle seconds: no accepted connection left, and the provider's own "
           f"fds (listener, files, pipes, event fds) ≤ their maximum of "
           f"{warmup:.0f}–{base_end:.0f} s")
