@@ -103,16 +103,8 @@ jget() {  # FILE KEY: a top-level value of a JSON object, arrays and objects as 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 fmt() { awk -v a="$1" 'BEGIN { printf "%.2f", a }'; }
 verdict() { if awk -v a="$1" -v b="$3" "BEGIN { exit !(a $2 b) }"; then echo "met"; else echo "**not met**"; fi; }
-free_port() { "$py" -c 'import socket
-s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() {  # URL [curl options...]: waits up to 15 s for any HTTP answer
-  local url=$1; shift
-  for _ in $(seq 150); do
-    if curl -s -o /dev/null "$@" "$url"; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
+# free_port, wait_http
+. "$root/bench/tools/common.sh"
 stop_pidfile() {  # stops the process whose pid FILE holds, and waits for it to go
   local pid
   [ -f "$1" ] || return 0

@@ -111,16 +111,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log() { echo "[soak $(date -u +%H:%M:%S)] $*" >&2; }
-free_port() { "$py" -c 'import socket
-s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() {  # URL [curl options...]: waits up to 15 s for any HTTP answer
-  local url=$1; shift
-  for _ in $(seq 150); do
-    if curl -s -o /dev/null "$@" "$url"; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
+# free_port, wait_http
+. "$root/bench/tools/common.sh"
 
 log "work dir $work, $duration s at $rate requests/s, report $out"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
