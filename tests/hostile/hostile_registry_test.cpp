@@ -12,6 +12,7 @@
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -68,7 +69,8 @@ const std::vector<Fault>& Faults() {
       {"endless", Listener::kPlain, false, 1, "exceeds the cap", "exceeds the cap"},
       {"hugelength", Listener::kPlain, false, 1, "exceeds the cap", "exceeds the cap"},
       {"bigmanifest", Listener::kPlain, false, 1, "exceeds the cap", "exceeds the cap"},
-      {"biglayer", Listener::kPlain, false, 12, "exceeds the cap", "no matching signatures"},
+      {"biglayer", Listener::kPlain, false, 1, "bytes the descriptor declares",
+       "bytes the descriptor declares"},
       {"manylayers", Listener::kPlain, false, 1, "more than the limit of 1000",
        "more than the limit of 1000"},
       {"baddigest", Listener::kPlain, false, 1, "was expected", "was expected"},
@@ -88,6 +90,9 @@ const std::vector<Fault>& Faults() {
 }
 
 std::string FaultName(const ::testing::TestParamInfo<Fault>& info) { return info.param.name; }
+
+// How GoogleTest (and so CTest's test list) shows a parameter.
+void PrintTo(const Fault& fault, std::ostream* out) { *out << fault.name; }
 
 // Open file descriptors and resident memory of a process, from /proc.
 struct Resources {

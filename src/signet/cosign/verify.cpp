@@ -71,6 +71,12 @@ LayerOutcome CheckLayer(oci::Registry& registry, const oci::Repository& signatur
   }
   // The descriptor's size is the cap: a registry cannot make signet read more.
   auto payload = registry.GetBlob(signature_repo, layer.digest, layer.size);
+  if (!payload && payload.error().code() == ErrorCode::kTooLarge) {
+    // More bytes than the descriptor declares cannot be the blob it names.
+    return fail(ErrorCode::kDigestMismatch,
+                "the registry sent more than the " + std::to_string(layer.size) +
+                    " bytes the descriptor declares: " + payload.error().message());
+  }
   if (!payload) return fail(payload.error().code(), payload.error().message());
   if (payload->size() != layer.size) {
     return fail(ErrorCode::kDigestMismatch, "payload size " + std::to_string(payload->size()) +
