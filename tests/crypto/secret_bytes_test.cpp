@@ -15,6 +15,16 @@ TEST(SecretBytesTest, HoldsTheBytesItIsGiven) {
   EXPECT_EQ(zeros.view(), std::string(4, '\0'));
 }
 
+TEST(SecretBytesTest, EmptyStillHasAValidPointer) {
+  SecretBytes empty;
+  EXPECT_NE(empty.data(), nullptr);
+  EXPECT_NE(empty.view().data(), nullptr);
+  EXPECT_EQ(empty.view(), "");
+  SecretBytes cleared(std::string_view("x"));
+  cleared.Clear();
+  EXPECT_NE(cleared.view().data(), nullptr);
+}
+
 TEST(SecretBytesTest, ClearWipesTheBufferItKeeps) {
   SecretBytes secret(std::string_view("correct horse battery staple"));
   const char* buffer = reinterpret_cast<const char*>(secret.data());

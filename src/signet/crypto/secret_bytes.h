@@ -37,13 +37,18 @@ class SecretBytes {
   SecretBytes(const SecretBytes&) = delete;
   SecretBytes& operator=(const SecretBytes&) = delete;
 
-  unsigned char* data() { return reinterpret_cast<unsigned char*>(bytes_.data()); }
+  // Never null, even when empty (C APIs such as scrypt's reject null).
+  unsigned char* data() {
+    return bytes_.empty() ? &empty_ : reinterpret_cast<unsigned char*>(bytes_.data());
+  }
   const unsigned char* data() const {
-    return reinterpret_cast<const unsigned char*>(bytes_.data());
+    return bytes_.empty() ? &empty_ : reinterpret_cast<const unsigned char*>(bytes_.data());
   }
   std::size_t size() const { return bytes_.size(); }
   bool empty() const { return bytes_.empty(); }
-  std::string_view view() const { return std::string_view(bytes_.data(), bytes_.size()); }
+  std::string_view view() const {
+    return std::string_view(reinterpret_cast<const char*>(data()), size());
+  }
 
   // Appends bytes; a buffer that must grow is copied and the old one wiped.
   void Append(std::string_view more) {
@@ -69,6 +74,7 @@ class SecretBytes {
 
  private:
   std::vector<char> bytes_;
+  inline static unsigned char empty_ = 0;
 };
 
 }  // namespace signet::crypto
