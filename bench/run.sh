@@ -103,7 +103,7 @@ jget() {  # FILE KEY: a top-level value of a JSON object, arrays and objects as 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 fmt() { awk -v a="$1" 'BEGIN { printf "%.2f", a }'; }
 verdict() { if awk -v a="$1" -v b="$3" "BEGIN { exit !(a $2 b) }"; then echo "met"; else echo "**not met**"; fi; }
-# free_port, wait_http
+# free_port, wait_http, machine_rows
 . "$root/bench/tools/common.sh"
 stop_pidfile() {  # stops the process whose pid FILE holds, and waits for it to go
   local pid
@@ -565,9 +565,7 @@ mkdir -p "$(dirname "$out")"
   echo
   echo "| | |"
   echo "| --- | --- |"
-  echo "| CPU | $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) CPUs available |"
-  echo "| memory | $(free -m | awk '/^Mem:/ { print $2 " MiB" }') |"
-  echo "| OS / kernel | $(. /etc/os-release && echo "$PRETTY_NAME") / $(uname -r) |"
+  machine_rows
   echo "| load average at the end | $(cut -d' ' -f1-3 /proc/loadavg) |"
   echo "| signet | $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (with local changes)'), build type $(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null) |"
   echo "| compiler | $(c++ --version | head -n 1) |"

@@ -111,7 +111,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log() { echo "[soak $(date -u +%H:%M:%S)] $*" >&2; }
-# free_port, wait_http
+# free_port, wait_http, machine_rows
 . "$root/bench/tools/common.sh"
 
 log "work dir $work, $duration s at $rate requests/s, report $out"
@@ -261,9 +261,7 @@ mkdir -p "$(dirname "$out")"
   echo
   echo "| | |"
   echo "| --- | --- |"
-  echo "| CPU | $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) CPUs available |"
-  echo "| memory | $(free -m | awk '/^Mem:/ { print $2 " MiB" }') |"
-  echo "| OS / kernel | $(. /etc/os-release && echo "$PRETTY_NAME") / $(uname -r) |"
+  machine_rows
   echo "| load average at the start / end | $load_start / $(cut -d' ' -f1-3 /proc/loadavg) |"
   echo "| signet | $(git -C "$source_dir" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$source_dir" diff --quiet HEAD -- src 2>/dev/null || echo ' (with local changes under src/)'), build type $(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null) |"
   echo "| compiler | $(c++ --version | head -n 1) |"

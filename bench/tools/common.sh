@@ -15,3 +15,9 @@ wait_http() {  # URL [curl options...]: waits up to 15 s for any HTTP answer
   done
   return 1
 }
+
+machine_rows() {  # the CPU, memory and OS rows of a report's markdown machine table
+  echo "| CPU | $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) CPUs available |"
+  echo "| memory | $(free -m | awk '/^Mem:/ { print $2 " MiB" }') |"
+  echo "| OS / kernel | $(. /etc/os-release && echo "$PRETTY_NAME") / $(uname -r) |"
+}
