@@ -44,10 +44,7 @@ struct RegistryFlags {
   // The deadline for the command's registry traffic, from now.
   Result<std::optional<oci::DeadlineClock::time_point>> Deadline() const {
     auto limit = policy::ParseDuration(timeout);
-    if (!limit.ok()) {
-      return Error(ErrorCode::kInvalidArgument,
-                   "--timeout: invalid duration \"" + timeout + "\" (e.g. 500ms, 30s, 3m)");
-    }
+    if (!limit.ok()) return limit.error().WithContext("--timeout");
     if (limit->count() == 0) return std::optional<oci::DeadlineClock::time_point>();
     return std::optional<oci::DeadlineClock::time_point>(oci::DeadlineClock::now() + *limit);
   }
