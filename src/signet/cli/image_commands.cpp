@@ -29,9 +29,10 @@ struct RegistryFlags {
   std::string timeout = "3m";
 
   void Add(CLI::App& command) {
-    command.add_option("-t,--timeout", timeout,
-                       "time limit for all registry traffic of the command, e.g. 30s, 3m "
-                       "(0 = none); on expiry the command fails")
+    command
+        .add_option("-t,--timeout", timeout,
+                    "time limit for all registry traffic of the command, e.g. 30s, 3m "
+                    "(0 = none); on expiry the command fails")
         ->default_str("3m");
     command.add_flag("--allow-insecure-registry,--allow-http-registry", allow_insecure,
                      "skip TLS verification and allow plain HTTP registries");
