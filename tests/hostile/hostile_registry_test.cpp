@@ -53,10 +53,10 @@ enum class Listener { kPlain, kBasic, kToken, kHang };
 struct Fault {
   std::string name;  // the hostile registry's fault (first path component)
   Listener listener = Listener::kPlain;
-  bool valid = false;          // the fault is recoverable: verification succeeds
-  int cli_exit = 1;            // expected `signet verify` exit status
-  std::string cli_message;     // expected in its stderr
-  std::string serve_message;   // expected in the provider's item error
+  bool valid = false;         // the fault is recoverable: verification succeeds
+  int cli_exit = 1;           // expected `signet verify` exit status
+  std::string cli_message;    // expected in its stderr
+  std::string serve_message;  // expected in the provider's item error
   std::string cli_timeout = "3s";
 };
 
@@ -197,8 +197,8 @@ class HostileRegistryTest : public ::testing::TestWithParam<Fault> {
         {"python3", signet::testing::SourceDir() + "/tests/hostile/hostile_registry.py",
          "--upstream", s.upstream->host(), "--log", s.dir.File("requests.log"), "--plain",
          std::to_string(s.plain), "--basic", std::to_string(s.basic), "--token",
-         std::to_string(s.token), "--hang", std::to_string(s.hang), "--user", kUser,
-         "--password", kPassword},
+         std::to_string(s.token), "--hang", std::to_string(s.hang), "--user", kUser, "--password",
+         kPassword},
         {}, s.dir.File("proxy.log"));
     for (int port : {s.plain, s.basic, s.token, s.hang}) {
       ASSERT_TRUE(signet::testing::WaitForPort(port))
@@ -401,13 +401,15 @@ class HostileServeTest : public HostileRegistryTest {
   static signet::testing::ClientResponse PostValidate(const std::vector<std::string>& keys,
                                                       Clock::duration* elapsed) {
     HttpClient client;
-    const std::string body = json{{"apiVersion", "externaldata.gatekeeper.sh/v1beta1"},
-                                  {"kind", "ProviderRequest"},
-                                  {"request", {{"keys", keys}}}}
-                                 .dump();
+    const std::string body = json{
+        {"apiVersion", "externaldata.gatekeeper.sh/v1beta1"},
+        {"kind", "ProviderRequest"},
+        {"request",
+         {{"keys", keys}}}}.dump();
     const auto start = Clock::now();
-    auto response = client.Request("POST", "http://127.0.0.1:" + std::to_string(port_) + "/validate",
-                                   body, {{"Content-Type", "application/json"}});
+    auto response =
+        client.Request("POST", "http://127.0.0.1:" + std::to_string(port_) + "/validate", body,
+                       {{"Content-Type", "application/json"}});
     *elapsed = Clock::now() - start;
     return response;
   }
@@ -502,9 +504,8 @@ TEST_F(HostileServeResourcesTest, RepeatedFaultsLeaveNoGrowthOfFilesOrMemory) {
   RecordProperty("rss_kib_after", static_cast<int>(after.rss_kib));
   // A leak of files, pipes or accepted connections shows here, however the
   // pool happens to be filled.
-  EXPECT_LE(after.own_fds, warm.own_fds)
-      << "open files (registry connections excluded) grew from " << warm.own_fds << " to "
-      << after.own_fds;
+  EXPECT_LE(after.own_fds, warm.own_fds) << "open files (registry connections excluded) grew from "
+                                         << warm.own_fds << " to " << after.own_fds;
   // The pool keeps at most 16 idle handles with 2 connections and one socket
   // pair each (oci/registry_client.cpp); every other registry connection is
   // closed.
