@@ -15,11 +15,18 @@ and the provider. For --duration seconds this driver:
     an unsigned image must never be valid (that is fatal in any window);
   - restarts the registry at 1/3 and 2/3 of the run and rotates the provider's TLS
     certificate at 1/2 (the new one must be served to new connections);
+  - floods the provider with hostile request bodies (deeply nested JSON, ~1 MB each,
+    over mTLS) at 2/5 of the run and with idle TCP connections from another loopback
+    address at 4/5 of it; neither may cost the well-behaved clients an answer, and the
+    provider's RSS must stay under a ceiling through the body flood;
+  - probes /healthz every second (on --health-url when given) and requires an answer
+    every time, through every fault and flood;
   - samples the provider's RSS, threads and file descriptors (by kind) every few seconds.
 
 Errors during an injected fault's window (registry restart: from the stop until --tail
 seconds after the registry answers again; rotation: until the new certificate is seen,
-plus one second) are counted apart; errors outside them fail the run. Writes a markdown
+plus one second) are counted apart; errors outside them fail the run. The floods have
+no window: an error while one runs fails the run. Writes a markdown
 fragment (--report) and a JSON summary (--json); exits 1 when a check fails.
 
 Only the Python standard library and `cryptography` (through fixture.py) are used.
@@ -32,8 +39,10 @@ import json
 import os
 import queue
 import random
+import resource
 import re
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -299,6 +308,10 @@ class Soak:
         self.push_lock = threading.Lock()
         self.registry_down = threading.Event()
         self.rotation = {}
+        self.health = []        # (t, ok, seconds, detail)
+        self.body_flood = {}
+        self.conn_flood = {}
+        self.flood_samples = []  # (t, sample) taken every 0.25 s during the body flood
         self.old_fp = cert_fingerprint(a.server_cert)
         self.new_fp = cert_fingerprint(a.next_cert)
         self.mix = KeyMix(read_lines(a.signed_tags), read_lines(a.signed_digests),
@@ -472,11 +485,128 @@ class Soak:
                                        "new certificate NOT served within 10 s"),
                             "window": (start, end)})
 
+    def hostile_body_flood(self, name, planned):
+        """Clients that POST ~1 MB of '[' to /validate over mTLS, for a few seconds."""
+        start = self.clock.now()
+        body = b"[" * 1_000_000
+        answers = collections.Counter()
+        lock = threading.Lock()
+        end = start + self.a.flood_seconds
+
+        def flooder():
+            while self.clock.now() < end and not self.stop.is_set():
+                try:
+                    conn = http.client.HTTPSConnection(self.host, self.port, context=self.tls,
+                                                       timeout=10)
+                    conn.request("POST", self.path, body,
+                                 {"Content-Type": "application/json"})
+                    resp = conn.getresponse()
+                    raw = resp.read()
+                    conn.close()
+                    outcome = (f"HTTP {resp.status} systemError" if resp.status == 200
+                               and json.loads(raw).get("response", {}).get("systemError")
+                               else f"HTTP {resp.status} other")
+                except (OSError, http.client.HTTPException, ValueError) as e:
+                    outcome = f"transport: {type(e).__name__}"
+                with lock:
+                    answers[outcome] += 1
+
+        threads = [threading.Thread(target=flooder, daemon=True)
+                   for _ in range(self.a.flood_clients)]
+        for t in threads:
+            t.start()
+        while any(t.is_alive() for t in threads):
+            s = sample_process(self.a.provider_pid, self.port, self.registry_port)
+            if s is not None:
+                self.flood_samples.append((self.clock.now(), s))
+            time.sleep(0.25)
+        stopped = self.clock.now()
+        # what the allocator keeps once the flood is over
+        time.sleep(1)
+        s = sample_process(self.a.provider_pid, self.port, self.registry_port)
+        if s is not None:
+            self.flood_samples.append((self.clock.now(), s))
+        self.body_flood = {"start": start, "end": stopped, "answers": dict(answers)}
+        self.events.append({"name": name, "planned": planned, "start": start,
+                            "detail": f"{self.a.flood_clients} clients for "
+                                      f"{stopped - start:.1f} s, {sum(answers.values())} "
+                                      f"bodies of 1 MB of '[': " + ", ".join(
+                                          f"{n} × {k}" for k, n in answers.most_common()),
+                            "window": None})
+
+    def connection_flood(self, name, planned):
+        """Idle TCP connections to the provider port from 127.0.0.2, held a few seconds."""
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = self.a.flood_connections + 256
+        if soft < want and hard >= want:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        start = self.clock.now()
+        socks, refused = [], 0
+        for _ in range(self.a.flood_connections):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(2)
+            try:
+                s.bind(("127.0.0.2", 0))
+                s.connect((self.host, self.port))
+                socks.append(s)
+            except OSError:
+                refused += 1
+                s.close()
+        opened = self.clock.now()
+        self.clock.sleep_until(start + self.a.flood_seconds, self.stop)
+        # how many the provider has closed by now (handshake timeout, per-peer limit)
+        closed = 0
+        for s in socks:
+            try:
+                s.setblocking(False)
+                if s.recv(1) == b"":
+                    closed += 1
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed += 1
+        for s in socks:
+            s.close()
+        stopped = self.clock.now()
+        self.conn_flood = {"start": start, "end": stopped, "opened": len(socks),
+                           "refused": refused, "closed_by_provider": closed}
+        self.events.append({"name": name, "planned": planned, "start": start,
+                            "detail": f"{len(socks)} idle connections from 127.0.0.2 opened in "
+                                      f"{opened - start:.1f} s ({refused} failed), held until "
+                                      f"{stopped:.1f} s; {closed} already closed by the "
+                                      f"provider by then",
+                            "window": None})
+
+    def health_prober(self):
+        u = urllib.parse.urlsplit(self.a.health_url or self.a.url)
+        i = 0
+        while self.clock.sleep_until(i * 1.0, self.stop):
+            if self.clock.now() > self.a.duration:
+                break
+            i += 1
+            t = self.clock.now()
+            try:
+                if u.scheme == "https":
+                    conn = http.client.HTTPSConnection(u.hostname, u.port, context=self.tls,
+                                                       timeout=2)
+                else:
+                    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=2)
+                conn.request("GET", "/healthz")
+                resp = conn.getresponse()
+                resp.read()
+                conn.close()
+                ok, detail = resp.status == 200, f"HTTP {resp.status}"
+            except (OSError, http.client.HTTPException) as e:
+                ok, detail = False, type(e).__name__
+            self.health.append((t, ok, self.clock.now() - t, detail))
+
     def faults(self):
         d = self.a.duration
         plan = [(d / 3, "registry restart 1", self.restart_registry),
                 (d / 2, "TLS certificate rotation", self.rotate_certificate),
-                (2 * d / 3, "registry restart 2", self.restart_registry)]
+                (11 * d / 20, "hostile body flood", self.hostile_body_flood),
+                (2 * d / 3, "registry restart 2", self.restart_registry),
+                (4 * d / 5, "idle connection flood", self.connection_flood)]
         for planned, name, action in plan:
             if not self.clock.sleep_until(planned, self.stop):
                 return
@@ -484,7 +614,7 @@ class Soak:
                 action(name, planned)
             except Exception as e:  # the run goes on; the check reports it
                 self.events.append({"name": name, "planned": planned, "start": planned,
-                                    "detail": f"FAILED: {e}", "window": (planned, planned),
+                                    "detail": f"FAILED: {e}", "window": None,
                                     "failed": True})
 
     # -- sampling
@@ -519,7 +649,7 @@ class Soak:
         workers = [threading.Thread(target=self.worker, args=(jobs,), daemon=True)
                    for _ in range(self.a.workers)]
         helpers = [threading.Thread(target=f, daemon=True)
-                   for f in (self.pusher, self.faults, self.sampler)]
+                   for f in (self.pusher, self.faults, self.sampler, self.health_prober)]
         for t in workers + helpers:
             t.start()
         self.sample()
@@ -559,7 +689,7 @@ def metric_lines(text, name):
 def analyse(soak, idle_start, end_sample, idle_end, load_end, metrics):
     a = soak.a
     d = a.duration
-    windows = [(e["name"], e["window"]) for e in soak.events]
+    windows = [(e["name"], e["window"]) for e in soak.events if e["window"] is not None]
     per_class = {c: collections.Counter() for c, _ in CLASSES}
     req = collections.Counter()
     reasons_in = collections.Counter()
@@ -666,6 +796,34 @@ def analyse(soak, idle_start, end_sample, idle_end, load_end, metrics):
           f"idle: ≤ {pool_conns} connections ({a.pool_handles} idle handles × "
           f"{a.pool_conns_per_handle}) and ≤ {2 * a.pool_handles} socket-pair fds "
           f"(one pair per handle)")
+    bf = soak.body_flood
+    flood_rss = max((s["rss_kib"] for _, s in soak.flood_samples), default=0)
+    # the ceiling sits above the RSS the provider had under the same load before the flood
+    pre_flood = max((s["rss_kib"] for t, s in soak.samples
+                     if warmup <= t < bf.get("start", 0)), default=rss_base)
+    ceiling = pre_flood + a.flood_rss_headroom_mib * 1024
+    bf_answers = bf.get("answers", {})
+    check("hostile body flood: refused, and RSS under its ceiling",
+          bf and flood_rss and flood_rss <= ceiling and sum(bf_answers.values()) > 0
+          and set(bf_answers) == {"HTTP 200 systemError"},
+          (f"{sum(bf_answers.values())} bodies, answers {bf_answers}; peak RSS "
+           f"{mib(flood_rss):.1f} MiB over {len(soak.flood_samples)} samples"
+           if bf else "the flood did not run"),
+          f"every body answered with a systemError; RSS ≤ the most RSS between warm-up and "
+          f"the flood + {a.flood_rss_headroom_mib} MiB = {mib(ceiling):.1f} MiB")
+    cf = soak.conn_flood
+    check("idle connection flood ran", cf and cf["opened"] + cf["refused"] == a.flood_connections,
+          (f"{cf['opened']} opened, {cf['refused']} failed, {cf['closed_by_provider']} closed by "
+           f"the provider" if cf else "the flood did not run"),
+          f"{a.flood_connections} connections attempted from another peer; the provider's "
+          f"answers to everyone else are checked by the error rows")
+    health_bad = [h for h in soak.health if not h[1]]
+    check("/healthz answered throughout", soak.health and not health_bad,
+          (f"{len(soak.health) - len(health_bad)} of {len(soak.health)} probes answered 200; "
+           f"slowest {max(h[2] for h in soak.health) * 1000:.0f} ms"
+           + (f"; failures at " + ", ".join(f"{h[0]:.0f} s ({h[3]})" for h in health_bad[:5])
+              if health_bad else "") if soak.health else "no probe ran"),
+          "every probe, once a second, through every fault and flood")
     check("provider alive at the end", idle_end is not None,
           "yes" if idle_end else "no", "still running")
 
@@ -681,6 +839,9 @@ def analyse(soak, idle_start, end_sample, idle_end, load_end, metrics):
         "fds": {"idle_start": idle_start and idle_start["fds"], "after_warmup": fd_base,
                 "idle_end": idle_end and idle_end["fds"]},
         "pushed": dict(soak.pushed), "push_failures": soak.push_failures,
+        "body_flood": {**bf, "peak_rss_kib": flood_rss, "pre_flood_rss_kib": pre_flood},
+        "connection_flood": cf,
+        "health": {"probes": len(soak.health), "failures": len(health_bad)},
         "samples": [dict(t=round(t, 1), **s) for t, s in soak.samples],
         "checks": [{"name": n, "pass": ok, "value": v} for n, ok, v, _ in checks],
     }
@@ -715,6 +876,10 @@ def analyse(soak, idle_start, end_sample, idle_end, load_end, metrics):
     p("| fault | planned at | started at | what happened | error window | errors in it |")
     p("| --- | ---: | ---: | --- | --- | ---: |")
     for e in soak.events:
+        if e["window"] is None:
+            p(f"| {e['name']} | {e['planned']:.0f} s | {e['start']:.1f} s | {e['detail']} | "
+              f"none | — |")
+            continue
         ws, we = e["window"]
         p(f"| {e['name']} | {e['planned']:.0f} s | {e['start']:.1f} s | {e['detail']} | "
           f"{ws:.1f}–{we:.1f} s | {per_window[e['name']]} |")
@@ -723,7 +888,12 @@ def analyse(soak, idle_start, end_sample, idle_end, load_end, metrics):
       f"starts it again on the same port and storage; its window ends {a.tail:g} s (the "
       f"negative cache TTL plus a margin) after the registry answers again. The rotation "
       f"atomically replaces the key and certificate files with a new pair from the same CA; "
-      f"probe connections then watch for the new certificate.")
+      f"probe connections then watch for the new certificate. The hostile body flood runs "
+      f"{a.flood_clients} clients for {a.flood_seconds:g} s, each POSTing 1,000,000 bytes of "
+      f"`[` to /validate over mTLS, one body per connection; RSS is sampled every 0.25 s "
+      f"then. The connection flood opens {a.flood_connections} TCP connections from "
+      f"127.0.0.2 to the provider port, sends nothing, and closes them after "
+      f"{a.flood_seconds:g} s. Neither flood has an error window.")
     p("")
     p("## Answers")
     p("")
@@ -871,6 +1041,13 @@ def main():
     ap.add_argument("--sample-every", type=float, default=2)
     ap.add_argument("--idle", type=float, default=5)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--health-url", default="",
+                    help="where /healthz is probed (http:// for a plain health port); "
+                         "default: --url with the client certificate")
+    ap.add_argument("--flood-seconds", type=float, default=8)
+    ap.add_argument("--flood-clients", type=int, default=4)
+    ap.add_argument("--flood-connections", type=int, default=1100)
+    ap.add_argument("--flood-rss-headroom-mib", type=int, default=64)
     ap.add_argument("--report", required=True)
     ap.add_argument("--json", required=True)
     a = ap.parse_args()
