@@ -171,6 +171,7 @@ server:
   tlsKeyFile: $work/tls.key
   clientCAFile: $work/ca.crt
   tlsMinVersion: "1.3"
+  healthAddress: "127.0.0.1:0"
 verification:
   deadline: 2500ms
   workers: $verification_workers
