@@ -24,9 +24,9 @@ server::ServerOptions HealthServerOptions(const policy::ListenAddress& address) 
   options.port = address.port;
   options.insecure_http = true;
   options.max_body_bytes = 4096;
-  options.header_timeout = std::chrono::seconds(5);
-  options.read_timeout = std::chrono::seconds(5);
-  options.idle_timeout = std::chrono::seconds(30);
+  options.header_timeout = std::chrono::seconds(2);
+  options.read_timeout = std::chrono::seconds(2);
+  options.idle_timeout = std::chrono::seconds(10);
   options.max_connections = 64;
   options.max_connections_per_peer = 16;
   options.io_threads = 1;
