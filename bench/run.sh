@@ -209,7 +209,7 @@ start_provider() {
   "$signet" serve --address 127.0.0.1 --port "$provider_port" --tls-min-version 1.3 \
     --tls-cert-file "$work/tls.crt" \
     --tls-key-file "$work/tls.key" --key "$pub" --allow-insecure-registry \
-    > "$work/provider.log" 2>&1 &
+    --health-addr 127.0.0.1:0 > "$work/provider.log" 2>&1 &
   provider_pid=$!
   echo "$provider_pid" > "$work/provider.pid"
   track "$provider_pid"

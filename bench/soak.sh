@@ -163,6 +163,7 @@ tail -n "$unsigned_images" "$work/all-digests.txt" > "$work/unsigned-digests.txt
 
 # ---- provider ----------------------------------------------------------------------------
 provider_port=$(free_port)
+health_port=$(free_port)  # the plain-HTTP /healthz, /readyz and /metrics listener
 cat > "$work/signet.yaml" <<EOF
 server:
   port: $provider_port
@@ -171,6 +172,7 @@ server:
   tlsKeyFile: $work/tls.key
   clientCAFile: $work/ca.crt
   tlsMinVersion: "1.3"
+  healthAddress: "127.0.0.1:$health_port"
 verification:
   deadline: 2500ms
   workers: $verification_workers

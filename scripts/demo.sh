@@ -111,7 +111,7 @@ openssl x509 -req -in "$certs/tls.csr" -CA "$certs/ca.crt" -CAkey "$certs/ca.key
 prov_port=$(free_port)
 "$signet" serve --port "$prov_port" --address 127.0.0.1 --tls-cert-file "$certs/tls.crt" \
   --tls-key-file "$certs/tls.key" --key "$work/cosign.pub" --allow-insecure-registry \
-  >"$work/provider.log" 2>&1 &
+  --health-addr 127.0.0.1:0 >"$work/provider.log" 2>&1 &
 pids+=($!)
 wait_http "https://localhost:$prov_port/readyz" --cacert "$certs/ca.crt"
 echo "provider ready on https://localhost:$prov_port"

@@ -136,6 +136,7 @@ TEST_F(DeployEndToEnd, ServeWithGenCertsAnswersATls13ClientTrustingOnlyTheCaBund
   WriteFile(dir.File("trusted-ca.pem"), decoded.out);
 
   const int port = FreePort();
+  const int health_port = FreePort();
   WriteFile(dir.File("config.yaml"),
             "server:\n"
             "  port: " +
@@ -149,6 +150,9 @@ TEST_F(DeployEndToEnd, ServeWithGenCertsAnswersATls13ClientTrustingOnlyTheCaBund
                 dir.File("certs/tls.key") +
                 "\n"
                 "  tlsMinVersion: \"1.3\"\n"
+                "  healthAddress: 127.0.0.1:" +
+                std::to_string(health_port) +
+                "\n"
                 "verification:\n"
                 "  deadline: 1500ms\n"
                 "keys:\n"
@@ -208,6 +212,14 @@ TEST_F(DeployEndToEnd, ServeWithGenCertsAnswersATls13ClientTrustingOnlyTheCaBund
   const auto readyz =
       curl({"--tlsv1.3", "--cacert", dir.File("trusted-ca.pem"), "--fail"}, "/readyz");
   EXPECT_EQ(readyz.exit_code, 0) << readyz.err;
+  // The probes and the ServiceMonitor of the chart use the health port: plain
+  // HTTP, no client certificate.
+  for (const std::string path : {"/healthz", "/readyz", "/metrics"}) {
+    const auto plain =
+        RunCommand({"curl", "--silent", "--show-error", "--fail", "--max-time", "20",
+                    "http://127.0.0.1:" + std::to_string(health_port) + path});
+    EXPECT_EQ(plain.exit_code, 0) << path << ": " << plain.err;
+  }
 
   // Without the caBundle (system roots only), or capped at TLS 1.2, no answer.
   EXPECT_NE(curl({"--tlsv1.3"}, "/healthz").exit_code, 0);

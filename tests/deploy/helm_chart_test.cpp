@@ -36,6 +36,22 @@ bool HasVolumeMount(const YAML::Node& container, const std::string& path) {
   return false;
 }
 
+// The probes are HTTP GETs on the plain-HTTP health port (8081), which needs
+// no client certificate and has its own connection limits.
+void ExpectProbesOnTheHealthPort(const YAML::Node& container) {
+  ASSERT_EQ(container["ports"][1]["name"].as<std::string>(""), "health");
+  EXPECT_EQ(container["ports"][1]["containerPort"].as<int>(0), 8081);
+  using Probe = std::pair<const char*, const char*>;
+  for (const auto& [probe, path] :
+       {Probe{"livenessProbe", "/healthz"}, Probe{"readinessProbe", "/readyz"}}) {
+    SCOPED_TRACE(probe);
+    EXPECT_FALSE(container[probe]["tcpSocket"].IsDefined());
+    EXPECT_EQ(container[probe]["httpGet"]["path"].as<std::string>(""), path);
+    EXPECT_EQ(container[probe]["httpGet"]["port"].as<std::string>(""), "health");
+    EXPECT_EQ(container[probe]["httpGet"]["scheme"].as<std::string>(""), "HTTP");
+  }
+}
+
 TEST(HelmChart, LintsWithDefaultsAndWithMtls) {
   for (const std::vector<std::string>& extra :
        {std::vector<std::string>{}, std::vector<std::string>{"--set", "mtls.enabled=true"}}) {
@@ -86,10 +102,7 @@ TEST(HelmChart, DeploymentIsHardenedAndHighlyAvailable) {
   EXPECT_EQ(container["args"][0].as<std::string>(), "serve");
   EXPECT_EQ(container["args"][2].as<std::string>(), "/etc/signet/config.yaml");
   EXPECT_EQ(container["ports"][0]["containerPort"].as<int>(), 8090);
-  EXPECT_EQ(container["livenessProbe"]["httpGet"]["path"].as<std::string>(), "/healthz");
-  EXPECT_EQ(container["livenessProbe"]["httpGet"]["scheme"].as<std::string>(), "HTTPS");
-  EXPECT_EQ(container["readinessProbe"]["httpGet"]["path"].as<std::string>(), "/readyz");
-  EXPECT_EQ(container["readinessProbe"]["httpGet"]["scheme"].as<std::string>(), "HTTPS");
+  ExpectProbesOnTheHealthPort(container);
   EXPECT_TRUE(HasVolumeMount(container, "/etc/signet/keys"));
   EXPECT_TRUE(HasVolumeMount(container, "/certs"));
   EXPECT_FALSE(HasVolumeMount(container, "/gatekeeper-ca"));
@@ -139,9 +152,9 @@ TEST(HelmChart, MtlsMountsGatekeepersCaAndConfiguresTheServer) {
             "gatekeeper-webhook-service.gatekeeper-system.svc");
   const auto pod = FindObject(docs, "Deployment", "signet")["spec"]["template"]["spec"];
   EXPECT_TRUE(HasVolumeMount(pod["containers"][0], "/gatekeeper-ca"));
-  // The kubelet has no client certificate: probes fall back to TCP connects.
-  EXPECT_EQ(pod["containers"][0]["livenessProbe"]["tcpSocket"]["port"].as<std::string>(), "https");
-  EXPECT_EQ(pod["containers"][0]["readinessProbe"]["tcpSocket"]["port"].as<std::string>(), "https");
+  // The kubelet has no client certificate: the probes use the health port,
+  // which has no TLS, and still check /healthz and /readyz.
+  ExpectProbesOnTheHealthPort(pod["containers"][0]);
   bool found = false;
   for (const auto& volume : pod["volumes"]) {
     if (volume["name"].as<std::string>() != "gatekeeper-ca") continue;
@@ -167,6 +180,9 @@ policies:
   EXPECT_EQ(config["server"]["tlsCertFile"].as<std::string>(), "/certs/tls.crt");
   EXPECT_EQ(config["server"]["tlsKeyFile"].as<std::string>(), "/certs/tls.key");
   EXPECT_EQ(config["server"]["tlsMinVersion"].as<std::string>(), "1.3");
+  EXPECT_EQ(config["server"]["healthAddress"].as<std::string>(), ":8081");
+  EXPECT_EQ(config["server"]["handshakeTimeout"].as<std::string>(), "2s");
+  EXPECT_EQ(config["server"]["maxConnectionsPerPeer"].as<int>(), 128);
   EXPECT_EQ(config["verification"]["deadline"].as<std::string>(), "1200ms");
   EXPECT_EQ(config["verification"]["unmatchedImages"].as<std::string>(), "deny");
   EXPECT_EQ(config["keys"][0]["path"].as<std::string>(), "/etc/signet/keys/cosign.pub");
@@ -207,7 +223,20 @@ TEST(HelmChart, OptionalCertManagerMonitoringAndMutationRender) {
   ASSERT_TRUE(certificate.IsDefined());
   EXPECT_EQ(certificate["spec"]["secretName"].as<std::string>(), "signet-tls");
   EXPECT_EQ(certificate["spec"]["dnsNames"][0].as<std::string>(), "signet.signet-system");
-  EXPECT_TRUE(FindObject(docs, "ServiceMonitor").IsDefined());
+  // The ServiceMonitor scrapes the Service's plain-HTTP metrics port, which
+  // leads to the health port: no client certificate, no TLS settings.
+  const auto monitor = FindObject(docs, "ServiceMonitor");
+  ASSERT_TRUE(monitor.IsDefined());
+  const auto endpoint = monitor["spec"]["endpoints"][0];
+  EXPECT_EQ(endpoint["port"].as<std::string>(""), "metrics");
+  EXPECT_EQ(endpoint["scheme"].as<std::string>(""), "http");
+  EXPECT_EQ(endpoint["path"].as<std::string>(""), "/metrics");
+  EXPECT_FALSE(endpoint["tlsConfig"].IsDefined());
+  const auto service = FindObject(docs, "Service", "signet");
+  ASSERT_EQ(service["spec"]["ports"].size(), 2u);
+  EXPECT_EQ(service["spec"]["ports"][1]["name"].as<std::string>(""), "metrics");
+  EXPECT_EQ(service["spec"]["ports"][1]["port"].as<int>(0), 8081);
+  EXPECT_EQ(service["spec"]["ports"][1]["targetPort"].as<std::string>(""), "health");
 
   const auto rule = FindObject(docs, "PrometheusRule");
   ASSERT_TRUE(rule.IsDefined());

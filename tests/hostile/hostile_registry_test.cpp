@@ -374,7 +374,8 @@ class HostileServeTest : public HostileRegistryTest {
     port_ = signet::testing::FreePort();
     server_ = new ChildProcess(
         {signet::testing::SignetBinary(), "serve", "--config", s.dir.File("signet.yaml"),
-         "--address", "127.0.0.1", "--port", std::to_string(port_), "--allow-insecure-registry",
+         "--address", "127.0.0.1", "--port", std::to_string(port_), "--health-addr", "127.0.0.1:0",
+         "--allow-insecure-registry",
          "--log-level", "trace"},
         {}, s.dir.File("serve.log"));
     ASSERT_TRUE(signet::testing::WaitForPort(port_, std::chrono::seconds(30)))

@@ -109,7 +109,7 @@ class ProviderProcess {
       : port_(signet::testing::FreePort()), log_file_(log_file), wrapped_(!ServeWrapper().empty()) {
     std::vector<std::string> argv = ServeWrapper();
     argv.insert(argv.end(), {signet::testing::SignetBinary(), "serve", "--address", "127.0.0.1",
-                             "--port", std::to_string(port_)});
+                             "--port", std::to_string(port_), "--health-addr", "127.0.0.1:0"});
     argv.insert(argv.end(), args.begin(), args.end());
     if (wrapped_) {
       // Under a wrapper every verification is many times slower: give the
@@ -575,7 +575,8 @@ TEST_F(ProviderE2ETest, SigtermDrainsRequestsInFlight) {
 
 TEST_F(ProviderE2ETest, StartupFailsClearlyWithoutCertificateOrKey) {
   const auto run = [](const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {signet::testing::SignetBinary(), "serve", "--port", "0"};
+    std::vector<std::string> argv = {signet::testing::SignetBinary(), "serve", "--port", "0",
+                                     "--health-addr", "off"};
     argv.insert(argv.end(), args.begin(), args.end());
     return signet::testing::RunCommand(argv, {}, "", std::chrono::seconds(30));
   };

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "server/server_test_support.h"
 #include "signet/server/standard_routes.h"
@@ -28,6 +30,7 @@ using signet::testing::RawConnection;
 using signet::testing::StartServer;
 using signet::testing::TempDir;
 using signet::testing::TestPki;
+using signet::testing::TlsConnection;
 
 constexpr char kGatekeeperName[] = "gatekeeper-webhook-service.gatekeeper-system.svc";
 
@@ -70,6 +73,14 @@ class HttpsServerTest : public ::testing::Test {
     spec.server_auth = true;
     spec.client_auth = client_auth;
     return pki_->IssueLeaf(ca, name, spec);
+  }
+
+  // The handshake limit (300 ms) far below the header limit (a minute).
+  std::unique_ptr<HttpsServer> StartWithShortHandshake(MetricsRegistry* metrics) const {
+    ServerOptions options = TlsOptions();
+    options.handshake_timeout = std::chrono::milliseconds(300);
+    options.header_timeout = std::chrono::seconds(60);
+    return StartServer(options, EchoRouter(), metrics);
   }
 
   ClientTls TrustingClient() const { return ClientTls{ca_.cert_file, "", "", false, false}; }
@@ -344,16 +355,85 @@ TEST_F(HttpsServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
 }
 
 TEST_F(HttpsServerTest, ClientThatNeverHandshakesIsCutOff) {
-  ServerOptions options = TlsOptions();
-  options.header_timeout = std::chrono::milliseconds(300);
+  // The handshake has a short limit of its own: with a header timeout of a
+  // minute, a connection that never starts TLS is still closed quickly.
   MetricsRegistry metrics;
-  auto srv = StartServer(options, EchoRouter(), &metrics);
+  auto srv = StartWithShortHandshake(&metrics);
   ASSERT_NE(srv, nullptr);
   RawConnection silent(srv->port());
   ASSERT_GE(silent.fd(), 0);
   EXPECT_TRUE(silent.WaitForClose(std::chrono::seconds(20)));
   Counter& failures = metrics.GetCounter("signet_tls_handshake_failures_total", "");
   EXPECT_TRUE(Eventually([&] { return failures.Value() >= 1; }));
+  EXPECT_EQ(metrics.GetCounter("signet_tls_handshake_timeouts_total", "").Value(), 1.0);
+}
+
+TEST_F(HttpsServerTest, HandshakeTimeoutDoesNotCutOffAClientThatFinishedItsHandshake) {
+  // Positive control for the test above: once the handshake is done, the
+  // (longer) header timeout applies, however short the handshake limit.
+  MetricsRegistry metrics;
+  auto srv = StartWithShortHandshake(&metrics);
+  ASSERT_NE(srv, nullptr);
+  TlsConnection client(srv->port(), ca_.cert_file);
+  ASSERT_TRUE(client.handshake_ok());
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // well past the handshake limit
+  const std::string answer =
+      client.Exchange("GET /whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
+  EXPECT_EQ(metrics.GetCounter("signet_tls_handshake_timeouts_total", "").Value(), 0.0);
+}
+
+TEST_F(HttpsServerTest, PerPeerLimitClosesExtraConnectionsAtAcceptAndSparesOtherPeers) {
+  ServerOptions options = TlsOptions();
+  options.handshake_timeout = std::chrono::seconds(60);  // idle connections stay
+  options.max_connections = 100;
+  options.max_connections_per_peer = 3;
+  MetricsRegistry metrics;
+  auto srv = StartServer(options, EchoRouter(), &metrics);
+  ASSERT_NE(srv, nullptr);
+  Gauge& active = metrics.GetGauge("signet_http_connections_active", "");
+  Counter& per_peer = metrics.GetCounter("signet_http_connections_rejected_per_peer_total", "");
+
+  // Under the limit: connections from 127.0.0.1 are accepted and kept.
+  std::vector<std::unique_ptr<RawConnection>> idle;
+  for (int i = 0; i < 3; ++i) {
+    idle.push_back(std::make_unique<RawConnection>(srv->port()));
+    ASSERT_GE(idle.back()->fd(), 0);
+  }
+  ASSERT_TRUE(Eventually([&] { return active.Value() == 3; })) << active.Value();
+  // Over it: closed at once, and counted.
+  RawConnection extra(srv->port());
+  ASSERT_GE(extra.fd(), 0);
+  EXPECT_TRUE(extra.WaitForClose(std::chrono::seconds(20)));
+  EXPECT_TRUE(Eventually([&] { return per_peer.Value() == 1; })) << per_peer.Value();
+  EXPECT_EQ(metrics.GetCounter("signet_http_connections_rejected_total", "").Value(), 0.0);
+
+  // Another peer address is served meanwhile.
+  HttpClient client(TrustingClient(), "127.0.0.2");
+  const ClientResponse r = client.Request("GET", Url(*srv, "/whoami"));
+  ASSERT_TRUE(r.transport_ok) << r.error;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("|127.0.0.2:"), std::string::npos) << r.body;
+
+  // A closed connection gives its slot back to its peer.
+  idle.pop_back();
+  ASSERT_TRUE(Eventually([&] { return active.Value() <= 3; })) << active.Value();
+  TlsConnection again(srv->port(), ca_.cert_file);
+  ASSERT_TRUE(again.handshake_ok());
+  const std::string answer =
+      again.Exchange("GET /whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
+  EXPECT_EQ(per_peer.Value(), 1.0);
+}
+
+TEST_F(HttpsServerTest, RejectsZeroPerPeerLimitAndZeroHandshakeTimeout) {
+  ServerOptions options = TlsOptions();
+  options.max_connections_per_peer = 0;
+  EXPECT_FALSE(HttpsServer::Create(options, EchoRouter(), nullptr).ok());
+  options = TlsOptions();
+  options.handshake_timeout = std::chrono::milliseconds(0);
+  EXPECT_FALSE(HttpsServer::Create(options, EchoRouter(), nullptr).ok());
+  EXPECT_TRUE(HttpsServer::Create(TlsOptions(), EchoRouter(), nullptr).ok());
 }
 
 TEST_F(HttpsServerTest, MetricsEndpointExportsBuiltInMetrics) {

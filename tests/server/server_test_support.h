@@ -1,15 +1,17 @@
 // Support for the server tests: a libcurl HTTPS client that can keep one
 // connection across requests and report what the TLS layer saw, raw TCP
-// sockets for misbehaving clients, and a server starter. Header-only, used by
-// tests/server only.
+// sockets for misbehaving clients, a TLS client driven step by step, and a
+// server starter. Header-only, used by tests/server and tests/hostile.
 #pragma once
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -42,10 +44,12 @@ struct ClientResponse {
   std::map<std::string, std::string> headers;  // lowercase names
 };
 
-// One curl easy handle: successive requests reuse its connection.
+// One curl easy handle: successive requests reuse its connection. With
+// `local_address` (e.g. 127.0.0.2) it connects from that source address.
 class HttpClient {
  public:
-  explicit HttpClient(ClientTls tls = {}) : tls_(std::move(tls)), curl_(curl_easy_init()) {}
+  explicit HttpClient(ClientTls tls = {}, std::string local_address = "")
+      : tls_(std::move(tls)), local_address_(std::move(local_address)), curl_(curl_easy_init()) {}
   ~HttpClient() { curl_easy_cleanup(curl_); }
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -68,6 +72,9 @@ class HttpClient {
     curl_easy_setopt(curl_, CURLOPT_HEADERDATA, &out.headers);
     curl_easy_setopt(curl_, CURLOPT_CERTINFO, 1L);
     if (!tls_.ca_file.empty()) curl_easy_setopt(curl_, CURLOPT_CAINFO, tls_.ca_file.c_str());
+    if (!local_address_.empty()) {
+      curl_easy_setopt(curl_, CURLOPT_INTERFACE, local_address_.c_str());
+    }
     if (!tls_.cert_file.empty()) {
       curl_easy_setopt(curl_, CURLOPT_SSLCERT, tls_.cert_file.c_str());
       curl_easy_setopt(curl_, CURLOPT_SSLKEY, tls_.key_file.c_str());
@@ -142,16 +149,29 @@ class HttpClient {
   }
 
   ClientTls tls_;
+  std::string local_address_;
   CURL* curl_;
   std::string upload_;
   size_t upload_pos_ = 0;
 };
 
-// A raw TCP connection to 127.0.0.1:port; fd() < 0 when connecting failed.
+// A raw TCP connection to 127.0.0.1:port, from `source` (a loopback address
+// such as 127.0.0.2) when given; fd() < 0 when connecting failed.
 class RawConnection {
  public:
-  explicit RawConnection(int port) {
+  explicit RawConnection(int port, const std::string& source = "") {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd_ < 0) return;
+    if (!source.empty()) {
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      if (::inet_pton(AF_INET, source.c_str(), &local.sin_addr) != 1 ||
+          ::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) {
+        ::close(fd_);
+        fd_ = -1;
+        return;
+      }
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -208,6 +228,58 @@ class RawConnection {
 
  private:
   int fd_ = -1;
+};
+
+// A TLS client on a raw socket to 127.0.0.1:port, driven step by step: the
+// constructor connects and finishes the handshake (trusting `ca_file`), and
+// Exchange() sends a request later, as a slow but well-behaved client would.
+class TlsConnection {
+ public:
+  TlsConnection(int port, const std::string& ca_file, const std::string& source = "")
+      : raw_(port, source) {
+    if (raw_.fd() < 0) return;
+    timeval timeout{20, 0};
+    ::setsockopt(raw_.fd(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    if (ctx_ == nullptr || SSL_CTX_load_verify_locations(ctx_, ca_file.c_str(), nullptr) != 1) {
+      return;
+    }
+    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+    ssl_ = SSL_new(ctx_);
+    if (ssl_ == nullptr || SSL_set_fd(ssl_, raw_.fd()) != 1) return;
+    handshake_ok_ = SSL_connect(ssl_) == 1;
+  }
+  ~TlsConnection() {
+    if (ssl_ != nullptr) SSL_free(ssl_);
+    if (ctx_ != nullptr) SSL_CTX_free(ctx_);
+  }
+  TlsConnection(const TlsConnection&) = delete;
+  TlsConnection& operator=(const TlsConnection&) = delete;
+
+  bool handshake_ok() const { return handshake_ok_; }
+
+  // Sends `request` and returns what arrives until the server closes (send
+  // "Connection: close"), or an error / 20 s of silence.
+  std::string Exchange(const std::string& request) {
+    std::string received;
+    if (!handshake_ok_ ||
+        SSL_write(ssl_, request.data(), static_cast<int>(request.size())) <= 0) {
+      return received;
+    }
+    char buffer[4096];
+    for (;;) {
+      const int n = SSL_read(ssl_, buffer, sizeof(buffer));
+      if (n <= 0) break;
+      received.append(buffer, static_cast<size_t>(n));
+    }
+    return received;
+  }
+
+ private:
+  RawConnection raw_;
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  bool handshake_ok_ = false;
 };
 
 // Creates and starts a server on a free loopback port; fails the test (and

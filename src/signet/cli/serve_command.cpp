@@ -33,6 +33,9 @@ struct ServeFlags {
   bool allow_insecure_registry = false;
   std::uint64_t max_body_bytes = 0;
   std::size_t max_keys = 0;
+  std::size_t max_connections_per_peer = 0;
+  std::string handshake_timeout;
+  std::string health_address;
   std::string log_level = "info";
 
   CLI::App* command = nullptr;
@@ -51,6 +54,15 @@ Status ApplyFlags(const ServeFlags& f, policy::Config& config) {
   if (f.Given("--insecure-http")) s.insecure_http = f.insecure_http;
   if (f.Given("--max-body-bytes")) s.max_body_bytes = f.max_body_bytes;
   if (f.Given("--max-keys")) s.max_keys = f.max_keys;
+  if (f.Given("--max-connections-per-peer")) {
+    s.max_connections_per_peer = f.max_connections_per_peer;
+  }
+  if (f.Given("--health-addr")) s.health_address = f.health_address;
+  if (f.Given("--handshake-timeout")) {
+    auto timeout = policy::ParseDuration(f.handshake_timeout);
+    if (!timeout.ok()) return timeout.error().WithContext("--handshake-timeout");
+    s.handshake_timeout = *timeout;
+  }
   if (f.Given("--key")) {
     // Replaces the configured keys; policies then use every key.
     config.keys.clear();
@@ -120,6 +132,8 @@ int RunServe(const ServeFlags& flags) {
                      {{"event", "provider_started"},
                       {"address", config.server.address},
                       {"port", server->port()},
+                      {"health_address", config.server.health_address},
+                      {"health_port", server->health_port()},
                       {"tls", !config.server.insecure_http},
                       {"mtls", !config.server.client_ca_file.empty()},
                       {"tls_min_version", config.server.tls_min_version},
@@ -179,6 +193,14 @@ void RegisterServeCommand(CLI::App& app, Action& action) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--max-keys", f.max_keys, "most keys accepted in one request (default 1000)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-connections-per-peer", f.max_connections_per_peer,
+                  "most open connections from one client IP address (default 128)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--handshake-timeout", f.handshake_timeout,
+                  "time a connection has to finish the TLS handshake (default 2s)");
+  cmd->add_option("--health-addr", f.health_address,
+                  "plain-HTTP listener for /healthz, /readyz and /metrics: host:port, :port or "
+                  "off (default :8081)");
   cmd->add_option("--log-level", f.log_level, "trace, debug, info, warn, error or off");
   cmd->callback([flags, &action] { action = [flags] { return RunServe(*flags); }; });
 }

@@ -1,5 +1,7 @@
 #include "signet/policy/config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
@@ -133,7 +135,8 @@ void ReadServer(Reader& r, const YAML::Node& node, ServerConfig& out) {
   if (!r.ExpectMap(node, p,
                    {"port", "address", "tlsCertFile", "tlsKeyFile", "clientCAFile", "clientSANs",
                     "tlsMinVersion", "insecureHTTP", "maxBodyBytes", "maxKeys", "maxConnections",
-                    "headerTimeout", "readTimeout", "validatePath", "mutatePath"})) {
+                    "maxConnectionsPerPeer", "handshakeTimeout", "headerTimeout", "readTimeout",
+                    "healthAddress", "validatePath", "mutatePath"})) {
     return;
   }
   r.Integer(node["port"], p + ".port", out.port, 0, 65535);
@@ -150,8 +153,17 @@ void ReadServer(Reader& r, const YAML::Node& node, ServerConfig& out) {
   r.Integer(node["maxBodyBytes"], p + ".maxBodyBytes", out.max_body_bytes, 1, 1LL << 32);
   r.Integer(node["maxKeys"], p + ".maxKeys", out.max_keys, 1, 1000000);
   r.Integer(node["maxConnections"], p + ".maxConnections", out.max_connections, 1, 1000000);
+  r.Integer(node["maxConnectionsPerPeer"], p + ".maxConnectionsPerPeer",
+            out.max_connections_per_peer, 1, 1000000);
+  r.Duration(node["handshakeTimeout"], p + ".handshakeTimeout", out.handshake_timeout);
   r.Duration(node["headerTimeout"], p + ".headerTimeout", out.header_timeout);
   r.Duration(node["readTimeout"], p + ".readTimeout", out.read_timeout);
+  r.String(node["healthAddress"], p + ".healthAddress", out.health_address);
+  if (!r.failed()) {
+    if (auto parsed = ParseListenAddress(out.health_address); !parsed.ok()) {
+      r.Fail(node["healthAddress"], p + ".healthAddress", parsed.error().message());
+    }
+  }
   r.String(node["validatePath"], p + ".validatePath", out.validate_path);
   r.String(node["mutatePath"], p + ".mutatePath", out.mutate_path);
 }
@@ -246,6 +258,13 @@ void ReadRegistries(Reader& r, const YAML::Node& node, std::vector<RegistryConfi
     }
     out.push_back(std::move(registry));
   }
+}
+
+// An IPv4 or IPv6 address literal, as the listener's bind accepts it.
+bool IsIpLiteral(const std::string& host) {
+  in6_addr buffer{};
+  return inet_pton(AF_INET, host.c_str(), &buffer) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), &buffer) == 1;
 }
 
 }  // namespace
@@ -367,6 +386,45 @@ Result<Config> LoadConfigFile(const std::string& path) {
   return ParseConfig(text.str(), path);
 }
 
+Result<ListenAddress> ParseListenAddress(std::string_view text) {
+  const auto invalid = [text](const std::string& why) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "\"" + std::string(text) + "\": " + why +
+                     " (expected host:port, :port, [v6]:port or \"off\")");
+  };
+  if (text == "off") return ListenAddress{};
+  std::string_view host;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || text.substr(close + 1, 1) != ":") {
+      return invalid("an IPv6 address needs the form [address]:port");
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return invalid("no port");
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return invalid("write an IPv6 address in brackets");
+    }
+  }
+  int number = -1;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || number < 0 ||
+      number > 65535) {
+    return invalid("the port must be a number from 0 to 65535");
+  }
+  ListenAddress out;
+  out.enabled = true;
+  out.host = host.empty() ? "0.0.0.0" : std::string(host);
+  out.port = number;
+  if (!IsIpLiteral(out.host)) return invalid("the host must be an IP address");
+  return out;
+}
+
 Status ValidateConfig(const Config& config) {
   const auto invalid = [](const std::string& message) {
     return Error(ErrorCode::kInvalidArgument, message);
@@ -379,6 +437,18 @@ Status ValidateConfig(const Config& config) {
   if (s.max_body_bytes == 0) return invalid("server.maxBodyBytes: must be positive");
   if (s.max_keys == 0) return invalid("server.maxKeys: must be positive");
   if (s.max_connections == 0) return invalid("server.maxConnections: must be positive");
+  if (s.max_connections_per_peer == 0) {
+    return invalid("server.maxConnectionsPerPeer: must be positive");
+  }
+  if (s.handshake_timeout.count() <= 0) return invalid("server.handshakeTimeout: must be positive");
+  if (s.header_timeout.count() <= 0) return invalid("server.headerTimeout: must be positive");
+  if (s.read_timeout.count() <= 0) return invalid("server.readTimeout: must be positive");
+  if (auto health = ParseListenAddress(s.health_address); !health.ok()) {
+    return invalid("server.healthAddress: " + health.error().message());
+  } else if (health->enabled && health->port != 0 && health->port == s.port) {
+    return invalid("server.healthAddress: must not use server.port (" + std::to_string(s.port) +
+                   ")");
+  }
   if (!s.client_sans.empty() && s.client_ca_file.empty()) {
     return invalid("server.clientSANs: needs server.clientCAFile (mTLS)");
   }

@@ -32,8 +32,13 @@ struct ServerConfig {
   std::uint64_t max_body_bytes = 1024 * 1024;
   std::size_t max_keys = 1000;
   std::size_t max_connections = 1024;
-  std::chrono::milliseconds header_timeout{5000};
+  std::size_t max_connections_per_peer = 128;       // from one source IP address
+  std::chrono::milliseconds handshake_timeout{2000};  // accept -> TLS handshake done
+  std::chrono::milliseconds header_timeout{5000};     // handshake done -> request headers
   std::chrono::milliseconds read_timeout{10000};
+  // Plain-HTTP listener for /healthz, /readyz and /metrics only, with limits
+  // of its own: "host:port" (":8081" = every interface) or "off".
+  std::string health_address = ":8081";
   std::string validate_path = "/validate";
   std::string mutate_path = "/mutate";
 };
@@ -93,6 +98,16 @@ Result<Config> LoadConfigFile(const std::string& path);
 // Cross-field checks: unique key and policy names, policies refer to known
 // keys, valid port, TLS version, limits and durations, valid image globs.
 Status ValidateConfig(const Config& config);
+
+// Where a listener binds, parsed from "host:port", ":port" (every IPv4
+// interface, 0.0.0.0) or "[v6]:port"; the host must be an IP address
+// literal; port 0 picks a free port. "off" gives enabled == false.
+struct ListenAddress {
+  bool enabled = false;
+  std::string host;
+  int port = 0;
+};
+Result<ListenAddress> ParseListenAddress(std::string_view text);
 
 // "2500ms", "10s", "5m", "1h", and Go's compound form "1m30s" (largest unit first);
 // a bare integer is milliseconds.

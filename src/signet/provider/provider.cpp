@@ -14,6 +14,27 @@
 #include "signet/server/standard_routes.h"
 
 namespace signet::provider {
+namespace {
+
+// The health listener serves three small GETs to the kubelet and Prometheus;
+// its limits are its own, so a flood of the main port never reaches it.
+server::ServerOptions HealthServerOptions(const policy::ListenAddress& address) {
+  server::ServerOptions options;
+  options.address = address.host;
+  options.port = address.port;
+  options.insecure_http = true;
+  options.max_body_bytes = 4096;
+  options.header_timeout = std::chrono::seconds(2);
+  options.read_timeout = std::chrono::seconds(2);
+  options.idle_timeout = std::chrono::seconds(10);
+  options.max_connections = 64;
+  options.max_connections_per_peer = 16;
+  options.io_threads = 1;
+  options.handler_threads = 2;
+  return options;
+}
+
+}  // namespace
 
 // Declaration order is destruction order reversed: the server goes first,
 // then the handlers and the engine, and the metrics registry last.
@@ -23,6 +44,8 @@ struct Provider::Parts {
   std::unique_ptr<VerificationService> service;
   std::unique_ptr<ProviderHandlers> handlers;
   std::unique_ptr<server::HttpsServer> server;
+  // Declared after `server`: destroyed first, as its /readyz reads `server`.
+  std::unique_ptr<server::HttpsServer> health_server;  // null when off
 };
 
 Provider::Provider(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
@@ -30,7 +53,7 @@ Provider::Provider(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 Provider::~Provider() {
   if (parts_ && parts_->server) {
     parts_->server->Shutdown(std::chrono::milliseconds(0));
-    parts_->server->Wait();
+    Wait();
   }
 }
 
@@ -90,8 +113,8 @@ Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
   server::Router router;
   parts->handlers->Register(router);
   Parts* raw = parts.get();
-  server::AddStandardRoutes(router, parts->metrics,
-                            [raw] { return raw->server && raw->server->ready(); });
+  const auto ready = [raw] { return raw->server && raw->server->ready(); };
+  server::AddStandardRoutes(router, parts->metrics, ready);
 
   server::ServerOptions server_options;
   server_options.address = config.server.address;
@@ -103,9 +126,11 @@ Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
   server_options.client_sans = config.server.client_sans;
   server_options.tls_min_version = config.server.tls_min_version;
   server_options.max_body_bytes = config.server.max_body_bytes;
+  server_options.handshake_timeout = config.server.handshake_timeout;
   server_options.header_timeout = config.server.header_timeout;
   server_options.read_timeout = config.server.read_timeout;
   server_options.max_connections = config.server.max_connections;
+  server_options.max_connections_per_peer = config.server.max_connections_per_peer;
   // Handlers block until their request's deadline at most; enough threads
   // that a burst of requests waits on verifications, not on handler slots.
   server_options.handler_threads =
@@ -113,16 +138,48 @@ Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
   auto server = server::HttpsServer::Create(server_options, std::move(router), &parts->metrics);
   if (!server.ok()) return server.error();
   parts->server = std::move(server).value();
+
+  auto health_address = policy::ParseListenAddress(config.server.health_address);
+  if (!health_address.ok()) return health_address.error().WithContext("server.healthAddress");
+  if (health_address->enabled) {
+    server::Router health_router;
+    server::AddStandardRoutes(health_router, parts->metrics, ready);
+    // Its own (unexported) metrics registry: the provider's metrics describe
+    // the main port, and probes would only add noise to them.
+    auto health = server::HttpsServer::Create(HealthServerOptions(*health_address),
+                                              std::move(health_router), nullptr);
+    if (!health.ok()) return health.error().WithContext("health listener");
+    parts->health_server = std::move(health).value();
+  }
   return std::unique_ptr<Provider>(new Provider(std::move(parts)));
 }
 
-Status Provider::Start() { return parts_->server->Start(); }
+Status Provider::Start() {
+  if (parts_->health_server) {
+    if (auto status = parts_->health_server->Start(); !status.ok()) {
+      return status.error().WithContext("health listener (server.healthAddress)");
+    }
+  }
+  return parts_->server->Start();
+}
 
 int Provider::port() const { return parts_->server->port(); }
 
+int Provider::health_port() const {
+  return parts_->health_server ? parts_->health_server->port() : 0;
+}
+
 void Provider::Shutdown(std::chrono::milliseconds drain) { parts_->server->Shutdown(drain); }
 
-void Provider::Wait() { parts_->server->Wait(); }
+// The health listener outlives the main server's drain, so that probes see
+// /readyz 503 (and /healthz 200) while requests in flight finish.
+void Provider::Wait() {
+  parts_->server->Wait();
+  if (parts_->health_server) {
+    parts_->health_server->Shutdown(std::chrono::milliseconds(0));
+    parts_->health_server->Wait();
+  }
+}
 
 void Provider::ShutdownOnSignals(std::chrono::milliseconds drain,
                                  std::function<void(int)> on_signal) {

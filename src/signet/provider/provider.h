@@ -1,6 +1,11 @@
 // The whole External Data provider assembled from a Config: trusted keys,
 // registry credentials and clients, the verification engine, the handlers,
-// the health/readiness/metrics routes and the HTTPS server.
+// the health/readiness/metrics routes and the HTTPS server, and (unless
+// server.healthAddress is "off") a plain-HTTP health listener serving only
+// /healthz, /readyz and /metrics on its own port and with its own connection
+// limits, so that probes and scrapes need no client certificate and still
+// answer while the main port is flooded. The main port serves those three
+// routes too.
 //
 // Create() loads everything that must be there before serving (keys, TLS
 // files, policies) and fails with a reason otherwise; nothing listens until
@@ -41,6 +46,9 @@ class Provider {
 
   Status Start();
   int port() const;
+  // The health listener's bound port; 0 when it is off or not started.
+  int health_port() const;
+  // Drains the main server; the health listener stops in Wait(), after it.
   void Shutdown(std::chrono::milliseconds drain);
   void Wait();
   // Drains on SIGTERM/SIGINT; see server::HttpsServer::ShutdownOnSignals.

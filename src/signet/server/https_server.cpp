@@ -46,6 +46,7 @@ constexpr std::size_t kMaxLoggedPath = 256;
 constexpr auto kCloseTimeout = std::chrono::seconds(1);
 constexpr auto kLingerTimeout = std::chrono::seconds(2);
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
+constexpr auto kPeerLimitWarningInterval = std::chrono::seconds(10);
 
 // Escapes text for a JSON string in a log line.
 std::string JsonEscape(std::string_view text) {
@@ -121,6 +122,16 @@ void CopyHeaders(const Fields& fields, HttpRequest& request) {
   }
 }
 
+// The address a per-peer limit counts: an IPv4 peer reached over an IPv6
+// socket (::ffff:a.b.c.d) is the IPv4 peer.
+net::ip::address PeerAddress(const tcp::endpoint& endpoint) {
+  const net::ip::address address = endpoint.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
+  }
+  return address;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -152,7 +163,10 @@ class HttpsServer::Impl {
   net::thread_pool& pool() { return *pool_; }
   void OnSessionClosed(std::uint64_t id);
   void RecordRequest(const HttpRequest& request, int status, Clock::duration elapsed);
-  void RecordHandshakeFailure() { handshake_failures_->Increment(); }
+  void RecordHandshakeFailure(beast::error_code ec) {
+    handshake_failures_->Increment();
+    if (ec == beast::error::timeout) handshake_timeouts_->Increment();
+  }
   Gauge& in_flight() { return *in_flight_; }
 
   std::atomic<bool> ready{false};
@@ -162,7 +176,10 @@ class HttpsServer::Impl {
   void DoAccept();
   void OnAccept(beast::error_code ec, tcp::socket socket);
   template <typename Session, typename... Args>
-  void StartSession(Args&&... args);
+  void StartSession(const net::ip::address& peer, Args&&... args);
+  // Counts a new connection from `peer`; false when it already has
+  // max_connections_per_peer open.
+  bool ReservePeerSlot(const net::ip::address& peer);
   void FinishStop();
 
   const ServerOptions options_;
@@ -175,7 +192,9 @@ class HttpsServer::Impl {
   Gauge* connections_active_;
   Counter* connections_accepted_;
   Counter* connections_rejected_;
+  Counter* connections_rejected_per_peer_;
   Counter* handshake_failures_;
+  Counter* handshake_timeouts_;
 
   std::atomic<bool> started_{false};
   std::atomic<bool> shutdown_started_{false};
@@ -183,9 +202,16 @@ class HttpsServer::Impl {
   std::atomic<bool> stopped_{false};
   std::atomic<std::size_t> active_{0};
 
+  struct SessionEntry {
+    std::weak_ptr<SessionBase> session;
+    net::ip::address peer;
+  };
+  // Guards sessions_ and connections_per_peer_.
   std::mutex sessions_mutex_;
   std::uint64_t next_session_id_ = 0;
-  std::map<std::uint64_t, std::weak_ptr<SessionBase>> sessions_;
+  std::map<std::uint64_t, SessionEntry> sessions_;
+  std::map<net::ip::address, std::size_t> connections_per_peer_;
+  Clock::time_point last_peer_limit_warning_{};  // touched on strand_ only
 
   std::mutex wait_mutex_;
   std::vector<std::thread> threads_;
@@ -251,26 +277,29 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   const ServerOptions& options() const { return server_.options(); }
 
   void Begin() {
-    // The header timeout covers the TLS handshake and the first request's headers.
-    tcp_layer().expires_after(options().header_timeout);
     if constexpr (kTls) {
+      // A short limit of its own: a connection that never starts TLS holds a
+      // slot only this long.
+      tcp_layer().expires_after(options().handshake_timeout);
       stream_.async_handshake(
           ssl::stream_base::server,
           [self = this->shared_from_this()](beast::error_code ec) { self->OnHandshake(ec); });
     } else {
+      tcp_layer().expires_after(options().header_timeout);
       ReadHeader();
     }
   }
 
   void OnHandshake(beast::error_code ec) {
     if (ec) {
-      server_.RecordHandshakeFailure();
+      server_.RecordHandshakeFailure(ec);
       spdlog::debug("TLS handshake with {} failed: {}", peer_, ec.message());
       Close();
       return;
     }
     if constexpr (kTls) client_subject_ = SubjectOf(stream_.native_handle());
     handshake_done_ = true;
+    tcp_layer().expires_after(options().header_timeout);
     ReadHeader();
   }
 
@@ -520,9 +549,16 @@ HttpsServer::Impl::Impl(ServerOptions options, Router router, MetricsRegistry* m
   connections_rejected_ =
       &metrics_->GetCounter("signet_http_connections_rejected_total",
                             "Client connections closed at once because max_connections were open.");
+  connections_rejected_per_peer_ = &metrics_->GetCounter(
+      "signet_http_connections_rejected_per_peer_total",
+      "Client connections closed at once because their peer address had "
+      "max_connections_per_peer open.");
   handshake_failures_ = &metrics_->GetCounter(
       "signet_tls_handshake_failures_total",
       "TLS handshakes that failed (protocol version, client certificate, timeout, reset).");
+  handshake_timeouts_ = &metrics_->GetCounter(
+      "signet_tls_handshake_timeouts_total",
+      "Connections closed because the TLS handshake did not finish within handshake_timeout.");
 }
 
 HttpsServer::Impl::~Impl() {
@@ -586,20 +622,52 @@ void HttpsServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
     });
     return;
   }
-  if (active_.load() >= options_.max_connections) {
+  // Both limits are checked here, before any TLS work, and a refused
+  // connection is closed at once.
+  beast::error_code peer_ec;
+  const tcp::endpoint remote = socket.remote_endpoint(peer_ec);
+  const net::ip::address peer = peer_ec ? net::ip::address() : PeerAddress(remote);
+  if (peer_ec) {
+    // Already gone (reset before we got to it): nothing to serve.
+    beast::error_code ignored;
+    socket.close(ignored);
+  } else if (active_.load() >= options_.max_connections) {
     connections_rejected_->Increment();
     beast::error_code ignored;
     socket.close(ignored);
+  } else if (!ReservePeerSlot(peer)) {
+    connections_rejected_per_peer_->Increment();
+    const auto now = Clock::now();
+    if (now - last_peer_limit_warning_ >= kPeerLimitWarningInterval) {
+      last_peer_limit_warning_ = now;
+      spdlog::warn(
+          "closing connections from {}: it has max_connections_per_peer ({}) open (logged at most "
+          "every {} s; signet_http_connections_rejected_per_peer_total counts them)",
+          peer.to_string(), options_.max_connections_per_peer,
+          std::chrono::duration_cast<std::chrono::seconds>(kPeerLimitWarningInterval).count());
+    }
+    beast::error_code ignored;
+    socket.close(ignored);
   } else if (options_.insecure_http) {
-    StartSession<Session<beast::tcp_stream>>(std::move(socket), nullptr);
+    StartSession<Session<beast::tcp_stream>>(peer, std::move(socket), nullptr);
   } else {
-    StartSession<Session<beast::ssl_stream<beast::tcp_stream>>>(std::move(socket), tls_->Current());
+    StartSession<Session<beast::ssl_stream<beast::tcp_stream>>>(peer, std::move(socket),
+                                                                tls_->Current());
   }
   DoAccept();
 }
 
+bool HttpsServer::Impl::ReservePeerSlot(const net::ip::address& peer) {
+  std::lock_guard<std::mutex> lock(sessions_mutex_);
+  std::size_t& open = connections_per_peer_[peer];
+  if (open >= options_.max_connections_per_peer) return false;
+  ++open;
+  return true;
+}
+
+// The peer's slot was reserved by ReservePeerSlot; the session releases it.
 template <typename SessionType, typename... Args>
-void HttpsServer::Impl::StartSession(Args&&... args) {
+void HttpsServer::Impl::StartSession(const net::ip::address& peer, Args&&... args) {
   ++active_;
   connections_active_->Increment();
   connections_accepted_->Increment();
@@ -607,11 +675,12 @@ void HttpsServer::Impl::StartSession(Args&&... args) {
   {
     std::lock_guard<std::mutex> lock(sessions_mutex_);
     id = next_session_id_++;
+    sessions_[id] = SessionEntry{{}, peer};
   }
   auto session = std::make_shared<SessionType>(*this, id, std::forward<Args>(args)...);
   {
     std::lock_guard<std::mutex> lock(sessions_mutex_);
-    sessions_[id] = session;
+    sessions_[id].session = session;
   }
   session->Start();
 }
@@ -619,7 +688,14 @@ void HttpsServer::Impl::StartSession(Args&&... args) {
 void HttpsServer::Impl::OnSessionClosed(std::uint64_t id) {
   {
     std::lock_guard<std::mutex> lock(sessions_mutex_);
-    sessions_.erase(id);
+    const auto it = sessions_.find(id);
+    if (it != sessions_.end()) {
+      const auto peer = connections_per_peer_.find(it->second.peer);
+      if (peer != connections_per_peer_.end() && --peer->second == 0) {
+        connections_per_peer_.erase(peer);
+      }
+      sessions_.erase(it);
+    }
   }
   connections_active_->Decrement();
   if (--active_ == 0 && draining_ && !stopped_) {
@@ -667,8 +743,8 @@ void HttpsServer::Impl::Shutdown(std::chrono::milliseconds drain) {
     std::vector<std::shared_ptr<SessionBase>> open_sessions;
     {
       std::lock_guard<std::mutex> lock(sessions_mutex_);
-      for (auto& [id, weak] : sessions_) {
-        if (auto session = weak.lock()) open_sessions.push_back(std::move(session));
+      for (auto& [id, entry] : sessions_) {
+        if (auto session = entry.session.lock()) open_sessions.push_back(std::move(session));
       }
     }
     for (const auto& session : open_sessions) session->Drain();
@@ -740,9 +816,17 @@ Result<std::unique_ptr<HttpsServer>> HttpsServer::Create(ServerOptions options, 
     return Error(ErrorCode::kInvalidArgument,
                  "port must be between 0 and 65535, got " + std::to_string(options.port));
   }
-  if (options.io_threads == 0 || options.handler_threads == 0 || options.max_connections == 0) {
+  if (options.io_threads == 0 || options.handler_threads == 0 || options.max_connections == 0 ||
+      options.max_connections_per_peer == 0) {
     return Error(ErrorCode::kInvalidArgument,
-                 "io_threads, handler_threads and max_connections must be at least 1");
+                 "io_threads, handler_threads, max_connections and max_connections_per_peer must "
+                 "be at least 1");
+  }
+  for (const auto timeout : {options.handshake_timeout, options.header_timeout,
+                             options.read_timeout, options.idle_timeout, options.write_timeout}) {
+    if (timeout.count() <= 0) {
+      return Error(ErrorCode::kInvalidArgument, "server timeouts must be positive");
+    }
   }
   if (options.max_body_bytes == 0) {
     return Error(ErrorCode::kInvalidArgument, "max_body_bytes must be at least 1");

@@ -12,17 +12,23 @@
 //   that chains to that CA and is valid for client authentication, and, when
 //   client_sans is not empty, carries one of those DNS SANs; otherwise the
 //   handshake fails and no request is read.
-// - Limits: body size (Content-Length and chunked), time to finish the
-//   handshake and headers, time to read the body, idle keep-alive time, and
-//   the number of open connections (extra connections are closed at once).
+// - Limits: body size (Content-Length and chunked), time to finish the TLS
+//   handshake (handshake_timeout, short: a connection that never completes
+//   one is closed quickly), then time to send the request headers, time to
+//   read the body, idle keep-alive time, the number of open connections, and
+//   the number of open connections from one peer address (IPv4-mapped IPv6
+//   counts as IPv4). A connection over either count is closed at accept,
+//   before any TLS work, so one peer cannot hold every slot.
 // - Handlers run on a fixed pool of handler_threads threads, never on I/O
 //   threads. Every request gets a request id and one structured log line
 //   (id, method, path, status, duration; never bodies or header values).
 // - Built-in metrics (when a registry is given):
 //     signet_http_requests_total{path,code}, signet_http_request_duration_seconds{path},
 //     signet_http_requests_in_flight, signet_http_connections_active,
-//     signet_http_connections_accepted_total, signet_http_connections_rejected_total,
-//     signet_tls_handshake_failures_total.
+//     signet_http_connections_accepted_total, signet_http_connections_rejected_total
+//     (max_connections), signet_http_connections_rejected_per_peer_total
+//     (max_connections_per_peer), signet_tls_handshake_failures_total (timeouts
+//     included), signet_tls_handshake_timeouts_total.
 //
 // Lifecycle: Create -> Start -> (serve) -> Shutdown -> Wait. All public
 // methods are thread-safe. The destructor shuts down with no drain time and
@@ -54,11 +60,18 @@ struct ServerOptions {
   std::string tls_min_version = "1.3";   // "1.3" or "1.2"
 
   std::size_t max_body_bytes = 1 << 20;
-  std::chrono::milliseconds header_timeout{5000};  // accept -> TLS handshake + request headers
+  // accept -> TLS handshake finished (TLS only); short, so that connections
+  // that never start TLS are dropped quickly.
+  std::chrono::milliseconds handshake_timeout{2000};
+  // handshake finished (plain HTTP: accept) -> request headers
+  std::chrono::milliseconds header_timeout{5000};
   std::chrono::milliseconds read_timeout{10000};   // headers -> full body
   std::chrono::milliseconds idle_timeout{60000};   // keep-alive wait for the next request
   std::chrono::milliseconds write_timeout{10000};  // sending one response
   std::size_t max_connections = 1024;
+  // Open connections from one source IP address (all states: handshaking,
+  // in a request, idle keep-alive). Peers behind one NAT share it.
+  std::size_t max_connections_per_peer = 128;
   std::size_t io_threads = 2;
   std::size_t handler_threads = 8;
 };
