@@ -66,8 +66,8 @@ Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
       metrics->RegistryResponse(status);
     };
     auto registry = std::make_shared<RegistryRouter>(client, config.registries);
-    verifier = std::make_shared<CosignImageVerifier>(std::move(registry), std::move(keys).value(),
-                                                     budget);
+    verifier =
+        std::make_shared<CosignImageVerifier>(std::move(registry), std::move(keys).value(), budget);
   }
 
   VerificationServiceOptions engine;
@@ -90,8 +90,12 @@ Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
   server::Router router;
   parts->handlers->Register(router);
   Parts* raw = parts.get();
-  server::AddStandardRoutes(router, parts->metrics,
-                            [raw] { return raw->server && raw->server->ready(); });
+  server::AddStandardRoutes(router, parts->metrics, server::ReadinessProbe([raw]() -> Status {
+                              if (!raw->server || !raw->server->ready()) {
+                                return Error(ErrorCode::kInternal, "server is not serving yet");
+                              }
+                              return raw->service->Readiness();
+                            }));
 
   server::ServerOptions server_options;
   server_options.address = config.server.address;
