@@ -176,5 +176,31 @@ TEST(ReferenceTest, IsValidSha256Digest) {
   EXPECT_FALSE(IsValidSha256Digest(""));
 }
 
+// The registry keeps its spelling, as go-containerregistry keeps it: it is the
+// docker-reference cosign writes into signatures. Only CanonicalName() folds
+// the spellings of one host together.
+TEST(ReferenceTest, RegistryKeepsItsSpellingAndCanonicalNameFoldsIt) {
+  auto upper = ImageReference::Parse("LOCALHOST:27000/prod/app:v1");
+  ASSERT_TRUE(upper.ok()) << upper.error().message();
+  EXPECT_EQ(upper->repository().Name(), "LOCALHOST:27000/prod/app");
+  auto canonical = upper->repository().CanonicalName();
+  ASSERT_TRUE(canonical.ok()) << canonical.error().message();
+  EXPECT_EQ(*canonical, "localhost:27000/prod/app");
+
+  auto hub = ImageReference::Parse("registry-1.docker.io/nginx");
+  ASSERT_TRUE(hub.ok()) << hub.error().message();
+  EXPECT_EQ(hub->repository().Name(), "registry-1.docker.io/nginx");
+  EXPECT_EQ(*hub->repository().CanonicalName(), "index.docker.io/library/nginx");
+  EXPECT_EQ(*ImageReference::Parse("nginx")->repository().CanonicalName(),
+            "index.docker.io/library/nginx");
+
+  auto numeric = ImageReference::Parse("127.1:27000/prod/app");
+  ASSERT_TRUE(numeric.ok()) << numeric.error().message();
+  auto refused = numeric->repository().CanonicalName();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message().find("non-canonical numeric"), std::string::npos)
+      << refused.error().message();
+}
+
 }  // namespace
 }  // namespace signet::oci

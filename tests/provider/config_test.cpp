@@ -176,6 +176,107 @@ TEST(ImagePatternTest, DockerHubShortFormIsNormalised) {
   EXPECT_TRUE(pattern->Matches("index.docker.io/library/nginx"));
 }
 
+oci::Repository Repo(const std::string& name) {
+  auto repo = oci::Repository::Parse(name);
+  EXPECT_TRUE(repo.ok()) << name << ": " << repo.error().message();
+  return repo.ok() ? *repo : oci::Repository{};
+}
+
+// Patterns are canonicalised like references (oci/host.h), so a host
+// matches however either side spells it.
+TEST(ImagePatternTest, HostSpellingsAreCanonicalised) {
+  struct Case {
+    const char* pattern;
+    const char* canonical;
+  };
+  for (const Case& c : {
+           Case{"LOCALHOST:27000/prod/**", "localhost:27000/prod/**"},
+           Case{"Registry.Example.com:443/prod/*", "registry.example.com/prod/*"},
+           Case{"docker.io/library/*", "index.docker.io/library/*"},
+           Case{"DOCKER.IO/nginx", "index.docker.io/library/nginx"},
+           Case{"registry-1.docker.io/acme/**", "index.docker.io/acme/**"},
+           Case{"registry.hub.docker.com/acme/**", "index.docker.io/acme/**"},
+           Case{"*.Example.COM:443/**", "*.example.com/**"},
+           Case{"**", "**"},
+       }) {
+    auto pattern = ImagePattern::Parse(c.pattern);
+    ASSERT_TRUE(pattern.ok()) << c.pattern << ": " << pattern.error().message();
+    EXPECT_EQ(pattern->text(), c.canonical) << c.pattern;
+  }
+  EXPECT_TRUE(ImagePattern::Parse("docker.io/library/*")->Matches("index.docker.io/library/nginx"));
+}
+
+TEST(ImagePatternTest, PatternsNamingATagADigestOrANumericHostAreRefused) {
+  for (const char* glob :
+       {"registry.example.com/repo:1.0", "localhost:5000/prod/app:latest", "nginx:1.25",
+        "registry.example.com/repo@sha256:0123", "repo@sha256:abc", "127.1:27000/prod/**",
+        "0x7f.0.0.1/prod/**", "2130706433:5000/**", "127.000.000.001/**"}) {
+    auto pattern = ImagePattern::Parse(glob);
+    EXPECT_FALSE(pattern.ok()) << glob << " -> " << (pattern.ok() ? pattern->text() : "");
+  }
+  // Positive controls: a port is not a tag, and a canonical address is fine.
+  EXPECT_TRUE(ImagePattern::Parse("localhost:5000/prod/**").ok());
+  EXPECT_TRUE(ImagePattern::Parse("127.0.0.1:5000/prod/*").ok());
+  EXPECT_TRUE(ImagePattern::Parse("[::1]:5000/prod/*").ok());
+}
+
+TEST(ConfigTest, PatternNamingATagOrDigestIsRefusedWithItsLine) {
+  ExpectConfigError(
+      "policies:\n  - name: strict\n    images:\n      - registry.example.com/team/**\n"
+      "      - registry.example.com/repo:1.0\n",
+      "bad.yaml:5: policies[0].images[1]: image pattern \"registry.example.com/repo:1.0\": "
+      "names a tag");
+  ExpectConfigError(
+      "policies:\n  - name: strict\n    images:\n"
+      "      - \"repo@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"\n",
+      "bad.yaml:4: policies[0].images[0]: image pattern \"repo@sha256:");
+  // Positive control: the same policy without the tag loads.
+  EXPECT_TRUE(ParseConfig("policies:\n  - name: strict\n    images:\n"
+                          "      - registry.example.com/team/**\n"
+                          "      - registry.example.com/repo\n",
+                          "good.yaml")
+                  .ok());
+}
+
+// Issue scenario: a strict "prod" policy (key A) before a catch-all (key B).
+// Every spelling of the prod registry's host either reaches "prod" or is
+// refused; none falls through to the catch-all.
+TEST(PolicySetTest, HostSpellingsCannotEscapeAStrictPolicy) {
+  auto set = PolicySet::Create(
+      {{"prod", {"localhost:27000/prod/**"}, {"a"}, {}}, {"default", {"**"}, {"b"}, {}}},
+      UnmatchedImages::kDeny);
+  ASSERT_TRUE(set.ok());
+  EXPECT_EQ(set->Match(Repo("localhost:27000/prod/app"))->name, "prod");  // positive control
+  EXPECT_EQ(set->Match(Repo("localhost:27000/dev/app"))->name, "default");
+  for (const char* host : {"LOCALHOST:27000", "LocalHost:27000", "localhost:27000"}) {
+    auto policy = set->Match(Repo(std::string(host) + "/prod/app"));
+    ASSERT_TRUE(policy.ok()) << host << ": " << policy.error().message();
+    EXPECT_EQ(policy->name, "prod") << host;
+  }
+  for (const char* host : {"127.1:27000", "127.0.1:27000", "2130706433:27000", "0x7f.0.0.1:27000",
+                           "0177.0.0.1:27000", "127.000.000.001:27000"}) {
+    auto policy = set->Match(Repo(std::string(host) + "/prod/app"));
+    ASSERT_FALSE(policy.ok()) << host << " matched policy " << policy->name;
+    EXPECT_EQ(policy.error().code(), ErrorCode::kInvalidArgument) << host;
+    EXPECT_NE(policy.error().message().find("non-canonical numeric"), std::string::npos)
+        << policy.error().message();
+  }
+}
+
+TEST(PolicySetTest, DockerHubAliasesMeetADockerIoPolicy) {
+  auto set =
+      PolicySet::Create({{"hub", {"docker.io/acme/**"}, {"a"}, {}}, {"default", {"**"}, {"b"}, {}}},
+                        UnmatchedImages::kDeny);
+  ASSERT_TRUE(set.ok());
+  for (const char* name :
+       {"acme/app", "docker.io/acme/app", "DOCKER.IO/acme/app", "index.docker.io/acme/app",
+        "registry-1.docker.io/acme/app", "registry.hub.docker.com/acme/app",
+        "Registry.Hub.Docker.Com:443/acme/app"}) {
+    EXPECT_EQ(set->Match(Repo(name))->name, "hub") << name;
+  }
+  EXPECT_EQ(set->Match(Repo("ghcr.io/acme/app"))->name, "default");  // positive control
+}
+
 TEST(PolicySetTest, FirstMatchingPolicyWinsAndUnmatchedIsDenied) {
   std::vector<PolicyConfig> policies = {
       {"prod", {"registry.example.com/prod/**"}, {"k1"}, {{"env", "prod"}}},
@@ -183,16 +284,18 @@ TEST(PolicySetTest, FirstMatchingPolicyWinsAndUnmatchedIsDenied) {
   };
   auto set = PolicySet::Create(policies, UnmatchedImages::kDeny);
   ASSERT_TRUE(set.ok());
-  EXPECT_EQ(set->Match("registry.example.com/prod/app")->name, "prod");
-  EXPECT_EQ(set->Match("registry.example.com/dev/app")->name, "any-example");
-  EXPECT_FALSE(set->Match("ghcr.io/other/app").has_value());
+  EXPECT_EQ(set->Match(Repo("registry.example.com/prod/app"))->name, "prod");
+  EXPECT_EQ(set->Match(Repo("registry.example.com/dev/app"))->name, "any-example");
+  auto unmatched = set->Match(Repo("ghcr.io/other/app"));
+  ASSERT_FALSE(unmatched.ok());
+  EXPECT_EQ(unmatched.error().message(), "no policy matches image ghcr.io/other/app");
 }
 
 TEST(PolicySetTest, UnmatchedVerifyUsesAllKeysNeverAllows) {
   auto set = PolicySet::Create({{"prod", {"a.io/prod/*"}, {"k1"}, {}}}, UnmatchedImages::kVerify);
   ASSERT_TRUE(set.ok());
-  auto policy = set->Match("b.io/x");
-  ASSERT_TRUE(policy.has_value());
+  auto policy = set->Match(Repo("b.io/x"));
+  ASSERT_TRUE(policy.ok());
   EXPECT_EQ(policy->name, "unmatched");
   EXPECT_TRUE(policy->keys.empty());
   EXPECT_TRUE(policy->annotations.empty());

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "signet/provider/image_verifier.h"
 
@@ -21,9 +22,13 @@ class FakeImageVerifier : public ImageVerifier {
     ErrorCode failure = ErrorCode::kInternal;  // used when !valid
     bool valid = true;
     std::chrono::milliseconds delay{0};
+    // When not empty: the names of the keys that signed the image; it
+    // verifies only under a policy that trusts one of them (or every key).
+    std::vector<std::string> signed_by = {};
   };
 
-  // `repository_name` is normalised "registry/path"; `tag` the tag it serves.
+  // `repository_name` is "registry/path" as oci::Repository::Name() spells
+  // it; `tag` the tag it serves.
   void Add(const std::string& repository_name, const std::string& tag, Image image) {
     std::lock_guard<std::mutex> lock(mu_);
     images_[repository_name + ":" + tag] = image;
@@ -38,7 +43,7 @@ class FakeImageVerifier : public ImageVerifier {
     return it->second.digest;
   }
 
-  Status Verify(const oci::ImageReference& reference, const policy::PolicyConfig&,
+  Status Verify(const oci::ImageReference& reference, const policy::PolicyConfig& policy,
                 Deadline) override {
     ++verify_calls;
     Image image;
@@ -50,6 +55,13 @@ class FakeImageVerifier : public ImageVerifier {
     }
     if (image.delay.count() > 0) std::this_thread::sleep_for(image.delay);
     if (!image.valid) return Error(image.failure, "fake failure");
+    if (!image.signed_by.empty() && !policy.keys.empty()) {
+      bool trusted = false;
+      for (const auto& key : policy.keys) {
+        for (const auto& signer : image.signed_by) trusted = trusted || key == signer;
+      }
+      if (!trusted) return Error(ErrorCode::kNoMatchingSignatures, "signed by no trusted key");
+    }
     return OkStatus();
   }
 

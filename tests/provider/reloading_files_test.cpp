@@ -21,7 +21,7 @@ void Replace(const std::string& path, const std::string& contents) {
   std::filesystem::rename(path + ".new", path);
 }
 
-TEST(TrustedKeysTest, ReloadsAChangedKeyAndKeepsTheLastGoodOne) {
+TEST(TrustedKeysTest, ReloadsAChangedKeyAndRevokesAnUnloadableOne) {
   signet::testing::TempDir dir;
   auto first = crypto::GenerateKeyPair("");
   auto second = crypto::GenerateKeyPair("");
@@ -44,14 +44,69 @@ TEST(TrustedKeysTest, ReloadsAChangedKeyAndKeepsTheLastGoodOne) {
   ASSERT_TRUE(selected.ok());
   EXPECT_EQ((*selected)[0]->PublicKeyPem(), second->public_pem);
 
+  // A file that no longer holds a key revokes it: the old key is not kept.
   Replace(path, "not a key\n");
   selected = (*keys)->Select({});
-  ASSERT_TRUE(selected.ok());
-  EXPECT_EQ((*selected)[0]->PublicKeyPem(), second->public_pem);
-  EXPECT_EQ((*keys)->Generation(), second_generation);  // the last good key is still in use
+  ASSERT_FALSE(selected.ok());
+  EXPECT_NE(selected.error().message().find("trusted key \"default\" is not trusted"),
+            std::string::npos)
+      << selected.error().message();
+  EXPECT_NE((*keys)->Generation(), second_generation);
   const auto errors = (*keys)->TakeReloadErrors();
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].find("default"), std::string::npos) << errors[0];
+
+  // A good file again: trusted again, under a new generation.
+  const auto broken_generation = (*keys)->Generation();
+  Replace(path, second->public_pem);
+  selected = (*keys)->Select({});
+  ASSERT_TRUE(selected.ok()) << selected.error().message();
+  EXPECT_EQ((*selected)[0]->PublicKeyPem(), second->public_pem);
+  EXPECT_NE((*keys)->Generation(), broken_generation);
+  EXPECT_TRUE((*keys)->Health().ok());
+}
+
+// Deleting the only key file revoked nothing: the last loaded key stayed in
+// use, so images signed by it (never verified before) still verified.
+TEST(TrustedKeysTest, RemovingAKeyFileRevokesTheKey) {
+  signet::testing::TempDir dir;
+  auto a = crypto::GenerateKeyPair("");
+  auto b = crypto::GenerateKeyPair("");
+  ASSERT_TRUE(a.ok() && b.ok());
+  Replace(dir.File("a.pub"), a->public_pem);
+  Replace(dir.File("b.pub"), b->public_pem);
+  auto keys =
+      TrustedKeys::Load({{"a", dir.File("a.pub")}, {"b", dir.File("b.pub")}}, milliseconds(0));
+  ASSERT_TRUE(keys.ok()) << keys.error().message();
+  const auto before = (*keys)->Generation();
+  ASSERT_TRUE((*keys)->Select({"a"}).ok());  // positive control
+  ASSERT_TRUE((*keys)->Health().ok());
+
+  std::filesystem::remove(dir.File("a.pub"));
+  auto selected = (*keys)->Select({"a"});
+  ASSERT_FALSE(selected.ok());
+  EXPECT_NE(selected.error().message().find("a.pub no longer exists"), std::string::npos)
+      << selected.error().message();
+  EXPECT_NE((*keys)->Generation(), before);  // results verified with "a" are not reused
+  auto every = (*keys)->Select({});
+  ASSERT_TRUE(every.ok());
+  ASSERT_EQ(every->size(), 1u);
+  EXPECT_EQ((*every)[0]->PublicKeyPem(), b->public_pem);
+  EXPECT_TRUE((*keys)->Health().ok());  // "b" is still trusted
+
+  std::filesystem::remove(dir.File("b.pub"));
+  const Status health = (*keys)->Health();
+  ASSERT_FALSE(health.ok());
+  EXPECT_NE(health.error().message().find("no trusted key is loaded"), std::string::npos)
+      << health.error().message();
+  EXPECT_NE(health.error().message().find("b.pub no longer exists"), std::string::npos)
+      << health.error().message();
+  EXPECT_FALSE((*keys)->Select({}).ok());
+
+  // Putting a key back makes it trusted (and the set ready) again.
+  Replace(dir.File("b.pub"), b->public_pem);
+  EXPECT_TRUE((*keys)->Health().ok());
+  EXPECT_TRUE((*keys)->Select({"b"}).ok());
 }
 
 TEST(TrustedKeysTest, LoadFailsOnAMissingKeyAndSelectNeedsAKnownName) {

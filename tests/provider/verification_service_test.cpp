@@ -83,6 +83,51 @@ TEST_F(VerificationServiceTest, UnmatchedImagesAreDeniedWithoutVerification) {
   EXPECT_EQ(fake_->verify_calls.load(), 0);
 }
 
+// Issue scenario: "prod" (localhost:27000/prod/**, key a) before a catch-all
+// (key b). The image is signed only by key b; every spelling of its host
+// reaches the same registry (the fake serves it under each). None may be
+// accepted: it is either verified under "prod" (and fails) or refused.
+TEST_F(VerificationServiceTest, HostSpellingsDoNotFallThroughToACatchAll) {
+  auto policies = *policy::PolicySet::Create(
+      {{"prod", {"localhost:27000/prod/**"}, {"a"}, {}}, {"default", {"**"}, {"b"}, {}}},
+      policy::UnmatchedImages::kDeny);
+  const FakeImageVerifier::Image signed_by_b{
+      FakeDigest('b'), ErrorCode::kInternal, true, {}, {"b"}};
+  const FakeImageVerifier::Image signed_by_a{
+      FakeDigest('a'), ErrorCode::kInternal, true, {}, {"a"}};
+  const std::vector<std::string> spellings = {
+      "LOCALHOST:27000",  "LocalHost:27000",       "127.1:27000",
+      "127.0.1:27000",    "2130706433:27000",      "0x7f.0.0.1:27000",
+      "0177.0.0.1:27000", "127.000.000.001:27000", "localhost:27000"};
+  for (const auto& host : spellings) {
+    fake_->Add(host + "/prod/app", "v1", signed_by_b);
+    fake_->Add(host + "/prod/good", "v1", signed_by_a);
+  }
+  fake_->Add("localhost:27000/dev/app", "v1", signed_by_b);
+  auto service = Make({}, std::move(policies));
+
+  // Positive controls: key a's image under prod, key b's image elsewhere.
+  auto good = service->Decide({"localhost:27000/prod/good:v1", "localhost:27000/dev/app:v1"});
+  ASSERT_EQ(good.size(), 2u);
+  EXPECT_TRUE(good[0].valid) << good[0].reason;
+  EXPECT_EQ(good[0].policy, "prod");
+  EXPECT_TRUE(good[1].valid) << good[1].reason;
+  EXPECT_EQ(good[1].policy, "default");
+
+  for (const auto& host : spellings) {
+    auto decisions = service->Decide({host + "/prod/app:v1"});
+    ASSERT_EQ(decisions.size(), 1u);
+    EXPECT_FALSE(decisions[0].valid) << host << " accepted under policy " << decisions[0].policy;
+    EXPECT_NE(decisions[0].policy, "default") << host;
+    if (decisions[0].policy.empty()) {
+      EXPECT_NE(decisions[0].reason.find("non-canonical numeric"), std::string::npos)
+          << host << ": " << decisions[0].reason;
+    } else {
+      EXPECT_EQ(decisions[0].reason, "no matching signatures") << host;
+    }
+  }
+}
+
 TEST_F(VerificationServiceTest, KeyUnfinishedAtTheDeadlineTimesOut) {
   fake_->Add(kRepo, "slow", {FakeDigest('5'), ErrorCode::kInternal, true, milliseconds(1500)});
   fake_->Add(kRepo, "fast", {FakeDigest('f'), ErrorCode::kInternal, true, {}});

@@ -227,6 +227,18 @@ class ProviderE2ETest : public ::testing::Test {
     return provider;
   }
 
+  // A provider whose only trusted key is `key_file`, a copy of the shared
+  // signing key that the test may then replace or remove.
+  std::unique_ptr<ProviderProcess> StartTrustingACopyOfTheKey(const std::string& key_file) {
+    signet::testing::WriteFile(key_file,
+                               signet::testing::ReadFile(shared_->dir.File("cosign.pub")));
+    std::vector<std::string> args = BaseArgs();
+    auto key_flag = std::find(args.begin(), args.end(), "--key");
+    EXPECT_NE(key_flag, args.end());
+    if (key_flag != args.end()) *(key_flag + 1) = key_file;
+    return Start({}, args);
+  }
+
   static ClientTls Trusting() { return ClientTls{shared_->ca.cert_file, "", "", false, false}; }
   static ClientTls AsGatekeeper() {
     return ClientTls{shared_->ca.cert_file, shared_->gatekeeper_cert.cert_file,
@@ -315,12 +327,7 @@ TEST_F(ProviderE2ETest, RotatedKeyNeverAnswersFromResultsOfTheOldKey) {
   // The provider trusts a copy of the signing key; the copy is then replaced
   // by an unrelated key. The cached "valid" must not survive the rotation.
   const std::string key_file = dir_.File("rotating.pub");
-  signet::testing::WriteFile(key_file, signet::testing::ReadFile(shared_->dir.File("cosign.pub")));
-  std::vector<std::string> args = BaseArgs();
-  auto key_flag = std::find(args.begin(), args.end(), "--key");
-  ASSERT_NE(key_flag, args.end());
-  *(key_flag + 1) = key_file;
-  auto provider = Start({}, args);
+  auto provider = StartTrustingACopyOfTheKey(key_file);
   const std::string good = shared_->signed_image.TagReference();
   const auto verdict = [&] {
     const json answer = PostJson(*provider, "/validate", ProviderRequestBody({good}));
@@ -336,6 +343,98 @@ TEST_F(ProviderE2ETest, RotatedKeyNeverAnswersFromResultsOfTheOldKey) {
   // Key files are checked at most once per second.
   EXPECT_TRUE(Eventually([&] { return verdict() == good + "_invalid: no matching signatures"; }))
       << verdict();
+}
+
+// Deleting the only key file used to revoke nothing: images signed by the
+// removed key (never verified before) still came back valid.
+TEST_F(ProviderE2ETest, RemovedKeyFileRevokesTheKeyAndReadinessSaysWhy) {
+  const std::string key_file = dir_.File("removable.pub");
+  auto provider = StartTrustingACopyOfTheKey(key_file);
+  const auto verdict = [&](const std::string& key) {
+    const json answer = PostJson(*provider, "/validate", ProviderRequestBody({key}));
+    return ItemField(answer, 0, "error");
+  };
+  const auto readyz = [&] {
+    HttpClient client(Trusting());
+    return client.Request("GET", provider->Url("/readyz"));
+  };
+  // Positive controls while the key file is there.
+  const std::string cached = shared_->signed_image.TagReference();
+  ASSERT_EQ(verdict(cached), "");
+  ASSERT_EQ(readyz().status, 200) << readyz().body;
+  const std::string fresh = PushSigned("e2e/revoked", "v1").TagReference();
+
+  std::filesystem::remove(key_file);
+  // Key files are checked at most once per second.
+  EXPECT_TRUE(Eventually([&] { return readyz().status == 503; })) << readyz().body;
+  const ClientResponse not_ready = readyz();
+  EXPECT_NE(not_ready.body.find("\"status\":\"not ready\""), std::string::npos) << not_ready.body;
+  EXPECT_NE(not_ready.body.find("removable.pub no longer exists"), std::string::npos)
+      << not_ready.body;
+  const std::string fresh_error = verdict(fresh);
+  EXPECT_EQ(fresh_error.rfind(fresh + "_invalid: ", 0), 0u) << fresh_error;
+  EXPECT_NE(fresh_error.find("no trusted key is loaded"), std::string::npos) << fresh_error;
+  EXPECT_NE(fresh_error.find("removable.pub no longer exists"), std::string::npos) << fresh_error;
+  // The verdict cached under the removed key is gone too.
+  EXPECT_NE(verdict(cached), "");
+
+  // The key file back: ready and valid again.
+  signet::testing::WriteFile(key_file, signet::testing::ReadFile(shared_->dir.File("cosign.pub")));
+  EXPECT_TRUE(Eventually([&] { return readyz().status == 200; })) << readyz().body;
+  EXPECT_EQ(verdict(fresh), "");
+}
+
+// Issue scenario, end to end: a "prod" policy (key a) before a catch-all
+// (key b). An image in prod signed only by key b was accepted when its
+// registry host was spelled numerically ("127.1" for "127.0.0.1").
+TEST_F(ProviderE2ETest, HostSpellingsDoNotFallThroughToTheCatchAllPolicy) {
+  const std::string registry = shared_->registry->host();  // 127.0.0.1:PORT
+  ASSERT_EQ(registry.rfind("127.0.0.1:", 0), 0u) << registry;
+  const std::string port = registry.substr(registry.find(':') + 1);
+  auto key_b = crypto::GenerateKeyPair("b-password");
+  ASSERT_TRUE(key_b.ok()) << key_b.error().message();
+  signet::testing::WriteFile(dir_.File("b.pub"), key_b->public_pem);
+  auto signer_b = crypto::LoadPrivateKey(key_b->private_pem, "b-password", "key b");
+  ASSERT_TRUE(signer_b.ok()) << signer_b.error().message();
+  const PushedImage by_b = PushUnsigned("e2e/prod/by-b", "v1");
+  auto by_b_reference = oci::ImageReference::Parse(by_b.TagReference());
+  ASSERT_TRUE(by_b_reference.ok());
+  ASSERT_TRUE(cosign::SignImage(*shared_->client, *by_b_reference, **signer_b, {}).ok());
+  const PushedImage by_a = PushSigned("e2e/prod/by-a", "v1");
+
+  signet::testing::WriteFile(dir_.File("policy.yaml"),
+                             "keys:\n  - {name: a, path: \"" + shared_->dir.File("cosign.pub") +
+                                 "\"}\n  - {name: b, path: \"" + dir_.File("b.pub") +
+                                 "\"}\n"
+                                 "policies:\n"
+                                 "  - {name: prod, images: [\"" +
+                                 registry +
+                                 "/e2e/prod/**\"], keys: [a]}\n"
+                                 "  - {name: default, images: [\"**\"], keys: [b]}\n");
+  std::vector<std::string> args = BaseArgs();
+  auto key_flag = std::find(args.begin(), args.end(), "--key");
+  ASSERT_NE(key_flag, args.end());
+  args.erase(key_flag, key_flag + 2);
+  args.insert(args.end(), {"--config", dir_.File("policy.yaml")});
+  auto provider = Start({}, args);
+
+  const std::vector<std::string> keys = {
+      by_a.TagReference(),                    // positive control: prod, key a
+      by_b.TagReference(),                    // prod wants key a
+      "127.1:" + port + "/e2e/prod/by-b:v1",  // the catch-all would accept key b
+      "0x7f.0.0.1:" + port + "/e2e/prod/by-b:v1",
+      "127.000.000.001:" + port + "/e2e/prod/by-b:v1",
+  };
+  const json answer = PostJson(*provider, "/validate", ProviderRequestBody(keys));
+  EXPECT_EQ(ItemField(answer, 0, "error"), "") << answer.dump();
+  EXPECT_EQ(ItemField(answer, 0, "value"), by_a.DigestReference()) << answer.dump();
+  EXPECT_EQ(ItemField(answer, 1, "error"), keys[1] + "_invalid: no matching signatures")
+      << answer.dump();
+  for (std::size_t i = 2; i < keys.size(); ++i) {
+    const std::string error = ItemField(answer, i, "error");
+    EXPECT_EQ(error.rfind(keys[i] + "_invalid: ", 0), 0u) << answer.dump();
+    EXPECT_NE(error.find("non-canonical numeric"), std::string::npos) << error;
+  }
 }
 
 TEST_F(ProviderE2ETest, WholeRequestFailuresAreSystemErrors) {

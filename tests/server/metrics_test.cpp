@@ -181,5 +181,20 @@ TEST(StandardRoutesTest, HealthReadinessAndMetrics) {
   EXPECT_NE(metrics.body.find("signet_example_total 1"), std::string::npos);
 }
 
+TEST(StandardRoutesTest, ReadyzCarriesTheProbeReason) {
+  MetricsRegistry registry;
+  Status status = Error(ErrorCode::kVerificationFailed, "no trusted key is loaded: \"a\" gone");
+  Router router;
+  AddStandardRoutes(router, registry, ReadinessProbe([&status] { return status; }));
+  const HttpResponse not_ready = router.Dispatch(Req("GET", "/readyz"));
+  EXPECT_EQ(not_ready.status, 503);
+  EXPECT_EQ(not_ready.body,
+            "{\"status\":\"not ready\",\"reason\":\"no trusted key is loaded: \\\"a\\\" gone\"}");
+  status = OkStatus();  // positive control
+  const HttpResponse ready = router.Dispatch(Req("GET", "/readyz"));
+  EXPECT_EQ(ready.status, 200);
+  EXPECT_EQ(ready.body, "{\"status\":\"ready\"}");
+}
+
 }  // namespace
 }  // namespace signet::server

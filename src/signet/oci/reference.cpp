@@ -4,10 +4,11 @@
 #include <string>
 #include <vector>
 
+#include "signet/oci/host.h"
+
 namespace signet::oci {
 namespace {
 
-constexpr std::string_view kDockerHubRegistry = "index.docker.io";
 constexpr std::string_view kDefaultTag = "latest";
 constexpr std::size_t kMaxNameLength = 255;  // Docker's limit on registry + path
 constexpr std::size_t kMaxTagLength = 128;
@@ -238,6 +239,16 @@ Result<ImageReference> ImageReference::Parse(std::string_view input) {
   ref.repository_ = std::move(repo).value();
   if (ref.tag_.empty() && ref.digest_.empty()) ref.tag_ = std::string(kDefaultTag);
   return ref;
+}
+
+Result<std::string> Repository::CanonicalName() const {
+  auto host = CanonicalRegistry(registry);
+  if (!host.ok()) return host.error();
+  std::string canonical_path = path;
+  if (*host == kDockerHubRegistry && path.find('/') == std::string::npos) {
+    canonical_path = "library/" + path;
+  }
+  return *host + "/" + canonical_path;
 }
 
 std::string ImageReference::Name() const {

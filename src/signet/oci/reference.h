@@ -6,6 +6,10 @@
 // one-component Docker Hub names get "library/"; no tag and no digest => tag
 // "latest". A reference may carry both a tag and a digest; the digest wins for
 // resolution.
+//
+// The registry keeps its spelling (as go-containerregistry does): it is what
+// is contacted and what signatures name as their docker-reference. Compare
+// repositories by CanonicalName() (see oci/host.h), never by Name().
 #pragma once
 
 #include <string>
@@ -22,6 +26,10 @@ struct Repository {
 
   // "registry/path": cosign's docker-reference.
   std::string Name() const { return registry + "/" + path; }
+  // "registry/path" with the registry canonicalised by CanonicalRegistry()
+  // (and "library/" added to one-component Docker Hub paths); the error of
+  // CanonicalRegistry() when the host has no canonical form.
+  Result<std::string> CanonicalName() const;
   // Parses "registry/path" (or a Docker Hub short name) without tag or digest.
   static Result<Repository> Parse(std::string_view input);
   bool operator==(const Repository&) const = default;

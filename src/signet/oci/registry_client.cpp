@@ -15,6 +15,7 @@
 
 #include "signet/crypto/encoding.h"
 #include "signet/oci/deadline.h"
+#include "signet/oci/host.h"
 #include "signet/oci/manifest.h"
 #include "signet/oci/www_authenticate.h"
 
@@ -121,11 +122,6 @@ Result<std::string> ResolveUrl(const std::string& base, const std::string& locat
   }
   CurlString owner(out);
   return std::string(out);
-}
-
-bool IsLoopbackHost(const std::string& authority) {
-  std::string host = authority.substr(0, authority.rfind(':'));
-  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "[::1]";
 }
 
 // A printable, bounded excerpt of an error body; registries put their

@@ -1,5 +1,7 @@
 #include "signet/policy/image_pattern.h"
 
+#include "signet/oci/host.h"
+
 namespace signet::policy {
 
 namespace {
@@ -26,6 +28,57 @@ bool GlobMatch(std::string_view pattern, std::string_view text) {
   return GlobMatch(pattern.substr(1), text.substr(1));
 }
 
+Error Refused(std::string_view glob, std::string_view why) {
+  return Error(ErrorCode::kInvalidArgument,
+               "image pattern \"" + std::string(glob) + "\": " + std::string(why));
+}
+
+bool LooksLikeRegistry(std::string_view segment) {
+  if (segment.find('.') != std::string_view::npos || segment.find(':') != std::string_view::npos) {
+    return true;
+  }
+  std::string lower(segment);
+  for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return lower == "localhost";
+}
+
+// The pattern with its registry canonicalised (see the header).
+Result<std::string> CanonicalPattern(std::string_view glob) {
+  if (glob.find('@') != std::string_view::npos) {
+    return Refused(glob,
+                   "names a digest; patterns match \"registry/repository\" only, so it would "
+                   "never match (drop \"@...\")");
+  }
+  const std::size_t first_slash = glob.find('/');
+  const std::size_t last_slash = glob.rfind('/');
+  const std::string_view last_segment =
+      last_slash == std::string_view::npos ? glob : glob.substr(last_slash + 1);
+  if (last_segment.find(':') != std::string_view::npos) {
+    return Refused(glob,
+                   "names a tag; patterns match \"registry/repository\" only, so it would "
+                   "never match (drop \":<tag>\")");
+  }
+  if (first_slash == std::string_view::npos) return std::string(glob);
+  const std::string_view registry = glob.substr(0, first_slash);
+  std::string path(glob.substr(first_slash + 1));
+  if (!LooksLikeRegistry(registry)) return std::string(glob);
+  if (registry.find('*') != std::string_view::npos) {
+    std::string host(registry);
+    for (char& c : host) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    for (std::string_view port : {":443", ":80"}) {
+      if (host.size() > port.size() && host.ends_with(port)) host.resize(host.size() - port.size());
+    }
+    return host + "/" + path;
+  }
+  auto host = oci::CanonicalRegistry(registry);
+  if (!host.ok()) return Refused(glob, host.error().message());
+  if (*host == oci::kDockerHubRegistry && path.find('/') == std::string::npos &&
+      path.find('*') == std::string::npos) {
+    path = "library/" + path;
+  }
+  return *host + "/" + path;
+}
+
 }  // namespace
 
 Result<ImagePattern> ImagePattern::Parse(std::string_view glob) {
@@ -36,19 +89,23 @@ Result<ImagePattern> ImagePattern::Parse(std::string_view glob) {
     return Error(ErrorCode::kInvalidArgument,
                  "image pattern \"" + std::string(glob) + "\": use '*' or '**', not '***'");
   }
-  for (char c : glob) {
+  // A bracketed IPv6 registry ("[::1]:5000/...") is a host, not a wildcard.
+  const std::size_t ipv6_end = glob.starts_with('[') ? glob.find(']') : std::string_view::npos;
+  const std::string_view rest =
+      ipv6_end == std::string_view::npos ? glob : glob.substr(ipv6_end + 1);
+  for (char c : rest) {
     if (c == ' ' || c == '\t' || c == '\n' || c == '?' || c == '[') {
       return Error(ErrorCode::kInvalidArgument,
                    "image pattern \"" + std::string(glob) + "\": only '*' and '**' are wildcards");
     }
   }
-  std::string text(glob);
-  if (text.rfind("docker.io/", 0) == 0) text = "index." + text;
-  return ImagePattern(std::move(text));
+  auto text = CanonicalPattern(glob);
+  if (!text.ok()) return text.error();
+  return ImagePattern(std::move(text).value());
 }
 
-bool ImagePattern::Matches(std::string_view repository_name) const {
-  return GlobMatch(text_, repository_name);
+bool ImagePattern::Matches(std::string_view canonical_repository) const {
+  return GlobMatch(text_, canonical_repository);
 }
 
 }  // namespace signet::policy

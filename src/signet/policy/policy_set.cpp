@@ -18,10 +18,15 @@ Result<PolicySet> PolicySet::Create(const std::vector<PolicyConfig>& policies,
   return set;
 }
 
-std::optional<PolicyConfig> PolicySet::Match(const std::string& repository_name) const {
+Result<PolicyConfig> PolicySet::Match(const oci::Repository& repository) const {
+  auto canonical = repository.CanonicalName();
+  if (!canonical.ok()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "image " + repository.Name() + " refused: " + canonical.error().message());
+  }
   for (const auto& entry : entries_) {
     for (const auto& pattern : entry.patterns) {
-      if (pattern.Matches(repository_name)) return entry.policy;
+      if (pattern.Matches(*canonical)) return entry.policy;
     }
   }
   if (unmatched_ == UnmatchedImages::kVerify) {
@@ -29,7 +34,7 @@ std::optional<PolicyConfig> PolicySet::Match(const std::string& repository_name)
     fallback.name = std::string(kUnmatchedPolicyName);
     return fallback;
   }
-  return std::nullopt;
+  return Error(ErrorCode::kNotFound, "no policy matches image " + repository.Name());
 }
 
 }  // namespace signet::policy

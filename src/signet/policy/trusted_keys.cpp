@@ -10,7 +10,7 @@ Result<std::shared_ptr<TrustedKeys>> TrustedKeys::Load(const std::vector<KeyConf
                                                        std::chrono::milliseconds reload_interval) {
   std::shared_ptr<TrustedKeys> set(new TrustedKeys());
   for (const auto& config : keys) {
-    Key key{config.name, WatchedFile(config.path, reload_interval), nullptr};
+    Key key{config.name, WatchedFile(config.path, reload_interval), nullptr, ""};
     key.file.Changed(/*force=*/true);
     auto verifier = crypto::LoadPublicKeyFile(config.path);
     if (!verifier.ok()) {
@@ -27,14 +27,33 @@ void TrustedKeys::RefreshLocked() {
     if (!key.file.Changed()) continue;
     auto verifier = crypto::LoadPublicKeyFile(key.file.path());
     if (!verifier.ok()) {
-      reload_errors_.push_back(
-          "reloading trusted key \"" + key.name +
-          "\" failed, keeping the previous key: " + verifier.error().message());
+      const std::string why = key.file.exists()
+                                  ? verifier.error().message()
+                                  : "its file " + key.file.path() + " no longer exists";
+      key.problem = "trusted key \"" + key.name + "\" is not trusted: " + why;
+      reload_errors_.push_back("reloading trusted key \"" + key.name +
+                               "\" failed; the key is no longer trusted: " + why);
+      if (key.verifier) {
+        key.verifier.reset();
+        ++generation_;
+      }
       continue;
     }
     key.verifier = std::shared_ptr<const crypto::Verifier>(std::move(verifier).value());
+    key.problem.clear();
     ++generation_;
   }
+}
+
+std::string TrustedKeys::ProblemsLocked(const std::vector<std::string>& names) const {
+  std::string out;
+  for (const auto& key : keys_) {
+    const bool wanted =
+        names.empty() || std::find(names.begin(), names.end(), key.name) != names.end();
+    if (!wanted || key.problem.empty()) continue;
+    out += (out.empty() ? "" : "; ") + key.problem;
+  }
+  return out;
 }
 
 std::uint64_t TrustedKeys::Generation() {
@@ -53,7 +72,12 @@ Result<std::vector<std::shared_ptr<const crypto::Verifier>>> TrustedKeys::Select
         names.empty() || std::find(names.begin(), names.end(), key.name) != names.end();
     if (wanted && key.verifier) out.push_back(key.verifier);
   }
-  if (out.empty()) return Error(ErrorCode::kNotFound, "no trusted key is loaded for this policy");
+  if (out.empty()) {
+    const std::string problems = ProblemsLocked(names);
+    return Error(ErrorCode::kVerificationFailed,
+                 "no trusted key is loaded for this policy" +
+                     (problems.empty() ? std::string() : ": " + problems));
+  }
   return out;
 }
 
@@ -62,6 +86,17 @@ std::vector<std::string> TrustedKeys::TakeReloadErrors() {
   std::vector<std::string> out;
   out.swap(reload_errors_);
   return out;
+}
+
+Status TrustedKeys::Health() {
+  std::lock_guard<std::mutex> lock(mu_);
+  RefreshLocked();
+  for (const auto& key : keys_) {
+    if (key.verifier) return OkStatus();
+  }
+  const std::string problems = ProblemsLocked({});
+  return Error(ErrorCode::kVerificationFailed,
+               "no trusted key is loaded" + (problems.empty() ? std::string() : ": " + problems));
 }
 
 }  // namespace signet::policy

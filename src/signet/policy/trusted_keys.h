@@ -1,8 +1,10 @@
 // The trusted public keys, by name. Each key file is read once and re-read
-// when it changes on disk (checked at most once per second). When a changed
-// file cannot be loaded the last good key stays in use and the error is kept
-// for reporting; a key that never loaded is absent (so images needing only it
-// fail closed).
+// when it changes on disk (checked at most once per second). A key is trusted
+// only while its file holds it: when a changed file cannot be loaded (removed,
+// unreadable, not a key) the key stops being trusted at once, Generation()
+// changes (so results verified with it are never reused) and the reason is
+// kept for reporting, until a good file appears again. Replacing a file with
+// another valid key switches to the new key. Load() needs every key to load.
 //
 // Thread-safety: all methods may be called concurrently.
 #pragma once
@@ -30,7 +32,8 @@ class TrustedKeys {
       std::chrono::milliseconds reload_interval = std::chrono::seconds(1));
 
   // The current verifiers for `names` (empty = every key), after reloading
-  // changed files. kNotFound when none of them is loaded.
+  // changed files. kVerificationFailed, naming why, when none of them is
+  // trusted now.
   Result<std::vector<std::shared_ptr<const crypto::Verifier>>> Select(
       const std::vector<std::string>& names);
 
@@ -42,14 +45,21 @@ class TrustedKeys {
   // Messages of reloads that failed since the last call (then cleared).
   std::vector<std::string> TakeReloadErrors();
 
+  // After reloading changed files: OK while at least one key is trusted,
+  // else kVerificationFailed saying why each key is not (for readiness).
+  Status Health();
+
  private:
   struct Key {
     std::string name;
     WatchedFile file;
-    std::shared_ptr<const crypto::Verifier> verifier;
+    std::shared_ptr<const crypto::Verifier> verifier;  // null while not trusted
+    std::string problem;  // why the key is not trusted now ("" when it is)
   };
   TrustedKeys() = default;
   void RefreshLocked();
+  // "trusted key "a" is not trusted: ..." for each wanted key that is not.
+  std::string ProblemsLocked(const std::vector<std::string>& names) const;
 
   std::mutex mu_;
   std::vector<Key> keys_;

@@ -22,6 +22,8 @@ class WatchedFile {
   // first call is always true). Between checks at most once per interval;
   // `force` checks now.
   bool Changed(bool force = false);
+  // Whether the file existed at the last check.
+  bool exists() const { return stamp_.mtime_ns != -1; }
 
  private:
   struct Stamp {

@@ -62,6 +62,8 @@ std::string CosignImageVerifier::TrustVersion() {
   return "keys#" + std::to_string(keys_->Generation());
 }
 
+Status CosignImageVerifier::Readiness() { return keys_->Health(); }
+
 Status CosignImageVerifier::Verify(const oci::ImageReference& reference,
                                    const policy::PolicyConfig& policy, Deadline deadline) {
   if (auto status = CheckDeadline(deadline, reference); !status.ok()) return status;

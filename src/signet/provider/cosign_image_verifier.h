@@ -30,6 +30,8 @@ class CosignImageVerifier : public ImageVerifier {
   Result<std::string> ResolveDigest(const oci::ImageReference& reference,
                                     Deadline deadline) override;
   std::string TrustVersion() override;
+  // Not ready while no trusted key is loaded (policy::TrustedKeys::Health).
+  Status Readiness() override;
   Status Verify(const oci::ImageReference& reference, const policy::PolicyConfig& policy,
                 Deadline deadline) override;
 

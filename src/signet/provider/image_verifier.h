@@ -36,6 +36,10 @@ class ImageVerifier {
   // when that material changes. Cached results are keyed by it, so a rotated
   // or removed key never answers from results made under the old one.
   virtual std::string TrustVersion() { return std::string(); }
+
+  // OK while the verifier can verify at all; otherwise why not (for
+  // example: no trusted key is loaded any more). Feeds /readyz.
+  virtual Status Readiness() { return OkStatus(); }
 };
 
 }  // namespace signet::provider

@@ -89,8 +89,8 @@ Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
       metrics->RegistryResponse(status);
     };
     auto registry = std::make_shared<RegistryRouter>(client, config.registries);
-    verifier = std::make_shared<CosignImageVerifier>(std::move(registry), std::move(keys).value(),
-                                                     budget);
+    verifier =
+        std::make_shared<CosignImageVerifier>(std::move(registry), std::move(keys).value(), budget);
   }
 
   VerificationServiceOptions engine;
@@ -113,7 +113,14 @@ Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
   server::Router router;
   parts->handlers->Register(router);
   Parts* raw = parts.get();
-  const auto ready = [raw] { return raw->server && raw->server->ready(); };
+  // Both listeners' /readyz: the main server is serving and at least one
+  // trusted key of every policy is loaded.
+  const server::ReadinessProbe ready([raw]() -> Status {
+    if (!raw->server || !raw->server->ready()) {
+      return Error(ErrorCode::kInternal, "server is not serving yet");
+    }
+    return raw->service->Readiness();
+  });
   server::AddStandardRoutes(router, parts->metrics, ready);
 
   server::ServerOptions server_options;

@@ -10,7 +10,9 @@
 // Create() loads everything that must be there before serving (keys, TLS
 // files, policies) and fails with a reason otherwise; nothing listens until
 // Start(). /readyz reports ready once the server is started, which implies
-// keys, certificates and configuration loaded.
+// keys, certificates and configuration loaded, and while at least one trusted
+// key is still loaded; otherwise it answers 503 with the reason (a removed
+// or broken key file).
 //
 // Thread-safety: Start/Shutdown/Wait follow server::HttpsServer; metrics()
 // may be read from any thread.

@@ -120,7 +120,8 @@ VerificationService::Outcome VerificationService::Compute(const oci::ImageRefere
   const std::string digest_reference = reference.repository().Name() + "@" + digest;
   // Taken before verifying: a key that changes meanwhile makes this result
   // unreachable for lookups under the new keys.
-  const std::string result_key = ResultKey(digest_reference, policy.name, verifier_->TrustVersion());
+  const std::string result_key =
+      ResultKey(digest_reference, policy.name, verifier_->TrustVersion());
   if (auto cached = results_.Get(result_key)) return *cached;
 
   auto pinned = oci::ImageReference::Parse(digest_reference);
@@ -242,9 +243,9 @@ std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::stri
       continue;
     }
     decision.key_has_digest = reference->has_digest();
-    auto policy = policies_.Match(reference->repository().Name());
-    if (!policy) {
-      decision.reason = "no policy matches image " + reference->repository().Name();
+    auto policy = policies_.Match(reference->repository());
+    if (!policy.ok()) {
+      decision.reason = policy.error().message();
       decision.detail = decision.reason;
       continue;
     }

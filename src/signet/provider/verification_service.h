@@ -2,7 +2,8 @@
 //
 // Decide() answers every key of one request:
 // - parses the key as an image reference and picks its policy (PolicySet);
-//   a bad reference or an unmatched image is invalid at once;
+//   a bad reference, a registry host without a canonical form (see
+//   policy::PolicySet) or an unmatched image is invalid at once;
 // - answers from the caches when it can: tag -> digest (tag TTL), and
 //   (digest, policy) -> result (TTL for successes, negative TTL for failures;
 //   timeouts are never cached), both bounded LRU;
@@ -77,6 +78,9 @@ class VerificationService {
   std::vector<KeyDecision> Decide(const std::vector<std::string>& keys, Deadline deadline);
 
   const VerificationServiceOptions& options() const { return options_; }
+
+  // The verifier's readiness (ImageVerifier::Readiness); thread-safe.
+  Status Readiness() { return verifier_->Readiness(); }
 
  private:
   struct Outcome {
