@@ -48,6 +48,14 @@ class ScriptedRegistryTest : public ::testing::Test {
     return options;
   }
 
+  RegistryClientOptions OptionsWith(std::shared_ptr<Keychain> keychain,
+                                    std::chrono::milliseconds credentials_ttl) const {
+    RegistryClientOptions options = Options();
+    options.keychain = std::move(keychain);
+    options.credentials_ttl = credentials_ttl;
+    return options;
+  }
+
   // Logged requests (JSON lines) whose text contains every one of `parts`.
   int Count(const std::vector<std::string>& parts) const {
     std::istringstream log(signet::testing::ReadFile(dir_.File("requests.log")));
@@ -288,10 +296,7 @@ class RotatingKeychain : public Keychain {
 // refuses the old one, and after credentials_ttl otherwise.
 TEST_F(ScriptedRegistryTest, RotatedCredentialsAreUsedWithoutARestart) {
   auto keychain = std::make_shared<RotatingKeychain>(Credentials{"user", "old-pw", ""});
-  RegistryClientOptions options = Options();
-  options.keychain = keychain;
-  options.credentials_ttl = std::chrono::hours(1);
-  RegistryClient client(std::move(options));
+  RegistryClient client(OptionsWith(keychain, std::chrono::hours(1)));
   auto old_secret = client.GetManifest(Repo("rotated"), "v1");
   ASSERT_FALSE(old_secret.ok());
   EXPECT_EQ(old_secret.error().code(), ErrorCode::kAuth) << old_secret.error().message();
@@ -303,18 +308,12 @@ TEST_F(ScriptedRegistryTest, RotatedCredentialsAreUsedWithoutARestart) {
 
 TEST_F(ScriptedRegistryTest, CredentialsAreResolvedAgainAfterTheirTtl) {
   auto cached_keychain = std::make_shared<RotatingKeychain>(Credentials{"user", "new-pw", ""});
-  RegistryClientOptions cached = Options();
-  cached.keychain = cached_keychain;
-  cached.credentials_ttl = std::chrono::hours(1);
-  RegistryClient cached_client(std::move(cached));
+  RegistryClient cached_client(OptionsWith(cached_keychain, std::chrono::hours(1)));
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(cached_client.GetManifest(Repo("rotated"), "v1").ok());
   EXPECT_EQ(cached_keychain->resolves(), 1) << "positive control: cached within the TTL";
 
   auto short_keychain = std::make_shared<RotatingKeychain>(Credentials{"user", "new-pw", ""});
-  RegistryClientOptions short_ttl = Options();
-  short_ttl.keychain = short_keychain;
-  short_ttl.credentials_ttl = std::chrono::milliseconds(50);
-  RegistryClient short_client(std::move(short_ttl));
+  RegistryClient short_client(OptionsWith(short_keychain, std::chrono::milliseconds(50)));
   ASSERT_TRUE(short_client.GetManifest(Repo("rotated"), "v1").ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(120));
   ASSERT_TRUE(short_client.GetManifest(Repo("rotated"), "v1").ok());
