@@ -28,7 +28,10 @@ Listeners (any may be omitted):
   --basic PORT    Basic auth (user/password from --user, --password); fault
                   "redirectother": blobs redirect to http://localhost:PORT/storage/...,
                   another host by name, which serves them without asking for
-                  credentials
+                  credentials; fault "foreignrealm": manifests and blobs answer
+                  401 with a Bearer realm on another host by name
+                  (http://localhost:<token port>/token), which would see any
+                  credentials sent to it
   --token PORT    Bearer tokens from http://127.0.0.1:PORT/token; faults
                   "tokenfail" (the token endpoint answers 500), "tokenexpired"
                   (the first token issued for a scope is refused as expired),
@@ -199,6 +202,11 @@ class Handler(BaseHTTPRequestHandler):
         if not match:
             return self.reply(404, b'{"errors":[{"code":"NAME_UNKNOWN","message":"no route"}]}')
         fault, repo, kind, ref = match.groups()
+        if self.listener == "basic" and fault == "foreignrealm":
+            return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"token"}]}', {
+                "WWW-Authenticate":
+                    'Bearer realm="http://localhost:%d/token",service="foreign"' % args.token,
+                "Content-Type": "application/json"})
         if self.listener == "basic" and not self.check_basic():
             return None
         if self.listener == "token" and not self.check_token(fault, repo):

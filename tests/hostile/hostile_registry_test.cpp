@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -243,8 +244,17 @@ class HostileRegistryTest : public ::testing::TestWithParam<Fault> {
 
   // Logged requests (JSON lines) whose text contains every one of `parts`.
   static std::vector<json> Requests(const std::vector<std::string>& parts) {
+    return Since(0, parts);
+  }
+
+  // Where the request log ends now; Since() reads only what follows.
+  static std::size_t Mark() {
+    return signet::testing::ReadFile(shared_->dir.File("requests.log")).size();
+  }
+  static std::vector<json> Since(std::size_t mark, const std::vector<std::string>& parts) {
     std::vector<json> out;
-    std::istringstream log(signet::testing::ReadFile(shared_->dir.File("requests.log")));
+    const std::string text = signet::testing::ReadFile(shared_->dir.File("requests.log"));
+    std::istringstream log(text.substr(std::min(mark, text.size())));
     for (std::string line; std::getline(log, line);) {
       bool all = true;
       for (const std::string& part : parts) all = all && line.find(part) != std::string::npos;
@@ -332,6 +342,163 @@ TEST_F(HostileRedirectTest, ErrorsNeverShowThePassword) {
     EXPECT_NE(result.err.find("refused access"), std::string::npos) << result.err;
     EXPECT_EQ((result.out + result.err).find(wrong), std::string::npos) << result.err;
   }
+}
+
+// The basic listener's "foreignrealm" fault answers 401 with a Bearer realm
+// on another host by name (localhost:<token port>): that realm never receives
+// the registry's credentials. Positive control: the token listener's own realm
+// (its own host and port) does.
+TEST_F(HostileRedirectTest, ForeignTokenRealmReceivesNoCredentials) {
+  const std::string foreign = "127.0.0.1:" + std::to_string(shared_->basic) + "/foreignrealm/" +
+                              shared_->image.repository.path + "@" + shared_->image.digest;
+  const std::size_t mark = Mark();
+  CommandResult refused = signet::testing::RunCommand(
+      {signet::testing::SignetBinary(), "verify", "--key", shared_->dir.File("cosign.pub"),
+       "--allow-insecure-registry", "--registry-username", kUser, "--registry-password", kPassword,
+       foreign});
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  EXPECT_NE(refused.err.find("tokenRealmHosts"), std::string::npos) << refused.err;
+  EXPECT_TRUE(Since(mark, {"\"token\"", "\"/token", "\"host\": \"localhost:", "\"auth\": true"})
+                  .empty())
+      << "Basic credentials went to a token realm on another host";
+
+  const std::string own = "127.0.0.1:" + std::to_string(shared_->token) + "/pass/" +
+                          shared_->image.repository.path + "@" + shared_->image.digest;
+  CommandResult verified = signet::testing::RunCommand(
+      {signet::testing::SignetBinary(), "verify", "--key", shared_->dir.File("cosign.pub"),
+       "--allow-insecure-registry", "--registry-username", kUser, "--registry-password", kPassword,
+       own});
+  EXPECT_EQ(verified.exit_code, 0) << verified.err;
+  EXPECT_FALSE(Since(mark, {"\"token\"", "\"/token", "\"host\": \"127.0.0.1:", "\"auth\": true"})
+                   .empty())
+      << "the registry's own realm should have received the credentials";
+}
+
+// --registry-username/--registry-password go to the image's registry only:
+// a COSIGN_REPOSITORY on another host (by name) does not receive them.
+TEST_F(HostileRedirectTest, ExplicitCredentialsStayWithTheImagesRegistry) {
+  const std::string image = "127.0.0.1:" + std::to_string(shared_->basic) + "/pass/" +
+                            shared_->image.repository.path + "@" + shared_->image.digest;
+  const std::vector<std::string> verify = {
+      signet::testing::SignetBinary(), "verify", "--key", shared_->dir.File("cosign.pub"),
+      "--allow-insecure-registry", "--registry-username", kUser, "--registry-password", kPassword,
+      image};
+  // Positive control: the image's own registry receives them.
+  const std::size_t before = Mark();
+  CommandResult own = signet::testing::RunCommand(verify);
+  EXPECT_EQ(own.exit_code, 0) << own.err;
+  EXPECT_FALSE(Since(before, {"\"host\": \"127.0.0.1:" + std::to_string(shared_->basic),
+                              "\"/v2/pass/", "\"auth\": true"})
+                   .empty());
+
+  const std::string other = "localhost:" + std::to_string(shared_->basic);
+  const std::size_t mark = Mark();
+  CommandResult result = signet::testing::RunCommand(
+      verify, {"COSIGN_REPOSITORY=" + other + "/pass/" + shared_->image.repository.path});
+  EXPECT_EQ(result.exit_code, 1) << result.err;  // the other host refuses anonymous access
+  EXPECT_FALSE(Since(mark, {"\"host\": \"" + other, "\"/v2/pass/"}).empty())
+      << "the signature repository was never asked";
+  EXPECT_TRUE(Since(mark, {"\"host\": \"" + other, "\"auth\": true"}).empty())
+      << "the explicit credentials went to the COSIGN_REPOSITORY host";
+}
+
+// ---------------------------------------------------------------------------
+// signet serve with --registry-secret-dir
+
+class HostileSecretDirTest : public HostileRegistryTest {
+ protected:
+  // Starts `signet serve` with the mounted-secret flags plus `extra`, POSTs
+  // `keys` to /validate and returns the items.
+  json ValidateWith(const std::vector<std::string>& extra, const std::vector<std::string>& keys) {
+    const std::string secret_dir = shared_->dir.File("secret-dir");
+    signet::testing::WriteFile(secret_dir + "/username", kUser);
+    signet::testing::WriteFile(secret_dir + "/password", std::string(kPassword) + "\n", 0600);
+    const int port = signet::testing::FreePort();
+    std::vector<std::string> argv = {signet::testing::SignetBinary(),
+                                     "serve",
+                                     "--insecure-http",
+                                     "--address",
+                                     "127.0.0.1",
+                                     "--port",
+                                     std::to_string(port),
+                                     "--key",
+                                     shared_->dir.File("cosign.pub"),
+                                     "--allow-insecure-registry",
+                                     "--registry-secret-dir",
+                                     secret_dir};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    ChildProcess server(argv, {}, shared_->dir.File("secret-dir-serve.log"));
+    if (!signet::testing::WaitForPort(port, std::chrono::seconds(30))) {
+      ADD_FAILURE() << signet::testing::ReadFile(shared_->dir.File("secret-dir-serve.log"));
+      return json::array();
+    }
+    HttpClient client;
+    const std::string body = json{{"apiVersion", "externaldata.gatekeeper.sh/v1beta1"},
+                                  {"kind", "ProviderRequest"},
+                                  {"request", {{"keys", keys}}}}
+                                 .dump();
+    auto response = client.Request("POST", "http://127.0.0.1:" + std::to_string(port) + "/validate",
+                                   body, {{"Content-Type", "application/json"}});
+    EXPECT_EQ(response.status, 200) << response.body;
+    try {
+      return json::parse(response.body).at("response").at("items");
+    } catch (const json::exception&) {
+      ADD_FAILURE() << response.body;
+      return json::array();
+    }
+  }
+
+  static std::string Key(const std::string& host, const std::string& fault) {
+    return host + "/" + fault + "/" + shared_->image.repository.path + "@" + shared_->image.digest;
+  }
+};
+
+// The issue's attack: a registry the operator never named answers
+// `401 Basic realm=...`. It receives no Authorization header, while the named
+// registry authenticates with the mounted secret.
+TEST_F(HostileSecretDirTest, AnAttackersRegistryReceivesNoCredentials) {
+  const std::string named = "127.0.0.1:" + std::to_string(shared_->basic);
+  const std::string attacker = "localhost:" + std::to_string(shared_->basic);
+  const std::size_t mark = Mark();
+  const json items =
+      ValidateWith({"--registry-secret-host", named}, {Key(named, "pass"), Key(attacker, "pass")});
+  ASSERT_EQ(items.size(), 2u) << items.dump();
+  EXPECT_EQ(items[0].value("error", ""), "") << items[0].dump();  // positive control
+  EXPECT_NE(items[1].value("error", ""), "") << items[1].dump();
+  // The named registry itself names a Bearer realm on another host (its
+  // challenge then holds for that provider, so this runs in one of its own).
+  const json foreign = ValidateWith({"--registry-secret-host", named}, {Key(named, "foreignrealm")});
+  ASSERT_EQ(foreign.size(), 1u) << foreign.dump();
+  EXPECT_NE(foreign[0].value("error", ""), "") << foreign[0].dump();
+  EXPECT_FALSE(Since(mark, {"\"host\": \"" + attacker, "/v2/"}).empty()) << "never asked";
+  EXPECT_TRUE(Since(mark, {"\"host\": \"" + attacker, "\"auth\": true"}).empty())
+      << "the attacker's registry received the credentials";
+  EXPECT_TRUE(Since(mark, {"\"token\"", "\"host\": \"localhost:", "\"auth\": true"}).empty())
+      << "a token realm on another host received the credentials";
+  EXPECT_FALSE(Since(mark, {"\"host\": \"" + named, "\"/v2/pass/", "\"auth\": true"}).empty());
+}
+
+// --registry-secret-dir without a host is refused at start-up; the loudly
+// named opt-in restores "every registry", which the attacker then sees (so
+// the check above can fail).
+TEST_F(HostileSecretDirTest, CredentialsForEveryRegistryNeedTheLoudOptIn) {
+  CommandResult refused = signet::testing::RunCommand(
+      {signet::testing::SignetBinary(), "serve", "--insecure-http", "--port", "0", "--key",
+       shared_->dir.File("cosign.pub"), "--registry-secret-dir", shared_->dir.File("secret-dir")},
+      {}, "", std::chrono::seconds(30));
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  EXPECT_NE(refused.err.find("--dangerously-send-credentials-to-any-registry"), std::string::npos)
+      << refused.err;
+  EXPECT_NE(refused.err.find("--registry-secret-host"), std::string::npos) << refused.err;
+
+  const std::string attacker = "localhost:" + std::to_string(shared_->basic);
+  const std::size_t mark = Mark();
+  const json items =
+      ValidateWith({"--dangerously-send-credentials-to-any-registry"}, {Key(attacker, "pass")});
+  ASSERT_EQ(items.size(), 1u) << items.dump();
+  EXPECT_EQ(items[0].value("error", ""), "") << items[0].dump();
+  EXPECT_FALSE(Since(mark, {"\"host\": \"" + attacker, "\"auth\": true"}).empty())
+      << "with the opt-in, every registry receives the credentials";
 }
 
 // ---------------------------------------------------------------------------

@@ -229,9 +229,31 @@ TEST_F(KeychainTest, DefaultKeychainOrder) {
   EXPECT_EQ(Resolve(*keychain, "b.example").username, "docker-b");
   EXPECT_TRUE(Resolve(*keychain, "c.example").anonymous());
 
-  auto explicit_keychain = DefaultKeychain(Credentials{"flag-user", "flag-pass", ""});
+  auto explicit_keychain =
+      DefaultKeychain({Credentials{"flag-user", "flag-pass", ""}, {"a.example", "c.example"}});
   EXPECT_EQ(Resolve(*explicit_keychain, "a.example").username, "flag-user");
   EXPECT_EQ(Resolve(*explicit_keychain, "c.example").username, "flag-user");
+}
+
+// --registry-username/--registry-password are for the image's registry only:
+// another host (a token realm elsewhere, a COSIGN_REPOSITORY host) never
+// receives them, and falls back to the files' credentials or to anonymous.
+TEST_F(KeychainTest, ExplicitCredentialsAreScopedToTheirRegistries) {
+  std::string docker_dir = dir_.File("docker");
+  ASSERT_EQ(mkdir(docker_dir.c_str(), 0700), 0);
+  WriteFile(docker_dir + "/config.json",
+            R"({"auths":{"b.example":{"username":"docker-b","password":"x"}}})");
+  ScopedEnv docker_config("DOCKER_CONFIG", docker_dir);
+  ScopedEnv registry_auth_file("REGISTRY_AUTH_FILE", "");
+
+  auto keychain = DefaultKeychain({Credentials{"flag-user", "flag-pass", ""}, {"a.example"}});
+  EXPECT_EQ(Resolve(*keychain, "a.example").username, "flag-user");  // positive control
+  EXPECT_EQ(Resolve(*keychain, "b.example").username, "docker-b");
+  EXPECT_TRUE(Resolve(*keychain, "attacker.example").anonymous());
+  EXPECT_TRUE(Resolve(*keychain, "a.example:444").anonymous());
+
+  auto nowhere = DefaultKeychain({Credentials{"flag-user", "flag-pass", ""}, {""}});
+  EXPECT_TRUE(Resolve(*nowhere, "a.example").anonymous());
 }
 
 }  // namespace

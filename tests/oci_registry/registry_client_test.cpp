@@ -338,6 +338,33 @@ TEST(RegistryClientTest, TokenFlowWithWrongCredentials) {
   EXPECT_EQ(manifest.error().message().find("wrong-Pw-77"), std::string::npos);
 }
 
+// The registry named as localhost:<port> whose token realm is
+// https://127.0.0.1:<other port>: another host. Its credentials go there only
+// once that realm host is listed for the registry.
+TEST(RegistryClientTest, TokenRealmOnAnotherHostGetsCredentialsOnlyWhenListed) {
+  auto server = RegistryServer::Start(RegistryServer::Mode::kTokenAuth);
+  const std::string host = "localhost:" + std::to_string(server->port());
+  const std::string realm_host = server->token_realm().substr(
+      8, server->token_realm().find('/', 8) - 8);  // "127.0.0.1:<port>"
+  RegistryClientOptions options = OptionsFor(*server);
+  options.keychain =
+      StaticKeychain(host, Credentials{server->username(), server->password(), ""});
+  Repository repo{host, "listed/app"};
+
+  RegistryClient unlisted(options);
+  auto refused = unlisted.GetManifest(repo, "v1");
+  ExpectError(refused, ErrorCode::kAuth);
+  EXPECT_NE(refused.error().message().find("tokenRealmHosts"), std::string::npos)
+      << refused.error().message();
+  EXPECT_EQ(server->token_requests(), 0) << "the realm on another host received a request";
+
+  options.token_realm_hosts[host] = {realm_host};
+  RegistryClient listed(options);
+  auto found = listed.GetManifest(repo, "v1");
+  ExpectError(found, ErrorCode::kNotFound);  // authenticated; the image does not exist
+  EXPECT_GE(server->token_requests(), 1);
+}
+
 TEST(RegistryClientTest, ExpiredTokensAreRenewed) {
   RegistryServer::Options server_options;
   server_options.token_expires_in_seconds = 1;  // below the renewal margin: never cached

@@ -3,13 +3,15 @@
 the failures a real registry cannot be made to produce on demand (5xx then
 success, 429 with Retry-After, a lying Docker-Content-Digest, redirects to
 another host, relative upload Locations with a query, paginated tags, a reset
-connection). Every request is appended to LOG as one JSON line.
+connection, token realms and 401 challenges on other hosts, credentials that
+rotate). Every request is appended to LOG as one JSON line.
 
 usage: scripted_registry.py PORT LOG
 """
 import base64
 import hashlib
 import json
+import re
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -78,12 +80,32 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode() if length else ""
         path = self.path
-        if path == "/v2/oauth/manifests/v1":
+        oauth = re.fullmatch(r"/v2/(oauth[a-z0-9-]*)/manifests/v1", path)
+        if oauth:
             if self.headers.get("Authorization") == "Bearer good-token":
                 return self.manifest()
             return self.reply(401, b"", {"WWW-Authenticate": (
                 'Bearer realm="http://127.0.0.1:%d/token",service="scripted",'
-                'scope="repository:oauth:pull"' % PORT)})
+                'scope="repository:%s:pull"' % (PORT, oauth.group(1)))})
+        if path == "/v2/elsewhere/manifests/v1":
+            # A token realm on another host (same port, other name).
+            if self.headers.get("Authorization") == "Bearer good-token":
+                return self.manifest()
+            return self.reply(401, b"", {"WWW-Authenticate": (
+                'Bearer realm="http://localhost:%d/token",service="scripted"' % PORT)})
+        if path == "/v2/swap/manifests/v1":
+            # Sends the client to another host, whose 401 names its own realm.
+            return self.reply(307, b"", {"Location": "http://localhost:%d/swap-target" % PORT})
+        if path == "/swap-target":
+            return self.reply(401, b"", {"WWW-Authenticate": (
+                'Bearer realm="http://localhost:%d/evil-token",service="evil"' % PORT)})
+        if path.startswith("/evil-token"):
+            return self.reply(200, b'{"token":"evil-token"}')
+        if path == "/v2/rotated/manifests/v1":
+            basic = "Basic " + base64.b64encode(b"user:new-pw").decode()
+            if self.headers.get("Authorization") == basic:
+                return self.manifest()
+            return self.reply(401, b"", {"WWW-Authenticate": 'Basic realm="scripted"'})
         if path == "/token" and self.command == "POST":
             form = dict(parse_qsl(body))
             if (form.get("grant_type") == "refresh_token" and form.get("refresh_token") ==
@@ -95,7 +117,7 @@ class Handler(BaseHTTPRequestHandler):
             query = dict(parse_qsl(path.split("?", 1)[1]))
             basic = "Basic " + base64.b64encode(b"user:secret-pw").decode()
             if (self.headers.get("Authorization") == basic and
-                    query.get("scope") == "repository:oauth:pull"):
+                    re.fullmatch(r"repository:oauth[a-z0-9-]*:pull", query.get("scope", ""))):
                 return self.reply(200, b'{"token":"good-token"}')
             return self.reply(401)
         if path == "/v2/":

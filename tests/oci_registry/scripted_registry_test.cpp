@@ -3,10 +3,13 @@
 // relative upload locations and tag pagination.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "signet/crypto/encoding.h"
@@ -42,6 +45,14 @@ class ScriptedRegistryTest : public ::testing::Test {
     options.connect_timeout = std::chrono::milliseconds(500);
     options.max_retries = 3;
     options.max_retry_wait = std::chrono::milliseconds(20);
+    return options;
+  }
+
+  RegistryClientOptions OptionsWith(std::shared_ptr<Keychain> keychain,
+                                    std::chrono::milliseconds credentials_ttl) const {
+    RegistryClientOptions options = Options();
+    options.keychain = std::move(keychain);
+    options.credentials_ttl = credentials_ttl;
     return options;
   }
 
@@ -205,6 +216,145 @@ TEST_F(ScriptedRegistryTest, BearerTokenWithBasicCredentialsAtTheRealm) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code(), ErrorCode::kAuth) << refused.error().message();
   EXPECT_EQ(refused.error().message().find("bad-pw-41"), std::string::npos);
+}
+
+// A Bearer realm on another host never receives the registry's credentials,
+// not even when listed for it over plain HTTP; the registry's own realm does.
+TEST_F(ScriptedRegistryTest, BearerRealmOnAnotherHostReceivesNoCredentials) {
+  RegistryClientOptions options = Options();
+  options.keychain = StaticKeychain(host_, Credentials{"user", "secret-pw", ""});
+  RegistryClient client(options);
+  auto refused = client.GetManifest(Repo("elsewhere"), "v1");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kAuth) << refused.error().message();
+  EXPECT_NE(refused.error().message().find("tokenRealmHosts"), std::string::npos)
+      << refused.error().message();
+  EXPECT_EQ(refused.error().message().find("secret-pw"), std::string::npos);
+
+  options.token_realm_hosts[host_] = {"localhost:" + std::to_string(port_)};
+  RegistryClient listed_client(options);
+  auto plain_http = listed_client.GetManifest(Repo("elsewhere"), "v1");
+  ASSERT_FALSE(plain_http.ok()) << "a listed realm host still needs HTTPS";
+  EXPECT_EQ(Count({"/token?", "\"host\": \"localhost:"}), 0) << "credentials went to another host";
+
+  // Positive control: the registry's own realm receives them.
+  RegistryClient fresh(options);
+  auto own = fresh.GetManifest(Repo("oauth"), "v1");
+  ASSERT_TRUE(own.ok()) << own.error().message();
+  EXPECT_EQ(Count({"/token?", "\"host\": \"127.0.0.1:", "\"auth\": true"}), 1);
+}
+
+// A redirect's other host answers 401 with a realm of its own: that challenge
+// is not taken, so no request (credentialed or not) goes to its realm, and the
+// registry's own challenge keeps working.
+TEST_F(ScriptedRegistryTest, ChallengeFromARedirectsOtherHostIsIgnored) {
+  RegistryClient anonymous(Options());
+  for (int i = 0; i < 2; ++i) {
+    auto swapped = anonymous.GetManifest(Repo("swap"), "v1");
+    ASSERT_FALSE(swapped.ok());
+    EXPECT_EQ(swapped.error().code(), ErrorCode::kAuth) << swapped.error().message();
+  }
+  EXPECT_EQ(Count({"/swap-target"}), 2);  // the redirect was followed
+  EXPECT_EQ(Count({"/evil-token"}), 0) << "the other host's challenge was taken";
+
+  RegistryClientOptions options = Options();
+  options.keychain = StaticKeychain(host_, Credentials{"user", "secret-pw", ""});
+  RegistryClient client(std::move(options));
+  ASSERT_FALSE(client.GetManifest(Repo("swap"), "v1").ok());
+  EXPECT_EQ(Count({"/evil-token"}), 0) << "the other host's challenge was taken";
+  // Positive control: the registry's own challenge still leads to its realm.
+  auto own = client.GetManifest(Repo("oauth"), "v1");
+  ASSERT_TRUE(own.ok()) << own.error().message();
+  EXPECT_EQ(Count({"/token?", "\"host\": \"127.0.0.1:", "\"auth\": true"}), 1);
+}
+
+// A keychain whose credentials the test rotates; counts look-ups.
+class RotatingKeychain : public Keychain {
+ public:
+  explicit RotatingKeychain(Credentials credentials) : credentials_(std::move(credentials)) {}
+  void Rotate(Credentials credentials) {
+    std::lock_guard<std::mutex> lock(mu_);
+    credentials_ = std::move(credentials);
+  }
+  int resolves() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return resolves_;
+  }
+  Result<Credentials> Resolve(const std::string&) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++resolves_;
+    return credentials_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  Credentials credentials_;
+  mutable int resolves_ = 0;
+};
+
+// A rotated secret is used without a restart: at once when the registry
+// refuses the old one, and after credentials_ttl otherwise.
+TEST_F(ScriptedRegistryTest, RotatedCredentialsAreUsedWithoutARestart) {
+  auto keychain = std::make_shared<RotatingKeychain>(Credentials{"user", "old-pw", ""});
+  RegistryClient client(OptionsWith(keychain, std::chrono::hours(1)));
+  auto old_secret = client.GetManifest(Repo("rotated"), "v1");
+  ASSERT_FALSE(old_secret.ok());
+  EXPECT_EQ(old_secret.error().code(), ErrorCode::kAuth) << old_secret.error().message();
+  keychain->Rotate(Credentials{"user", "new-pw", ""});
+  auto new_secret = client.GetManifest(Repo("rotated"), "v1");
+  EXPECT_TRUE(new_secret.ok()) << "the refused secret is still cached: "
+                               << new_secret.error().message();
+}
+
+TEST_F(ScriptedRegistryTest, CredentialsAreResolvedAgainAfterTheirTtl) {
+  auto cached_keychain = std::make_shared<RotatingKeychain>(Credentials{"user", "new-pw", ""});
+  RegistryClient cached_client(OptionsWith(cached_keychain, std::chrono::hours(1)));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(cached_client.GetManifest(Repo("rotated"), "v1").ok());
+  EXPECT_EQ(cached_keychain->resolves(), 1) << "positive control: cached within the TTL";
+
+  auto short_keychain = std::make_shared<RotatingKeychain>(Credentials{"user", "new-pw", ""});
+  RegistryClient short_client(OptionsWith(short_keychain, std::chrono::milliseconds(50)));
+  ASSERT_TRUE(short_client.GetManifest(Repo("rotated"), "v1").ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(120));
+  ASSERT_TRUE(short_client.GetManifest(Repo("rotated"), "v1").ok());
+  EXPECT_EQ(short_keychain->resolves(), 2) << "credentials were cached past their TTL";
+}
+
+// Per-host state has a fixed bound however many hosts and scopes are named.
+TEST_F(ScriptedRegistryTest, PerHostStateIsBounded) {
+  const std::string other_host = "localhost:" + std::to_string(port_);
+  auto make_options = [&] {
+    RegistryClientOptions options = Options();
+    options.keychain = ChainKeychain({StaticKeychain(host_, Credentials{"user", "secret-pw", ""}),
+                                      StaticKeychain(other_host, Credentials{"user", "x", ""})});
+    return options;
+  };
+  auto exercise = [&](RegistryClient& client) {
+    for (const char* repo : {"oauth-a", "oauth-b", "oauth-c", "oauth-d"}) {
+      auto manifest = client.GetManifest(Repo(repo), "v1");
+      ASSERT_TRUE(manifest.ok()) << manifest.error().message();
+    }
+    auto missing = client.GetManifest(Repository{other_host, "rotated"}, "v1");
+    ASSERT_FALSE(missing.ok());  // pinged, then refused
+  };
+  RegistryClient unbounded(make_options());
+  exercise(unbounded);
+  RegistryClientCacheSizes sizes = unbounded.CacheSizes();
+  EXPECT_EQ(sizes.tokens, 4u);  // positive control: one per scope
+  EXPECT_EQ(sizes.registries, 2u);
+
+  RegistryClientOptions bounded_options = make_options();
+  bounded_options.max_cached_registries = 1;
+  bounded_options.max_cached_tokens = 2;
+  RegistryClient bounded(std::move(bounded_options));
+  exercise(bounded);
+  sizes = bounded.CacheSizes();
+  EXPECT_EQ(sizes.tokens, 2u);
+  EXPECT_EQ(sizes.registries, 1u);
+  EXPECT_LE(sizes.credentials, 1u);
+  // Evicted entries are simply fetched again.
+  auto again = bounded.GetManifest(Repo("oauth-a"), "v1");
+  EXPECT_TRUE(again.ok()) << again.error().message();
 }
 
 TEST_F(ScriptedRegistryTest, ListTagsFollowsPagination) {

@@ -128,6 +128,32 @@ TEST(ConfigTest, ErrorsNameTheKeyAndLine) {
                     "duplicate key name \"a\"");
 }
 
+// Credentials for host "*" would go to every registry a pod names: refused
+// unless the operator opts in by a key that says so.
+TEST(ConfigTest, CredentialsForEveryHostNeedTheLoudOptIn) {
+  const std::string any_host =
+      "registries:\n  - host: \"*\"\n    usernameFile: /u\n    passwordFile: /p\n";
+  ExpectConfigError(any_host, "dangerouslySendCredentialsToAnyRegistry");
+  auto opted_in =
+      ParseConfig(any_host + "dangerouslySendCredentialsToAnyRegistry: true\n", "ok.yaml");
+  ASSERT_TRUE(opted_in.ok()) << opted_in.error().message();
+  EXPECT_TRUE(opted_in->dangerously_send_credentials_to_any_registry);
+
+  // Positive controls: a named host with credentials, and "*" without any.
+  auto named = ParseConfig(
+      "registries:\n  - host: registry.example.com\n    usernameFile: /u\n"
+      "    passwordFile: /p\n    tokenRealmHosts: [auth.example.com, \"auth2.example.com:8443\"]\n",
+      "ok.yaml");
+  ASSERT_TRUE(named.ok()) << named.error().message();
+  EXPECT_FALSE(named->dangerously_send_credentials_to_any_registry);
+  EXPECT_EQ(named->registries[0].token_realm_hosts,
+            (std::vector<std::string>{"auth.example.com", "auth2.example.com:8443"}));
+  EXPECT_TRUE(ParseConfig("registries:\n  - host: \"*\"\n    insecure: true\n", "ok.yaml").ok());
+  ExpectConfigError(
+      "registries:\n  - host: r\n    tokenRealmHosts: [\"https://auth.example.com/token\"]\n",
+      "tokenRealmHosts entry \"https://auth.example.com/token\" is not a host or host:port");
+}
+
 TEST(ConfigTest, Durations) {
   EXPECT_EQ(*ParseDuration("2500ms"), milliseconds(2500));
   EXPECT_EQ(*ParseDuration("10s"), milliseconds(10000));

@@ -130,8 +130,8 @@ TEST(SecretFileKeychainTest, ReadsPerHostFilesAndRereadsThemWhenChanged) {
   Replace(dir.File("any-user"), "bob");
   Replace(dir.File("any-pass"), "hunter2");
   SecretFileKeychain keychain(
-      {{"registry.example.com", dir.File("user"), dir.File("pass"), "", false},
-       {"*", dir.File("any-user"), dir.File("any-pass"), "", false}},
+      {{"registry.example.com", dir.File("user"), dir.File("pass"), "", false, {}},
+       {"*", dir.File("any-user"), dir.File("any-pass"), "", false, {}}},
       "", milliseconds(0));
   auto credentials = keychain.Resolve("registry.example.com");
   ASSERT_TRUE(credentials.ok());
@@ -151,7 +151,7 @@ TEST(SecretFileKeychainTest, ReadsPerHostFilesAndRereadsThemWhenChanged) {
 TEST(SecretFileKeychainTest, MissingFileIsAnErrorThatDoesNotLeakSecrets) {
   signet::testing::TempDir dir;
   Replace(dir.File("user"), "alice");
-  SecretFileKeychain keychain({{"r.io", dir.File("user"), dir.File("nope"), "", false}}, "",
+  SecretFileKeychain keychain({{"r.io", dir.File("user"), dir.File("nope"), "", false, {}}}, "",
                               milliseconds(0));
   auto credentials = keychain.Resolve("r.io");
   ASSERT_FALSE(credentials.ok());

@@ -213,6 +213,8 @@ class ProviderE2ETest : public ::testing::Test {
             s.dir.File("cosign.pub"),
             "--registry-secret-dir",
             s.dir.File("registry-secret"),
+            "--registry-secret-host",
+            s.registry->host(),
             "--registry-cacert",
             s.registry->ca_file()};
   }
@@ -537,6 +539,8 @@ TEST_F(ProviderE2ETest, RegistryStoppedMidTestGivesItemErrorsAndCachedKeysStillA
                                    shared_->dir.File("cosign.pub"),
                                    "--registry-secret-dir",
                                    shared_->dir.File("registry-secret"),
+                                   "--registry-secret-host",
+                                   registry->host(),
                                    "--registry-cacert",
                                    registry->ca_file(),
                                    "--deadline",

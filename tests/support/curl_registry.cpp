@@ -87,6 +87,8 @@ std::string CurlRegistry::FetchToken(const std::string& scope, bool with_credent
                                    "-s",
                                    "--max-time",
                                    "30",
+                                   "--cacert",
+                                   server_.ca_file(),
                                    "-G",
                                    server_.token_realm(),
                                    "--data-urlencode",

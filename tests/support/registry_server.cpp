@@ -168,7 +168,11 @@ void RegistryServer::Configure() {
       << Quote(htpasswd) << "\n";
   } else if (mode_ == Mode::kTokenAuth) {
     const int token_port = FreePort();
-    token_realm_ = "http://127.0.0.1:" + std::to_string(token_port) + "/token";
+    // The token server serves HTTPS on the registry's own host (with the
+    // registry's certificate), as a deployment would: signet sends a
+    // registry's credentials to a token realm only over HTTPS, on the
+    // registry's host or on a realm host listed for it.
+    token_realm_ = "https://127.0.0.1:" + std::to_string(token_port) + "/token";
     y << "auth:\n"
          "  token:\n"
          "    realm: "
@@ -199,7 +203,11 @@ void RegistryServer::StartTokenServer() {
                                    "--password",
                                    password_,
                                    "--expires-in",
-                                   std::to_string(options_.token_expires_in_seconds)};
+                                   std::to_string(options_.token_expires_in_seconds),
+                                   "--tls-cert",
+                                   cert_file_,
+                                   "--tls-key",
+                                   key_file_};
   if (options_.token_anonymous_pull) argv.push_back("--anonymous-pull");
   token_server_ = ChildProcess(argv, {"PYTHONUNBUFFERED=1"}, token_log_file_);
 }

@@ -6,8 +6,9 @@
 //                   (ca_file()), htpasswd Basic auth (username()/password()).
 //   kTokenAuth    - https:// as above, Bearer token auth: the registry trusts
 //                   tokens from tests/support/token_server.py, which runs
-//                   beside it (realm token_realm()) and checks
-//                   username()/password() with Basic auth.
+//                   beside it over HTTPS on the same host and certificate
+//                   (realm token_realm(), https://127.0.0.1:<other port>)
+//                   and checks username()/password() with Basic auth.
 //
 // Contract: Start() returns only once GET /v2/ answers (200, or 401 in the
 // auth modes) and throws std::runtime_error, with the tail of the registry's

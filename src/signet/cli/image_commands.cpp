@@ -38,8 +38,10 @@ struct RegistryFlags {
                      "skip TLS verification and allow plain HTTP registries");
     command.add_option("--registry-cacert", ca_file,
                        "PEM file with extra CA certificates for the registry");
-    command.add_option("--registry-username", username, "registry user name");
-    command.add_option("--registry-password", password, "registry password");
+    command.add_option("--registry-username", username,
+                       "registry user name (sent only to the image's own registry)");
+    command.add_option("--registry-password", password,
+                       "registry password (sent only to the image's own registry)");
   }
 
   // The deadline for the command's registry traffic, from now.
@@ -50,14 +52,21 @@ struct RegistryFlags {
     return std::optional<oci::DeadlineClock::time_point>(oci::DeadlineClock::now() + *limit);
   }
 
-  std::unique_ptr<oci::RegistryClient> MakeClient() const {
+  // A client whose --registry-username/--registry-password go only to the
+  // images' own registries (`references`): not to token realms or a
+  // COSIGN_REPOSITORY on other hosts.
+  std::unique_ptr<oci::RegistryClient> MakeClient(
+      const std::vector<oci::ImageReference>& references) const {
     oci::RegistryClientOptions options;
     options.allow_insecure = allow_insecure;
     options.ca_file = ca_file;
-    oci::Credentials credentials;
-    credentials.username = username;
-    credentials.password = password;
-    options.keychain = oci::DefaultKeychain(credentials);
+    oci::ExplicitCredentials explicit_credentials;
+    explicit_credentials.credentials.username = username;
+    explicit_credentials.credentials.password = password;
+    for (const oci::ImageReference& reference : references) {
+      explicit_credentials.registries.push_back(reference.registry());
+    }
+    options.keychain = oci::DefaultKeychain(explicit_credentials);
     return std::make_unique<oci::RegistryClient>(std::move(options));
   }
 };
@@ -157,7 +166,7 @@ int RunSign(const SignFlags& flags) {
   auto deadline = flags.registry.Deadline();
   if (!deadline) return ReportError(deadline.error());
   oci::DeadlineScope scope(*deadline);
-  auto client = flags.registry.MakeClient();
+  auto client = flags.registry.MakeClient({*reference});
   auto result = cosign::SignImage(*client, *reference, **signer, options);
   if (!result) return ReportError(result.error());
   if (!result->tag_warning.empty()) std::cerr << "WARNING: " << result->tag_warning << "\n";
@@ -220,17 +229,21 @@ int RunVerify(const VerifyFlags& flags) {
   auto deadline = flags.registry.Deadline();
   if (!deadline) return ReportError(deadline.error());
   oci::DeadlineScope scope(*deadline);
-  auto client = flags.registry.MakeClient();
+  std::vector<oci::ImageReference> references;
+  for (const std::string& image : flags.images) {
+    auto reference = oci::ImageReference::Parse(image);
+    if (!reference) return ReportError(reference.error());
+    references.push_back(std::move(*reference));
+  }
+  auto client = flags.registry.MakeClient(references);
   if (flags.insecure_ignore_tlog) {
     std::cerr << "WARNING: Skipping tlog verification is an insecure practice that lacks "
                  "transparency and auditability verification for the signature.\n";
   }
-  for (const std::string& image : flags.images) {
-    auto reference = oci::ImageReference::Parse(image);
-    if (!reference) return ReportError(reference.error());
-    auto result = cosign::VerifyImage(*client, *reference, options);
+  for (const oci::ImageReference& reference : references) {
+    auto result = cosign::VerifyImage(*client, reference, options);
     if (!result) return ReportError(result.error());
-    PrintVerificationHeader(*reference, !options.annotations.empty());
+    PrintVerificationHeader(reference, !options.annotations.empty());
     PrintVerification(*result, flags.output);
   }
   return kExitOk;
@@ -252,7 +265,7 @@ int RunTriangulate(const TriangulateFlags& flags) {
   auto deadline = flags.registry.Deadline();
   if (!deadline) return ReportError(deadline.error());
   oci::DeadlineScope scope(*deadline);
-  auto client = flags.registry.MakeClient();
+  auto client = flags.registry.MakeClient({*reference});
   auto tag = cosign::Triangulate(*client, *reference, *type, *signature_repository);
   if (!tag) return ReportError(tag.error());
   std::cout << *tag << "\n";

@@ -28,6 +28,8 @@ struct ServeFlags {
   std::string deadline;
   int workers = 0;
   std::string registry_secret_dir;
+  std::vector<std::string> registry_secret_hosts;
+  bool dangerously_send_credentials_to_any_registry = false;
   std::string docker_config;
   std::string registry_cacert;
   bool allow_insecure_registry = false;
@@ -77,12 +79,27 @@ Status ApplyFlags(const ServeFlags& f, policy::Config& config) {
     config.verification.deadline = *deadline;
   }
   if (f.Given("--workers")) config.verification.workers = f.workers;
+  if (f.Given("--dangerously-send-credentials-to-any-registry")) {
+    config.dangerously_send_credentials_to_any_registry =
+        f.dangerously_send_credentials_to_any_registry;
+  }
+  if (f.Given("--registry-secret-host") && !f.Given("--registry-secret-dir")) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "--registry-secret-host: names the registry for --registry-secret-dir, which "
+                 "is not given");
+  }
   if (f.Given("--registry-secret-dir")) {
-    policy::RegistryConfig secret;
-    secret.host = "*";
-    secret.username_file = f.registry_secret_dir + "/username";
-    secret.password_file = f.registry_secret_dir + "/password";
-    config.registries.push_back(secret);
+    // One entry per named host; none named means host "*", which
+    // ValidateConfig refuses without the opt-in.
+    std::vector<std::string> hosts = f.registry_secret_hosts;
+    if (hosts.empty()) hosts.push_back("*");
+    for (const std::string& host : hosts) {
+      policy::RegistryConfig secret;
+      secret.host = host;
+      secret.username_file = f.registry_secret_dir + "/username";
+      secret.password_file = f.registry_secret_dir + "/password";
+      config.registries.push_back(secret);
+    }
   }
   if (f.Given("--docker-config")) config.docker_config_file = f.docker_config;
   return policy::ValidateConfig(config);
@@ -181,7 +198,15 @@ void RegisterServeCommand(CLI::App& app, Action& action) {
   cmd->add_option("--workers", f.workers, "verification worker threads (default 16)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--registry-secret-dir", f.registry_secret_dir,
-                  "directory with 'username' and 'password' files for every registry");
+                  "directory with 'username' and 'password' files for the registries named by "
+                  "--registry-secret-host");
+  cmd->add_option("--registry-secret-host", f.registry_secret_hosts,
+                  "registry host[:port] that receives the --registry-secret-dir credentials "
+                  "(repeatable)");
+  cmd->add_flag("--dangerously-send-credentials-to-any-registry",
+                f.dangerously_send_credentials_to_any_registry,
+                "allow --registry-secret-dir without --registry-secret-host (host \"*\"): its "
+                "credentials then go to every registry any pod names");
   cmd->add_option("--docker-config", f.docker_config,
                   "dockerconfigjson file (a Kubernetes imagePullSecret) with registry credentials");
   cmd->add_option("--registry-cacert", f.registry_cacert,

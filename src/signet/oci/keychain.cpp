@@ -334,9 +334,14 @@ std::shared_ptr<Keychain> ChainKeychain(std::vector<std::shared_ptr<Keychain>> k
   return std::make_shared<ChainKeychainImpl>(std::move(keychains));
 }
 
-std::shared_ptr<Keychain> DefaultKeychain(const Credentials& explicit_credentials) {
+std::shared_ptr<Keychain> DefaultKeychain(const ExplicitCredentials& explicit_credentials) {
   std::vector<std::shared_ptr<Keychain>> chain;
-  if (!explicit_credentials.anonymous()) chain.push_back(StaticKeychain("", explicit_credentials));
+  if (!explicit_credentials.credentials.anonymous()) {
+    for (const std::string& registry : explicit_credentials.registries) {
+      if (registry.empty()) continue;  // "" would mean every host
+      chain.push_back(StaticKeychain(registry, explicit_credentials.credentials));
+    }
+  }
   if (std::string auth_file = EnvOrEmpty("REGISTRY_AUTH_FILE"); !auth_file.empty()) {
     chain.push_back(DockerConfigKeychain(auth_file));
   }

@@ -45,9 +45,15 @@ std::shared_ptr<Keychain> DockerConfigKeychain(std::string path);
 // Tries each keychain in order; the first non-anonymous credentials win.
 std::shared_ptr<Keychain> ChainKeychain(std::vector<std::shared_ptr<Keychain>> keychains);
 
+// Credentials given on the command line, and the registry hosts they are for.
+struct ExplicitCredentials {
+  Credentials credentials;
+  std::vector<std::string> registries;  // hosts as in Repository; none = used nowhere
+};
+
 // The CLI's default: explicit --registry-username/--registry-password (when
-// given), then REGISTRY_AUTH_FILE, then $DOCKER_CONFIG/config.json or
-// ~/.docker/config.json, then anonymous.
-std::shared_ptr<Keychain> DefaultKeychain(const Credentials& explicit_credentials = {});
+// given, for their registries only), then REGISTRY_AUTH_FILE, then
+// $DOCKER_CONFIG/config.json or ~/.docker/config.json, then anonymous.
+std::shared_ptr<Keychain> DefaultKeychain(const ExplicitCredentials& explicit_credentials = {});
 
 }  // namespace signet::oci

@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <list>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "signet/crypto/encoding.h"
@@ -36,6 +38,11 @@ constexpr std::uint64_t kMaxErrorBodyBytes = 64 * 1024;
 constexpr std::uint64_t kMaxTokenResponseBytes = 1024 * 1024;
 constexpr std::uint64_t kMaxTagListBytes = 4 * 1024 * 1024;
 constexpr const char* kSystemCaBundle = "/etc/ssl/certs/ca-certificates.crt";
+// A registry's ping (scheme and challenge) is repeated after this long.
+constexpr auto kRegistryInfoTtl = std::chrono::minutes(10);
+// Docker Hub's token server, listed for Docker Hub's registry host.
+constexpr const char* kDockerHubRegistry = "index.docker.io";
+constexpr const char* kDockerHubRealmHost = "auth.docker.io";
 
 const std::string kManifestAccept =
     std::string(kOciManifestMediaType) + ", " + std::string(kOciIndexMediaType) + ", " +
@@ -239,15 +246,78 @@ struct RegistryInfo {
   std::string scheme;  // "https" or "http"
   AuthChallenge challenge;
   bool has_challenge = false;
+  Clock::time_point pinged;
 };
+
+struct CachedCredentials {
+  Credentials credentials;
+  Clock::time_point resolved;
+};
+
+// A map of at most `capacity` entries that drops the least recently used one
+// when full. Not thread-safe: the caller locks.
+template <typename Value>
+class LruMap {
+ public:
+  explicit LruMap(std::size_t capacity) : capacity_(std::max<std::size_t>(1, capacity)) {}
+
+  Value* Find(const std::string& key) {
+    auto it = index_.find(key);
+    if (it == index_.end()) return nullptr;
+    order_.splice(order_.begin(), order_, it->second);
+    return &it->second->second;
+  }
+
+  void Put(const std::string& key, Value value) {
+    if (Value* existing = Find(key)) {
+      *existing = std::move(value);
+      return;
+    }
+    order_.emplace_front(key, std::move(value));
+    index_[key] = order_.begin();
+    while (order_.size() > capacity_) {
+      index_.erase(order_.back().first);
+      order_.pop_back();
+    }
+  }
+
+  void Erase(const std::string& key) {
+    auto it = index_.find(key);
+    if (it == index_.end()) return;
+    order_.erase(it->second);
+    index_.erase(it);
+  }
+
+  std::size_t size() const { return order_.size(); }
+
+ private:
+  using Entries = std::list<std::pair<std::string, Value>>;
+  std::size_t capacity_;
+  Entries order_;
+  std::unordered_map<std::string, typename Entries::iterator> index_;
+};
+
+// The host of a "host:port" authority as UrlAuthority returns it.
+std::string AuthorityHost(const std::string& authority) {
+  return authority.substr(0, authority.rfind(':'));
+}
 
 }  // namespace
 
 class RegistryClient::Impl {
  public:
-  explicit Impl(RegistryClientOptions options) : options_(std::move(options)) {
+  explicit Impl(RegistryClientOptions options)
+      : options_(std::move(options)),
+        registries_(options_.max_cached_registries),
+        tokens_(options_.max_cached_tokens),
+        credentials_(options_.max_cached_registries) {
     GlobalInit();
     if (!options_.keychain) options_.keychain = AnonymousKeychain();
+  }
+
+  RegistryClientCacheSizes CacheSizes() {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    return {registries_.size(), tokens_.size(), credentials_.size()};
   }
 
   Result<ManifestHead> HeadManifest(const Repository& repo, const std::string& ref);
@@ -271,9 +341,14 @@ class RegistryClient::Impl {
   Result<RegistryInfo> Ping(const std::string& registry, const std::string& scheme);
   Result<std::string> AuthorizationFor(const std::string& registry, const RegistryInfo& info,
                                        const std::string& scope, bool refresh);
-  Result<Token> FetchToken(const std::string& registry, const AuthChallenge& challenge,
+  Result<Token> FetchToken(const std::string& registry, const RegistryInfo& info,
                            const std::string& scope, const Credentials& creds);
-  Result<Credentials> CredentialsFor(const std::string& registry);
+  bool RealmMayReceiveCredentials(const std::string& registry, const RegistryInfo& info,
+                                  const std::string& realm) const;
+  // The keychain's answer for `registry`, cached for options_.credentials_ttl;
+  // kRefresh asks the keychain again.
+  enum class CredentialsLookup { kCached, kRefresh };
+  Result<Credentials> CredentialsFor(const std::string& registry, CredentialsLookup lookup);
 
   // One HTTP exchange with retries for idempotent requests.
   Result<HttpResponse> Perform(const HttpRequest& request);
@@ -292,9 +367,9 @@ class RegistryClient::Impl {
   std::vector<CurlHandle> pool_;
 
   std::mutex state_mutex_;
-  std::map<std::string, RegistryInfo> registries_;
-  std::map<std::string, Token> tokens_;  // key: registry + " " + scope
-  std::map<std::string, Credentials> credentials_;
+  LruMap<RegistryInfo> registries_;
+  LruMap<Token> tokens_;  // key: registry + " " + scope
+  LruMap<CachedCredentials> credentials_;
 
   std::once_flag ca_once_;
   std::string ca_bundle_;  // system CAs + options_.ca_file
@@ -461,16 +536,19 @@ Result<HttpResponse> RegistryClient::Impl::Perform(const HttpRequest& request) {
   }
 }
 
-Result<Credentials> RegistryClient::Impl::CredentialsFor(const std::string& registry) {
-  {
+Result<Credentials> RegistryClient::Impl::CredentialsFor(const std::string& registry,
+                                                        CredentialsLookup lookup) {
+  if (lookup == CredentialsLookup::kCached) {
     std::lock_guard<std::mutex> lock(state_mutex_);
-    auto it = credentials_.find(registry);
-    if (it != credentials_.end()) return it->second;
+    const CachedCredentials* cached = credentials_.Find(registry);
+    if (cached && Clock::now() - cached->resolved < options_.credentials_ttl) {
+      return cached->credentials;
+    }
   }
   Result<Credentials> creds = options_.keychain->Resolve(registry);
   if (!creds.ok()) return creds.error().WithContext("resolving credentials for " + registry);
   std::lock_guard<std::mutex> lock(state_mutex_);
-  credentials_[registry] = *creds;
+  credentials_.Put(registry, CachedCredentials{*creds, Clock::now()});
   return creds;
 }
 
@@ -507,8 +585,8 @@ Result<RegistryInfo> RegistryClient::Impl::Ping(const std::string& registry,
 Result<RegistryInfo> RegistryClient::Impl::Info(const std::string& registry) {
   {
     std::lock_guard<std::mutex> lock(state_mutex_);
-    auto it = registries_.find(registry);
-    if (it != registries_.end()) return it->second;
+    const RegistryInfo* cached = registries_.Find(registry);
+    if (cached && Clock::now() - cached->pinged < kRegistryInfoTtl) return *cached;
   }
   Result<RegistryInfo> info = Ping(registry, "https");
   if (!info.ok() && options_.allow_insecure &&
@@ -518,14 +596,37 @@ Result<RegistryInfo> RegistryClient::Impl::Info(const std::string& registry) {
     if (plain.ok()) info = plain;
   }
   if (!info.ok()) return info.error();
+  info->pinged = Clock::now();
   std::lock_guard<std::mutex> lock(state_mutex_);
-  registries_[registry] = *info;
+  registries_.Put(registry, *info);
   return info;
 }
 
+bool RegistryClient::Impl::RealmMayReceiveCredentials(const std::string& registry,
+                                                      const RegistryInfo& info,
+                                                      const std::string& realm) const {
+  const std::string realm_scheme = UrlScheme(realm);
+  const std::string realm_authority = UrlAuthority(realm);
+  const std::string registry_authority = UrlAuthority(info.scheme + "://" + registry + "/");
+  if (realm_authority.empty() || registry_authority.empty()) return false;
+  // The registry itself: it already receives these credentials this way.
+  if (realm_scheme == info.scheme && realm_authority == registry_authority) return true;
+  if (realm_scheme != "https") return false;
+  if (AuthorityHost(realm_authority) == AuthorityHost(registry_authority)) return true;
+  std::vector<std::string> listed;
+  if (auto it = options_.token_realm_hosts.find(registry); it != options_.token_realm_hosts.end()) {
+    listed = it->second;
+  }
+  if (registry == kDockerHubRegistry) listed.push_back(kDockerHubRealmHost);
+  return std::any_of(listed.begin(), listed.end(), [&](const std::string& host) {
+    return UrlAuthority("https://" + host + "/") == realm_authority;
+  });
+}
+
 Result<Token> RegistryClient::Impl::FetchToken(const std::string& registry,
-                                               const AuthChallenge& challenge,
-                                               const std::string& scope, const Credentials& creds) {
+                                               const RegistryInfo& info, const std::string& scope,
+                                               const Credentials& creds) {
+  const AuthChallenge& challenge = info.challenge;
   std::string realm = challenge.Param("realm");
   std::string realm_scheme = UrlScheme(realm);
   if (realm_scheme != "https" && realm_scheme != "http") {
@@ -536,6 +637,14 @@ Result<Token> RegistryClient::Impl::FetchToken(const std::string& registry,
   if (realm_scheme == "http" && !options_.allow_insecure && !IsLoopbackHost(realm_authority)) {
     return Error(ErrorCode::kAuth, "registry " + registry + " names a plain-HTTP token realm " +
                                        realm + "; refusing without allow_insecure");
+  }
+  if (!creds.anonymous() && !RealmMayReceiveCredentials(registry, info, realm)) {
+    return Error(ErrorCode::kAuth,
+                 "registry " + registry + " names the token realm " + realm_scheme + "://" +
+                     realm_authority +
+                     ", which may not receive its credentials: they go to a token realm only "
+                     "over HTTPS on the registry's own host, or on a realm host listed for it "
+                     "(registries[].tokenRealmHosts)");
   }
   std::string query;
   if (!challenge.Param("service").empty()) {
@@ -603,7 +712,8 @@ Result<std::string> RegistryClient::Impl::AuthorizationFor(const std::string& re
                                                            const RegistryInfo& info,
                                                            const std::string& scope, bool refresh) {
   if (!info.has_challenge) return std::string();
-  auto creds = CredentialsFor(registry);
+  auto creds = CredentialsFor(registry,
+                              refresh ? CredentialsLookup::kRefresh : CredentialsLookup::kCached);
   if (!creds.ok()) return creds.error();
   if (info.challenge.scheme == "basic") {
     if (creds->anonymous()) return std::string();
@@ -612,15 +722,20 @@ Result<std::string> RegistryClient::Impl::AuthorizationFor(const std::string& re
   std::string key = registry + " " + scope;
   if (!refresh) {
     std::lock_guard<std::mutex> lock(state_mutex_);
-    auto it = tokens_.find(key);
-    if (it != tokens_.end() && it->second.expires > Clock::now()) {
-      return "Authorization: Bearer " + it->second.value;
-    }
+    const Token* cached = tokens_.Find(key);
+    if (cached && cached->expires > Clock::now()) return "Authorization: Bearer " + cached->value;
   }
-  auto token = FetchToken(registry, info.challenge, scope, *creds);
-  if (!token.ok()) return token.error();
+  auto token = FetchToken(registry, info, scope, *creds);
+  if (!token.ok()) {
+    if (token.error().code() == ErrorCode::kAuth) {
+      // Refused: ask the keychain again next time (the secret may have rotated).
+      std::lock_guard<std::mutex> lock(state_mutex_);
+      credentials_.Erase(registry);
+    }
+    return token.error();
+  }
   std::lock_guard<std::mutex> lock(state_mutex_);
-  tokens_[key] = *token;
+  tokens_.Put(key, *token);
   return "Authorization: Bearer " + token->value;
 }
 
@@ -664,7 +779,16 @@ Result<HttpResponse> RegistryClient::Impl::Call(const Repository& repo, HttpRequ
       current.url = *next;
       if (status == 303) current.method = "GET";
     }
-    if (response->status != 401 || auth_round > 0) return response;
+    if (response->status != 401) return response;
+    if (auth_round > 0) {
+      // Refused even after a fresh look-up: ask the keychain again next time.
+      std::lock_guard<std::mutex> lock(state_mutex_);
+      credentials_.Erase(repo.registry);
+      return response;
+    }
+    // Only the registry itself says how to authenticate to it: a 401 from a
+    // redirect's other host is answered as is and never replaces its challenge.
+    if (UrlAuthority(response->url) != registry_authority) return response;
     // The registry wants (other) credentials: take its challenge and retry once.
     std::string header = response->Header("www-authenticate");
     if (header.empty()) return response;
@@ -675,7 +799,7 @@ Result<HttpResponse> RegistryClient::Impl::Call(const Repository& repo, HttpRequ
         info->challenge = c;
         info->has_challenge = true;
         std::lock_guard<std::mutex> lock(state_mutex_);
-        registries_[repo.registry] = *info;
+        registries_.Put(repo.registry, *info);
         break;
       }
     }
@@ -973,5 +1097,6 @@ Result<std::string> RegistryClient::PutManifest(const Repository& repo,
 Result<std::vector<std::string>> RegistryClient::ListTags(const Repository& repo) {
   return impl_->ListTags(repo);
 }
+RegistryClientCacheSizes RegistryClient::CacheSizes() const { return impl_->CacheSizes(); }
 
 }  // namespace signet::oci

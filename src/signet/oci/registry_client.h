@@ -11,8 +11,19 @@
 //   requests on 5xx, 429 (honouring Retry-After) and connection resets.
 // - Auth: anonymous, Basic, and the Bearer token flow (WWW-Authenticate realm,
 //   service, scope), with tokens cached per (registry, scope) until expiry.
-//   Credentials go only to their own registry host (the token realm host
-//   included); redirects to other hosts carry no Authorization header.
+//   Credentials go only to their own registry host; redirects to other hosts
+//   carry no Authorization header, and a 401 challenge is taken only from the
+//   registry's own authority (never from a redirect's other host). A token
+//   realm receives the registry's credentials only at the registry's own
+//   authority, or over HTTPS on the registry's own host or on a realm host
+//   listed for that registry in token_realm_hosts (Docker Hub's
+//   auth.docker.io is listed for index.docker.io); any other realm is refused
+//   with an error and receives nothing.
+// - Per-host state is bounded: registry pings, tokens and resolved
+//   credentials are kept in least-recently-used caches of fixed size.
+//   Credentials are re-resolved from the keychain after credentials_ttl, and
+//   at once when the registry or its token server refuses them, so a rotated
+//   secret is used without a restart.
 //
 // Thread-safety: all methods may be called concurrently.
 #pragma once
@@ -20,9 +31,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstddef>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "signet/oci/keychain.h"
 #include "signet/oci/registry.h"
@@ -41,6 +55,23 @@ struct RegistryClientOptions {
   // Called after every HTTP exchange with the host and status code (0 for a
   // transport failure). Used for metrics; may be empty.
   std::function<void(const std::string& host, long status)> on_response;
+  // Token realm hosts ("host" = port 443, or "host:port") that may receive a
+  // registry's credentials over HTTPS besides the registry's own host, keyed
+  // by registry host as in Repository.
+  std::map<std::string, std::vector<std::string>> token_realm_hosts;
+  // How long resolved credentials are used before the keychain is asked again.
+  std::chrono::milliseconds credentials_ttl{10000};
+  // Bounds on per-host state: registries pinged (and their credentials), and
+  // tokens (one per registry and scope). Least recently used entries go first.
+  std::size_t max_cached_registries = 1024;
+  std::size_t max_cached_tokens = 4096;
+};
+
+// How many entries the per-host caches hold (for tests and diagnostics).
+struct RegistryClientCacheSizes {
+  std::size_t registries = 0;
+  std::size_t tokens = 0;
+  std::size_t credentials = 0;
 };
 
 class RegistryClient : public Registry {
@@ -61,6 +92,8 @@ class RegistryClient : public Registry {
   Result<std::string> PutManifest(const Repository& repo, const std::string& tag_or_digest,
                                   const std::string& media_type, const std::string& bytes) override;
   Result<std::vector<std::string>> ListTags(const Repository& repo) override;
+
+  RegistryClientCacheSizes CacheSizes() const;
 
  private:
   class Impl;

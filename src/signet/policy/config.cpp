@@ -242,7 +242,9 @@ void ReadRegistries(Reader& r, const YAML::Node& node, std::vector<RegistryConfi
   out.clear();
   for (std::size_t i = 0; i < node.size() && !r.failed(); ++i) {
     const std::string p = "registries[" + std::to_string(i) + "]";
-    if (!r.ExpectMap(node[i], p, {"host", "usernameFile", "passwordFile", "caFile", "insecure"})) {
+    if (!r.ExpectMap(node[i], p,
+                     {"host", "usernameFile", "passwordFile", "caFile", "insecure",
+                      "tokenRealmHosts"})) {
       return;
     }
     RegistryConfig registry;
@@ -251,6 +253,7 @@ void ReadRegistries(Reader& r, const YAML::Node& node, std::vector<RegistryConfi
     r.String(node[i]["passwordFile"], p + ".passwordFile", registry.password_file);
     r.String(node[i]["caFile"], p + ".caFile", registry.ca_file);
     r.Bool(node[i]["insecure"], p + ".insecure", registry.insecure);
+    r.StringList(node[i]["tokenRealmHosts"], p + ".tokenRealmHosts", registry.token_realm_hosts);
     if (r.failed()) return;
     if (registry.host.empty()) r.Fail(node[i], p + ".host", "is required");
     if (registry.username_file.empty() != registry.password_file.empty()) {
@@ -357,13 +360,17 @@ Result<Config> ParseConfig(std::string_view yaml, std::string_view source) {
   try {
     if (r.ExpectMap(
             root, "",
-            {"server", "verification", "keys", "policies", "registries", "dockerConfigFile"})) {
+            {"server", "verification", "keys", "policies", "registries", "dockerConfigFile",
+             "dangerouslySendCredentialsToAnyRegistry"})) {
       ReadServer(r, root["server"], config.server);
       ReadVerification(r, root["verification"], config.verification);
       ReadKeys(r, root["keys"], config.keys);
       ReadPolicies(r, root["policies"], config.policies);
       ReadRegistries(r, root["registries"], config.registries);
       r.String(root["dockerConfigFile"], "dockerConfigFile", config.docker_config_file);
+      r.Bool(root["dangerouslySendCredentialsToAnyRegistry"],
+             "dangerouslySendCredentialsToAnyRegistry",
+             config.dangerously_send_credentials_to_any_registry);
     }
   } catch (const YAML::Exception& e) {
     return Error(ErrorCode::kParse,
@@ -482,6 +489,22 @@ Status ValidateConfig(const Config& config) {
       auto pattern = ImagePattern::Parse(glob);
       if (!pattern.ok()) {
         return invalid("policies: policy \"" + policy.name + "\": " + pattern.error().message());
+      }
+    }
+  }
+  for (const auto& registry : config.registries) {
+    if (registry.host == "*" && !registry.username_file.empty() &&
+        !config.dangerously_send_credentials_to_any_registry) {
+      return invalid(
+          "registries: host \"*\" would send these credentials to every registry a pod names; "
+          "name the registry host (registries[].host, or --registry-secret-host with "
+          "--registry-secret-dir), or accept that with dangerouslySendCredentialsToAnyRegistry: "
+          "true (--dangerously-send-credentials-to-any-registry)");
+    }
+    for (const auto& realm_host : registry.token_realm_hosts) {
+      if (realm_host.empty() || realm_host.find_first_of("/*?#@ ") != std::string::npos) {
+        return invalid("registries: host \"" + registry.host + "\": tokenRealmHosts entry \"" +
+                       realm_host + "\" is not a host or host:port");
       }
     }
   }

@@ -72,11 +72,14 @@ struct PolicyConfig {
 };
 
 struct RegistryConfig {
-  std::string host;  // host[:port], as in image references
+  std::string host;  // host[:port], as in image references; "*" only with the opt-in below
   std::string username_file;
   std::string password_file;
   std::string ca_file;
   bool insecure = false;
+  // Token realm hosts ("host" = port 443, or "host:port") on other hosts that
+  // may receive this registry's credentials, over HTTPS only.
+  std::vector<std::string> token_realm_hosts;
 };
 
 struct Config {
@@ -86,6 +89,9 @@ struct Config {
   std::vector<PolicyConfig> policies;
   std::vector<RegistryConfig> registries;
   std::string docker_config_file;  // kubernetes imagePullSecret (.dockerconfigjson)
+  // Lets a registries[] entry with host "*" carry credentials, which then go
+  // to every registry any pod names. Off: such an entry is refused.
+  bool dangerously_send_credentials_to_any_registry = false;
 };
 
 // The configuration used when no file is given.
@@ -96,7 +102,8 @@ Result<Config> ParseConfig(std::string_view yaml, std::string_view source);
 Result<Config> LoadConfigFile(const std::string& path);
 
 // Cross-field checks: unique key and policy names, policies refer to known
-// keys, valid port, TLS version, limits and durations, valid image globs.
+// keys, valid port, TLS version, limits and durations, valid image globs,
+// credentials for host "*" only with dangerously_send_credentials_to_any_registry.
 Status ValidateConfig(const Config& config);
 
 // Where a listener binds, parsed from "host:port", ":port" (every IPv4

@@ -3,8 +3,9 @@
 // an optional dockerconfigjson file (a Kubernetes imagePullSecret). Files are
 // read once and re-read when they change (checked at most once per second).
 // Per-registry files win over the docker config; host "*" applies to every
-// registry without an entry of its own. Credentials are secrets and
-// never appear in error messages.
+// registry without an entry of its own (ValidateConfig admits such an entry
+// only with dangerouslySendCredentialsToAnyRegistry). Credentials are secrets
+// and never appear in error messages.
 //
 // Thread-safety: Resolve may be called concurrently.
 #pragma once

@@ -2,9 +2,24 @@
 
 namespace signet::provider {
 
-RegistryRouter::RegistryRouter(const oci::RegistryClientOptions& base,
-                               const std::vector<policy::RegistryConfig>& registries)
-    : default_client_(std::make_unique<oci::RegistryClient>(base)) {
+namespace {
+
+// `base` with each registry's tokenRealmHosts added.
+oci::RegistryClientOptions WithTokenRealmHosts(
+    oci::RegistryClientOptions base, const std::vector<policy::RegistryConfig>& registries) {
+  for (const auto& registry : registries) {
+    auto& hosts = base.token_realm_hosts[registry.host];
+    hosts.insert(hosts.end(), registry.token_realm_hosts.begin(), registry.token_realm_hosts.end());
+  }
+  return base;
+}
+
+}  // namespace
+
+RegistryRouter::RegistryRouter(const oci::RegistryClientOptions& base_options,
+                               const std::vector<policy::RegistryConfig>& registries) {
+  const oci::RegistryClientOptions base = WithTokenRealmHosts(base_options, registries);
+  default_client_ = std::make_unique<oci::RegistryClient>(base);
   for (const auto& registry : registries) {
     if (registry.ca_file.empty() && !registry.insecure) continue;
     oci::RegistryClientOptions options = base;

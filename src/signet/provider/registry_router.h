@@ -22,7 +22,8 @@ class RegistryRouter : public oci::Registry {
  public:
   // `base` carries the shared settings (keychain, timeouts, on_response,
   // default CA and insecure flag); each RegistryConfig with a caFile or
-  // insecure: true gets a client of its own.
+  // insecure: true gets a client of its own. Every client knows each
+  // registry's tokenRealmHosts.
   RegistryRouter(const oci::RegistryClientOptions& base,
                  const std::vector<policy::RegistryConfig>& registries);
 
