@@ -425,7 +425,9 @@ class HostileSecretDirTest : public HostileRegistryTest {
                                      shared_->dir.File("cosign.pub"),
                                      "--allow-insecure-registry",
                                      "--registry-secret-dir",
-                                     secret_dir};
+                                     secret_dir,
+                                     "--health-addr",
+                                     "off"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     ChildProcess server(argv, {}, shared_->dir.File("secret-dir-serve.log"));
     if (!signet::testing::WaitForPort(port, std::chrono::seconds(30))) {
