@@ -67,7 +67,7 @@ TEST(GoJsonTest, InvalidUtf8BecomesReplacementPerByte) {
 TEST(GoJsonTest, MarshalsInterfaceValuesLikeGo) {
   const auto value = nlohmann::json::parse(
       R"({"z":1657296609,"a":[true,null,8.314],"m":{"y":"<","b":0.0000001},"big":1e21})");
-  EXPECT_EQ(GoMarshal(value),
+  EXPECT_EQ(GoMarshal(value).value(),
             R"({"a":[true,null,8.314],"big":1e+21,"m":{"b":1e-7,"y":"\u003c"},"z":1657296609})");
 }
 
@@ -83,19 +83,95 @@ TEST(PayloadParseTest, ReadsCosignPayload) {
 
 TEST(PayloadParseTest, KeysAreCaseInsensitiveAndUnknownFieldsIgnored) {
   auto parsed = ParsePayload(
-      R"({"CRITICAL":{"Identity":{"Docker-Reference":"r/x"},"IMAGE":{"docker-MANIFEST-digest":"sha256:aa"},"Type":"t","extra":1},"other":[1],"Optional":null})");
+      R"({"CRITICAL":{"Identity":{"Docker-Reference":"r/x"},"IMAGE":{"docker-MANIFEST-digest":"sha256:aa"},"Type":"cosign container image signature","extra":1},"other":[1],"Optional":null})");
   ASSERT_TRUE(parsed.ok()) << parsed.error().message();
   EXPECT_EQ(parsed->docker_reference, "r/x");
   EXPECT_EQ(parsed->docker_manifest_digest, "sha256:aa");
-  EXPECT_EQ(parsed->type, "t");
+  EXPECT_EQ(parsed->type, kSimpleSigningType);
   EXPECT_FALSE(parsed->optional.has_value());
 }
 
-TEST(PayloadParseTest, ExactKeyWinsOverCaseInsensitiveMatch) {
+// Go's encoding/json matches a struct field through U+017F and U+212A too.
+TEST(PayloadParseTest, KeysFoldLikeGoIncludingLongSAndKelvin) {
   auto parsed = ParsePayload(
-      R"({"critical":{"image":{"Docker-Manifest-Digest":"sha256:bb","docker-manifest-digest":"sha256:aa"}}})");
-  ASSERT_TRUE(parsed.ok());
+      "{\"critical\":{\"identity\":{\"doc\xe2\x84\xaa"
+      "er-reference\":\"r/x\"},"
+      "\"image\":{\"docker-manife\xc5\xbft-digest\":\"sha256:aa\"},"
+      "\"type\":\"cosign container image signature\"}}");
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message();
+  EXPECT_EQ(parsed->docker_reference, "r/x");
   EXPECT_EQ(parsed->docker_manifest_digest, "sha256:aa");
+}
+
+// The three layouts cosign (Go: last match in document order, duplicate
+// objects merged) reads differently from a sorted-key DOM: all refused.
+TEST(PayloadParseTest, KeysThatFoldAlikeAreRefusedAtEveryLevel) {
+  const std::string kType = R"("type":"cosign container image signature")";
+  const std::string kIdentity = R"("identity":{"docker-reference":"r/x"})";
+  const std::string layouts[] = {
+      // exact docker-manifest-digest followed by Docker-Manifest-Digest
+      R"({"critical":{)" + kIdentity +
+          R"(,"image":{"docker-manifest-digest":"sha256:aa","Docker-Manifest-Digest":"sha256:bb"},)" +
+          kType + "}}",
+      // image{...} followed by Image{...}
+      R"({"critical":{)" + kIdentity +
+          R"(,"image":{"docker-manifest-digest":"sha256:aa"},"Image":{"docker-manifest-digest":"sha256:bb"},)" +
+          kType + "}}",
+      // critical{...} followed by Critical{...}
+      R"({"critical":{)" + kIdentity + R"(,"image":{"docker-manifest-digest":"sha256:aa"},)" +
+          kType + R"(},"Critical":{"image":{"docker-manifest-digest":"sha256:bb"}}})",
+      // the same through U+017F, and a duplicate inside optional
+      "{\"critical\":{" + kIdentity +
+          ",\"image\":{\"docker-manifest-digest\":\"sha256:aa\","
+          "\"docker-manife\xc5\xbft-digest\":\"sha256:bb\"}," +
+          kType + "}}",
+      R"({"critical":{)" + kIdentity + R"(,"image":{"docker-manifest-digest":"sha256:aa"},)" +
+          kType + R"(},"optional":{"k":"1","K":"2"}})",
+  };
+  for (const std::string& layout : layouts) {
+    auto parsed = ParsePayload(layout);
+    ASSERT_FALSE(parsed.ok()) << layout;
+    EXPECT_EQ(parsed.error().code(), ErrorCode::kParse);
+    EXPECT_NE(parsed.error().message().find("payload: duplicate key"), std::string::npos)
+        << parsed.error().message();
+  }
+  // Positive control: the same document without the second key.
+  auto parsed = ParsePayload(R"({"critical":{)" + kIdentity +
+                             R"(,"image":{"docker-manifest-digest":"sha256:aa"},)" + kType +
+                             R"(},"optional":{"k":"1","kk":"2"}})");
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message();
+  EXPECT_EQ(parsed->docker_manifest_digest, "sha256:aa");
+}
+
+TEST(PayloadParseTest, CriticalTypeMustBeCosignContainerImageSignature) {
+  const std::string kRest =
+      R"("identity":{"docker-reference":"r/x"},"image":{"docker-manifest-digest":"sha256:aa"})";
+  for (const std::string& type : {std::string(R"(,"type":"atomic container signature")"),
+                                  std::string(R"(,"type":"")"), std::string()}) {
+    auto parsed = ParsePayload(R"({"critical":{)" + kRest + type + "}}");
+    ASSERT_FALSE(parsed.ok()) << type;
+    EXPECT_EQ(parsed.error().code(), ErrorCode::kParse);
+    EXPECT_NE(parsed.error().message().find("critical.type"), std::string::npos);
+  }
+  EXPECT_FALSE(ParsePayload(R"({"optional":null})").ok());  // no critical at all
+  auto parsed =
+      ParsePayload(R"({"critical":{)" + kRest + R"(,"type":"cosign container image signature"}})");
+  EXPECT_TRUE(parsed.ok()) << parsed.error().message();
+}
+
+TEST(PayloadParseTest, DeeplyNestedOptionalIsRefusedNotRecursedInto) {
+  const std::string prefix = MarshalPayload("r/x", "sha256:aa", {});
+  std::string payload = prefix.substr(0, prefix.size() - std::string("null}").size());
+  payload += R"({"x":)" + std::string(200000, '[') + std::string(200000, ']') + "}}";
+  auto parsed = ParsePayload(payload);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.error().message().find("exceeds max nesting depth"), std::string::npos);
+  // Positive control: a nested optional value within the limit.
+  payload =
+      prefix.substr(0, prefix.size() - std::string("null}").size()) + R"({"x":[[[{"y":1}]]]}})";
+  auto ok = ParsePayload(payload);
+  ASSERT_TRUE(ok.ok()) << ok.error().message();
+  EXPECT_EQ(ok->optional_json, R"({"x":[[[{"y":1}]]]})");
 }
 
 TEST(PayloadParseTest, ReMarshalNormalisesContainersImagePayload) {

@@ -128,6 +128,33 @@ TEST(SignatureManifestTest, IdenticalSignatureIsNotAppendedTwice) {
   EXPECT_EQ(manifest->layers.size(), 2u);
 }
 
+// cosign answers "exceeded max depth"; signet used to recurse until SIGSEGV
+// re-serialising annotations or a layer's platform.
+TEST(SignatureManifestTest, DeepNestingIsRefusedNotRecursedInto) {
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  const std::string layer =
+      R"({"mediaType":"application/vnd.dev.cosign.simplesigning.v1+json","size":1,)"
+      R"("digest":"sha256:00")";
+  for (const std::string& bytes :
+       {R"({"schemaVersion":2,"layers":[],"annotations":{"a":)" + deep + "}}",
+        R"({"schemaVersion":2,"layers":[)" + layer + R"(,"platform":{"x":)" + deep + "}}]}"}) {
+    auto parsed = ParseSignatureManifest(bytes, 1000);
+    ASSERT_FALSE(parsed.ok());
+    EXPECT_EQ(parsed.error().code(), ErrorCode::kTooLarge);
+    EXPECT_EQ(parsed.error().message(), "signature manifest: exceeds max nesting depth 64");
+  }
+  // Positive control: nesting within the limit is re-marshalled as Go does.
+  auto parsed = ParseSignatureManifest(R"({"schemaVersion":2,"layers":[)" + layer +
+                                           R"(,"platform":{"x":[[{"b":1,"a":2}]]}}],)"
+                                           R"("annotations":{"n":[[["v"]]]}})",
+                                       1000);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message();
+  EXPECT_EQ(parsed->annotations_json, R"({"n":[[["v"]]]})");
+  EXPECT_NE(parsed->layers[0].descriptor_json.find(R"("platform":{"x":[[{"a":2,"b":1}]]})"),
+            std::string::npos)
+      << parsed->layers[0].descriptor_json;
+}
+
 TEST(SignatureManifestTest, LayerCapOnParseAndAppend) {
   SignatureManifest manifest;
   for (int i = 0; i < 1000; ++i) {

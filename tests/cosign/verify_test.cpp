@@ -370,6 +370,55 @@ TEST_F(VerifyTest, TooManyLayersIsRejected) {
   ExpectCode(Verify(image.DigestReference()), ErrorCode::kTooLarge);
 }
 
+// 1,000 layers naming one bogus blob used to cost 1,000 fetches of it.
+TEST_F(VerifyTest, EachDistinctBlobIsFetchedOncePerVerification) {
+  const auto image = Push();
+  const FixtureSignature bogus = SignedLayer(MarshalPayload(repo_.Name(), image.digest, {}));
+  const std::string wrong_signature = crypto::Base64Encode("not a signature");
+  auto manifest_with = [&](std::optional<FixtureSignature> good) {
+    SignatureManifest manifest;
+    for (std::size_t i = 0; i < kMaxSignatureLayers - 1; ++i) {
+      manifest.layers.push_back(MakeSignatureLayer(bogus.payload, wrong_signature));
+    }
+    if (good) {
+      manifest.layers.push_back(
+          MakeSignatureLayer(good->payload, good->annotations.begin()->second));
+      EXPECT_TRUE(registry_.PutBlob(repo_, manifest.layers.back().digest, good->payload).ok());
+    }
+    EXPECT_TRUE(registry_.PutBlob(repo_, manifest.layers[0].digest, bogus.payload).ok());
+    registry_.ForceManifest(repo_, ArtifactTag(image.digest, ArtifactType::kSignature),
+                            std::string(oci::kOciManifestMediaType),
+                            MarshalSignatureManifest(manifest, "sha256:00", 2));
+  };
+  manifest_with(std::nullopt);
+  int gets_before = registry_.blob_gets();
+  auto result = Verify(image.DigestReference());
+  ExpectCode(result, ErrorCode::kNoMatchingSignatures);
+  EXPECT_EQ(registry_.blob_gets() - gets_before, 1);
+
+  // Positive control: a good signature among them verifies; two blobs fetched.
+  manifest_with(SignedLayer(MarshalPayload(repo_.Name(), image.digest, {{"n", "1"}})));
+  gets_before = registry_.blob_gets();
+  result = Verify(image.DigestReference());
+  ASSERT_TRUE(result.ok()) << result.error().message();
+  EXPECT_EQ(result->signatures.size(), 1u);
+  EXPECT_EQ(registry_.blob_gets() - gets_before, 2);
+}
+
+// A signature manifest nested 200,000 deep fails verification with a reason
+// (it used to crash the process).
+TEST_F(VerifyTest, DeeplyNestedSignatureManifestIsAnErrorNotACrash) {
+  const auto image = Push();
+  Sign(image.DigestReference());
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  registry_.ForceManifest(repo_, ArtifactTag(image.digest, ArtifactType::kSignature),
+                          std::string(oci::kOciManifestMediaType),
+                          R"({"schemaVersion":2,"layers":[],"annotations":{"a":)" + deep + "}}");
+  auto result = Verify(image.DigestReference());
+  ExpectCode(result, ErrorCode::kTooLarge);
+  EXPECT_NE(result.error().message().find("exceeds max nesting depth 64"), std::string::npos);
+}
+
 TEST_F(VerifyTest, BlobWithWrongDigestIsAnError) {
   const auto image = Push();
   Sign(image.DigestReference());

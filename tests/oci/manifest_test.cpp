@@ -193,6 +193,37 @@ INSTANTIATE_TEST_SUITE_P(
                         R"({"schemaVersion":2,"manifests":[],"config":{},"layers":[]})",
                         ErrorCode::kParse, "it is an index"}));
 
+// A registry's manifest nested 200,000 deep (in the header, a platform or
+// annotations) is refused before any DOM is built, never walked recursively.
+TEST(ManifestTest, DeepNestingIsRefusedBeforeParsing) {
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  const std::string documents[] = {
+      R"({"schemaVersion":)" + deep + "}",
+      ManifestWithLayer(R"({"mediaType":"a","size":1,"digest":")" + kDigest +
+                        R"(","platform":{"architecture":"amd64","os":"linux","x":)" + deep + "}}"),
+  };
+  for (const std::string& bytes : documents) {
+    for (auto parse : {+[](std::string_view b) { return ParseImageManifest(b).ok(); },
+                       +[](std::string_view b) { return ParseImageIndex(b).ok(); },
+                       +[](std::string_view b) { return IsIndexDocument("", b).ok(); }}) {
+      EXPECT_FALSE(parse(bytes));
+    }
+    auto m = ParseImageManifest(bytes);
+    ASSERT_FALSE(m.ok());
+    EXPECT_EQ(m.error().code(), ErrorCode::kTooLarge);
+    EXPECT_EQ(m.error().message(), "image manifest: exceeds max nesting depth 64");
+  }
+  // Within the limit, a container in schemaVersion is named, not printed.
+  auto shallow = ParseImageManifest(R"({"schemaVersion":[[2]]})");
+  ASSERT_FALSE(shallow.ok());
+  EXPECT_EQ(shallow.error().message(), "image manifest: \"schemaVersion\" must be 2, got array");
+  // Positive control: a platform nested within the limit still parses.
+  auto ok = ParseImageManifest(
+      ManifestWithLayer(R"({"mediaType":"a","size":1,"digest":")" + kDigest +
+                        R"(","platform":{"architecture":"amd64","os":"linux","x":[[[[{}]]]]}})"));
+  EXPECT_TRUE(ok.ok()) << ok.error().message();
+}
+
 TEST(ManifestTest, AcceptsManifestWithinCaps) {
   auto m = ParseImageManifest(ManifestWithLayer(kLayer + "," + kLayer + "," + kLayer),
                               ManifestLimits{4096, 3});

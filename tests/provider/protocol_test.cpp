@@ -106,5 +106,25 @@ TEST(ProtocolTest, MutationResponseMatchesTestDataShape) {
   EXPECT_EQ(nlohmann::json::parse(SerializeProviderResponse(response)), expected);
 }
 
+// A body of nested brackets is refused by a scan, before any DOM is built
+// (a megabyte of '[' used to cost ~64 bytes of memory per byte).
+TEST(ProtocolTest, DeeplyNestedBodyIsRefusedBeforeParsing) {
+  for (const std::string& body :
+       {std::string(1 << 20, '['),
+        R"({"request":{"keys":["a"],"x":)" + std::string(65, '[') + std::string(65, ']') + "}}"}) {
+    auto request = ParseProviderRequest(body, 1000);
+    ASSERT_FALSE(request.ok());
+    EXPECT_EQ(request.error().code(), ErrorCode::kTooLarge);
+    EXPECT_EQ(request.error().message(),
+              "unable to unmarshal request body: exceeds max nesting depth 64");
+  }
+  // Positive control: nesting within the limit is accepted.
+  auto request = ParseProviderRequest(
+      R"({"request":{"keys":["a"],"x":)" + std::string(60, '[') + std::string(60, ']') + "}}",
+      1000);
+  ASSERT_TRUE(request.ok()) << request.error().message();
+  EXPECT_EQ(request->keys, std::vector<std::string>{"a"});
+}
+
 }  // namespace
 }  // namespace signet::provider

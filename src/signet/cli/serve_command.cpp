@@ -3,6 +3,7 @@
 // it. All the work is done by signet::provider::Provider.
 #include <malloc.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 
@@ -105,12 +106,19 @@ Status ApplyFlags(const ServeFlags& f, policy::Config& config) {
   return policy::ValidateConfig(config);
 }
 
+constexpr int kServeMallocArenas = 2;
+
 int RunServe(const ServeFlags& flags) {
   // A long-running server: allocations from 128 KiB up (registry response
   // bodies, up to the 4 MiB caps) are mapped and unmapped each time, instead
   // of glibc's default of raising that threshold after the first large free
   // and keeping such blocks in per-thread arenas.
   mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  // At most kServeMallocArenas malloc arenas, not 8 per core: memory freed
+  // by one of the ~80 server and worker threads is reused by the others
+  // instead of being kept per arena (docs/provider.md, "Memory"). An
+  // operator's MALLOC_ARENA_MAX still wins.
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, kServeMallocArenas);
   const auto level = spdlog::level::from_str(flags.log_level);
   if (level == spdlog::level::off && flags.log_level != "off") {
     std::cerr << "Error: --log-level: unknown level \"" << flags.log_level

@@ -52,36 +52,40 @@ std::string GoFloat(double value) {
   return out;
 }
 
-void AppendMarshal(const nlohmann::json& value, std::string& out) {
+// Appends `value`; false (with `out` partly written) when containers nest
+// deeper than kMaxGoMarshalDepth, so that no document can exhaust the stack.
+bool AppendMarshal(const nlohmann::json& value, std::string& out, std::size_t depth) {
   switch (value.type()) {
     case nlohmann::json::value_t::null:
     case nlohmann::json::value_t::discarded:
       out += "null";
-      return;
+      return true;
     case nlohmann::json::value_t::boolean:
       out += value.get<bool>() ? "true" : "false";
-      return;
+      return true;
     case nlohmann::json::value_t::number_integer:
     case nlohmann::json::value_t::number_unsigned:
     case nlohmann::json::value_t::number_float:
       // interface{} holds every JSON number as float64.
       out += GoFloat(value.get<double>());
-      return;
+      return true;
     case nlohmann::json::value_t::string:
       out += GoJsonQuote(value.get_ref<const std::string&>());
-      return;
+      return true;
     case nlohmann::json::value_t::array: {
+      if (depth >= kMaxGoMarshalDepth) return false;
       out += '[';
       bool first = true;
       for (const auto& element : value) {
         if (!first) out += ',';
         first = false;
-        AppendMarshal(element, out);
+        if (!AppendMarshal(element, out, depth + 1)) return false;
       }
       out += ']';
-      return;
+      return true;
     }
     case nlohmann::json::value_t::object: {
+      if (depth >= kMaxGoMarshalDepth) return false;
       out += '{';
       bool first = true;
       for (auto it = value.begin(); it != value.end(); ++it) {  // keys sorted bytewise
@@ -89,15 +93,16 @@ void AppendMarshal(const nlohmann::json& value, std::string& out) {
         first = false;
         out += GoJsonQuote(it.key());
         out += ':';
-        AppendMarshal(*it, out);
+        if (!AppendMarshal(*it, out, depth + 1)) return false;
       }
       out += '}';
-      return;
+      return true;
     }
     case nlohmann::json::value_t::binary:
       out += "null";
-      return;
+      return true;
   }
+  return false;
 }
 
 }  // namespace
@@ -175,9 +180,12 @@ std::string GoMarshalStringMap(const std::map<std::string, std::string>& map) {
   return out;
 }
 
-std::string GoMarshal(const nlohmann::json& value) {
+Result<std::string> GoMarshal(const nlohmann::json& value) {
   std::string out;
-  AppendMarshal(value, out);
+  if (!AppendMarshal(value, out, 0)) {
+    return Error(ErrorCode::kParse,
+                 "exceeds max nesting depth " + std::to_string(kMaxGoMarshalDepth));
+  }
   return out;
 }
 

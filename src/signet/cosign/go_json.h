@@ -12,6 +12,9 @@
 #include <string>
 #include <string_view>
 
+#include "signet/bounded_json.h"
+#include "signet/result.h"
+
 namespace signet::cosign {
 
 // `text` as a Go JSON string literal, quotes included.
@@ -20,7 +23,13 @@ std::string GoJsonQuote(std::string_view text);
 // A Go map[string]string as json.Marshal prints it (keys sorted bytewise).
 std::string GoMarshalStringMap(const std::map<std::string, std::string>& map);
 
-// `value` as json.Marshal prints it after unmarshalling into interface{}.
-std::string GoMarshal(const nlohmann::json& value);
+// Containers nested deeper than this are refused by GoMarshal (documents from
+// outside are already bounded by ParseBoundedJson, at the same depth).
+inline constexpr std::size_t kMaxGoMarshalDepth = kMaxJsonDepth;
+
+// `value` as json.Marshal prints it after unmarshalling into interface{};
+// kParse "exceeds max nesting depth N" when containers nest deeper than
+// kMaxGoMarshalDepth.
+Result<std::string> GoMarshal(const nlohmann::json& value);
 
 }  // namespace signet::cosign

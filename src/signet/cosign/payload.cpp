@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "signet/bounded_json.h"
 #include "signet/cosign/go_json.h"
 
 namespace signet::cosign {
@@ -9,20 +10,14 @@ namespace {
 
 using nlohmann::json;
 
-// Go's encoding/json matches struct fields case-insensitively, preferring an
-// exact match.
+// Go's encoding/json matches struct fields by their folded names (GoFoldKey).
+// ParsePayload has refused objects with two keys that fold alike, so at most
+// one key matches.
 const json* FindField(const json& object, std::string_view name) {
   if (!object.is_object()) return nullptr;
-  if (auto it = object.find(std::string(name)); it != object.end()) return &*it;
+  const std::string wanted = GoFoldKey(name);
   for (auto it = object.begin(); it != object.end(); ++it) {
-    const std::string& key = it.key();
-    if (key.size() != name.size()) continue;
-    bool equal = true;
-    for (std::size_t i = 0; i < key.size() && equal; ++i) {
-      auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; };
-      equal = lower(key[i]) == lower(name[i]);
-    }
-    if (equal) return &*it;
+    if (GoFoldKey(it.key()) == wanted) return &*it;
   }
   return nullptr;
 }
@@ -79,12 +74,12 @@ std::string MarshalPayload(const SimpleSigningPayload& payload) {
 }
 
 Result<SimpleSigningPayload> ParsePayload(std::string_view bytes) {
-  json document;
-  try {
-    document = json::parse(bytes.begin(), bytes.end());
-  } catch (const json::exception& e) {
-    return Error(ErrorCode::kParse, std::string("payload is not valid JSON: ") + e.what());
-  }
+  // Go's encoding/json takes the last of several keys that fold to one field
+  // (and merges duplicate objects); refusing them leaves one reading only.
+  auto parsed = ParseBoundedJson(bytes, "payload",
+                                 {.limits = {}, .duplicate_keys = DuplicateKeys::kRejectGoFolded});
+  if (!parsed) return parsed.error();
+  const json& document = *parsed;
   if (!document.is_object()) return Error(ErrorCode::kParse, "payload is not a JSON object");
 
   SimpleSigningPayload payload;
@@ -111,6 +106,10 @@ Result<SimpleSigningPayload> ParsePayload(std::string_view bytes) {
       return s.error();
     }
   }
+  if (payload.type != kSimpleSigningType) {
+    return Error(ErrorCode::kParse, "payload critical.type is " + GoJsonQuote(payload.type) +
+                                        ", not \"" + std::string(kSimpleSigningType) + "\"");
+  }
 
   const json* optional = FindField(document, "optional");
   if (optional != nullptr && !optional->is_null()) {
@@ -122,7 +121,9 @@ Result<SimpleSigningPayload> ParsePayload(std::string_view bytes) {
       if (it->is_string()) strings.emplace(it.key(), it->get<std::string>());
     }
     payload.optional = std::move(strings);
-    payload.optional_json = GoMarshal(*optional);
+    auto marshalled = GoMarshal(*optional);
+    if (!marshalled) return marshalled.error().WithContext("payload field optional");
+    payload.optional_json = std::move(*marshalled);
   }
   return payload;
 }

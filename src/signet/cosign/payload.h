@@ -6,7 +6,11 @@
 // and U+2028/U+2029 escaping, invalid UTF-8 replaced by U+FFFD, optional
 // keys sorted bytewise, "optional":null when there are no annotations).
 // ParsePayload reads a payload the way cosign's claim verifier does: top-level
-// and nested keys matched case-insensitively, unknown fields ignored.
+// and nested keys matched as Go's encoding/json folds them (GoFoldKey),
+// unknown fields ignored. Where Go and a sorted-key DOM could read a payload
+// differently, it is refused: two keys in one object that fold alike (at any
+// level), and a critical.type other than kSimpleSigningType (which cosign
+// always writes and containers/image requires).
 //
 // Pure functions over values; thread-safe.
 #pragma once
@@ -45,8 +49,10 @@ std::string MarshalPayload(std::string_view docker_reference, std::string_view d
 // `cosign verify` prints).
 std::string MarshalPayload(const SimpleSigningPayload& payload);
 
-// Parses payload bytes. kParse when they are not a JSON object or when the
-// fields present have the wrong JSON types.
+// Parses payload bytes. kParse when they are not a JSON object, when the
+// fields present have the wrong JSON types, when an object holds two keys
+// that fold alike ("payload: duplicate key ..."), when critical.type is not
+// kSimpleSigningType, or when nesting exceeds kMaxJsonDepth.
 Result<SimpleSigningPayload> ParsePayload(std::string_view bytes);
 
 }  // namespace signet::cosign

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "signet/bounded_json.h"
 #include "signet/cosign/go_json.h"
 #include "signet/crypto/encoding.h"
 
@@ -54,11 +55,17 @@ Result<SignatureLayer> ParseDescriptor(const json& object, const std::string& wh
                     ",\"digest\":" + GoJsonQuote(layer.digest);
   if (auto data = object.find("data"); data != object.end() && !data->is_null()) {
     if (!data->is_string()) return Error(ErrorCode::kParse, where + ".data is not a string");
-    if (!data->get_ref<const std::string&>().empty()) out += ",\"data\":" + GoMarshal(*data);
+    if (!data->get_ref<const std::string&>().empty()) {
+      out += ",\"data\":" + GoJsonQuote(data->get_ref<const std::string&>());
+    }
   }
   if (auto urls = object.find("urls"); urls != object.end() && !urls->is_null()) {
     if (!urls->is_array()) return Error(ErrorCode::kParse, where + ".urls is not an array");
-    if (!urls->empty()) out += ",\"urls\":" + GoMarshal(*urls);
+    if (!urls->empty()) {
+      auto marshalled = GoMarshal(*urls);
+      if (!marshalled) return marshalled.error().WithContext(where + ".urls");
+      out += ",\"urls\":" + *marshalled;
+    }
   }
   if (auto annotations = object.find("annotations");
       annotations != object.end() && !annotations->is_null()) {
@@ -75,7 +82,9 @@ Result<SignatureLayer> ParseDescriptor(const json& object, const std::string& wh
       out += ",\"annotations\":" + GoMarshalStringMap(layer.annotations);
   }
   if (auto platform = object.find("platform"); platform != object.end() && !platform->is_null()) {
-    out += ",\"platform\":" + GoMarshal(*platform);
+    auto marshalled = GoMarshal(*platform);
+    if (!marshalled) return marshalled.error().WithContext(where + ".platform");
+    out += ",\"platform\":" + *marshalled;
   }
   if (auto artifact = object.find("artifactType");
       artifact != object.end() && !artifact->is_null()) {
@@ -83,7 +92,7 @@ Result<SignatureLayer> ParseDescriptor(const json& object, const std::string& wh
       return Error(ErrorCode::kParse, where + ".artifactType is not a string");
     }
     if (!artifact->get_ref<const std::string&>().empty()) {
-      out += ",\"artifactType\":" + GoMarshal(*artifact);
+      out += ",\"artifactType\":" + GoJsonQuote(artifact->get_ref<const std::string&>());
     }
   }
   out += '}';
@@ -108,13 +117,9 @@ SignatureLayer MakeSignatureLayer(std::string_view payload, std::string_view sig
 }
 
 Result<SignatureManifest> ParseSignatureManifest(std::string_view bytes, std::size_t max_layers) {
-  json document;
-  try {
-    document = json::parse(bytes.begin(), bytes.end());
-  } catch (const json::exception& e) {
-    return Error(ErrorCode::kParse,
-                 std::string("signature manifest is not valid JSON: ") + e.what());
-  }
+  auto parsed = ParseBoundedJson(bytes, "signature manifest");
+  if (!parsed) return parsed.error();
+  const json& document = *parsed;
   if (!document.is_object()) {
     return Error(ErrorCode::kParse, "signature manifest is not a JSON object");
   }
@@ -142,7 +147,13 @@ Result<SignatureManifest> ParseSignatureManifest(std::string_view bytes, std::si
     if (!annotations->is_object()) {
       return Error(ErrorCode::kParse, "signature manifest: annotations is not an object");
     }
-    if (!annotations->empty()) manifest.annotations_json = GoMarshal(*annotations);
+    if (!annotations->empty()) {
+      auto marshalled = GoMarshal(*annotations);
+      if (!marshalled) {
+        return marshalled.error().WithContext("signature manifest: annotations");
+      }
+      manifest.annotations_json = std::move(*marshalled);
+    }
   }
   return manifest;
 }

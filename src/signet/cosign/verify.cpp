@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "signet/cosign/signature_manifest.h"
@@ -34,14 +38,47 @@ bool IsRegistryFailure(ErrorCode code) {
   }
 }
 
+// The payload blobs of one verification, each distinct (digest, size)
+// fetched once however many layers name it: a signature manifest whose
+// layers all point at one blob costs one fetch, not one per layer. Shared by
+// CheckLayers' workers; lives for one VerifyImage call.
+class BlobFetches {
+ public:
+  BlobFetches(oci::Registry& registry, const oci::Repository& repo)
+      : registry_(registry), repo_(repo) {}
+
+  // The blob's bytes (or the error fetching it), the same for every caller.
+  const Result<std::string>& Get(const std::string& digest, std::uint64_t size) {
+    std::shared_ptr<Slot> slot;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto& entry = slots_[{digest, size}];
+      if (!entry) entry = std::make_shared<Slot>();
+      slot = entry;
+    }
+    // The descriptor's size is the cap: a registry cannot make signet read more.
+    std::call_once(slot->once, [&] { slot->blob.emplace(registry_.GetBlob(repo_, digest, size)); });
+    return *slot->blob;
+  }
+
+ private:
+  struct Slot {
+    std::once_flag once;
+    std::optional<Result<std::string>> blob;
+  };
+  oci::Registry& registry_;
+  const oci::Repository& repo_;
+  std::mutex mutex_;
+  std::map<std::pair<std::string, std::uint64_t>, std::shared_ptr<Slot>> slots_;
+};
+
 Error LayerError(std::size_t index, const SignatureLayer& layer, ErrorCode code,
                  const std::string& why) {
   return Error(code, "layer " + std::to_string(index) + " (" + layer.digest + "): " + why);
 }
 
-LayerOutcome CheckLayer(oci::Registry& registry, const oci::Repository& signature_repo,
-                        const std::string& digest, std::size_t index, const SignatureLayer& layer,
-                        const VerifyOptions& options) {
+LayerOutcome CheckLayer(BlobFetches& blobs, const std::string& digest, std::size_t index,
+                        const SignatureLayer& layer, const VerifyOptions& options) {
   LayerOutcome outcome;
   if (layer.media_type != kSimpleSigningMediaType) {
     outcome.skipped = true;
@@ -69,8 +106,7 @@ LayerOutcome CheckLayer(oci::Registry& registry, const oci::Repository& signatur
   if (!oci::IsValidSha256Digest(layer.digest)) {
     return fail(ErrorCode::kParse, "invalid layer digest");
   }
-  // The descriptor's size is the cap: a registry cannot make signet read more.
-  auto payload = registry.GetBlob(signature_repo, layer.digest, layer.size);
+  const Result<std::string>& payload = blobs.Get(layer.digest, layer.size);
   if (!payload && payload.error().code() == ErrorCode::kTooLarge) {
     // More bytes than the descriptor declares cannot be the blob it names.
     return fail(ErrorCode::kDigestMismatch,
@@ -114,7 +150,7 @@ LayerOutcome CheckLayer(oci::Registry& registry, const oci::Repository& signatur
                   "annotation " + key + "=" + value + " is not in the payload");
     }
   }
-  outcome.verified = VerifiedSignature{std::move(*payload), *signature, std::move(*parsed)};
+  outcome.verified = VerifiedSignature{*payload, *signature, std::move(*parsed)};
   return outcome;
 }
 
@@ -126,13 +162,14 @@ std::vector<LayerOutcome> CheckLayers(oci::Registry& registry,
                                       const std::vector<SignatureLayer>& layers,
                                       const VerifyOptions& options) {
   std::vector<LayerOutcome> outcomes(layers.size());
+  BlobFetches blobs(registry, signature_repo);
   std::atomic<std::size_t> next{0};
   // The caller's registry deadline holds in the helper threads too.
   const auto deadline = oci::CurrentDeadline();
   auto work = [&] {
     oci::DeadlineScope scope(deadline);
     for (std::size_t i = next++; i < layers.size(); i = next++) {
-      outcomes[i] = CheckLayer(registry, signature_repo, digest, i, layers[i], options);
+      outcomes[i] = CheckLayer(blobs, digest, i, layers[i], options);
     }
   };
   const std::size_t workers = std::min(kMaxWorkers, layers.size());

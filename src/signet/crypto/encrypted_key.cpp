@@ -6,6 +6,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "signet/bounded_json.h"
 #include "signet/crypto/encoding.h"
 
 namespace signet::crypto {
@@ -106,13 +107,9 @@ std::string ParamsText(const ScryptParams& params) {
 }
 
 Result<SecretBytes> Decrypt(std::string_view envelope_json, std::string_view password) {
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(envelope_json);
-  } catch (const nlohmann::json::exception& e) {
-    return Error(ErrorCode::kParse,
-                 std::string("encrypted key envelope is not valid JSON: ") + e.what());
-  }
+  auto parsed = ParseBoundedJson(envelope_json, "encrypted key envelope");
+  if (!parsed.ok()) return parsed.error();
+  const nlohmann::json& doc = *parsed;
   if (!doc.is_object())
     return Error(ErrorCode::kParse, "encrypted key envelope is not a JSON object");
   const nlohmann::json* kdf = Member(doc, "kdf");

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "signet/bounded_json.h"
 #include "signet/crypto/encoding.h"
 
 extern char** environ;
@@ -210,7 +211,9 @@ Result<Credentials> AskHelper(const std::string& helper, const std::string& regi
   }
   Credentials creds;
   try {
-    auto doc = nlohmann::json::parse(output->stdout_text);
+    auto parsed = ParseBoundedJson(output->stdout_text, program + " get");
+    if (!parsed.ok()) return parsed.error();
+    auto& doc = *parsed;
     if (!doc.is_object() || !doc.contains("Username") || !doc["Username"].is_string() ||
         !doc.contains("Secret") || !doc["Secret"].is_string()) {
       return Error(ErrorCode::kParse,
@@ -273,12 +276,9 @@ class DockerConfigKeychainImpl : public Keychain {
     if (text.str().size() > kMaxConfigBytes) {
       return Error(ErrorCode::kTooLarge, path_ + " is too large");
     }
-    nlohmann::json doc;
-    try {
-      doc = nlohmann::json::parse(text.str());
-    } catch (const nlohmann::json::exception&) {
-      return Error(ErrorCode::kParse, path_ + " is not valid JSON");
-    }
+    auto parsed = ParseBoundedJson(text.str(), path_);
+    if (!parsed.ok()) return parsed.error();
+    nlohmann::json& doc = *parsed;
     if (!doc.is_object()) return Error(ErrorCode::kParse, path_ + " is not a JSON object");
 
     if (auto helpers = doc.find("credHelpers"); helpers != doc.end() && helpers->is_object()) {

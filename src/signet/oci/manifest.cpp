@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "signet/bounded_json.h"
 #include "signet/oci/reference.h"
 
 namespace signet::oci {
@@ -20,13 +21,9 @@ Result<json> ParseJsonObject(std::string_view bytes, std::string_view what,
                                            " bytes, over the cap of " +
                                            std::to_string(limits.max_bytes));
   }
-  json doc;
-  try {
-    doc = json::parse(bytes);
-  } catch (const json::exception& e) {
-    return ParseError(what, std::string("invalid JSON: ") + e.what());
-  }
-  if (!doc.is_object()) return ParseError(what, "not a JSON object");
+  auto doc = ParseBoundedJson(bytes, what);
+  if (!doc.ok()) return doc.error();
+  if (!doc->is_object()) return ParseError(what, "not a JSON object");
   return doc;
 }
 
@@ -150,7 +147,9 @@ Result<DocumentHeader> ParseHeader(const json& doc, std::string_view what,
   auto it = doc.find("schemaVersion");
   if (it == doc.end()) return ParseError(what, "\"schemaVersion\" is required");
   if (!it->is_number_integer() || it->get<std::int64_t>() != 2) {
-    return ParseError(what, "\"schemaVersion\" must be 2, got " + it->dump());
+    // Only a scalar is quoted back: a container could be arbitrarily large.
+    return ParseError(what, "\"schemaVersion\" must be 2, got " +
+                                (it->is_primitive() ? it->dump() : std::string(it->type_name())));
   }
   auto media_type = OptionalString(doc, "mediaType", what);
   if (!media_type.ok()) return media_type.error();

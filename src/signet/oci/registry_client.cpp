@@ -8,13 +8,14 @@
 #include <list>
 #include <map>
 #include <mutex>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "signet/bounded_json.h"
 #include "signet/crypto/encoding.h"
 #include "signet/oci/deadline.h"
 #include "signet/oci/host.h"
@@ -135,7 +136,8 @@ Result<std::string> ResolveUrl(const std::string& base, const std::string& locat
 // {"errors":[{"code","message"}]} here.
 std::string ErrorSnippet(const std::string& body) {
   try {
-    auto doc = nlohmann::json::parse(body);
+    auto parsed = ParseBoundedJson(body, "error body");
+    const nlohmann::json doc = parsed.ok() ? std::move(*parsed) : nlohmann::json();
     if (doc.is_object() && doc.contains("errors") && doc["errors"].is_array()) {
       std::string out;
       for (const auto& e : doc["errors"]) {
@@ -686,7 +688,12 @@ Result<Token> RegistryClient::Impl::FetchToken(const std::string& registry,
   Token token;
   std::int64_t expires_in = 60;
   try {
-    auto doc = nlohmann::json::parse(response->body);
+    auto parsed = ParseBoundedJson(response->body, "token response");
+    if (!parsed.ok()) {
+      return Error(ErrorCode::kAuth, "token server " + realm_authority +
+                                         " sent invalid JSON: " + parsed.error().message());
+    }
+    auto& doc = *parsed;
     if (doc.contains("token") && doc["token"].is_string()) {
       token.value = doc["token"].get<std::string>();
     }
@@ -868,7 +875,9 @@ Result<Manifest> RegistryClient::Impl::GetManifest(const Repository& repo, const
   manifest.media_type = MediaTypeOf(response->Header("content-type"));
   if (!IsImageManifestMediaType(manifest.media_type) && !IsIndexMediaType(manifest.media_type)) {
     try {
-      auto doc = nlohmann::json::parse(manifest.bytes);
+      auto parsed = ParseBoundedJson(manifest.bytes, what);
+      if (!parsed.ok()) return parsed.error();
+      auto& doc = *parsed;
       if (doc.is_object() && doc.contains("mediaType") && doc["mediaType"].is_string()) {
         manifest.media_type = doc["mediaType"].get<std::string>();
       }
@@ -1029,7 +1038,9 @@ Result<std::vector<std::string>> RegistryClient::Impl::ListTags(const Repository
     if (!response.ok()) return response.error().WithContext(what);
     if (response->status != 200) return StatusError(what, *response);
     try {
-      auto doc = nlohmann::json::parse(response->body);
+      auto parsed = ParseBoundedJson(response->body, what);
+      if (!parsed.ok()) return parsed.error();
+      auto& doc = *parsed;
       if (!doc.is_object()) return Error(ErrorCode::kParse, what + ": not a JSON object");
       if (doc.contains("tags") && !doc["tags"].is_null()) {
         if (!doc["tags"].is_array()) return Error(ErrorCode::kParse, what + ": tags not a list");

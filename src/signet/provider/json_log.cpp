@@ -4,6 +4,8 @@
 
 #include <ctime>
 
+#include "signet/bounded_json.h"
+
 namespace signet::provider {
 
 namespace {
@@ -33,7 +35,9 @@ class JsonLineFlag : public spdlog::custom_flag_formatter {
                                 spdlog::level::to_string_view(msg.level).size());
     nlohmann::json parsed;
     if (!text.empty() && text.front() == '{') {
-      parsed = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+      if (auto bounded = ParseBoundedJson(text, "log line"); bounded.ok()) {
+        parsed = std::move(*bounded);
+      }
     }
     if (parsed.is_object()) {
       for (auto& [key, value] : parsed.items()) line[key] = value;

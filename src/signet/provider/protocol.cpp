@@ -2,15 +2,21 @@
 
 #include <nlohmann/json.hpp>
 
+#include "signet/bounded_json.h"
+
 namespace signet::provider {
 
 using nlohmann::json;
 
 Result<ProviderRequest> ParseProviderRequest(std::string_view body, std::size_t max_keys) {
-  json document = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  if (document.is_discarded()) {
+  // Depth and size are checked before any DOM is built: a body of nested
+  // brackets costs one linear scan, not memory.
+  auto parsed = ParseBoundedJson(body, "unable to unmarshal request body");
+  if (!parsed.ok()) {
+    if (parsed.error().code() == ErrorCode::kTooLarge) return parsed.error();
     return Error(ErrorCode::kParse, "unable to unmarshal request body: not valid JSON");
   }
+  const json& document = *parsed;
   if (!document.is_object()) {
     return Error(ErrorCode::kParse, "unable to unmarshal request body: expected a JSON object");
   }
