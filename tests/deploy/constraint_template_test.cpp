@@ -247,37 +247,42 @@ TEST(AssignMutators, PinEveryContainerFieldOfEveryKindThroughMutate) {
       {"spec.jobTemplate.spec.template.spec.", {"CronJob"}},
   };
   std::set<std::string> locations;
-  for (const auto& file : FilesUnder(DeployDir() + "/gatekeeper/mutation", {".yaml"})) {
-    for (const auto& doc : DocumentsOf(file)) {
-      ASSERT_EQ(doc["kind"].as<std::string>(), "Assign") << file;
-      const std::string location = doc["spec"]["location"].as<std::string>();
-      locations.insert(location);
-      const auto external = doc["spec"]["parameters"]["assign"]["externalData"];
-      EXPECT_EQ(external["provider"].as<std::string>(), "signet-mutate") << location;
-      EXPECT_EQ(external["failurePolicy"].as<std::string>(), "Fail") << location;
-      std::set<std::string> kinds;
-      for (const auto& group : doc["spec"]["applyTo"]) {
-        for (const auto& kind : group["kinds"]) kinds.insert(kind.as<std::string>());
-      }
-      // The location's prefix must fit exactly the kinds it applies to.
-      bool matched = false;
-      for (const auto& e : expected) {
-        const std::string rest = location.substr(std::min(location.size(), e.prefix.size()));
-        if (location.rfind(e.prefix, 0) == 0 && rest.find("spec.") == std::string::npos) {
-          EXPECT_EQ(kinds, e.kinds) << location;
-          matched = true;
-        }
-      }
-      EXPECT_TRUE(matched) << location;
+  // The chart renders them by default (mutation.enabled).
+  const auto rendered = HelmTemplate();
+  ASSERT_EQ(rendered.exit_code, 0) << rendered.err;
+  const auto docs = Documents(rendered.out);
+  for (const auto& doc : docs) {
+    if (doc["kind"].as<std::string>("") != "Assign") continue;
+    const std::string location = doc["spec"]["location"].as<std::string>();
+    locations.insert(location);
+    const auto external = doc["spec"]["parameters"]["assign"]["externalData"];
+    EXPECT_EQ(external["provider"].as<std::string>(), "signet-mutate") << location;
+    EXPECT_EQ(external["failurePolicy"].as<std::string>(), "Fail") << location;
+    std::set<std::string> kinds;
+    for (const auto& group : doc["spec"]["applyTo"]) {
+      for (const auto& kind : group["kinds"]) kinds.insert(kind.as<std::string>());
     }
+    // The location's prefix must fit exactly the kinds it applies to.
+    bool matched = false;
+    for (const auto& e : expected) {
+      const std::string rest = location.substr(std::min(location.size(), e.prefix.size()));
+      if (location.rfind(e.prefix, 0) == 0 && rest.find("spec.") == std::string::npos) {
+        EXPECT_EQ(kinds, e.kinds) << location;
+        matched = true;
+      }
+    }
+    EXPECT_TRUE(matched) << location;
   }
   for (const auto& e : expected) {
     for (const std::string field : {"containers", "initContainers", "ephemeralContainers"}) {
       EXPECT_TRUE(locations.count(e.prefix + field + "[name:*].image")) << e.prefix << field;
     }
   }
-  const auto providers = DocumentsOf(DeployDir() + "/manifests/providers-with-mutation.yaml");
-  EXPECT_TRUE(FindObject(providers, "Provider", "signet-mutate").IsDefined());
+  EXPECT_TRUE(FindObject(docs, "Provider", "signet-mutate").IsDefined());
+  // The committed plain manifests carry them too.
+  const auto manifests = DocumentsOf(DeployDir() + "/manifests/signet.yaml");
+  EXPECT_TRUE(FindObject(manifests, "Provider", "signet-mutate").IsDefined());
+  EXPECT_TRUE(FindObject(manifests, "Assign", "signet-pin-digest-pod-containers").IsDefined());
 }
 
 }  // namespace

@@ -1,9 +1,13 @@
-// The Helm chart lints and renders (defaults and mTLS), produces a hardened
-// provider Deployment and a Gatekeeper Provider that matches its Service, and
-// deploy/manifests is exactly what scripts/render-manifests.sh renders.
+// The Helm chart lints and renders (defaults, and with mTLS, mutation and the
+// NetworkPolicy off), produces a hardened provider Deployment and a Gatekeeper
+// Provider that matches its Service, ships mTLS, the NetworkPolicy and the
+// digest-pinning mutators on by default, and deploy/manifests is exactly what
+// scripts/render-manifests.sh renders.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <map>
 #include <set>
 
 #include "deploy/deploy_files.h"
@@ -52,9 +56,15 @@ void ExpectProbesOnTheHealthPort(const YAML::Node& container) {
   }
 }
 
-TEST(HelmChart, LintsWithDefaultsAndWithMtls) {
+// The switches that turn the secure defaults off.
+const std::vector<std::string> kWeakerDefaults = {
+    "--set", "mtls.enabled=false", "--set", "mutation.enabled=false", "--set",
+    "networkPolicy.enabled=false"};
+
+TEST(HelmChart, LintsWithDefaultsAndWithTheSecureDefaultsOff) {
   for (const std::vector<std::string>& extra :
-       {std::vector<std::string>{}, std::vector<std::string>{"--set", "mtls.enabled=true"}}) {
+       {std::vector<std::string>{}, kWeakerDefaults,
+        std::vector<std::string>{"--set", "networkPolicy.metricsFrom.port=9090"}}) {
     std::vector<std::string> argv = {HelmBinary(), "lint", "--strict", ChartDir()};
     argv.insert(argv.end(), extra.begin(), extra.end());
     const auto result = RunCommand(argv);
@@ -65,8 +75,8 @@ TEST(HelmChart, LintsWithDefaultsAndWithMtls) {
 
 TEST(HelmChart, DefaultRenderHasEveryObject) {
   const auto docs = Render();
-  for (const char* kind :
-       {"Namespace", "Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "Provider"}) {
+  for (const char* kind : {"Namespace", "Deployment", "Service", "ConfigMap",
+                           "PodDisruptionBudget", "Provider", "NetworkPolicy", "Assign"}) {
     EXPECT_TRUE(FindObject(docs, kind).IsDefined()) << kind;
   }
   // Opt-in objects stay off by default.
@@ -76,7 +86,9 @@ TEST(HelmChart, DefaultRenderHasEveryObject) {
 }
 
 TEST(HelmChart, DeploymentIsHardenedAndHighlyAvailable) {
-  const auto docs = Render();
+  // mTLS off: the HTTPS probes below are the ones a kubelet without a client
+  // certificate can use (with mTLS see MtlsIsOnByDefaultAndOffOnRequest).
+  const auto docs = Render({"--set", "mtls.enabled=false"});
   const auto deployment = FindObject(docs, "Deployment", "signet");
   ASSERT_TRUE(deployment.IsDefined());
   const auto spec = deployment["spec"];
@@ -141,11 +153,19 @@ TEST(HelmChart, RejectsAProviderTimeoutThatReachesTheWebhookTimeout) {
   }
 }
 
-TEST(HelmChart, MtlsMountsGatekeepersCaAndConfiguresTheServer) {
-  const auto plain = ConfigOf(Render());
+TEST(HelmChart, MtlsIsOnByDefaultAndOffOnRequest) {
+  // Off on request (Gatekeeper before v3.11 presents no client certificate).
+  const auto plain_docs = Render({"--set", "mtls.enabled=false"});
+  const auto plain = ConfigOf(plain_docs);
+  EXPECT_TRUE(plain["server"]["port"].IsDefined());
   EXPECT_FALSE(plain["server"]["clientCAFile"].IsDefined());
+  EXPECT_FALSE(plain["server"]["clientSANs"].IsDefined());
+  EXPECT_FALSE(HasVolumeMount(
+      FindObject(plain_docs, "Deployment", "signet")["spec"]["template"]["spec"]["containers"][0],
+      "/gatekeeper-ca"));
 
-  const auto docs = Render({"--set", "mtls.enabled=true"});
+  // On by default.
+  const auto docs = Render();
   const auto config = ConfigOf(docs);
   EXPECT_EQ(config["server"]["clientCAFile"].as<std::string>(), "/gatekeeper-ca/ca.crt");
   EXPECT_EQ(config["server"]["clientSANs"][0].as<std::string>(),
@@ -218,7 +238,7 @@ TEST(HelmChart, RegistryCredentialsFromUsernamePasswordOrDockerConfig) {
 TEST(HelmChart, OptionalCertManagerMonitoringAndMutationRender) {
   const auto docs =
       Render({"--set", "certManager.enabled=true", "--set", "serviceMonitor.enabled=true", "--set",
-              "prometheusRule.enabled=true", "--set", "mutation.enabled=true"});
+              "prometheusRule.enabled=true"});
   const auto certificate = FindObject(docs, "Certificate", "signet-tls");
   ASSERT_TRUE(certificate.IsDefined());
   EXPECT_EQ(certificate["spec"]["secretName"].as<std::string>(), "signet-tls");
@@ -248,9 +268,115 @@ TEST(HelmChart, OptionalCertManagerMonitoringAndMutationRender) {
             (std::set<std::string>{"SignetProviderDown", "SignetProviderErrorRate",
                                    "SignetProviderLatencyNearDeadline", "SignetDenyRateSpike"}));
 
+}
+
+int CountKind(const std::vector<YAML::Node>& docs, const std::string& kind) {
+  return static_cast<int>(std::count_if(docs.begin(), docs.end(), [&](const YAML::Node& doc) {
+    return doc.IsMap() && doc["kind"].as<std::string>("") == kind;
+  }));
+}
+
+TEST(HelmChart, DigestPinningMutatorsAreOnByDefaultAndOffOnRequest) {
+  const auto docs = Render();
   const auto mutate = FindObject(docs, "Provider", "signet-mutate");
   ASSERT_TRUE(mutate.IsDefined());
   EXPECT_EQ(mutate["spec"]["url"].as<std::string>(), "https://signet.signet-system:8090/mutate");
+  // 3 container fields x (Pod, pod-template workloads, CronJob); the fields
+  // and kinds are checked by AssignMutators.PinEveryContainerFieldOfEveryKind...
+  EXPECT_EQ(CountKind(docs, "Assign"), 9);
+  for (const auto& doc : docs) {
+    if (doc["kind"].as<std::string>("") != "Assign") continue;
+    EXPECT_EQ(doc["spec"]["parameters"]["assign"]["externalData"]["provider"].as<std::string>(),
+              "signet-mutate");
+    EXPECT_EQ(doc["spec"]["match"]["namespaces"].as<std::vector<std::string>>(),
+              (std::vector<std::string>{"production", "staging"}));
+  }
+
+  const auto off = Render({"--set", "mutation.enabled=false"});
+  EXPECT_EQ(CountKind(off, "Assign"), 0);
+  EXPECT_FALSE(FindObject(off, "Provider", "signet-mutate").IsDefined());
+  EXPECT_TRUE(FindObject(off, "Provider", "signet").IsDefined());
+
+  const auto nowhere = HelmTemplate({"--set", "mutation.namespaces=null"});
+  EXPECT_NE(nowhere.exit_code, 0);
+  EXPECT_NE(nowhere.err.find("mutation.namespaces"), std::string::npos) << nowhere.err;
+}
+
+// The single `from` peer of an ingress rule.
+YAML::Node OnlyPeer(const YAML::Node& rule) {
+  EXPECT_EQ(rule["from"].size(), 1u);
+  return rule["from"][0];
+}
+
+TEST(HelmChart, NetworkPolicyAdmitsOnlyGatekeeperToTheProviderPort) {
+  const auto docs = Render();
+  const auto policy = FindObject(docs, "NetworkPolicy", "signet");
+  ASSERT_TRUE(policy.IsDefined());
+  const auto deployment = FindObject(docs, "Deployment", "signet");
+  using Labels = std::map<std::string, std::string>;
+  EXPECT_EQ(policy["spec"]["podSelector"]["matchLabels"].as<Labels>(),
+            deployment["spec"]["selector"]["matchLabels"].as<Labels>());
+  EXPECT_EQ(policy["spec"]["policyTypes"].as<std::vector<std::string>>(),
+            std::vector<std::string>{"Ingress"});
+  const auto ingress = policy["spec"]["ingress"];
+  // The provider port from Gatekeeper's namespace, the health/metrics port
+  // from the monitoring namespace.
+  ASSERT_EQ(ingress.size(), 2u);
+  const auto peer = OnlyPeer(ingress[0]);
+  EXPECT_EQ(peer["namespaceSelector"]["matchLabels"].as<Labels>(),
+            (Labels{{"kubernetes.io/metadata.name", "gatekeeper-system"}}));
+  EXPECT_FALSE(peer["podSelector"].IsDefined());
+  EXPECT_FALSE(peer["ipBlock"].IsDefined());
+  ASSERT_EQ(ingress[0]["ports"].size(), 1u);
+  EXPECT_EQ(ingress[0]["ports"][0]["port"].as<int>(), 8090);
+  EXPECT_EQ(OnlyPeer(ingress[1])["namespaceSelector"]["matchLabels"].as<Labels>(),
+            (Labels{{"kubernetes.io/metadata.name", "monitoring"}}));
+  ASSERT_EQ(ingress[1]["ports"].size(), 1u);
+  EXPECT_EQ(ingress[1]["ports"][0]["port"].as<std::string>(), "health");
+  // Without it, only Gatekeeper's rule is left.
+  EXPECT_EQ(FindObject(Render({"--set", "networkPolicy.metricsFrom.port="}), "NetworkPolicy",
+                       "signet")["spec"]["ingress"]
+                .size(),
+            1u);
+
+  // Another Gatekeeper namespace, and a monitoring namespace for a separate
+  // health/metrics port.
+  const auto custom = FindObject(
+      Render({"--set", "networkPolicy.gatekeeperNamespaceSelector.matchLabels.team=policy",
+              "--set", "networkPolicy.metricsFrom.port=9090"}),
+      "NetworkPolicy", "signet");
+  const auto rules = custom["spec"]["ingress"];
+  ASSERT_EQ(rules.size(), 2u);
+  EXPECT_EQ(OnlyPeer(rules[0])["namespaceSelector"]["matchLabels"]["team"].as<std::string>(""),
+            "policy");
+  EXPECT_EQ(OnlyPeer(rules[1])["namespaceSelector"]["matchLabels"].as<Labels>(),
+            (Labels{{"kubernetes.io/metadata.name", "monitoring"}}));
+  EXPECT_EQ(rules[1]["ports"][0]["port"].as<int>(), 9090);
+
+  // Off on request.
+  EXPECT_FALSE(FindObject(Render({"--set", "networkPolicy.enabled=false"}), "NetworkPolicy")
+                   .IsDefined());
+
+  // An empty namespace selector would admit every namespace: refused.
+  for (const char* value : {"networkPolicy.gatekeeperNamespaceSelector=null",
+                            "networkPolicy.metricsFrom.namespaceSelector=null"}) {
+    const auto refused =
+        HelmTemplate({"--set", value, "--set", "networkPolicy.metricsFrom.port=9090"});
+    EXPECT_NE(refused.exit_code, 0) << value;
+    EXPECT_NE(refused.err.find("admits every namespace"), std::string::npos) << refused.err;
+  }
+}
+
+TEST(HelmChart, TurningTheSecureDefaultsOffRemovesTheirObjects) {
+  const auto docs = Render(kWeakerDefaults);
+  for (const char* kind : {"NetworkPolicy", "Assign"}) {
+    EXPECT_FALSE(FindObject(docs, kind).IsDefined()) << kind;
+  }
+  EXPECT_FALSE(ConfigOf(docs)["server"]["clientCAFile"].IsDefined());
+  // Positive control: the rest is still there.
+  for (const char* kind : {"Deployment", "Service", "ConfigMap", "Provider"}) {
+    EXPECT_TRUE(FindObject(docs, kind).IsDefined()) << kind;
+  }
 }
 
 TEST(HelmChart, RenderedManifestsMatchTheChart) {

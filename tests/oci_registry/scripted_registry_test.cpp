@@ -175,7 +175,9 @@ TEST_F(ScriptedRegistryTest, UploadToARelativeLocationWithAQuery) {
 TEST_F(ScriptedRegistryTest, ConnectionsAreKeptAlive) {
   RegistryClient client(Options());
   for (int i = 0; i < 10; ++i) {
-    auto missing = client.GetManifest(Repo("keepalive"), "v" + std::to_string(i));
+    std::string tag = "v";  // appended: `"v" + std::to_string(i)` trips GCC 12's -Wrestrict
+    tag += std::to_string(i);
+    auto missing = client.GetManifest(Repo("keepalive"), tag);
     ASSERT_FALSE(missing.ok());
     EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound) << missing.error().message();
   }

@@ -478,7 +478,9 @@ TEST_F(ProviderE2ETest, MutateReturnsDigests) {
 TEST_F(ProviderE2ETest, HundredImagesInOneRequestAreVerifiedInParallel) {
   std::vector<std::string> hundred;
   for (int i = 0; i < 100; ++i) {
-    hundred.push_back(PushSigned("e2e/many", "t" + std::to_string(i)).TagReference());
+    std::string tag = "t";  // appended: `"t" + std::to_string(i)` trips GCC 12's -Wrestrict
+    tag += std::to_string(i);
+    hundred.push_back(PushSigned("e2e/many", tag).TagReference());
   }
   const std::string single = PushSigned("e2e/one", "v1").TagReference();
   // A generous deadline: this test compares times, it does not race them.

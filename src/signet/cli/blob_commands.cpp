@@ -125,8 +125,7 @@ void RegisterBlobCommands(CLI::App& app, Action& action) {
   v->add_option("--key", verify->key, "The public key (PEM PUBLIC KEY or RSA PUBLIC KEY)")
       ->required();
   v->add_option("--signature", verify->signature, "File holding the base64 signature")->required();
-  v->add_flag("--insecure-ignore-tlog", verify->ignore_tlog,
-              "Accepted for cosign compatibility; signet never consults a transparency log");
+  AddInsecureIgnoreTlogFlag(*v, verify->ignore_tlog);
   v->add_option("blob", verify->blob, "The signed file, or - for stdin")->required();
   v->callback([verify, &action] { action = [verify] { return RunVerify(*verify); }; });
 }

@@ -32,6 +32,13 @@ inline constexpr int kExitNoMatchingSignatures = 12;  // cosign: no matching sig
 // the subcommand's own --help.
 void KeepTopLevelHelpShort(CLI::App& app);
 
+// Registers cosign's `--insecure-ignore-tlog` on a verifying command and sets
+// `ignore_tlog` to true when it is given. signet cannot verify a transparency
+// log, so only the flag alone or a true value (`=true`) is accepted; a false
+// value (`=false`, `=0`, ...) asks for a log check signet cannot make and is
+// refused as a usage error at parse time, before anything is verified.
+void AddInsecureIgnoreTlogFlag(CLI::App& command, bool& ignore_tlog);
+
 // Maps an error to its exit code.
 int ExitCodeFor(const Error& error);
 

@@ -295,10 +295,7 @@ void RegisterImageCommands(CLI::App& app, Action& action) {
   verify->add_option("-a,--annotations", verify_flags->annotations,
                      "key=value pairs the signed payload must carry");
   verify->add_option("-o,--output", verify_flags->output, "output format: json or text");
-  verify
-      ->add_option("--insecure-ignore-tlog", verify_flags->insecure_ignore_tlog,
-                   "signet never consults a transparency log; accepted for cosign compatibility")
-      ->default_str("true");
+  AddInsecureIgnoreTlogFlag(*verify, verify_flags->insecure_ignore_tlog);
   verify_flags->registry.Add(*verify);
   verify->add_option("IMAGE", verify_flags->images, "image references")->required();
   verify->callback(

@@ -27,6 +27,23 @@ void KeepTopLevelHelpShort(CLI::App& app) {
   }
 }
 
+void AddInsecureIgnoreTlogFlag(CLI::App& command, bool& ignore_tlog) {
+  const CLI::Validator only_true(
+      [](std::string& value) -> std::string {
+        bool requested = true;
+        // An unconvertible value is reported by CLI11's own conversion.
+        if (!CLI::detail::lexical_cast(value, requested) || requested) return "";
+        return "signet cannot verify a transparency log yet, so it cannot honour \"" + value +
+               "\"; pass --insecure-ignore-tlog (or =true) to verify without the log";
+      },
+      "", "only true");
+  command
+      .add_flag("--insecure-ignore-tlog", ignore_tlog,
+                "Verify without a transparency log, as signet always does (it cannot verify "
+                "one yet); only true is accepted")
+      ->check(only_true);
+}
+
 int ReportError(const Error& error) {
   std::cerr << "Error: " << error.message() << "\n";
   return ExitCodeFor(error);

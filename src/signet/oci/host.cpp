@@ -109,7 +109,7 @@ Result<std::string> CanonicalRegistry(std::string_view authority) {
   if (!parts->port.empty()) {
     const unsigned value = static_cast<unsigned>(std::stoul(std::string(parts->port)));
     if (value == 0 || value > 65535) return Refused(authority, "has an invalid port");
-    if (value != 443 && value != 80) port = ":" + std::to_string(value);
+    if (value != 443 && value != 80) port.append(":").append(std::to_string(value));
   }
   std::string host = Lower(parts->host);
   if (parts->bracketed) {

@@ -65,3 +65,14 @@ SET-tls.caBundle-FROM-deploy-gen-certs.sh
 {{- fail "gatekeeper.providerTimeoutSeconds must be below gatekeeper.webhookTimeoutSeconds" -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+"true" when a label selector has matchLabels or matchExpressions, else "": an
+empty selector in a NetworkPolicy peer selects every namespace.
+*/}}
+{{- define "signet.selectsSomething" -}}
+{{- $selector := . | default dict -}}
+{{- if or (dig "matchLabels" dict $selector) (dig "matchExpressions" list $selector) -}}
+true
+{{- end -}}
+{{- end -}}
