@@ -200,6 +200,7 @@ fi
 log "running the load for $duration s"
 soak_rc=0
 "$py" "$tools/soak.py" --url "https://127.0.0.1:$provider_port" --ca "$work/ca.crt" \
+  --health-url "http://127.0.0.1:$health_port" \
   --client-cert "$work/client.crt" --client-key "$work/client.key" \
   --server-cert "$work/tls.crt" --server-key "$work/tls.key" \
   --next-cert "$work/tls-next.crt" --next-key "$work/tls-next.key" \
