@@ -21,16 +21,16 @@ class TlogFlag : public ::testing::Test {
     auto gen = Signet({"generate-key-pair", "--output-key-prefix", File("k")}, "pw");
     ASSERT_EQ(gen.exit_code, 0) << gen.err;
     WriteFile(File("blob"), "the blob\n");
-    auto sign = Signet({"sign-blob", "--key", File("k.key"), "--output-signature", File("sig"),
-                        File("blob")},
-                       "pw");
+    auto sign = Signet(
+        {"sign-blob", "--key", File("k.key"), "--output-signature", File("sig"), File("blob")},
+        "pw");
     ASSERT_EQ(sign.exit_code, 0) << sign.err;
   }
   std::string File(const std::string& name) const { return dir_.File(name); }
   signet::testing::CommandResult VerifyBlob(const std::string& flag) const {
-    return Signet({"verify-blob", "--key", File("k.pub"), "--signature", File("sig"), flag,
-                   File("blob")},
-                  nullptr);
+    return Signet(
+        {"verify-blob", "--key", File("k.pub"), "--signature", File("sig"), flag, File("blob")},
+        nullptr);
   }
   // `verify` against a registry port nothing listens on: it fails, but only
   // after the flags were accepted.
@@ -43,8 +43,8 @@ class TlogFlag : public ::testing::Test {
 };
 
 TEST_F(TlogFlag, VerifyBlobRefusesAFalseValue) {
-  for (const char* flag : {"--insecure-ignore-tlog=false", "--insecure-ignore-tlog=0",
-                           "--insecure-ignore-tlog=no"}) {
+  for (const char* flag :
+       {"--insecure-ignore-tlog=false", "--insecure-ignore-tlog=0", "--insecure-ignore-tlog=no"}) {
     const auto result = VerifyBlob(flag);
     EXPECT_EQ(result.exit_code, kExitUsage) << flag << "\n" << result.err;
     EXPECT_NE(result.err.find(kRefusal), std::string::npos) << flag << "\n" << result.err;
@@ -73,8 +73,8 @@ TEST_F(TlogFlag, VerifyAcceptsTheFlagAloneOrTrue) {
     // Past flag parsing: the tlog warning is printed and the registry is tried.
     EXPECT_EQ(result.exit_code, kExitError) << flag << "\n" << result.err;
     EXPECT_EQ(result.err.find(kRefusal), std::string::npos) << flag << "\n" << result.err;
-    EXPECT_NE(result.err.find("Skipping tlog verification"), std::string::npos)
-        << flag << "\n" << result.err;
+    EXPECT_NE(result.err.find("Skipping tlog verification"), std::string::npos) << flag << "\n"
+                                                                                << result.err;
   }
 }
 

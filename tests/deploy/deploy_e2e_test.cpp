@@ -215,9 +215,8 @@ TEST_F(DeployEndToEnd, ServeWithGenCertsAnswersATls13ClientTrustingOnlyTheCaBund
   // The probes and the ServiceMonitor of the chart use the health port: plain
   // HTTP, no client certificate.
   for (const std::string path : {"/healthz", "/readyz", "/metrics"}) {
-    const auto plain =
-        RunCommand({"curl", "--silent", "--show-error", "--fail", "--max-time", "20",
-                    "http://127.0.0.1:" + std::to_string(health_port) + path});
+    const auto plain = RunCommand({"curl", "--silent", "--show-error", "--fail", "--max-time", "20",
+                                   "http://127.0.0.1:" + std::to_string(health_port) + path});
     EXPECT_EQ(plain.exit_code, 0) << path << ": " << plain.err;
   }
 

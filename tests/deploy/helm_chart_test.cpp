@@ -57,9 +57,9 @@ void ExpectProbesOnTheHealthPort(const YAML::Node& container) {
 }
 
 // The switches that turn the secure defaults off.
-const std::vector<std::string> kWeakerDefaults = {
-    "--set", "mtls.enabled=false", "--set", "mutation.enabled=false", "--set",
-    "networkPolicy.enabled=false"};
+const std::vector<std::string> kWeakerDefaults = {"--set", "mtls.enabled=false",
+                                                  "--set", "mutation.enabled=false",
+                                                  "--set", "networkPolicy.enabled=false"};
 
 TEST(HelmChart, LintsWithDefaultsAndWithTheSecureDefaultsOff) {
   for (const std::vector<std::string>& extra :
@@ -75,8 +75,8 @@ TEST(HelmChart, LintsWithDefaultsAndWithTheSecureDefaultsOff) {
 
 TEST(HelmChart, DefaultRenderHasEveryObject) {
   const auto docs = Render();
-  for (const char* kind : {"Namespace", "Deployment", "Service", "ConfigMap",
-                           "PodDisruptionBudget", "Provider", "NetworkPolicy", "Assign"}) {
+  for (const char* kind : {"Namespace", "Deployment", "Service", "ConfigMap", "PodDisruptionBudget",
+                           "Provider", "NetworkPolicy", "Assign"}) {
     EXPECT_TRUE(FindObject(docs, kind).IsDefined()) << kind;
   }
   // Opt-in objects stay off by default.
@@ -236,9 +236,8 @@ TEST(HelmChart, RegistryCredentialsFromUsernamePasswordOrDockerConfig) {
 }
 
 TEST(HelmChart, OptionalCertManagerMonitoringAndMutationRender) {
-  const auto docs =
-      Render({"--set", "certManager.enabled=true", "--set", "serviceMonitor.enabled=true", "--set",
-              "prometheusRule.enabled=true"});
+  const auto docs = Render({"--set", "certManager.enabled=true", "--set",
+                            "serviceMonitor.enabled=true", "--set", "prometheusRule.enabled=true"});
   const auto certificate = FindObject(docs, "Certificate", "signet-tls");
   ASSERT_TRUE(certificate.IsDefined());
   EXPECT_EQ(certificate["spec"]["secretName"].as<std::string>(), "signet-tls");
@@ -267,7 +266,6 @@ TEST(HelmChart, OptionalCertManagerMonitoringAndMutationRender) {
   EXPECT_EQ(alerts,
             (std::set<std::string>{"SignetProviderDown", "SignetProviderErrorRate",
                                    "SignetProviderLatencyNearDeadline", "SignetDenyRateSpike"}));
-
 }
 
 int CountKind(const std::vector<YAML::Node>& docs, const std::string& kind) {
@@ -342,8 +340,8 @@ TEST(HelmChart, NetworkPolicyAdmitsOnlyGatekeeperToTheProviderPort) {
   // Another Gatekeeper namespace, and a monitoring namespace for a separate
   // health/metrics port.
   const auto custom = FindObject(
-      Render({"--set", "networkPolicy.gatekeeperNamespaceSelector.matchLabels.team=policy",
-              "--set", "networkPolicy.metricsFrom.port=9090"}),
+      Render({"--set", "networkPolicy.gatekeeperNamespaceSelector.matchLabels.team=policy", "--set",
+              "networkPolicy.metricsFrom.port=9090"}),
       "NetworkPolicy", "signet");
   const auto rules = custom["spec"]["ingress"];
   ASSERT_EQ(rules.size(), 2u);
@@ -354,8 +352,8 @@ TEST(HelmChart, NetworkPolicyAdmitsOnlyGatekeeperToTheProviderPort) {
   EXPECT_EQ(rules[1]["ports"][0]["port"].as<int>(), 9090);
 
   // Off on request.
-  EXPECT_FALSE(FindObject(Render({"--set", "networkPolicy.enabled=false"}), "NetworkPolicy")
-                   .IsDefined());
+  EXPECT_FALSE(
+      FindObject(Render({"--set", "networkPolicy.enabled=false"}), "NetworkPolicy").IsDefined());
 
   // An empty namespace selector would admit every namespace: refused.
   for (const char* value : {"networkPolicy.gatekeeperNamespaceSelector=null",

@@ -99,13 +99,23 @@ TEST(DebianMirror, InstallDepsUsesItAndNamesNoMirror) {
 // Package registries' hosts, assembled from parts so that this file does not
 // name them either.
 std::vector<std::string> RegistryHosts() {
-  const std::vector<std::vector<std::string>> parts = {
-      {"deb", "debian", "org"},   {"security", "debian", "org"}, {"ftp", "debian", "org"},
-      {"archive", "ubuntu", "com"}, {"registry", "npmjs", "org"}, {"registry", "yarnpkg", "com"},
-      {"proxy", "golang", "org"}, {"sum", "golang", "org"},       {"pypi", "org"},
-      {"files", "pythonhosted", "org"}, {"crates", "io"},         {"rubygems", "org"},
-      {"repo1", "maven", "org"},  {"repo", "maven", "apache", "org"}, {"nuget", "org"},
-      {"packagist", "org"},       {"deb", "nodesource", "com"}};
+  const std::vector<std::vector<std::string>> parts = {{"deb", "debian", "org"},
+                                                       {"security", "debian", "org"},
+                                                       {"ftp", "debian", "org"},
+                                                       {"archive", "ubuntu", "com"},
+                                                       {"registry", "npmjs", "org"},
+                                                       {"registry", "yarnpkg", "com"},
+                                                       {"proxy", "golang", "org"},
+                                                       {"sum", "golang", "org"},
+                                                       {"pypi", "org"},
+                                                       {"files", "pythonhosted", "org"},
+                                                       {"crates", "io"},
+                                                       {"rubygems", "org"},
+                                                       {"repo1", "maven", "org"},
+                                                       {"repo", "maven", "apache", "org"},
+                                                       {"nuget", "org"},
+                                                       {"packagist", "org"},
+                                                       {"deb", "nodesource", "com"}};
   std::vector<std::string> hosts;
   for (const auto& host : parts) {
     std::string joined;
@@ -158,8 +168,7 @@ TEST(RepositoryFiles, NoFileNamesAPackageRegistryHost) {
 
   // Positive control: the same scan finds a host written into a file.
   TempDir dir;
-  WriteFile(dir.File("sources.list"),
-            "deb http://" + RegistryHosts()[0] + "/debian trixie main\n");
+  WriteFile(dir.File("sources.list"), "deb http://" + RegistryHosts()[0] + "/debian trixie main\n");
   const Scan planted = ScanForRegistryHosts(dir.path());
   EXPECT_EQ(planted.files, 1);
   EXPECT_EQ(planted.hits.size(), 1u);

@@ -76,14 +76,13 @@ class ConnectionFloodTest : public ::testing::Test {
     port_ = signet::testing::FreePort();
     health_port_ = signet::testing::FreePort();
     ASSERT_NE(port_, health_port_);
-    const std::string config = "server:\n  address: 127.0.0.1\n  port: " + std::to_string(port_) +
-                               "\n  tlsCertFile: " + cert_.cert_file +
-                               "\n  tlsKeyFile: " + cert_.key_file +
-                               "\n  healthAddress: 127.0.0.1:" + std::to_string(health_port_) +
-                               "\n" + server_keys +
-                               "verification:\n  deadline: 2s\n"
-                               "keys:\n  - name: default\n    path: " +
-                               dir_.File("cosign.pub") + "\n";
+    const std::string config =
+        "server:\n  address: 127.0.0.1\n  port: " + std::to_string(port_) +
+        "\n  tlsCertFile: " + cert_.cert_file + "\n  tlsKeyFile: " + cert_.key_file +
+        "\n  healthAddress: 127.0.0.1:" + std::to_string(health_port_) + "\n" + server_keys +
+        "verification:\n  deadline: 2s\n"
+        "keys:\n  - name: default\n    path: " +
+        dir_.File("cosign.pub") + "\n";
     signet::testing::WriteFile(dir_.File("signet.yaml"), config);
     serve_ = ChildProcess({signet::testing::SignetBinary(), "serve", "--config",
                            dir_.File("signet.yaml"), "--log-level", "debug"},
@@ -144,12 +143,11 @@ class ConnectionFloodTest : public ::testing::Test {
 TEST_F(ConnectionFloodTest, OnePeersFloodLeavesHealthAndOtherPeersServed) {
   // Idle connections stay for the whole test (a long handshake timeout), so
   // everything below happens while the flood holds its slots.
-  ASSERT_NO_FATAL_FAILURE(StartServe(
-      "  maxConnections: 120\n  maxConnectionsPerPeer: 40\n  handshakeTimeout: 5m\n"));
+  ASSERT_NO_FATAL_FAILURE(
+      StartServe("  maxConnections: 120\n  maxConnectionsPerPeer: 40\n  handshakeTimeout: 5m\n"));
   // Positive control before the flood: the flooding address itself is served.
   ExpectAnswered(Validate("127.0.0.1"));
-  ASSERT_TRUE(Eventually([&] { return Metric("signet_http_connections_active") == 0; },
-                         kGenerous));
+  ASSERT_TRUE(Eventually([&] { return Metric("signet_http_connections_active") == 0; }, kGenerous));
 
   // 200 idle connections from one peer: more than the server's 120 slots.
   Flood flood;
@@ -172,8 +170,8 @@ TEST_F(ConnectionFloodTest, OnePeersFloodLeavesHealthAndOtherPeersServed) {
   // for everyone, and the health listener still answers.
   ASSERT_NO_FATAL_FAILURE(OpenIdle(flood, port_, "127.0.0.3", 40));
   ASSERT_NO_FATAL_FAILURE(OpenIdle(flood, port_, "127.0.0.4", 40));
-  ASSERT_TRUE(Eventually([&] { return Metric("signet_http_connections_active") == 120; },
-                         kGenerous))
+  ASSERT_TRUE(
+      Eventually([&] { return Metric("signet_http_connections_active") == 120; }, kGenerous))
       << Metric("signet_http_connections_active");
   const ClientResponse refused = Validate("127.0.0.2");
   EXPECT_FALSE(refused.transport_ok && refused.status == 200) << refused.body;
@@ -183,8 +181,7 @@ TEST_F(ConnectionFloodTest, OnePeersFloodLeavesHealthAndOtherPeersServed) {
 
   // The flood ends: its slots come back and every peer is served again.
   flood.clear();
-  ASSERT_TRUE(Eventually([&] { return Metric("signet_http_connections_active") == 0; },
-                         kGenerous))
+  ASSERT_TRUE(Eventually([&] { return Metric("signet_http_connections_active") == 0; }, kGenerous))
       << Metric("signet_http_connections_active");
   ExpectAnswered(Validate("127.0.0.1"));
   ExpectAnswered(Validate("127.0.0.2"));
@@ -194,8 +191,8 @@ TEST_F(ConnectionFloodTest, OnePeersFloodLeavesHealthAndOtherPeersServed) {
 TEST_F(ConnectionFloodTest, IdleConnectionsAreClosedAfterTheHandshakeTimeout) {
   // A header timeout of a minute: only the handshake timeout can close the
   // idle connections within the wait below.
-  ASSERT_NO_FATAL_FAILURE(StartServe(
-      "  maxConnectionsPerPeer: 40\n  handshakeTimeout: 1s\n  headerTimeout: 1m\n"));
+  ASSERT_NO_FATAL_FAILURE(
+      StartServe("  maxConnectionsPerPeer: 40\n  handshakeTimeout: 1s\n  headerTimeout: 1m\n"));
   const double timeouts_before = Metric("signet_tls_handshake_timeouts_total");
   ASSERT_GE(timeouts_before, 0);
 

@@ -348,8 +348,7 @@ TEST(RegistryClientTest, TokenRealmOnAnotherHostGetsCredentialsOnlyWhenListed) {
   const std::string realm_host = server->token_realm().substr(
       8, server->token_realm().find('/', 8) - 8);  // "127.0.0.1:<port>"
   RegistryClientOptions options = OptionsFor(*server);
-  options.keychain =
-      StaticKeychain(host, Credentials{server->username(), server->password(), ""});
+  options.keychain = StaticKeychain(host, Credentials{server->username(), server->password(), ""});
   Repository repo{host, "listed/app"};
 
   RegistryClient unlisted(options);

@@ -262,8 +262,7 @@ class TlsConnection {
   // "Connection: close"), or an error / 20 s of silence.
   std::string Exchange(const std::string& request) {
     std::string received;
-    if (!handshake_ok_ ||
-        SSL_write(ssl_, request.data(), static_cast<int>(request.size())) <= 0) {
+    if (!handshake_ok_ || SSL_write(ssl_, request.data(), static_cast<int>(request.size())) <= 0) {
       return received;
     }
     char buffer[4096];

@@ -197,10 +197,9 @@ Result<std::string> CurlRegistry::PutManifest(const oci::Repository& repo,
                                               const std::string& bytes) {
   TempDir tmp;
   WriteFile(tmp.File("manifest"), bytes);
-  const HttpReply r =
-      Authed(repo, "PUT", ManifestPath(repo, tag_or_digest),
-             {"-H", "Content-Type: " + media_type, "--data-binary",
-              DataFromFile(tmp.File("manifest"))});
+  const HttpReply r = Authed(
+      repo, "PUT", ManifestPath(repo, tag_or_digest),
+      {"-H", "Content-Type: " + media_type, "--data-binary", DataFromFile(tmp.File("manifest"))});
   if (r.status != 201) return ReplyError(r, "PUT manifest " + tag_or_digest);
   const std::string digest = r.Header("Docker-Content-Digest");
   return digest.empty() ? DigestOf(bytes) : digest;

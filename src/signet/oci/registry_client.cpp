@@ -539,7 +539,7 @@ Result<HttpResponse> RegistryClient::Impl::Perform(const HttpRequest& request) {
 }
 
 Result<Credentials> RegistryClient::Impl::CredentialsFor(const std::string& registry,
-                                                        CredentialsLookup lookup) {
+                                                         CredentialsLookup lookup) {
   if (lookup == CredentialsLookup::kCached) {
     std::lock_guard<std::mutex> lock(state_mutex_);
     const CachedCredentials* cached = credentials_.Find(registry);
@@ -719,8 +719,8 @@ Result<std::string> RegistryClient::Impl::AuthorizationFor(const std::string& re
                                                            const RegistryInfo& info,
                                                            const std::string& scope, bool refresh) {
   if (!info.has_challenge) return std::string();
-  auto creds = CredentialsFor(registry,
-                              refresh ? CredentialsLookup::kRefresh : CredentialsLookup::kCached);
+  auto creds =
+      CredentialsFor(registry, refresh ? CredentialsLookup::kRefresh : CredentialsLookup::kCached);
   if (!creds.ok()) return creds.error();
   if (info.challenge.scheme == "basic") {
     if (creds->anonymous()) return std::string();

@@ -242,9 +242,9 @@ void ReadRegistries(Reader& r, const YAML::Node& node, std::vector<RegistryConfi
   out.clear();
   for (std::size_t i = 0; i < node.size() && !r.failed(); ++i) {
     const std::string p = "registries[" + std::to_string(i) + "]";
-    if (!r.ExpectMap(node[i], p,
-                     {"host", "usernameFile", "passwordFile", "caFile", "insecure",
-                      "tokenRealmHosts"})) {
+    if (!r.ExpectMap(
+            node[i], p,
+            {"host", "usernameFile", "passwordFile", "caFile", "insecure", "tokenRealmHosts"})) {
       return;
     }
     RegistryConfig registry;
@@ -358,10 +358,9 @@ Result<Config> ParseConfig(std::string_view yaml, std::string_view source) {
   if (root.IsNull()) return config;
   Reader r{std::string(source)};
   try {
-    if (r.ExpectMap(
-            root, "",
-            {"server", "verification", "keys", "policies", "registries", "dockerConfigFile",
-             "dangerouslySendCredentialsToAnyRegistry"})) {
+    if (r.ExpectMap(root, "",
+                    {"server", "verification", "keys", "policies", "registries", "dockerConfigFile",
+                     "dangerouslySendCredentialsToAnyRegistry"})) {
       ReadServer(r, root["server"], config.server);
       ReadVerification(r, root["verification"], config.verification);
       ReadKeys(r, root["keys"], config.keys);

@@ -32,7 +32,7 @@ struct ServerConfig {
   std::uint64_t max_body_bytes = 1024 * 1024;
   std::size_t max_keys = 1000;
   std::size_t max_connections = 1024;
-  std::size_t max_connections_per_peer = 128;       // from one source IP address
+  std::size_t max_connections_per_peer = 128;         // from one source IP address
   std::chrono::milliseconds handshake_timeout{2000};  // accept -> TLS handshake done
   std::chrono::milliseconds header_timeout{5000};     // handshake done -> request headers
   std::chrono::milliseconds read_timeout{10000};

@@ -549,10 +549,10 @@ HttpsServer::Impl::Impl(ServerOptions options, Router router, MetricsRegistry* m
   connections_rejected_ =
       &metrics_->GetCounter("signet_http_connections_rejected_total",
                             "Client connections closed at once because max_connections were open.");
-  connections_rejected_per_peer_ = &metrics_->GetCounter(
-      "signet_http_connections_rejected_per_peer_total",
-      "Client connections closed at once because their peer address had "
-      "max_connections_per_peer open.");
+  connections_rejected_per_peer_ =
+      &metrics_->GetCounter("signet_http_connections_rejected_per_peer_total",
+                            "Client connections closed at once because their peer address had "
+                            "max_connections_per_peer open.");
   handshake_failures_ = &metrics_->GetCounter(
       "signet_tls_handshake_failures_total",
       "TLS handshakes that failed (protocol version, client certificate, timeout, reset).");
