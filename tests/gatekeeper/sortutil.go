@@ -1,0 +1,5 @@
+package main
+
+import "sort"
+
+func sortStrings(l []string) { sort.Strings(l) }
