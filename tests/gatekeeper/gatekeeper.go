@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,6 +53,11 @@ type gatekeeperOptions struct {
 type gatekeeper struct {
 	client *constraintclient.Client
 }
+
+// live is the most recent gatekeeper: the rego driver registers external_data
+// with OPA globally, bound to the driver made last (Gatekeeper runs one per
+// process), so only that one may review.
+var live *gatekeeper
 
 func newGatekeeper(ctx context.Context, o gatekeeperOptions) (*gatekeeper, error) {
 	providerCache := externaldata.NewCache()
@@ -100,8 +106,11 @@ func newGatekeeper(ctx context.Context, o gatekeeperOptions) (*gatekeeper, error
 			return nil, fmt.Errorf("Provider %s rejected by Gatekeeper's provider cache: %w", o.providers[i].Name, err)
 		}
 	}
-	return &gatekeeper{client: client}, nil
+	live = &gatekeeper{client: client}
+	return live, nil
 }
+
+var errNotLive = errors.New("not the most recent Gatekeeper driver (external_data is bound to that one)")
 
 // loadTemplate converts a templates.gatekeeper.sh/v1 ConstraintTemplate to the
 // versionless form through the scheme, as Gatekeeper's template controller does.
@@ -184,6 +193,9 @@ func namespaceObject(ns string) *corev1.Namespace {
 // returns its answer (denial lines and warnings in the webhook's
 // "[constraint] message" form).
 func (g *gatekeeper) admit(ctx context.Context, req *admissionv1.AdmissionRequest) (outcome, error) {
+	if g != live {
+		return outcome{}, errNotLive
+	}
 	review := &target.AugmentedReview{
 		AdmissionRequest: req,
 		Source:           mutationtypes.SourceTypeOriginal,
@@ -213,6 +225,9 @@ func (g *gatekeeper) admit(ctx context.Context, req *admissionv1.AdmissionReques
 // audit reviews an existing object as Gatekeeper's audit does; every
 // violation is listed, whatever the constraint's enforcement action.
 func (g *gatekeeper) audit(ctx context.Context, obj *unstructured.Unstructured) ([]string, error) {
+	if g != live {
+		return nil, errNotLive
+	}
 	au := &target.AugmentedUnstructured{Object: *obj, Namespace: namespaceObject(obj.GetNamespace())}
 	resp, err := g.client.Review(ctx, au, reviews.EnforcementPoint(util.AuditEnforcementPoint))
 	if err != nil {

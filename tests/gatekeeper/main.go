@@ -346,7 +346,7 @@ func expect(kind, ns string, bad ...rejected) outcome {
 	var out outcome
 	prodNS := ns == "production" || ns == "staging"
 	for _, b := range bad {
-		msg := fmt.Sprintf("image %s is not allowed: %s", b.image, b.reason)
+		msg := fmt.Sprintf("image %s is not allowed: %s_invalid: %s", b.image, b.image, b.reason)
 		if prodNS && contains([]string{"Pod", "Deployment", "StatefulSet", "DaemonSet"}, kind) {
 			out.Denied = append(out.Denied, fmt.Sprintf("[%s] %s", tmplProd, msg))
 			out.Audit = append(out.Audit, fmt.Sprintf("%s (deny): %s", tmplProd, msg))
