@@ -6,7 +6,6 @@ package main
 // hang on demand, and `signet serve` started from the kit's rendered ConfigMap.
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -14,7 +13,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -25,6 +23,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
@@ -251,7 +250,6 @@ func signetConfig(manifest string, port int, certs, gkCA, pubKey string, registr
 type signetProcess struct {
 	cmd  *exec.Cmd
 	port int
-	log  *bytes.Buffer
 }
 
 func freePort() (int, error) {
@@ -283,6 +281,8 @@ func startSignet(binary, work, name string, config func(port int) ([]byte, error
 	cmd := exec.Command(binary, "serve", "--config", path)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
+	// Never outlive the suite, even when it panics.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -310,5 +310,3 @@ func (p *signetProcess) stop() {
 	_ = p.cmd.Process.Kill()
 	_, _ = p.cmd.Process.Wait()
 }
-
-var _ = io.EOF
