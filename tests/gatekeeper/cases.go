@@ -95,7 +95,7 @@ func (s *suite) runCorpus() {
 }
 
 // systemError is the outcome when Gatekeeper could not get an answer for the
-// Pod p (kind Pod, namespace production) holding the one image img.
+// Pod in production holding img (the images, comma-separated).
 func systemError(img, errText string) outcome {
 	msg := fmt.Sprintf("image signature verification failed for %s: %s", img, errText)
 	return normalize(outcome{

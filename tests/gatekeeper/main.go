@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime/debug"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -367,7 +368,7 @@ func normalize(o outcome) outcome {
 		if len(*l) == 0 {
 			*l = nil
 		}
-		sortStrings(*l)
+		sort.Strings(*l)
 	}
 	o.Allowed = len(o.Denied) == 0
 	return o

@@ -1,5 +1,0 @@
-package main
-
-import "sort"
-
-func sortStrings(l []string) { sort.Strings(l) }
