@@ -17,7 +17,7 @@ TEST(ConfigTest, DefaultsMatchTheSeedDeployment) {
   EXPECT_EQ(config->server.validate_path, "/validate");
   EXPECT_EQ(config->server.tls_min_version, "1.3");
   EXPECT_EQ(config->server.max_body_bytes, 1024u * 1024u);
-  EXPECT_EQ(config->verification.deadline, milliseconds(2500));
+  EXPECT_EQ(config->verification.deadline, milliseconds(1500));
   ASSERT_EQ(config->keys.size(), 1u);
   EXPECT_EQ(config->keys[0].path, "./cosign.pub");
   ASSERT_EQ(config->policies.size(), 1u);

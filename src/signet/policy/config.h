@@ -50,7 +50,9 @@ enum class UnmatchedImages {
 };
 
 struct VerificationConfig {
-  std::chrono::milliseconds deadline{2500};
+  // Below the shipped Provider timeout (2 s) with margin, so that Gatekeeper gets
+  // signet's per-image reasons instead of giving up on the whole object.
+  std::chrono::milliseconds deadline{1500};
   int workers = 16;
   std::chrono::milliseconds cache_ttl{5 * 60 * 1000};
   std::chrono::milliseconds negative_cache_ttl{10 * 1000};
