@@ -41,8 +41,8 @@ constexpr std::uint64_t kMaxTagListBytes = 4 * 1024 * 1024;
 constexpr const char* kSystemCaBundle = "/etc/ssl/certs/ca-certificates.crt";
 // A registry's ping (scheme and challenge) is repeated after this long.
 constexpr auto kRegistryInfoTtl = std::chrono::minutes(10);
-// Docker Hub's token server, listed for Docker Hub's registry host.
-constexpr const char* kDockerHubRegistry = "index.docker.io";
+// Docker Hub's token server, listed for Docker Hub's registry host
+// (kDockerHubRegistry, oci/host.h).
 constexpr const char* kDockerHubRealmHost = "auth.docker.io";
 
 const std::string kManifestAccept =
