@@ -744,7 +744,7 @@ TEST_F(HostileServeBodyFloodTest, NestedBodiesLeaveMemoryFlatAndTheServerAnsweri
   ASSERT_NE(valid, nullptr);
   const std::string key = ReferenceFor(*valid);
   ExpectAnswer(*valid, Validate(key), key);  // warm up: threads, pool, arenas
-  const Resources warm = ResourcesOf(server_->pid());
+  const Resources warm = ResourcesOf(server_->pid(), port_);
 
   // Just under the 1 MiB body cap, so every body reaches the parser.
   const std::string brackets((1 << 20) - 1, '[');
@@ -768,7 +768,7 @@ TEST_F(HostileServeBodyFloodTest, NestedBodiesLeaveMemoryFlatAndTheServerAnsweri
     // The bodies reached the parser and were refused for their nesting.
     EXPECT_NE(answer.find("exceeds max nesting depth 64"), std::string::npos) << answer;
   }
-  const Resources after = ResourcesOf(server_->pid());
+  const Resources after = ResourcesOf(server_->pid(), port_);
   RecordProperty("rss_kib_before_flood", static_cast<int>(warm.rss_kib));
   RecordProperty("rss_kib_after_flood", static_cast<int>(after.rss_kib));
 #if defined(__SANITIZE_ADDRESS__)
