@@ -535,9 +535,10 @@ class HostileParallelTest : public HostileRegistryTest {
     auto client = signet::testing::ClientFor(*shared_->upstream);
     std::vector<std::pair<std::string, std::string>> keys;
     for (int i = 0; i < count; ++i) {
+      std::string tag = "t";  // appended: `"t" + std::to_string(i)` trips GCC 12's -Wrestrict
+      tag += std::to_string(i);
       const PushedImage image = signet::testing::PushRandomImage(
-          *client, signet::testing::RepositoryOn(*shared_->upstream, "hostile/many"),
-          "t" + std::to_string(i));
+          *client, signet::testing::RepositoryOn(*shared_->upstream, "hostile/many"), tag);
       auto reference = oci::ImageReference::Parse(image.TagReference());
       EXPECT_TRUE(reference.ok());
       if (!reference.ok()) break;
