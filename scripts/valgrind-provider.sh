@@ -7,7 +7,8 @@
 # Usage: scripts/valgrind-provider.sh [BUILD_DIR]
 #   BUILD_DIR  a built tree (default build/); valgrind cannot run the
 #              sanitizer build.
-# The tests that measure timing or run a hundred verifications are left out:
+# The tests that run a hundred verifications (HundredImages*) or fifty
+# concurrent requests, or wait for a drain, are left out:
 # under valgrind everything is 20-50 times slower, which would test valgrind.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

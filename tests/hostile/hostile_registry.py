@@ -22,6 +22,13 @@ damaged as <fault> says. Faults:
   ratelimitlong   every manifest request gets 429, Retry-After: 3600
   error500        every manifest request gets 500
   badjson         signature manifest truncated JSON (correct digest)
+  overlap         forward unchanged, but hold every request OVERLAP_HOLD (150 ms)
+                  first, so that requests a client sends in parallel really
+                  overlap here; each one's log line carries "in_flight": how
+                  many overlap requests (itself included) were being handled
+                  when it arrived. A request stops counting just before the
+                  first byte of its answer is written, so a client that waits
+                  for each answer before sending the next is always seen at 1.
 
 Listeners (any may be omitted):
   --plain PORT    no authentication; every fault above
@@ -39,7 +46,8 @@ Listeners (any may be omitted):
   --hang PORT     accepts connections and never reads or answers
 
 Every request is appended to --log as one JSON line: listener, method, path,
-host, and whether an Authorization header came with it.
+host, whether an Authorization header came with it, and for the overlap fault
+"in_flight" (above).
 
 usage: hostile_registry.py --upstream HOST:PORT --log FILE [listeners...]
 """
@@ -57,6 +65,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 MIB = 1024 * 1024
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OVERLAP_HOLD = 0.15  # seconds each request of the overlap fault is held
 
 args = None
 log_lock = threading.Lock()
@@ -64,6 +73,7 @@ state_lock = threading.Lock()
 seen = {}  # (listener, method, path) -> requests so far
 tokens = {}  # token -> (scope, serial number within the scope)
 scope_serials = {}
+overlap_in_flight = 0  # overlap requests being handled now; under state_lock
 
 
 def digest_of(data):
@@ -92,15 +102,17 @@ class Handler(BaseHTTPRequestHandler):
             return
         super().handle()
 
-    def record(self):
+    def record(self, extra=None):
+        line = {
+            "listener": self.listener,
+            "method": self.command,
+            "path": self.path,
+            "host": self.headers.get("Host", ""),
+            "auth": self.headers.get("Authorization") is not None,
+        }
+        line.update(extra or {})
         with log_lock, open(args.log, "a") as log:
-            log.write(json.dumps({
-                "listener": self.listener,
-                "method": self.command,
-                "path": self.path,
-                "host": self.headers.get("Host", ""),
-                "auth": self.headers.get("Authorization") is not None,
-            }) + "\n")
+            log.write(json.dumps(line) + "\n")
 
     def reply(self, status, body=b"", headers=None):
         self.send_response(status)
@@ -181,6 +193,8 @@ class Handler(BaseHTTPRequestHandler):
     # --- routing --------------------------------------------------------
 
     def handle_any(self):
+        if urlsplit(self.path).path.startswith("/v2/overlap/"):
+            return self.overlap()
         self.record()
         length = int(self.headers.get("Content-Length") or 0)
         if length:
@@ -213,6 +227,29 @@ class Handler(BaseHTTPRequestHandler):
             return None
         upstream_path = "/v2/%s/%s/%s" % (repo, kind, ref)
         return self.fault(fault, kind, upstream_path)
+
+    def overlap(self):
+        # Counted from arrival until just before the answer goes out: a
+        # request the client sends only after reading the previous answer
+        # can never be counted together with it.
+        global overlap_in_flight
+        with state_lock:
+            overlap_in_flight += 1
+            in_flight = overlap_in_flight
+        try:
+            self.record({"in_flight": in_flight})
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            time.sleep(OVERLAP_HOLD)
+            path = urlsplit(self.path).path
+            status, headers, body = self.upstream("/v2/" + path[len("/v2/overlap/"):])
+        except Exception:
+            status, headers, body = 502, {}, b'{"errors":[{"code":"UNKNOWN","message":"upstream"}]}'
+        finally:
+            with state_lock:
+                overlap_in_flight -= 1
+        return self.reply(status, body, headers)
 
     def fault(self, fault, kind, upstream_path):
         signature = kind == "manifests" and is_signature_manifest(upstream_path)

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -183,11 +184,12 @@ class HostileRegistryTest : public ::testing::TestWithParam<Fault> {
     signet::testing::WriteFile(s.dir.File("cosign.pub"), pair->public_pem);
     auto signer = crypto::LoadPrivateKey(pair->private_pem, "hostile-password", "hostile key");
     ASSERT_TRUE(signer.ok()) << signer.error().message();
+    s.signer = std::move(signer).value();
     s.image = signet::testing::PushRandomImage(
         *client, signet::testing::RepositoryOn(*s.upstream, "hostile/app"), "v1");
     auto reference = oci::ImageReference::Parse(s.image.TagReference());
     ASSERT_TRUE(reference.ok());
-    auto signed_image = cosign::SignImage(*client, *reference, **signer, {});
+    auto signed_image = cosign::SignImage(*client, *reference, *s.signer, {});
     ASSERT_TRUE(signed_image.ok()) << signed_image.error().message();
 
     s.plain = signet::testing::FreePort();
@@ -216,6 +218,7 @@ class HostileRegistryTest : public ::testing::TestWithParam<Fault> {
   struct Shared {
     TempDir dir;
     std::unique_ptr<RegistryServer> upstream;
+    std::unique_ptr<crypto::Signer> signer;
     PushedImage image;
     ChildProcess proxy;
     int plain = 0, basic = 0, token = 0, hang = 0;
@@ -358,8 +361,8 @@ TEST_F(HostileRedirectTest, ForeignTokenRealmReceivesNoCredentials) {
        foreign});
   EXPECT_EQ(refused.exit_code, 1) << refused.err;
   EXPECT_NE(refused.err.find("tokenRealmHosts"), std::string::npos) << refused.err;
-  EXPECT_TRUE(Since(mark, {"\"token\"", "\"/token", "\"host\": \"localhost:", "\"auth\": true"})
-                  .empty())
+  EXPECT_TRUE(
+      Since(mark, {"\"token\"", "\"/token", "\"host\": \"localhost:", "\"auth\": true"}).empty())
       << "Basic credentials went to a token realm on another host";
 
   const std::string own = "127.0.0.1:" + std::to_string(shared_->token) + "/pass/" +
@@ -369,8 +372,8 @@ TEST_F(HostileRedirectTest, ForeignTokenRealmReceivesNoCredentials) {
        "--allow-insecure-registry", "--registry-username", kUser, "--registry-password", kPassword,
        own});
   EXPECT_EQ(verified.exit_code, 0) << verified.err;
-  EXPECT_FALSE(Since(mark, {"\"token\"", "\"/token", "\"host\": \"127.0.0.1:", "\"auth\": true"})
-                   .empty())
+  EXPECT_FALSE(
+      Since(mark, {"\"token\"", "\"/token", "\"host\": \"127.0.0.1:", "\"auth\": true"}).empty())
       << "the registry's own realm should have received the credentials";
 }
 
@@ -379,10 +382,16 @@ TEST_F(HostileRedirectTest, ForeignTokenRealmReceivesNoCredentials) {
 TEST_F(HostileRedirectTest, ExplicitCredentialsStayWithTheImagesRegistry) {
   const std::string image = "127.0.0.1:" + std::to_string(shared_->basic) + "/pass/" +
                             shared_->image.repository.path + "@" + shared_->image.digest;
-  const std::vector<std::string> verify = {
-      signet::testing::SignetBinary(), "verify", "--key", shared_->dir.File("cosign.pub"),
-      "--allow-insecure-registry", "--registry-username", kUser, "--registry-password", kPassword,
-      image};
+  const std::vector<std::string> verify = {signet::testing::SignetBinary(),
+                                           "verify",
+                                           "--key",
+                                           shared_->dir.File("cosign.pub"),
+                                           "--allow-insecure-registry",
+                                           "--registry-username",
+                                           kUser,
+                                           "--registry-password",
+                                           kPassword,
+                                           image};
   // Positive control: the image's own registry receives them.
   const std::size_t before = Mark();
   CommandResult own = signet::testing::RunCommand(verify);
@@ -435,10 +444,11 @@ class HostileSecretDirTest : public HostileRegistryTest {
       return json::array();
     }
     HttpClient client;
-    const std::string body = json{{"apiVersion", "externaldata.gatekeeper.sh/v1beta1"},
-                                  {"kind", "ProviderRequest"},
-                                  {"request", {{"keys", keys}}}}
-                                 .dump();
+    const std::string body = json{
+        {"apiVersion", "externaldata.gatekeeper.sh/v1beta1"},
+        {"kind", "ProviderRequest"},
+        {"request",
+         {{"keys", keys}}}}.dump();
     auto response = client.Request("POST", "http://127.0.0.1:" + std::to_string(port) + "/validate",
                                    body, {{"Content-Type", "application/json"}});
     EXPECT_EQ(response.status, 200) << response.body;
@@ -469,7 +479,8 @@ TEST_F(HostileSecretDirTest, AnAttackersRegistryReceivesNoCredentials) {
   EXPECT_NE(items[1].value("error", ""), "") << items[1].dump();
   // The named registry itself names a Bearer realm on another host (its
   // challenge then holds for that provider, so this runs in one of its own).
-  const json foreign = ValidateWith({"--registry-secret-host", named}, {Key(named, "foreignrealm")});
+  const json foreign =
+      ValidateWith({"--registry-secret-host", named}, {Key(named, "foreignrealm")});
   ASSERT_EQ(foreign.size(), 1u) << foreign.dump();
   EXPECT_NE(foreign[0].value("error", ""), "") << foreign[0].dump();
   EXPECT_FALSE(Since(mark, {"\"host\": \"" + attacker, "/v2/"}).empty()) << "never asked";
@@ -501,6 +512,131 @@ TEST_F(HostileSecretDirTest, CredentialsForEveryRegistryNeedTheLoudOptIn) {
   EXPECT_EQ(items[0].value("error", ""), "") << items[0].dump();
   EXPECT_FALSE(Since(mark, {"\"host\": \"" + attacker, "\"auth\": true"}).empty())
       << "with the opt-in, every registry receives the credentials";
+}
+
+// ---------------------------------------------------------------------------
+// signet serve verifies the images of one request in parallel
+
+// Counted, not timed: the hostile registry's "overlap" fault holds every
+// request 150 ms and logs how many of its requests were being handled when
+// each one arrived. A provider that verified one image after another would
+// never show more than 1, however fast or slow the machine.
+class HostileParallelTest : public HostileRegistryTest {
+ protected:
+  struct Run {
+    json items = json::array();
+    int max_in_flight = 0;
+    std::size_t requests = 0;
+  };
+
+  // Pushes and signs `count` distinct images upstream; returns each one's
+  // key as seen through the overlap fault, pinned by digest.
+  static std::vector<std::pair<std::string, std::string>> PushSignedImages(int count) {
+    auto client = signet::testing::ClientFor(*shared_->upstream);
+    std::vector<std::pair<std::string, std::string>> keys;
+    for (int i = 0; i < count; ++i) {
+      std::string tag = "t";  // appended: `"t" + std::to_string(i)` trips GCC 12's -Wrestrict
+      tag += std::to_string(i);
+      const PushedImage image = signet::testing::PushRandomImage(
+          *client, signet::testing::RepositoryOn(*shared_->upstream, "hostile/many"), tag);
+      auto reference = oci::ImageReference::Parse(image.TagReference());
+      EXPECT_TRUE(reference.ok());
+      if (!reference.ok()) break;
+      auto signed_image = cosign::SignImage(*client, *reference, *shared_->signer, {});
+      EXPECT_TRUE(signed_image.ok()) << signed_image.error().message();
+      keys.emplace_back("127.0.0.1:" + std::to_string(shared_->plain) + "/overlap/" +
+                            image.repository.path + "@" + image.digest,
+                        image.digest);
+    }
+    return keys;
+  }
+
+  // Starts `signet serve --workers <workers>`, sends `keys` in ONE /validate
+  // request and returns the items with what the proxy saw meanwhile.
+  static Run ValidateInOneRequest(int workers, const std::vector<std::string>& keys) {
+    Run run;
+    const int port = signet::testing::FreePort();
+    const std::string log = shared_->dir.File("parallel-serve.log");
+    ChildProcess server({signet::testing::SignetBinary(), "serve", "--insecure-http", "--address",
+                         "127.0.0.1", "--port", std::to_string(port), "--health-addr", "off",
+                         "--key", shared_->dir.File("cosign.pub"), "--allow-insecure-registry",
+                         "--deadline", "60s", "--workers", std::to_string(workers)},
+                        {}, log);
+    if (!signet::testing::WaitForPort(port, std::chrono::seconds(30))) {
+      ADD_FAILURE() << signet::testing::ReadFile(log);
+      return run;
+    }
+    const std::size_t mark = Mark();
+    HttpClient client;
+    const std::string body = json{
+        {"apiVersion", "externaldata.gatekeeper.sh/v1beta1"},
+        {"kind", "ProviderRequest"},
+        {"request",
+         {{"keys", keys}}}}.dump();
+    auto response = client.Request("POST", "http://127.0.0.1:" + std::to_string(port) + "/validate",
+                                   body, {{"Content-Type", "application/json"}});
+    EXPECT_EQ(response.status, 200) << response.body;
+    try {
+      run.items = json::parse(response.body).at("response").at("items");
+    } catch (const json::exception&) {
+      ADD_FAILURE() << response.body;
+    }
+    const std::vector<json> requests = Since(mark, {"\"/v2/overlap/", "\"in_flight\""});
+    run.requests = requests.size();
+    for (const json& request : requests) {
+      run.max_in_flight = std::max(run.max_in_flight, request["in_flight"].get<int>());
+    }
+    return run;
+  }
+
+  static void ExpectAllValid(const Run& run,
+                             const std::vector<std::pair<std::string, std::string>>& keys) {
+    ASSERT_EQ(run.items.size(), keys.size()) << run.items.dump();
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      const json& item = run.items[i];
+      EXPECT_EQ(item.value("key", ""), keys[i].first) << item.dump();
+      EXPECT_EQ(item.value("error", ""), "") << item.dump();
+      EXPECT_NE(item.value("value", "").find(keys[i].second), std::string::npos) << item.dump();
+    }
+    // Every verification asks the registry (HEAD of the image, signature
+    // manifest, signature blob), so each image passed through the proxy.
+    EXPECT_GE(run.requests, 3 * keys.size());
+  }
+};
+
+TEST_F(HostileParallelTest, OneRequestsImagesReachTheRegistryInParallelWithinTheWorkerBound) {
+  constexpr int kImages = 48;
+  constexpr int kWorkers = 16;
+  const auto images = PushSignedImages(kImages);
+  ASSERT_EQ(images.size(), static_cast<std::size_t>(kImages));
+  std::vector<std::string> keys;
+  for (const auto& image : images) keys.push_back(image.first);
+
+  const Run parallel = ValidateInOneRequest(kWorkers, keys);
+  ExpectAllValid(parallel, images);
+  RecordProperty("max_in_flight_workers_16", parallel.max_in_flight);
+  std::cout << "max registry requests in flight with --workers " << kWorkers << ": "
+            << parallel.max_in_flight << " (" << parallel.requests << " requests)\n";
+  // Sequential verification would show 1.
+  EXPECT_GE(parallel.max_in_flight, 4);
+  // Each verification runs on one of the --workers pool threads
+  // (provider/worker_pool.cpp) and asks the registry one request at a time;
+  // only signature layers are fetched in parallel (at most 4 per
+  // verification, cosign/verify.cpp), and every image here carries exactly
+  // one. So the registry never sees more than --workers at once.
+  EXPECT_LE(parallel.max_in_flight, kWorkers);
+
+  // Control: one worker, so one registry request at a time, and the same
+  // counter shows it. Fewer images, as each now costs three held requests
+  // in sequence.
+  const std::vector<std::pair<std::string, std::string>> few(images.begin(), images.begin() + 12);
+  std::vector<std::string> few_keys(keys.begin(), keys.begin() + 12);
+  const Run sequential = ValidateInOneRequest(1, few_keys);
+  ExpectAllValid(sequential, few);
+  RecordProperty("max_in_flight_workers_1", sequential.max_in_flight);
+  std::cout << "max registry requests in flight with --workers 1: " << sequential.max_in_flight
+            << " (" << sequential.requests << " requests)\n";
+  EXPECT_EQ(sequential.max_in_flight, 1);
 }
 
 // ---------------------------------------------------------------------------
@@ -544,8 +680,7 @@ class HostileServeTest : public HostileRegistryTest {
     server_ = new ChildProcess(
         {signet::testing::SignetBinary(), "serve", "--config", s.dir.File("signet.yaml"),
          "--address", "127.0.0.1", "--port", std::to_string(port_), "--health-addr", "127.0.0.1:0",
-         "--allow-insecure-registry",
-         "--log-level", "trace"},
+         "--allow-insecure-registry", "--log-level", "trace"},
         {}, s.dir.File("serve.log"));
     ASSERT_TRUE(signet::testing::WaitForPort(port_, std::chrono::seconds(30)))
         << signet::testing::ReadFile(s.dir.File("serve.log"));

@@ -475,45 +475,29 @@ TEST_F(ProviderE2ETest, MutateReturnsDigests) {
   EXPECT_FALSE(items[2].contains("value"));
 }
 
-TEST_F(ProviderE2ETest, HundredImagesInOneRequestAreVerifiedInParallel) {
+// That the keys of one request are verified in parallel, and within the
+// worker bound, is counted at the registry by
+// HostileParallelTest.OneRequestsImagesReachTheRegistryInParallelWithinTheWorkerBound
+// (tests/hostile); here a hundred of them over TLS and Basic auth all verify.
+TEST_F(ProviderE2ETest, HundredImagesInOneRequestAreAllVerified) {
   std::vector<std::string> hundred;
   for (int i = 0; i < 100; ++i) {
     std::string tag = "t";  // appended: `"t" + std::to_string(i)` trips GCC 12's -Wrestrict
     tag += std::to_string(i);
     hundred.push_back(PushSigned("e2e/many", tag).TagReference());
   }
-  const std::string single = PushSigned("e2e/one", "v1").TagReference();
-  // A generous deadline: this test compares times, it does not race them.
+  const std::string pinned = shared_->registry->host() + "/e2e/many@sha256:";
+  // A generous deadline: this test checks answers, it does not race them.
   auto provider = Start({"--deadline", "60s", "--workers", "16"});
-  // Warm up: open the pooled registry connections that a parallel request
-  // uses (tags that do not exist cost one HEAD each and leave no cache entry
-  // for the images measured below).
-  std::vector<std::string> warm_up;
-  for (int i = 0; i < 16; ++i) {
-    warm_up.push_back(shared_->registry->host() + "/e2e/absent:w" + std::to_string(i));
+  const json answer = PostJson(*provider, "/validate", ProviderRequestBody(hundred));
+  ASSERT_EQ(answer["response"]["items"].size(), 100u) << answer.dump();
+  for (std::size_t i = 0; i < hundred.size(); ++i) {
+    EXPECT_EQ(ItemField(answer, i, "error"), "") << answer.dump();
+    EXPECT_EQ(ItemField(answer, i, "key"), hundred[i]);
+    EXPECT_EQ(ItemField(answer, i, "value").rfind(pinned, 0), 0u) << ItemField(answer, i, "value");
   }
-  PostJson(*provider, "/validate", ProviderRequestBody(warm_up));
-  PostJson(*provider, "/validate", ProviderRequestBody({shared_->signed_image.TagReference()}));
-
-  const auto timed = [&](const std::vector<std::string>& keys, json& answer) {
-    const auto start = std::chrono::steady_clock::now();
-    answer = PostJson(*provider, "/validate", ProviderRequestBody(keys));
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  };
-  json one_answer, hundred_answer;
-  const double t1 = timed({single}, one_answer);
-  const double t100 = timed(hundred, hundred_answer);
-  ASSERT_EQ(ItemField(one_answer, 0, "error"), "") << one_answer.dump();
-  ASSERT_EQ(hundred_answer["response"]["items"].size(), 100u);
-  for (const auto& item : hundred_answer["response"]["items"]) {
-    EXPECT_FALSE(item.contains("error")) << item.dump();
-  }
-  // In sequence, 100 verifications would take about 100 x t1. On a host with
-  // two cores the registry itself (TLS, bcrypt Basic auth) caps the speed-up,
-  // so the bound only asks for clearly better than sequential.
-  EXPECT_LT(t100, 80 * t1) << "t1=" << t1 << "s t100=" << t100 << "s";
   const std::string metrics = Metrics(*provider);
-  EXPECT_GE(MetricValue(metrics, "signet_provider_verifications_total{result=\"valid\"}"), 101);
+  EXPECT_GE(MetricValue(metrics, "signet_provider_verifications_total{result=\"valid\"}"), 100);
 }
 
 TEST_F(ProviderE2ETest, RegistryStoppedMidTestGivesItemErrorsAndCachedKeysStillAnswer) {
@@ -680,8 +664,8 @@ TEST_F(ProviderE2ETest, SigtermDrainsRequestsInFlight) {
 
 TEST_F(ProviderE2ETest, StartupFailsClearlyWithoutCertificateOrKey) {
   const auto run = [](const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {signet::testing::SignetBinary(), "serve", "--port", "0",
-                                     "--health-addr", "off"};
+    std::vector<std::string> argv = {
+        signet::testing::SignetBinary(), "serve", "--port", "0", "--health-addr", "off"};
     argv.insert(argv.end(), args.begin(), args.end());
     return signet::testing::RunCommand(argv, {}, "", std::chrono::seconds(30));
   };
