@@ -202,7 +202,8 @@ void RegisterServeCommand(CLI::App& app, Action& action) {
                 "serve plain HTTP (local development only; Gatekeeper requires HTTPS)");
   cmd->add_option("--key", f.keys,
                   "trusted public key file (repeatable; any one suffices; default ./cosign.pub)");
-  cmd->add_option("--deadline", f.deadline, "request deadline, below the Provider's timeout, e.g. 1500ms (default 1500ms)");
+  cmd->add_option("--deadline", f.deadline,
+                  "request deadline, below the Provider's timeout, e.g. 1500ms (default 1500ms)");
   cmd->add_option("--workers", f.workers, "verification worker threads (default 16)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--registry-secret-dir", f.registry_secret_dir,
