@@ -77,7 +77,8 @@ registry_down=2      # seconds the registry stays stopped at each restart
 tail=5               # a restart's error window ends this long after the registry is back
 signed_images=160
 unsigned_images=24
-if [ "$full" != 1 ]; then signed_images=60; unsigned_images=12; fi
+flood_seconds=8      # each flood: idle connections, then hostile bodies
+if [ "$full" != 1 ]; then signed_images=60; unsigned_images=12; flood_seconds=5; fi
 
 work=$(mktemp -d /tmp/signet-soak.XXXXXX)
 # Processes that may still run at exit: the registry (whose pid soak.py updates
@@ -201,6 +202,7 @@ log "running the load for $duration s"
 soak_rc=0
 "$py" "$tools/soak.py" --url "https://127.0.0.1:$provider_port" --ca "$work/ca.crt" \
   --health-url "http://127.0.0.1:$health_port" \
+  --flood-seconds "$flood_seconds" \
   --client-cert "$work/client.crt" --client-key "$work/client.key" \
   --server-cert "$work/tls.crt" --server-key "$work/tls.key" \
   --next-cert "$work/tls-next.crt" --next-key "$work/tls-next.key" \

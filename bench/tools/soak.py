@@ -15,10 +15,13 @@ and the provider. For --duration seconds this driver:
     an unsigned image must never be valid (that is fatal in any window);
   - restarts the registry at 1/3 and 2/3 of the run and rotates the provider's TLS
     certificate at 1/2 (the new one must be served to new connections);
-  - floods the provider with hostile request bodies (deeply nested JSON, ~1 MB each,
-    over mTLS) at 2/5 of the run and with idle TCP connections from another loopback
-    address at 4/5 of it; neither may cost the well-behaved clients an answer, and the
-    provider's RSS must stay under a ceiling through the body flood;
+  - floods the provider with idle TCP connections from another loopback address and
+    with hostile request bodies (deeply nested JSON, ~1 MB each, over mTLS), each twice:
+    at 1/20 of the run (before warm-up ends, so the RSS baseline includes what the
+    allocator keeps after a flood) and again at 11/20 (bodies) and 4/5 (connections);
+    neither may cost the well-behaved clients an answer, the provider's RSS must stay
+    under a ceiling through each body flood, and the second round must not raise the
+    RSS of the last quarter above the baseline;
   - probes /healthz every second (on --health-url when given) and requires an answer
     every time, through every fault and flood;
   - samples the provider's RSS, threads and file descriptors (by kind) every few seconds.
@@ -309,9 +312,8 @@ class Soak:
         self.registry_down = threading.Event()
         self.rotation = {}
         self.health = []        # (t, ok, seconds, detail)
-        self.body_flood = {}
-        self.conn_flood = {}
-        self.flood_samples = []  # (t, sample) taken every 0.25 s during the body flood
+        self.body_floods = []   # dicts: start, end, answers, samples (every 0.25 s)
+        self.conn_floods = []   # dicts: start, end, opened, refused, closed_by_provider
         self.old_fp = cert_fingerprint(a.server_cert)
         self.new_fp = cert_fingerprint(a.next_cert)
         self.mix = KeyMix(read_lines(a.signed_tags), read_lines(a.signed_digests),
@@ -515,18 +517,20 @@ class Soak:
                    for _ in range(self.a.flood_clients)]
         for t in threads:
             t.start()
+        samples = []
         while any(t.is_alive() for t in threads):
             s = sample_process(self.a.provider_pid, self.port, self.registry_port)
             if s is not None:
-                self.flood_samples.append((self.clock.now(), s))
+                samples.append((self.clock.now(), s))
             time.sleep(0.25)
         stopped = self.clock.now()
         # what the allocator keeps once the flood is over
         time.sleep(1)
         s = sample_process(self.a.provider_pid, self.port, self.registry_port)
         if s is not None:
-            self.flood_samples.append((self.clock.now(), s))
-        self.body_flood = {"start": start, "end": stopped, "answers": dict(answers)}
+            samples.append((self.clock.now(), s))
+        self.body_floods.append({"start": start, "end": stopped, "answers": dict(answers),
+                                 "samples": samples})
         self.events.append({"name": name, "planned": planned, "start": start,
                             "detail": f"{self.a.flood_clients} clients for "
                                       f"{stopped - start:.1f} s, {sum(answers.values())} "
@@ -568,8 +572,8 @@ class Soak:
         for s in socks:
             s.close()
         stopped = self.clock.now()
-        self.conn_flood = {"start": start, "end": stopped, "opened": len(socks),
-                           "refused": refused, "closed_by_provider": closed}
+        self.conn_floods.append({"start": start, "end": stopped, "opened": len(socks),
+                                 "refused": refused, "closed_by_provider": closed})
         self.events.append({"name": name, "planned": planned, "start": start,
                             "detail": f"{len(socks)} idle connections from 127.0.0.2 opened in "
                                       f"{opened - start:.1f} s ({refused} failed), held until "
@@ -602,11 +606,16 @@ class Soak:
 
     def faults(self):
         d = self.a.duration
-        plan = [(d / 3, "registry restart 1", self.restart_registry),
+        # Each flood runs twice: once before warm-up ends, so that the RSS baseline
+        # includes whatever the allocator keeps after one, and once late, where any
+        # growth beyond that plateau fails the RSS check.
+        plan = [(d / 20, "idle connection flood 1", self.connection_flood),
+                (d / 20, "hostile body flood 1", self.hostile_body_flood),
+                (d / 3, "registry restart 1", self.restart_registry),
                 (d / 2, "TLS certificate rotation", self.rotate_certificate),
-                (11 * d / 20, "hostile body flood", self.hostile_body_flood),
+                (11 * d / 20, "hostile body flood 2", self.hostile_body_flood),
                 (2 * d / 3, "registry restart 2", self.restart_registry),
-                (4 * d / 5, "idle connection flood", self.connection_flood)]
+                (4 * d / 5, "idle connection flood 2", self.connection_flood)]
         for planned, name, action in plan:
             if not self.clock.sleep_until(planned, self.stop):
                 return
@@ -796,27 +805,33 @@ def analyse(soak, idle_start, end_sample, idle_end, load_end, metrics):
           f"idle: ≤ {pool_conns} connections ({a.pool_handles} idle handles × "
           f"{a.pool_conns_per_handle}) and ≤ {2 * a.pool_handles} socket-pair fds "
           f"(one pair per handle)")
-    bf = soak.body_flood
-    flood_rss = max((s["rss_kib"] for _, s in soak.flood_samples), default=0)
-    # the ceiling sits above the RSS the provider had under the same load before the flood
-    pre_flood = max((s["rss_kib"] for t, s in soak.samples
-                     if warmup <= t < bf.get("start", 0)), default=rss_base)
-    ceiling = pre_flood + a.flood_rss_headroom_mib * 1024
-    bf_answers = bf.get("answers", {})
-    check("hostile body flood: refused, and RSS under its ceiling",
-          bf and flood_rss and flood_rss <= ceiling and sum(bf_answers.values()) > 0
-          and set(bf_answers) == {"HTTP 200 systemError"},
-          (f"{sum(bf_answers.values())} bodies, answers {bf_answers}; peak RSS "
-           f"{mib(flood_rss):.1f} MiB over {len(soak.flood_samples)} samples"
-           if bf else "the flood did not run"),
-          f"every body answered with a systemError; RSS ≤ the most RSS between warm-up and "
-          f"the flood + {a.flood_rss_headroom_mib} MiB = {mib(ceiling):.1f} MiB")
-    cf = soak.conn_flood
-    check("idle connection flood ran", cf and cf["opened"] + cf["refused"] == a.flood_connections,
-          (f"{cf['opened']} opened, {cf['refused']} failed, {cf['closed_by_provider']} closed by "
-           f"the provider" if cf else "the flood did not run"),
-          f"{a.flood_connections} connections attempted from another peer; the provider's "
-          f"answers to everyone else are checked by the error rows")
+    regular = sorted(soak.samples, key=lambda ts: ts[0])
+    floods_ok, flood_values, flood_json = bool(soak.body_floods), [], []
+    for i, bf in enumerate(soak.body_floods, 1):
+        peak = max((s["rss_kib"] for _, s in bf["samples"]), default=0)
+        # above the RSS the provider had under the same load just before the flood
+        before = max((s["rss_kib"] for t, s in regular if t < bf["start"]),
+                     default=idle_start["rss_kib"] if idle_start else 0)
+        ceiling = before + a.flood_rss_headroom_mib * 1024
+        answers = bf["answers"]
+        floods_ok = floods_ok and peak and peak <= ceiling and sum(answers.values()) > 0 \
+            and set(answers) == {"HTTP 200 systemError"}
+        flood_values.append(f"flood {i}: {sum(answers.values())} bodies, answers {answers}, "
+                            f"peak RSS {mib(peak):.1f} MiB (ceiling {mib(ceiling):.1f})")
+        flood_json.append({k: v for k, v in bf.items() if k != "samples"}
+                          | {"peak_rss_kib": peak, "before_rss_kib": before})
+    check("hostile body floods: refused, and RSS under its ceiling", floods_ok,
+          "; ".join(flood_values) or "no flood ran",
+          f"2 floods; every body answered with a systemError; peak RSS ≤ the most RSS before "
+          f"the flood + {a.flood_rss_headroom_mib} MiB")
+    cfs = soak.conn_floods
+    check("idle connection floods ran",
+          len(cfs) == 2 and all(cf["opened"] + cf["refused"] == a.flood_connections for cf in cfs),
+          "; ".join(f"flood {i}: {cf['opened']} opened, {cf['refused']} failed, "
+                    f"{cf['closed_by_provider']} closed by the provider"
+                    for i, cf in enumerate(cfs, 1)) or "no flood ran",
+          f"2 floods of {a.flood_connections} connections attempted from another peer; the "
+          f"provider's answers to everyone else are checked by the error rows")
     health_bad = [h for h in soak.health if not h[1]]
     check("/healthz answered throughout", soak.health and not health_bad,
           (f"{len(soak.health) - len(health_bad)} of {len(soak.health)} probes answered 200; "
@@ -839,8 +854,8 @@ def analyse(soak, idle_start, end_sample, idle_end, load_end, metrics):
         "fds": {"idle_start": idle_start and idle_start["fds"], "after_warmup": fd_base,
                 "idle_end": idle_end and idle_end["fds"]},
         "pushed": dict(soak.pushed), "push_failures": soak.push_failures,
-        "body_flood": {**bf, "peak_rss_kib": flood_rss, "pre_flood_rss_kib": pre_flood},
-        "connection_flood": cf,
+        "body_floods": flood_json,
+        "connection_floods": cfs,
         "health": {"probes": len(soak.health), "failures": len(health_bad)},
         "samples": [dict(t=round(t, 1), **s) for t, s in soak.samples],
         "checks": [{"name": n, "pass": ok, "value": v} for n, ok, v, _ in checks],

@@ -172,6 +172,31 @@ Resources ResourcesOf(pid_t pid, int server_port) {
   return out;
 }
 
+// POSTs a ProviderRequest for `keys` to /validate of the plain-HTTP provider
+// listening on 127.0.0.1:`port`.
+signet::testing::ClientResponse PostValidateTo(int port, const std::vector<std::string>& keys) {
+  HttpClient client;
+  const std::string body = json{
+      {"apiVersion", "externaldata.gatekeeper.sh/v1beta1"},
+      {"kind", "ProviderRequest"},
+      {"request",
+       {{"keys", keys}}}}.dump();
+  return client.Request("POST", "http://127.0.0.1:" + std::to_string(port) + "/validate", body,
+                        {{"Content-Type", "application/json"}});
+}
+
+// The items of a ProviderResponse answered with status 200; an empty array,
+// and a test failure, for anything else.
+json ItemsOf(const signet::testing::ClientResponse& response) {
+  EXPECT_EQ(response.status, 200) << response.body;
+  try {
+    return json::parse(response.body).at("response").at("items");
+  } catch (const json::exception&) {
+    ADD_FAILURE() << response.body;
+    return json::array();
+  }
+}
+
 class HostileRegistryTest : public ::testing::TestWithParam<Fault> {
  public:
   static void SetUpTestSuite() {
@@ -443,21 +468,7 @@ class HostileSecretDirTest : public HostileRegistryTest {
       ADD_FAILURE() << signet::testing::ReadFile(shared_->dir.File("secret-dir-serve.log"));
       return json::array();
     }
-    HttpClient client;
-    const std::string body = json{
-        {"apiVersion", "externaldata.gatekeeper.sh/v1beta1"},
-        {"kind", "ProviderRequest"},
-        {"request",
-         {{"keys", keys}}}}.dump();
-    auto response = client.Request("POST", "http://127.0.0.1:" + std::to_string(port) + "/validate",
-                                   body, {{"Content-Type", "application/json"}});
-    EXPECT_EQ(response.status, 200) << response.body;
-    try {
-      return json::parse(response.body).at("response").at("items");
-    } catch (const json::exception&) {
-      ADD_FAILURE() << response.body;
-      return json::array();
-    }
+    return ItemsOf(PostValidateTo(port, keys));
   }
 
   static std::string Key(const std::string& host, const std::string& fault) {
@@ -567,20 +578,7 @@ class HostileParallelTest : public HostileRegistryTest {
       return run;
     }
     const std::size_t mark = Mark();
-    HttpClient client;
-    const std::string body = json{
-        {"apiVersion", "externaldata.gatekeeper.sh/v1beta1"},
-        {"kind", "ProviderRequest"},
-        {"request",
-         {{"keys", keys}}}}.dump();
-    auto response = client.Request("POST", "http://127.0.0.1:" + std::to_string(port) + "/validate",
-                                   body, {{"Content-Type", "application/json"}});
-    EXPECT_EQ(response.status, 200) << response.body;
-    try {
-      run.items = json::parse(response.body).at("response").at("items");
-    } catch (const json::exception&) {
-      ADD_FAILURE() << response.body;
-    }
+    run.items = ItemsOf(PostValidateTo(port, keys));
     const std::vector<json> requests = Since(mark, {"\"/v2/overlap/", "\"in_flight\""});
     run.requests = requests.size();
     for (const json& request : requests) {
@@ -705,16 +703,8 @@ class HostileServeTest : public HostileRegistryTest {
   // to the whole answer.
   static signet::testing::ClientResponse PostValidate(const std::vector<std::string>& keys,
                                                       Clock::duration* elapsed) {
-    HttpClient client;
-    const std::string body = json{
-        {"apiVersion", "externaldata.gatekeeper.sh/v1beta1"},
-        {"kind", "ProviderRequest"},
-        {"request",
-         {{"keys", keys}}}}.dump();
     const auto start = Clock::now();
-    auto response =
-        client.Request("POST", "http://127.0.0.1:" + std::to_string(port_) + "/validate", body,
-                       {{"Content-Type", "application/json"}});
+    auto response = PostValidateTo(port_, keys);
     *elapsed = Clock::now() - start;
     return response;
   }
