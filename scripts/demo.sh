@@ -16,7 +16,7 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 if [ "${SIGNET_DEMO_SKIP_BUILD:-}" != 1 ]; then
   step "Installing dependencies and building signet"
   bash scripts/install-deps.sh "$build"
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$build" -j "$(nproc)" --target signet
 fi
 signet="$build/signet"
