@@ -156,18 +156,7 @@ openssl x509 -req -in "$work/tls.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" \
   -CAcreateserial -days 2 -extfile "$work/ext.cnf" -out "$work/tls.crt" 2>/dev/null
 
 registry_port=$(free_port)
-cat > "$work/registry.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: false
-storage:
-  filesystem:
-    rootdirectory: $work/registry-data
-http:
-  addr: 127.0.0.1:$registry_port
-EOF
+registry_config "$work" "$registry_port" 1
 docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 &
 track $!
 wait_http "http://127.0.0.1:$registry_port/v2/"

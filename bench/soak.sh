@@ -112,7 +112,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log() { echo "[soak $(date -u +%H:%M:%S)] $*" >&2; }
-# free_port, wait_http, machine_rows
+# free_port, wait_http, registry_config, machine_rows
 . "$root/bench/tools/common.sh"
 
 log "work dir $work, $duration s at $rate requests/s, report $out"
@@ -137,16 +137,7 @@ chmod 600 "$work"/*.key
 
 # ---- registry and images -----------------------------------------------------------------
 registry_port=$(free_port)
-cat > "$work/registry.yml" <<EOF
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $work/registry-data
-http:
-  addr: 127.0.0.1:$registry_port
-EOF
+registry_config "$work" "$registry_port"
 docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 &
 echo $! > "$work/registry.pid"
 wait_http "http://127.0.0.1:$registry_port/v2/"

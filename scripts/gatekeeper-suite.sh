@@ -46,7 +46,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-. "$root/bench/tools/common.sh"  # free_port, wait_http
+. "$root/bench/tools/common.sh"  # free_port, wait_http, registry_config
 
 # ---- certificates: the kit's script, twice (the second CA is the wrong caBundle) ---------
 "$root/deploy/gen-certs.sh" -o "$work/certs" >/dev/null 2>"$work/gen-certs.log"
@@ -54,16 +54,7 @@ trap 'exit 130' INT TERM
 
 # ---- registry ----------------------------------------------------------------------------
 registry_port=$(free_port)
-cat >"$work/registry.yml" <<YAML
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $work/registry-data
-http:
-  addr: 127.0.0.1:$registry_port
-YAML
+registry_config "$work" "$registry_port"
 docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
 registry_pid=$!
 wait_http "http://127.0.0.1:$registry_port/v2/" || { echo "gatekeeper-suite: registry did not start" >&2; cat "$work/registry.log" >&2; exit 1; }
