@@ -14,14 +14,6 @@ constexpr std::array<std::string_view, 4> kDockerHubAliases = {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 struct Authority {
   std::string_view host;  // without brackets for IPv6
   std::string_view port;  // "" when absent
@@ -102,6 +94,14 @@ Error Refused(std::string_view authority, std::string_view why) {
 
 }  // namespace
 
+std::string AsciiLower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 Result<std::string> CanonicalRegistry(std::string_view authority) {
   const auto parts = SplitAuthority(authority);
   if (!parts) return Refused(authority, "is not a valid host[:port]");
@@ -111,7 +111,7 @@ Result<std::string> CanonicalRegistry(std::string_view authority) {
     if (value == 0 || value > 65535) return Refused(authority, "has an invalid port");
     if (value != 443 && value != 80) port.append(":").append(std::to_string(value));
   }
-  std::string host = Lower(parts->host);
+  std::string host = AsciiLower(parts->host);
   if (parts->bracketed) {
     in6_addr addr{};
     if (::inet_pton(AF_INET6, host.c_str(), &addr) != 1) {
@@ -142,7 +142,7 @@ Result<std::string> CanonicalRegistry(std::string_view authority) {
 bool IsLoopbackHost(std::string_view authority) {
   const auto parts = SplitAuthority(authority);
   if (!parts) return false;
-  const std::string host = Lower(parts->host);
+  const std::string host = AsciiLower(parts->host);
   if (parts->bracketed) {
     in6_addr addr{};
     return ::inet_pton(AF_INET6, host.c_str(), &addr) == 1 && IN6_IS_ADDR_LOOPBACK(&addr);

@@ -36,6 +36,9 @@ inline constexpr std::string_view kDockerHubRegistry = "index.docker.io";
 
 Result<std::string> CanonicalRegistry(std::string_view authority);
 
+// `text` with ASCII letters lowercased (host names compare without case).
+std::string AsciiLower(std::string_view text);
+
 bool IsLoopbackHost(std::string_view authority);
 
 }  // namespace signet::oci

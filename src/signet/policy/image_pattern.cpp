@@ -37,9 +37,7 @@ bool LooksLikeRegistry(std::string_view segment) {
   if (segment.find('.') != std::string_view::npos || segment.find(':') != std::string_view::npos) {
     return true;
   }
-  std::string lower(segment);
-  for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  return lower == "localhost";
+  return oci::AsciiLower(segment) == "localhost";
 }
 
 // The pattern with its registry canonicalised (see the header).
@@ -63,8 +61,7 @@ Result<std::string> CanonicalPattern(std::string_view glob) {
   std::string path(glob.substr(first_slash + 1));
   if (!LooksLikeRegistry(registry)) return std::string(glob);
   if (registry.find('*') != std::string_view::npos) {
-    std::string host(registry);
-    for (char& c : host) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    std::string host = oci::AsciiLower(registry);
     for (std::string_view port : {":443", ":80"}) {
       if (host.size() > port.size() && host.ends_with(port)) host.resize(host.size() - port.size());
     }
