@@ -1,8 +1,10 @@
-// Structural checks of the K8sSignedImages Rego. No Rego engine is available,
-// so the checker reads the policy rule by rule and asserts that every
-// container field of every workload kind reaches the provider and that every
-// kind of failure becomes a violation. The checker itself is tested against
-// weakened copies of the policy, so it can fail.
+// Structural checks of the K8sSignedImages Rego (tests/gatekeeper evaluates it
+// with Gatekeeper's own engine; these run without Go). The checker reads the
+// policy rule by rule and asserts that every container field of every
+// workload kind reaches the provider, that exemptImages keeps
+// gatekeeper-library's exact/prefix meaning, and that every kind of failure
+// becomes a violation. The checker itself is tested against weakened copies of
+// the policy, so it can fail.
 #include <gtest/gtest.h>
 
 #include <regex>
@@ -129,6 +131,19 @@ std::vector<std::string> PolicyProblems(const std::string& rego) {
   }
   if (!calls_provider) problems.push_back("response does not call external_data with the keys");
 
+  // exemptImages (gatekeeper-library's convention): an entry ending in "*" is
+  // a prefix, any other entry must equal the image.
+  bool exact = false, prefix = false;
+  for (const auto& r : rules_named("exempt")) {
+    const std::string text = r.Text();
+    exact |= Contains(text, "not endswith(entry, \"*\")") && Contains(text, "img == entry") &&
+             !Contains(text, "startswith(");
+    prefix |= Contains(text, "\n  endswith(entry, \"*\")") &&
+              Contains(text, "startswith(img, trim_suffix(entry, \"*\"))");
+  }
+  if (!exact) problems.push_back("an exemption without \"*\" does not require an exact match");
+  if (!prefix) problems.push_back("an exemption ending in \"*\" is not a prefix match");
+
   // Failures that must deny.
   bool item_errors = false, system_error = false, unanswered = false;
   for (const auto& r : rules_named("violation")) {
@@ -205,9 +220,35 @@ TEST(ConstraintTemplate, CheckerCatchesWeakenedPolicies) {
       {"item errors ignored", Replace(rego, "err := response.errors[_]", "err := []")},
       {"status_code tested",
        Replace(rego, "response.system_error != \"\"", "response.status_code != 200")},
+      {"exact exemptions matched as prefixes",
+       Replace(rego, "img == entry", "startswith(img, entry)")},
+      {"prefix exemptions keep the \"*\"",
+       Replace(rego, "startswith(img, trim_suffix(entry, \"*\"))", "startswith(img, entry)")},
   };
   for (const auto& [what, text] : weakened) {
     EXPECT_FALSE(PolicyProblems(text).empty()) << "checker missed: " << what;
+  }
+}
+
+TEST(ConstraintTemplate, ExemptImagesIsAListOfNamesEmptyInTheShippedConstraints) {
+  const auto docs = DocumentsOf(DeployDir() + "/gatekeeper/constrainttemplate.yaml");
+  ASSERT_EQ(docs.size(), 1u);
+  const auto properties =
+      docs[0]["spec"]["crd"]["spec"]["validation"]["openAPIV3Schema"]["properties"];
+  EXPECT_EQ(properties["provider"]["type"].as<std::string>(""), "string");
+  EXPECT_EQ(properties["exemptImages"]["type"].as<std::string>(""), "array");
+  EXPECT_EQ(properties["exemptImages"]["items"]["type"].as<std::string>(""), "string");
+  EXPECT_NE(TemplateRego().find("object.get(input, [\"parameters\", \"exemptImages\"], [])"),
+            std::string::npos);
+  // Nothing is exempt unless an operator says so.
+  const auto files = FilesUnder(DeployDir() + "/gatekeeper/constraints", {".yaml"});
+  EXPECT_EQ(files.size(), 3u);
+  for (const auto& file : files) {
+    for (const auto& doc : DocumentsOf(file)) {
+      const auto exempt = doc["spec"]["parameters"]["exemptImages"];
+      EXPECT_TRUE(exempt.IsSequence()) << file;
+      EXPECT_EQ(exempt.size(), 0u) << file;
+    }
   }
 }
 
