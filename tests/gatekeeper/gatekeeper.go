@@ -48,10 +48,14 @@ type gatekeeperOptions struct {
 	providers        []unversioned.Provider
 	clientCertDir    string        // "" = no client certificate
 	responseCacheTTL time.Duration // 0 = response cache disabled
+	exemptImages     []string      // parameters.exemptImages of every constraint; nil = as shipped
 }
 
 type gatekeeper struct {
 	client *constraintclient.Client
+	// Shared with the mutation system, as Gatekeeper's main.go shares them.
+	providerCache *externaldata.ProviderCache
+	certWatcher   *certwatcher.CertWatcher // nil without a client certificate
 }
 
 // live is the most recent gatekeeper: the rego driver registers external_data
@@ -62,12 +66,14 @@ var live *gatekeeper
 func newGatekeeper(ctx context.Context, o gatekeeperOptions) (*gatekeeper, error) {
 	providerCache := externaldata.NewCache()
 	args := []rego.Arg{rego.Tracing(false), rego.DisableBuiltins(), rego.AddExternalDataProviderCache(providerCache)}
+	var watcher *certwatcher.CertWatcher
 	if o.responseCacheTTL > 0 {
 		args = append(args, rego.AddExternalDataProviderResponseCache(
 			externaldata.NewProviderResponseCache(ctx, o.responseCacheTTL)))
 	}
 	if o.clientCertDir != "" {
-		watcher, err := certwatcher.New(filepath.Join(o.clientCertDir, "tls.crt"), filepath.Join(o.clientCertDir, "tls.key"))
+		var err error
+		watcher, err = certwatcher.New(filepath.Join(o.clientCertDir, "tls.crt"), filepath.Join(o.clientCertDir, "tls.key"))
 		if err != nil {
 			return nil, fmt.Errorf("client cert watcher: %w", err)
 		}
@@ -97,6 +103,15 @@ func newGatekeeper(ctx context.Context, o gatekeeperOptions) (*gatekeeper, error
 		if err != nil {
 			return nil, err
 		}
+		if o.exemptImages != nil {
+			list := make([]interface{}, len(o.exemptImages))
+			for i, img := range o.exemptImages {
+				list[i] = img
+			}
+			if err := unstructured.SetNestedSlice(u.Object, list, "spec", "parameters", "exemptImages"); err != nil {
+				return nil, err
+			}
+		}
 		if _, err := client.AddConstraint(ctx, u); err != nil {
 			return nil, fmt.Errorf("AddConstraint %s: %w", f, err)
 		}
@@ -106,7 +121,7 @@ func newGatekeeper(ctx context.Context, o gatekeeperOptions) (*gatekeeper, error
 			return nil, fmt.Errorf("Provider %s rejected by Gatekeeper's provider cache: %w", o.providers[i].Name, err)
 		}
 	}
-	live = &gatekeeper{client: client}
+	live = &gatekeeper{client: client, providerCache: providerCache, certWatcher: watcher}
 	return live, nil
 }
 
@@ -147,8 +162,14 @@ func loadUnstructured(path string) (*unstructured.Unstructured, error) {
 	return &unstructured.Unstructured{Object: obj}, nil
 }
 
-// loadProvider reads the Provider object from a rendered manifest.
+// loadProvider reads the validation Provider from a rendered manifest.
 func loadProvider(manifest string) (unversioned.Provider, error) {
+	return loadProviderFor(manifest, "/validate")
+}
+
+// loadProviderFor reads the Provider whose URL ends in path from a rendered
+// manifest (the chart renders one for /validate and one for /mutate).
+func loadProviderFor(manifest, path string) (unversioned.Provider, error) {
 	raw, err := os.ReadFile(manifest)
 	if err != nil {
 		return unversioned.Provider{}, err
@@ -162,12 +183,11 @@ func loadProvider(manifest string) (unversioned.Provider, error) {
 		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
 			return unversioned.Provider{}, err
 		}
-		// The validation Provider; the chart also renders one for /mutate.
-		if obj.Kind == "Provider" && strings.HasSuffix(obj.Spec.URL, "/validate") {
+		if obj.Kind == "Provider" && strings.HasSuffix(obj.Spec.URL, path) {
 			return unversioned.Provider{ObjectMeta: obj.Metadata, Spec: obj.Spec}, nil
 		}
 	}
-	return unversioned.Provider{}, fmt.Errorf("%s: no Provider for /validate", manifest)
+	return unversioned.Provider{}, fmt.Errorf("%s: no Provider for %s", manifest, path)
 }
 
 // outcome is what the user and the cluster see for one object.

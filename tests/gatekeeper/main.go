@@ -33,12 +33,13 @@ var (
 	flagSignet     = flag.String("signet", "", "signet binary")
 	flagKit        = flag.String("kit", "", "source tree holding deploy/ and bench/tools/fixture.py")
 	flagTemplate   = flag.String("template", "", "ConstraintTemplate file (default: the kit's)")
+	flagAssigns    = flag.String("assigns", "", "rendered manifest holding the Assign mutators and the /mutate Provider (default: the kit's deploy/manifests/signet.yaml)")
 	flagRegistry   = flag.String("registry", "", "host:port of a plain-HTTP registry to push the test images to")
 	flagCerts      = flag.String("certs", "", "output directory of deploy/gen-certs.sh (provider certificate)")
 	flagOtherCerts = flag.String("other-certs", "", "a second deploy/gen-certs.sh output (another CA)")
 	flagWork       = flag.String("work", "", "scratch directory")
 	flagPython     = flag.String("python", "python3", "python interpreter for fixture.py")
-	flagOnly       = flag.String("only", "all", "all | corpus (the admission corpus only)")
+	flagOnly       = flag.String("only", "all", "all | corpus | exempt | failures | mutate (one part of the suite only)")
 	flagMessages   = flag.String("messages", "", "write every outcome observed, as JSON, to this file")
 )
 
@@ -75,9 +76,13 @@ func main() {
 		fmt.Fprintf(os.Stderr, "gatekeeper-suite: setup: %v\n", err)
 		code = 2
 	} else {
-		s.runCorpus()
-		if *flagOnly == "all" {
-			s.runFailures()
+		for _, part := range []struct {
+			name string
+			run  func()
+		}{{"corpus", s.runCorpus}, {"exempt", s.runExemptions}, {"failures", s.runFailures}, {"mutate", s.runMutation}} {
+			if *flagOnly == "all" || *flagOnly == part.name {
+				part.run()
+			}
 		}
 		if *flagMessages != "" {
 			b, _ := json.MarshalIndent(s.observed, "", "  ")
@@ -133,6 +138,11 @@ func (s *suite) setup() error {
 		if v == "" {
 			return fmt.Errorf("%s is required", name)
 		}
+	}
+	switch *flagOnly {
+	case "all", "corpus", "exempt", "failures", "mutate":
+	default:
+		return fmt.Errorf("-only %q: want all, corpus, exempt, failures or mutate", *flagOnly)
 	}
 	s.work, s.kit = *flagWork, *flagKit
 	s.template = *flagTemplate

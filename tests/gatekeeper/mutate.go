@@ -1,0 +1,286 @@
+package main
+
+// The kit's Assign mutators (the chart's templates/mutation.yaml, as rendered
+// into deploy/manifests/signet.yaml) run by Gatekeeper v3.20.1's mutation
+// System against signet's /mutate, wired as Gatekeeper's main.go wires it: the
+// same provider cache as validation and the webhook's client certificate. Each
+// Assign is converted and checked as Gatekeeper's mutator controller does
+// (scheme conversion to the unversioned type, mutators.MutatorForAssign), and
+// an admission request is mutated as pkg/webhook/mutation.go does: an error of
+// the System refuses the object, which is then never patched.
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"reflect"
+	"strings"
+
+	"github.com/open-policy-agent/frameworks/constraint/pkg/apis/externaldata/unversioned"
+	mutationsunversioned "github.com/open-policy-agent/gatekeeper/v3/apis/mutations/unversioned"
+	mutationsv1 "github.com/open-policy-agent/gatekeeper/v3/apis/mutations/v1"
+	"github.com/open-policy-agent/gatekeeper/v3/pkg/mutation"
+	"github.com/open-policy-agent/gatekeeper/v3/pkg/mutation/mutators"
+	mutationtypes "github.com/open-policy-agent/gatekeeper/v3/pkg/mutation/types"
+	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
+)
+
+// loadAssigns reads every Assign of a rendered manifest.
+func loadAssigns(manifest string) ([]*mutationsv1.Assign, error) {
+	raw, err := os.ReadFile(manifest)
+	if err != nil {
+		return nil, err
+	}
+	var out []*mutationsv1.Assign
+	for _, doc := range strings.Split(string(raw), "\n---") {
+		var head struct {
+			Kind string `json:"kind"`
+		}
+		if err := yaml.Unmarshal([]byte(doc), &head); err != nil {
+			return nil, err
+		}
+		if head.Kind != "Assign" {
+			continue
+		}
+		a := &mutationsv1.Assign{}
+		if err := yaml.UnmarshalStrict([]byte(doc), a); err != nil {
+			return nil, fmt.Errorf("%s: Assign: %w", manifest, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// newMutationSystem is Gatekeeper's mutation System sharing g's provider cache
+// and client certificate, holding the given Assigns.
+func newMutationSystem(g *gatekeeper, assigns []*mutationsv1.Assign) (*mutation.System, error) {
+	if g.certWatcher == nil {
+		return nil, fmt.Errorf("mutation needs the client certificate watcher")
+	}
+	system := mutation.NewSystem(mutation.SystemOpts{ProviderCache: g.providerCache, ClientCertWatcher: g.certWatcher})
+	scheme := runtime.NewScheme()
+	if err := mutationsv1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	for _, a := range assigns {
+		u := &mutationsunversioned.Assign{}
+		if err := scheme.Convert(a, u, nil); err != nil {
+			return nil, fmt.Errorf("Assign %s: convert: %w", a.Name, err)
+		}
+		m, err := mutators.MutatorForAssign(u)
+		if err != nil {
+			return nil, fmt.Errorf("Assign %s rejected by Gatekeeper: %w", a.Name, err)
+		}
+		if err := system.Upsert(m); err != nil {
+			return nil, fmt.Errorf("Assign %s: %w", a.Name, err)
+		}
+	}
+	return system, nil
+}
+
+// mutateRequest mutates req.Object as Gatekeeper's mutating webhook does and
+// returns the object the API server continues with: the patched object, the
+// original when nothing matched, or an error that refuses the request.
+func mutateRequest(system *mutation.System, req *admissionv1.AdmissionRequest) (*unstructured.Unstructured, error) {
+	obj := &unstructured.Unstructured{}
+	if err := obj.UnmarshalJSON(req.Object.Raw); err != nil {
+		return nil, err
+	}
+	oldNS := obj.GetNamespace()
+	obj.SetNamespace(req.Namespace)
+	mutable := &mutationtypes.Mutable{
+		Object:    obj,
+		Namespace: namespaceObject(req.Namespace),
+		Source:    mutationtypes.SourceTypeOriginal,
+	}
+	mutated, err := system.Mutate(mutable)
+	if err != nil {
+		return nil, err
+	}
+	original := &unstructured.Unstructured{}
+	if err := original.UnmarshalJSON(req.Object.Raw); err != nil {
+		return nil, err
+	}
+	if !mutated {
+		return original, nil
+	}
+	mutable.Object.SetNamespace(oldNS)
+	// Through JSON, as the webhook's patch is made.
+	b, err := mutable.Object.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	out := &unstructured.Unstructured{}
+	return out, out.UnmarshalJSON(b)
+}
+
+// imagesOf lists the images of obj's pod spec, per field.
+func imagesOf(obj *unstructured.Unstructured) images {
+	path := map[string][]string{"Pod": {"spec"}, "CronJob": {"spec", "jobTemplate", "spec", "template", "spec"}}[obj.GetKind()]
+	if path == nil {
+		path = []string{"spec", "template", "spec"}
+	}
+	field := func(name string) []string {
+		list, _, _ := unstructured.NestedSlice(obj.Object, append(append([]string{}, path...), name)...)
+		var out []string
+		for _, c := range list {
+			img, _ := c.(map[string]interface{})["image"].(string)
+			out = append(out, img)
+		}
+		return out
+	}
+	return images{containers: field("containers"), init: field("initContainers"), ephemeral: field("ephemeralContainers")}
+}
+
+func (im images) String() string {
+	b, _ := json.Marshal(map[string][]string{"containers": im.containers, "initContainers": im.init, "ephemeralContainers": im.ephemeral})
+	return string(b)
+}
+
+// checkMutation checks the images after mutation, or the error that refuses
+// the object (wantErr != "").
+func (s *suite) checkMutation(name string, system *mutation.System, obj *unstructured.Unstructured,
+	want images, wantErr string) *unstructured.Unstructured {
+	got, err := mutateRequest(system, admissionRequest(admissionv1.Create, obj, nil, ""))
+	switch {
+	case wantErr != "" && err == nil:
+		s.failures++
+		fmt.Printf("FAIL %s\n got: admitted with %s\nwant: refused with %q\n", name, imagesOf(got), wantErr)
+	case wantErr != "" && err.Error() != wantErr:
+		s.failures++
+		fmt.Printf("FAIL %s\n got: refused with %q\nwant: refused with %q\n", name, err.Error(), wantErr)
+	case wantErr == "" && err != nil:
+		s.failures++
+		fmt.Printf("FAIL %s\n got: refused with %q\nwant: %s\n", name, err.Error(), want)
+	case wantErr == "" && !reflect.DeepEqual(imagesOf(got), want):
+		s.failures++
+		fmt.Printf("FAIL %s\n got: %s\nwant: %s\n", name, imagesOf(got), want)
+	default:
+		fmt.Printf("ok   %s\n", name)
+		if err != nil {
+			s.observed[name] = outcome{Denied: []string{err.Error()}}
+		}
+		return got
+	}
+	return nil
+}
+
+// mutateFailed is the error of Gatekeeper's mutation System when provider
+// answered key with an item error.
+func mutateFailed(provider, key, reason string) string {
+	return fmt.Sprintf("failed to resolve external data placeholders: failed to retrieve external data item from provider %s: %s_invalid: %s",
+		provider, key, reason)
+}
+
+func (s *suite) runMutation() {
+	manifest := *flagAssigns
+	if manifest == "" {
+		manifest = s.kit + "/deploy/manifests/signet.yaml"
+	}
+	assigns, err := loadAssigns(manifest)
+	if err != nil || len(assigns) != 9 {
+		s.failSetup("mutate", fmt.Errorf("want the kit's 9 Assigns (3 targets x 3 container fields), got %d (%v)", len(assigns), err))
+		return
+	}
+	mutateProvider, err := loadProviderFor(manifest, "/mutate")
+	if err != nil {
+		s.failSetup("mutate", err)
+		return
+	}
+	for _, a := range assigns {
+		if p := a.Spec.Parameters.Assign.ExternalData; p == nil || p.Provider != mutateProvider.Name {
+			s.failSetup("mutate", fmt.Errorf("Assign %s does not use the %s Provider", a.Name, mutateProvider.Name))
+			return
+		}
+	}
+	mutateProvider.Spec.CABundle = s.provider.Spec.CABundle
+	main := s.provider // validation, pointing at the main signet
+	mutateProvider = s.withPortOf(mutateProvider, main)
+	g, err := s.newGatekeeper(func(o *gatekeeperOptions) { o.providers = []unversioned.Provider{main, mutateProvider} })
+	if err != nil {
+		s.failSetup("mutate", err)
+		return
+	}
+	system, err := newMutationSystem(g, assigns)
+	if err != nil {
+		s.failSetup("mutate", err)
+		return
+	}
+	S1, S2, S3 := s.signed[0], s.signed[1], s.signed[2]
+	D1, D2, D3 := s.digests[0], s.digests[1], s.digests[2]
+	U1, U2 := s.unsigned[0], s.unsigned[1]
+	mp := mutateProvider.Name
+
+	// Signed tags are pinned to the digest the registry holds, in every field.
+	pod := s.checkMutation("mutate/pod: containers, initContainers and ephemeralContainers pinned to their digests, production", system,
+		object("Pod", "production", "mp1", images{containers: []string{S1, S2}, init: []string{S3}, ephemeral: []string{S1}}),
+		images{containers: []string{D1, D2}, init: []string{D3}, ephemeral: []string{D1}}, "")
+	for _, kind := range workloadKinds {
+		s.checkMutation(fmt.Sprintf("mutate/%s: every container field pinned, production", strings.ToLower(kind)), system,
+			object(kind, "production", "mw", images{containers: []string{S1}, init: []string{S2}, ephemeral: []string{S3}}),
+			images{containers: []string{D1}, init: []string{D2}, ephemeral: []string{D3}}, "")
+	}
+	s.checkMutation("mutate/pod: an image already by digest stays as it is, staging", system,
+		object("Pod", "staging", "mp2", images{containers: []string{D2}}), images{containers: []string{D2}}, "")
+
+	// Gatekeeper mutates, then validates: the pinned Pod passes validation.
+	if pod != nil {
+		got, err := g.admit(s.ctx, admissionRequest(admissionv1.Create, pod, nil, ""))
+		if err != nil {
+			s.failSetup("mutate/the pinned pod is admitted by validation", err)
+		} else {
+			s.checkAdmission("mutate/the pinned pod is admitted by validation, production", got, expect("Pod", "production"))
+		}
+	}
+
+	// Unverified images: failurePolicy Fail refuses the object, nothing is pinned.
+	s.checkMutation("mutate/pod: an unsigned container refuses the object, production", system,
+		object("Pod", "production", "mu1", images{containers: []string{S1, U1}}), images{}, mutateFailed(mp, U1, reasonUnsigned))
+	s.checkMutation("mutate/deployment: an unsigned initContainer refuses the object, production", system,
+		object("Deployment", "production", "mu2", images{containers: []string{S1}, init: []string{U1}}), images{}, mutateFailed(mp, U1, reasonUnsigned))
+	s.checkMutation("mutate/cronjob: an unsigned initContainer refuses the object, production", system,
+		object("CronJob", "production", "mu3", images{containers: []string{S1}, init: []string{U2}}), images{}, mutateFailed(mp, U2, reasonUnsigned))
+	s.checkMutation("mutate/pod: an unsigned ephemeralContainer refuses the object, production", system,
+		object("Pod", "production", "mu4", images{containers: []string{S1}, ephemeral: []string{U2}}), images{}, mutateFailed(mp, U2, reasonUnsigned))
+	s.checkMutation("mutate/pod: a missing image refuses the object, staging", system,
+		object("Pod", "staging", "mu5", images{containers: []string{s.missing}}), images{}, mutateFailed(mp, s.missing, reasonMissing))
+
+	// Outside mutation.namespaces nothing is asked and nothing changes.
+	s.checkMutation("mutate/pod: outside mutation.namespaces nothing is pinned or refused, default", system,
+		object("Pod", "default", "mn1", images{containers: []string{S1, U1}, init: []string{S2}}),
+		images{containers: []string{S1, U1}, init: []string{S2}}, "")
+
+	// The mutate Provider down: refused.
+	down, err := freePort()
+	if err != nil {
+		s.failSetup("mutate", err)
+		return
+	}
+	downMutate := s.withPortOf(mutateProvider, s.providerFor(&signetProcess{port: down}))
+	if g, err = s.newGatekeeper(func(o *gatekeeperOptions) { o.providers = []unversioned.Provider{main, downMutate} }); err != nil {
+		s.failSetup("mutate", err)
+		return
+	}
+	if system, err = newMutationSystem(g, assigns); err != nil {
+		s.failSetup("mutate", err)
+		return
+	}
+	s.checkMutation("mutate/pod: the mutate Provider down refuses the object, production", system,
+		object("Pod", "production", "md1", images{containers: []string{S1}}), images{},
+		fmt.Sprintf("failed to resolve external data placeholders: failed to send external data request to provider %s: %s", mp,
+			sendFailed(downMutate.Spec.URL, fmt.Sprintf("dial tcp 127.0.0.1:%d: connect: connection refused", down))))
+}
+
+// withPortOf is p with the host and port of ref's URL (the path stays p's).
+func (s *suite) withPortOf(p, ref unversioned.Provider) unversioned.Provider {
+	out := *p.DeepCopy()
+	own, _ := url.Parse(p.Spec.URL)
+	other, _ := url.Parse(ref.Spec.URL)
+	own.Host = other.Host
+	out.Spec.URL = own.String()
+	return out
+}
