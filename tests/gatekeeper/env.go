@@ -9,10 +9,13 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -21,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -311,4 +315,64 @@ func (p *signetProcess) stop() {
 	}
 	_ = p.cmd.Process.Kill()
 	_, _ = p.cmd.Process.Wait()
+}
+
+// metricSum scrapes /metrics of the signet behind provider (its main port,
+// over mTLS with Gatekeeper's client certificate in certDir) and sums the
+// samples of name whose labels include every pair of labels (`k="v"`); found
+// is false when there is no such sample (yet).
+func metricSum(provider string, caBundle string, certDir, name string, labels ...string) (sum float64, found bool, err error) {
+	ca, err := base64.StdEncoding.DecodeString(caBundle)
+	if err != nil {
+		return 0, false, err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(ca) {
+		return 0, false, fmt.Errorf("caBundle holds no certificate")
+	}
+	cert, err := tls.LoadX509KeyPair(filepath.Join(certDir, "tls.crt"), filepath.Join(certDir, "tls.key"))
+	if err != nil {
+		return 0, false, err
+	}
+	u, err := url.Parse(provider)
+	if err != nil {
+		return 0, false, err
+	}
+	u.Path = "/metrics"
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}}}
+	resp, err := client.Get(u.String())
+	if err != nil {
+		return 0, false, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, false, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, false, fmt.Errorf("GET %s: HTTP %d", u, resp.StatusCode)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, name+"{") {
+			continue
+		}
+		end := strings.LastIndex(line, "} ")
+		if end < 0 {
+			continue
+		}
+		ok := true
+		for _, l := range labels {
+			ok = ok && strings.Contains(line[:end], l)
+		}
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(line[end+2:]), 64)
+		if err != nil {
+			return 0, false, fmt.Errorf("%s: %q: %w", u, line, err)
+		}
+		sum, found = sum+v, true
+	}
+	return sum, found, nil
 }

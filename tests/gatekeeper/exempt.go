@@ -59,9 +59,13 @@ func (s *suite) runExemptions() {
 		s.failSetup("exempt", err)
 		return
 	}
-	create(g, "exempt/unsigned images exempt by prefix and by exact name are admitted, production",
-		object("Pod", "production", "x1", images{containers: []string{S1, U1}, init: []string{D4}, ephemeral: []string{U1}}),
-		expect("Pod", "production"))
+	got, err := s.measureSent("validate", func() {
+		create(g, "exempt/unsigned images exempt by prefix and by exact name are admitted, production",
+			object("Pod", "production", "x1", images{containers: []string{S1, U1}, init: []string{D4}, ephemeral: []string{U1}}),
+			expect("Pod", "production"))
+	})
+	s.checkSent("exempt/the provider received only the non-exempt image", got, err,
+		got.requests >= 1 && got.items == got.requests, "at least one request, each with one key")
 	create(g, "exempt/an exempt initContainer of a CronJob is admitted, production",
 		object("CronJob", "production", "x2", images{containers: []string{S2}, init: []string{U1}}),
 		expect("CronJob", "production"))

@@ -442,3 +442,46 @@ func (s *suite) create(name string, obj *unstructured.Unstructured, want outcome
 }
 
 func waitFor(d time.Duration) { time.Sleep(d) }
+
+// sent is what the main signet received for one endpoint during a step.
+type sent struct{ requests, items float64 }
+
+// measureSent runs step and returns the requests and keys (items) the main
+// signet received for endpoint meanwhile, from its own metrics.
+func (s *suite) measureSent(endpoint string, step func()) (sent, error) {
+	read := func(metric string, mustExist bool) (float64, error) {
+		v, found, err := metricSum(s.provider.Spec.URL, s.provider.Spec.CABundle, s.gkCert, metric, `endpoint="`+endpoint+`"`)
+		if err == nil && mustExist && !found {
+			err = fmt.Errorf("no %s{endpoint=%q} in signet's metrics", metric, endpoint)
+		}
+		return v, err
+	}
+	var before, after sent
+	var err error
+	if before.requests, err = read("signet_provider_requests_total", false); err != nil {
+		return sent{}, err
+	}
+	if before.items, err = read("signet_provider_items_total", false); err != nil {
+		return sent{}, err
+	}
+	step()
+	if after.requests, err = read("signet_provider_requests_total", true); err != nil {
+		return sent{}, err
+	}
+	if after.items, err = read("signet_provider_items_total", true); err != nil {
+		return sent{}, err
+	}
+	return sent{after.requests - before.requests, after.items - before.items}, nil
+}
+
+func (s *suite) checkSent(name string, got sent, err error, ok bool, want string) {
+	switch {
+	case err != nil:
+		s.failSetup(name, err)
+	case !ok:
+		s.failures++
+		fmt.Printf("FAIL %s\n got: %v requests, %v keys\nwant: %s\n", name, got.requests, got.items, want)
+	default:
+		fmt.Printf("ok   %s (%v requests, %v keys)\n", name, got.requests, got.items)
+	}
+}

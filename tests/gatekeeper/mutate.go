@@ -224,6 +224,16 @@ func (s *suite) runMutation() {
 			object(kind, "production", "mw", images{containers: []string{S1}, init: []string{S2}, ephemeral: []string{S3}}),
 			images{containers: []string{D1}, init: []string{D2}, ephemeral: []string{D3}}, "")
 	}
+	// One request per object with its distinct images; nothing cached by Gatekeeper.
+	twice, err := s.measureSent("mutate", func() {
+		for i := 0; i < 2; i++ {
+			s.checkMutation(fmt.Sprintf("mutate/pod: one image in three places, round %d", i+1), system,
+				object("Pod", "production", "mp3", images{containers: []string{S1, S1, S2}, init: []string{S1}}),
+				images{containers: []string{D1, D1, D2}, init: []string{D1}}, "")
+		}
+	})
+	s.checkSent("mutate/each mutation sends one request with the distinct images, uncached", twice, err,
+		twice.requests == 2 && twice.items == 4, "2 requests, 4 keys (2 distinct images, twice)")
 	s.checkMutation("mutate/pod: an image already by digest stays as it is, staging", system,
 		object("Pod", "staging", "mp2", images{containers: []string{D2}}), images{containers: []string{D2}}, "")
 
