@@ -1,7 +1,8 @@
 // The suite links the constraint framework and OPA at the versions Gatekeeper
 // v3.20.1 pins: requiring gatekeeper/v3 v3.20.1 makes its go.mod choose
 // frameworks/constraint v0.0.0-20250826220826-a139325b6501 and opa v1.7.1
-// (main.go checks both at start).
+// (main.go checks all three at start). The mutation system (pkg/mutation) is
+// gatekeeper/v3 v3.20.1's own.
 module signet.test/gatekeeper
 
 go 1.24.0

@@ -1,7 +1,9 @@
 // Command gatekeeper-suite evaluates the signet deploy kit (ConstraintTemplate,
-// constraints, Provider) with Gatekeeper's own constraint framework and OPA, as
-// pinned by Gatekeeper v3.20.1, against a real `signet serve` (HTTPS, mTLS)
-// and a real registry. scripts/gatekeeper-suite.sh builds and runs it.
+// constraints with and without exemptImages, Providers, Assign mutators) with
+// Gatekeeper v3.20.1's own code (its constraint framework and OPA for
+// validation and audit, its mutation system for the mutators) against a real
+// `signet serve` (HTTPS, mTLS) and a real registry.
+// scripts/gatekeeper-suite.sh builds and runs it.
 //
 // Exit status: 0 when every case holds, 1 when a case fails, 2 on a setup error.
 package main

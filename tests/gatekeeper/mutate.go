@@ -198,9 +198,9 @@ func (s *suite) runMutation() {
 		}
 	}
 	mutateProvider.Spec.CABundle = s.provider.Spec.CABundle
-	main := s.provider // validation, pointing at the main signet
-	mutateProvider = s.withPortOf(mutateProvider, main)
-	g, err := s.newGatekeeper(func(o *gatekeeperOptions) { o.providers = []unversioned.Provider{main, mutateProvider} })
+	validate := s.provider // validation, pointing at the main signet
+	mutateProvider = s.withPortOf(mutateProvider, validate)
+	g, err := s.newGatekeeper(func(o *gatekeeperOptions) { o.providers = []unversioned.Provider{validate, mutateProvider} })
 	if err != nil {
 		s.failSetup("mutate", err)
 		return
@@ -271,7 +271,7 @@ func (s *suite) runMutation() {
 		return
 	}
 	downMutate := s.withPortOf(mutateProvider, s.providerFor(&signetProcess{port: down}))
-	if g, err = s.newGatekeeper(func(o *gatekeeperOptions) { o.providers = []unversioned.Provider{main, downMutate} }); err != nil {
+	if g, err = s.newGatekeeper(func(o *gatekeeperOptions) { o.providers = []unversioned.Provider{validate, downMutate} }); err != nil {
 		s.failSetup("mutate", err)
 		return
 	}
