@@ -14,7 +14,8 @@
 #   INSECURE_REGISTRY  "true" to allow a plain-HTTP registry
 #   REGISTRY_CACERT    CA file for a registry with a private CA
 #   RESULT_PATH        where to write the signed reference (optional)
-#   DOCKER_CONFIG      directory with config.json for the registry (optional)
+#   DOCKER_CONFIG      directory with config.json, or .dockerconfigjson (a mounted
+#                      docker-registry Secret), with registry credentials (optional)
 #   SIGNET             signet binary (default: signet from PATH)
 set -euo pipefail
 
