@@ -14,14 +14,16 @@
 #include <map>
 
 #include "deploy/deploy_files.h"
-#include "signet/crypto/encoding.h"
 #include "support/registry_server.h"
+#include "support/secret_volume.h"
 #include "support/test_images.h"
 
 namespace signet::deploytest {
 namespace {
 
 using signet::testing::CommandResult;
+using signet::testing::DockerRegistrySecretJson;
+using signet::testing::ProjectSecretVolume;
 using signet::testing::PushedImage;
 using signet::testing::PushRandomImage;
 using signet::testing::ReadFile;
@@ -122,32 +124,6 @@ int SecretFileMode(const YAML::Node& secret, const std::string& key) {
     }
   }
   return secret["defaultMode"] ? KubernetesFileMode(secret["defaultMode"]) : 0644;
-}
-
-// Writes `files` under `dir` as kubelet projects a Secret volume: each file in
-// a timestamped directory with `mode`, owned by root:root; "..data" points at
-// that directory; each key is a symlink "..data/<key>".
-void ProjectSecretVolume(const std::string& dir, const std::map<std::string, std::string>& files,
-                         int mode) {
-  const std::string stamp = "..2026_12_01_10_00_00.123456789";
-  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << dir;
-  ASSERT_EQ(mkdir((dir + "/" + stamp).c_str(), 0755), 0);
-  for (const auto& [key, text] : files) {
-    const std::string file = dir + "/" + stamp + "/" + key;
-    WriteFile(file, text, mode);
-    ASSERT_EQ(chown(file.c_str(), 0, 0), 0);
-    ASSERT_EQ(chmod(file.c_str(), static_cast<mode_t>(mode)), 0);
-    ASSERT_EQ(symlink(("..data/" + key).c_str(), (dir + "/" + key).c_str()), 0);
-  }
-  ASSERT_EQ(symlink(stamp.c_str(), (dir + "/..data").c_str()), 0);
-}
-
-// The JSON `kubectl create secret docker-registry --docker-server=<server>
-// --docker-username=<user> --docker-password=<password>` stores.
-std::string DockerRegistrySecretJson(const std::string& server, const std::string& user,
-                                     const std::string& password) {
-  return R"({"auths":{")" + server + R"(":{"username":")" + user + R"(","password":")" + password +
-         R"(","auth":")" + crypto::Base64Encode(user + ":" + password) + R"("}}})";
 }
 
 constexpr char kPassword[] = "tekton-test-password";

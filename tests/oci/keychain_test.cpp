@@ -11,10 +11,13 @@
 
 #include "signet/crypto/encoding.h"
 #include "support/paths.h"
+#include "support/secret_volume.h"
 
 namespace signet::oci {
 namespace {
 
+using signet::testing::DockerRegistrySecretJson;
+using signet::testing::ProjectSecretVolume;
 using signet::testing::TempDir;
 
 void WriteFile(const std::string& path, const std::string& text) {
@@ -236,28 +239,13 @@ TEST_F(KeychainTest, DefaultKeychainOrder) {
   EXPECT_EQ(Resolve(*explicit_keychain, "c.example").username, "flag-user");
 }
 
-// A docker config directory as Kubernetes mounts a Secret: the key file is a
-// symlink into "..data", itself a symlink to a timestamped directory.
-void MountLikeKubelet(const std::string& dir, const std::string& key, const std::string& text) {
-  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
-  const std::string stamped = dir + "/..2026_01_01_00_00_00.000000001";
-  ASSERT_EQ(mkdir(stamped.c_str(), 0755), 0);
-  WriteFile(stamped + "/" + key, text);
-  ASSERT_EQ(symlink("..2026_01_01_00_00_00.000000001", (dir + "/..data").c_str()), 0);
-  ASSERT_EQ(symlink(("..data/" + key).c_str(), (dir + "/" + key).c_str()), 0);
-}
-
-// What `kubectl create secret docker-registry --docker-server=... ` stores.
-std::string KubectlDockerConfigJson(const std::string& server, const std::string& user,
-                                    const std::string& password) {
-  return R"({"auths":{")" + server + R"(":{"username":")" + user + R"(","password":")" + password +
-         R"(","auth":")" + crypto::Base64Encode(user + ":" + password) + R"("}}})";
-}
-
+// A docker-registry Secret mounted as kubelet mounts it (key symlinks into
+// "..data"), used as the docker config directory.
 TEST_F(KeychainTest, ConfigDirReadsDockerconfigjsonOfAMountedSecret) {
   const std::string dir = dir_.File("secret");
-  MountLikeKubelet(dir, ".dockerconfigjson",
-                   KubectlDockerConfigJson("https://127.0.0.1:5000", "kube-user", "kube-pass"));
+  ProjectSecretVolume(
+      dir, {{".dockerconfigjson",
+             DockerRegistrySecretJson("https://127.0.0.1:5000", "kube-user", "kube-pass")}});
   const Credentials creds = Resolve(*DockerConfigDirKeychain(dir), "127.0.0.1:5000");
   EXPECT_EQ(creds.username, "kube-user");
   EXPECT_EQ(creds.password, "kube-pass");
@@ -270,8 +258,9 @@ TEST_F(KeychainTest, ConfigDirReadsDockerconfigjsonOfAMountedSecret) {
 
   // Positive control for the layout: the same Secret with a config.json key.
   const std::string generic = dir_.File("generic");
-  MountLikeKubelet(generic, "config.json",
-                   KubectlDockerConfigJson("127.0.0.1:5000", "generic-user", "generic-pass"));
+  ProjectSecretVolume(
+      generic, {{"config.json",
+                 DockerRegistrySecretJson("127.0.0.1:5000", "generic-user", "generic-pass")}});
   EXPECT_EQ(Resolve(*DockerConfigDirKeychain(generic), "127.0.0.1:5000").username, "generic-user");
   // An empty directory knows nothing.
   const std::string empty = dir_.File("empty");
@@ -284,7 +273,7 @@ TEST_F(KeychainTest, ConfigDirReadsDockerconfigjsonOfAMountedSecret) {
 TEST_F(KeychainTest, ConfigDirPrefersConfigJsonAndNeverMerges) {
   const std::string dir = dir_.File("both");
   ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
-  WriteFile(dir + "/config.json", KubectlDockerConfigJson("a.example", "config-user", "x"));
+  WriteFile(dir + "/config.json", DockerRegistrySecretJson("a.example", "config-user", "x"));
   WriteFile(dir + "/.dockerconfigjson",
             R"({"auths":{"a.example":{"username":"secret-user","password":"y"},
                          "b.example":{"username":"secret-b","password":"y"}}})");
@@ -331,7 +320,7 @@ TEST_F(KeychainTest, ConfigDirFileIsBoundedHostileInput) {
       << deep.error().message();
 
   // Positive control: the same file, well-formed, is read.
-  WriteFile(file, KubectlDockerConfigJson("a.example", "ok-user", "ok-pass"));
+  WriteFile(file, DockerRegistrySecretJson("a.example", "ok-user", "ok-pass"));
   EXPECT_EQ(Resolve(*keychain, "a.example").username, "ok-user");
 }
 
