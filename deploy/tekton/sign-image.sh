@@ -23,7 +23,7 @@ fail() { echo "sign-image: $*" >&2; exit 1; }
 
 [[ -n ${IMAGE:-} ]] || fail "IMAGE is not set"
 [[ -n ${KEY_FILE:-} ]] || fail "KEY_FILE is not set"
-[[ -r $KEY_FILE ]] || fail "cannot read the signing key $KEY_FILE"
+[[ -r $KEY_FILE ]] || fail "cannot read the signing key $KEY_FILE as UID $EUID (a Secret volume needs a mode this user can read, e.g. 0444, or an fsGroup)"
 [[ -n ${COSIGN_PASSWORD+x} ]] || fail "COSIGN_PASSWORD is not set"
 signet=${SIGNET:-signet}
 if [[ -z ${DOCKER_CONFIG:-} ]]; then

@@ -250,6 +250,7 @@ TEST_F(TektonStepAsItsUser, KeyModeOfTheTaskIsReadableWithoutFsGroup) {
                                 docker, ResultsDir("results-" + std::to_string(old_mode)));
     EXPECT_NE(result.exit_code, 0) << std::oct << old_mode;
     EXPECT_NE(result.err.find("cannot read the signing key"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("as UID 65532"), std::string::npos) << result.err;
     EXPECT_NE(Verify(image).exit_code, 0) << "signed with an unreadable key?";
   }
 
