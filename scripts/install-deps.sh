@@ -26,6 +26,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   docker-registry apache2-utils python3 python3-cryptography unzip xz-utils
   clang-14 libclang-rt-14-dev valgrind wrk nginx-light iproute2 procps jq
+  patchelf  # scripts/package-release.sh
 )
 
 missing=()

@@ -14,7 +14,8 @@
 #   INSECURE_REGISTRY  "true" to allow a plain-HTTP registry
 #   REGISTRY_CACERT    CA file for a registry with a private CA
 #   RESULT_PATH        where to write the signed reference (optional)
-#   DOCKER_CONFIG      directory with config.json for the registry (optional)
+#   DOCKER_CONFIG      directory with config.json, or .dockerconfigjson (a mounted
+#                      docker-registry Secret), with registry credentials (optional)
 #   SIGNET             signet binary (default: signet from PATH)
 set -euo pipefail
 
@@ -22,7 +23,7 @@ fail() { echo "sign-image: $*" >&2; exit 1; }
 
 [[ -n ${IMAGE:-} ]] || fail "IMAGE is not set"
 [[ -n ${KEY_FILE:-} ]] || fail "KEY_FILE is not set"
-[[ -r $KEY_FILE ]] || fail "cannot read the signing key $KEY_FILE"
+[[ -r $KEY_FILE ]] || fail "cannot read the signing key $KEY_FILE as UID $EUID (a Secret volume needs a mode this user can read, e.g. 0444, or an fsGroup)"
 [[ -n ${COSIGN_PASSWORD+x} ]] || fail "COSIGN_PASSWORD is not set"
 signet=${SIGNET:-signet}
 if [[ -z ${DOCKER_CONFIG:-} ]]; then

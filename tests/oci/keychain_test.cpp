@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -10,10 +11,13 @@
 
 #include "signet/crypto/encoding.h"
 #include "support/paths.h"
+#include "support/secret_volume.h"
 
 namespace signet::oci {
 namespace {
 
+using signet::testing::DockerRegistrySecretJson;
+using signet::testing::ProjectSecretVolume;
 using signet::testing::TempDir;
 
 void WriteFile(const std::string& path, const std::string& text) {
@@ -233,6 +237,91 @@ TEST_F(KeychainTest, DefaultKeychainOrder) {
       DefaultKeychain({Credentials{"flag-user", "flag-pass", ""}, {"a.example", "c.example"}});
   EXPECT_EQ(Resolve(*explicit_keychain, "a.example").username, "flag-user");
   EXPECT_EQ(Resolve(*explicit_keychain, "c.example").username, "flag-user");
+}
+
+// A docker-registry Secret mounted as kubelet mounts it (key symlinks into
+// "..data"), used as the docker config directory.
+TEST_F(KeychainTest, ConfigDirReadsDockerconfigjsonOfAMountedSecret) {
+  const std::string dir = dir_.File("secret");
+  ProjectSecretVolume(
+      dir, {{".dockerconfigjson",
+             DockerRegistrySecretJson("https://127.0.0.1:5000", "kube-user", "kube-pass")}});
+  const Credentials creds = Resolve(*DockerConfigDirKeychain(dir), "127.0.0.1:5000");
+  EXPECT_EQ(creds.username, "kube-user");
+  EXPECT_EQ(creds.password, "kube-pass");
+  EXPECT_TRUE(Resolve(*DockerConfigDirKeychain(dir), "ghcr.io").anonymous());
+
+  // The CLI's default keychain takes it from $DOCKER_CONFIG.
+  ScopedEnv docker_config("DOCKER_CONFIG", dir);
+  ScopedEnv registry_auth_file("REGISTRY_AUTH_FILE", "");
+  EXPECT_EQ(Resolve(*DefaultKeychain(), "127.0.0.1:5000").username, "kube-user");
+
+  // Positive control for the layout: the same Secret with a config.json key.
+  const std::string generic = dir_.File("generic");
+  ProjectSecretVolume(
+      generic, {{"config.json",
+                 DockerRegistrySecretJson("127.0.0.1:5000", "generic-user", "generic-pass")}});
+  EXPECT_EQ(Resolve(*DockerConfigDirKeychain(generic), "127.0.0.1:5000").username, "generic-user");
+  // An empty directory knows nothing.
+  const std::string empty = dir_.File("empty");
+  ASSERT_EQ(mkdir(empty.c_str(), 0755), 0);
+  EXPECT_TRUE(Resolve(*DockerConfigDirKeychain(empty), "127.0.0.1:5000").anonymous());
+}
+
+// config.json wins whenever it exists; the two files are never merged, and a
+// broken config.json is an error rather than a reason to try the other file.
+TEST_F(KeychainTest, ConfigDirPrefersConfigJsonAndNeverMerges) {
+  const std::string dir = dir_.File("both");
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+  WriteFile(dir + "/config.json", DockerRegistrySecretJson("a.example", "config-user", "x"));
+  WriteFile(dir + "/.dockerconfigjson",
+            R"({"auths":{"a.example":{"username":"secret-user","password":"y"},
+                         "b.example":{"username":"secret-b","password":"y"}}})");
+  auto keychain = DockerConfigDirKeychain(dir);
+  EXPECT_EQ(Resolve(*keychain, "a.example").username, "config-user");
+  EXPECT_TRUE(Resolve(*keychain, "b.example").anonymous());
+
+  WriteFile(dir + "/config.json", "{not json");
+  auto broken = keychain->Resolve("b.example");
+  ASSERT_FALSE(broken.ok());
+  EXPECT_EQ(broken.error().code(), ErrorCode::kParse);
+  EXPECT_NE(broken.error().message().find("config.json"), std::string::npos)
+      << broken.error().message();
+
+  // Once config.json is gone, .dockerconfigjson is read (on the next lookup).
+  ASSERT_EQ(unlink((dir + "/config.json").c_str()), 0);
+  EXPECT_EQ(Resolve(*keychain, "b.example").username, "secret-b");
+}
+
+// A Secret's content is hostile input: bounded in size and in nesting, and a
+// symlink to an endless file does not make signet read forever.
+TEST_F(KeychainTest, ConfigDirFileIsBoundedHostileInput) {
+  const std::string dir = dir_.File("hostile");
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+  const std::string file = dir + "/.dockerconfigjson";
+  auto keychain = DockerConfigDirKeychain(dir);
+
+  ASSERT_EQ(symlink("/dev/zero", file.c_str()), 0);
+  auto endless = keychain->Resolve("a.example");
+  ASSERT_FALSE(endless.ok());
+  EXPECT_EQ(endless.error().code(), ErrorCode::kTooLarge);
+  ASSERT_EQ(unlink(file.c_str()), 0);
+
+  WriteFile(file, R"({"auths":{},"pad":")" + std::string(5 * 1024 * 1024, 'a') + R"("})");
+  auto large = keychain->Resolve("a.example");
+  ASSERT_FALSE(large.ok());
+  EXPECT_EQ(large.error().code(), ErrorCode::kTooLarge);
+
+  WriteFile(file,
+            R"({"auths":{},"deep":)" + std::string(10000, '[') + std::string(10000, ']') + "}");
+  auto deep = keychain->Resolve("a.example");
+  ASSERT_FALSE(deep.ok());
+  EXPECT_NE(deep.error().message().find(".dockerconfigjson"), std::string::npos)
+      << deep.error().message();
+
+  // Positive control: the same file, well-formed, is read.
+  WriteFile(file, DockerRegistrySecretJson("a.example", "ok-user", "ok-pass"));
+  EXPECT_EQ(Resolve(*keychain, "a.example").username, "ok-user");
 }
 
 // --registry-username/--registry-password are for the image's registry only:

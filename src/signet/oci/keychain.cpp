@@ -13,7 +13,6 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "signet/bounded_json.h"
 #include "signet/crypto/encoding.h"
@@ -259,9 +258,29 @@ Result<Credentials> ParseAuthEntry(const nlohmann::json& entry, const std::strin
   return creds;
 }
 
+// The whole of `path`, read without ever holding more than kMaxConfigBytes + 1
+// bytes: a config file may be anything a Secret or a user put there (a huge
+// file, /dev/zero behind a symlink).
+Result<std::string> ReadBounded(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error(ErrorCode::kIo, "cannot read " + path);
+  std::string text;
+  char buffer[8192];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    text.append(buffer, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxConfigBytes) {
+      return Error(ErrorCode::kTooLarge,
+                   path + " is larger than " + std::to_string(kMaxConfigBytes) + " bytes");
+    }
+  }
+  if (in.bad()) return Error(ErrorCode::kIo, "cannot read " + path);
+  return text;
+}
+
 class DockerConfigKeychainImpl : public Keychain {
  public:
   explicit DockerConfigKeychainImpl(std::string path) : path_(std::move(path)) {}
+  const std::string& path() const { return path_; }
 
   Result<Credentials> Resolve(const std::string& registry) const override {
     std::string wanted = NormaliseRegistry(registry);
@@ -269,14 +288,9 @@ class DockerConfigKeychainImpl : public Keychain {
     if (::stat(path_.c_str(), &info) != 0 && errno == ENOENT) {
       return Credentials{};  // no config: nothing known
     }
-    std::ifstream in(path_, std::ios::binary);
-    if (!in) return Error(ErrorCode::kIo, "cannot read " + path_);
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (text.str().size() > kMaxConfigBytes) {
-      return Error(ErrorCode::kTooLarge, path_ + " is too large");
-    }
-    auto parsed = ParseBoundedJson(text.str(), path_);
+    auto text = ReadBounded(path_);
+    if (!text.ok()) return text.error();
+    auto parsed = ParseBoundedJson(*text, path_);
     if (!parsed.ok()) return parsed.error();
     nlohmann::json& doc = *parsed;
     if (!doc.is_object()) return Error(ErrorCode::kParse, path_ + " is not a JSON object");
@@ -313,6 +327,29 @@ class DockerConfigKeychainImpl : public Keychain {
   std::string path_;
 };
 
+// A docker config directory: config.json when it exists, else
+// .dockerconfigjson (a kubernetes.io/dockerconfigjson Secret mounted as a
+// directory). The file is chosen on every Resolve, as Secret volumes change.
+class DockerConfigDirKeychainImpl : public Keychain {
+ public:
+  explicit DockerConfigDirKeychainImpl(const std::string& dir)
+      : config_json_(dir + "/config.json"), dockerconfigjson_(dir + "/.dockerconfigjson") {}
+
+  Result<Credentials> Resolve(const std::string& registry) const override {
+    struct stat info;
+    // Anything but "does not exist" (a file, or one we may not read) selects
+    // config.json, so a broken config.json fails instead of falling through.
+    if (::stat(config_json_.path().c_str(), &info) == 0 || errno != ENOENT) {
+      return config_json_.Resolve(registry);
+    }
+    return dockerconfigjson_.Resolve(registry);
+  }
+
+ private:
+  DockerConfigKeychainImpl config_json_;
+  DockerConfigKeychainImpl dockerconfigjson_;
+};
+
 std::string EnvOrEmpty(const char* name) {
   const char* value = std::getenv(name);
   return value ? std::string(value) : std::string();
@@ -328,6 +365,10 @@ std::shared_ptr<Keychain> StaticKeychain(std::string registry, Credentials crede
 
 std::shared_ptr<Keychain> DockerConfigKeychain(std::string path) {
   return std::make_shared<DockerConfigKeychainImpl>(std::move(path));
+}
+
+std::shared_ptr<Keychain> DockerConfigDirKeychain(const std::string& dir) {
+  return std::make_shared<DockerConfigDirKeychainImpl>(dir);
 }
 
 std::shared_ptr<Keychain> ChainKeychain(std::vector<std::shared_ptr<Keychain>> keychains) {
@@ -346,9 +387,9 @@ std::shared_ptr<Keychain> DefaultKeychain(const ExplicitCredentials& explicit_cr
     chain.push_back(DockerConfigKeychain(auth_file));
   }
   if (std::string dir = EnvOrEmpty("DOCKER_CONFIG"); !dir.empty()) {
-    chain.push_back(DockerConfigKeychain(dir + "/config.json"));
+    chain.push_back(DockerConfigDirKeychain(dir));
   } else if (std::string home = EnvOrEmpty("HOME"); !home.empty()) {
-    chain.push_back(DockerConfigKeychain(home + "/.docker/config.json"));
+    chain.push_back(DockerConfigDirKeychain(home + "/.docker"));
   }
   return ChainKeychain(std::move(chain));
 }

@@ -42,6 +42,14 @@ std::shared_ptr<Keychain> StaticKeychain(std::string registry, Credentials crede
 // containers auth.json. `path` is the file to read.
 std::shared_ptr<Keychain> DockerConfigKeychain(std::string path);
 
+// A docker config directory, as $DOCKER_CONFIG names one: its config.json, or,
+// only when no config.json exists, its .dockerconfigjson (the key a
+// `kubectl create secret docker-registry` Secret holds, as it appears when the
+// Secret is mounted as a directory). The two are never merged: a config.json
+// that exists but cannot be read or parsed is an error, not a fall-through.
+// Each file is hostile input: at most 4 MiB, parsed with ParseBoundedJson.
+std::shared_ptr<Keychain> DockerConfigDirKeychain(const std::string& dir);
+
 // Tries each keychain in order; the first non-anonymous credentials win.
 std::shared_ptr<Keychain> ChainKeychain(std::vector<std::shared_ptr<Keychain>> keychains);
 
@@ -52,8 +60,8 @@ struct ExplicitCredentials {
 };
 
 // The CLI's default: explicit --registry-username/--registry-password (when
-// given, for their registries only), then REGISTRY_AUTH_FILE, then
-// $DOCKER_CONFIG/config.json or ~/.docker/config.json, then anonymous.
+// given, for their registries only), then REGISTRY_AUTH_FILE, then the
+// DockerConfigDirKeychain of $DOCKER_CONFIG (or ~/.docker), then anonymous.
 std::shared_ptr<Keychain> DefaultKeychain(const ExplicitCredentials& explicit_credentials = {});
 
 }  // namespace signet::oci
