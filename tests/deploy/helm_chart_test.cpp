@@ -144,13 +144,55 @@ TEST(HelmChart, ProviderUrlMatchesTheServiceAndTimeoutFitsTheWebhook) {
   EXPECT_EQ(provider["spec"]["caBundle"].as<std::string>(), "Q0E=");
 }
 
-TEST(HelmChart, RejectsAProviderTimeoutThatReachesTheWebhookTimeout) {
-  for (const char* value : {"3", "0"}) {
-    const auto result =
-        HelmTemplate({"--set", std::string("gatekeeper.providerTimeoutSeconds=") + value});
-    EXPECT_NE(result.exit_code, 0) << value;
-    EXPECT_NE(result.err.find("providerTimeoutSeconds"), std::string::npos) << result.err;
+// One chain of timeouts: the Provider timeout (whole seconds) below the
+// validating webhook's, verification.deadline below the Provider timeout,
+// verification.mutateDeadline below the mutating webhook's. helm template
+// fails with a message naming the value and the limit.
+TEST(HelmChart, RefusesTimeoutsThatLetGatekeeperGiveUpFirst) {
+  using Case = std::pair<std::vector<std::string>, std::string>;
+  const std::vector<Case> refused = {
+      {{"gatekeeper.providerTimeoutSeconds=3"},
+       "gatekeeper.providerTimeoutSeconds (3) must be below gatekeeper.webhookTimeoutSeconds (3)"},
+      {{"gatekeeper.providerTimeoutSeconds=0"}, "providerTimeoutSeconds must be at least 1"},
+      {{"gatekeeper.providerTimeoutSeconds=2.5"},
+       "gatekeeper.providerTimeoutSeconds must be a whole number of seconds"},
+      {{"verification.deadline=10s"},
+       "verification.deadline (10s) must be below the Provider timeout "
+       "gatekeeper.providerTimeoutSeconds (2s)"},
+      {{"verification.deadline=2s"}, "verification.deadline (2s) must be below"},
+      {{"verification.deadline=soon"}, "verification.deadline: \"soon\" is not a duration"},
+      {{"verification.deadline=1.5s"}, "verification.deadline: \"1.5s\" is not a duration"},
+      {{"verification.mutateDeadline=1s"},
+       "verification.mutateDeadline (1s) must be below gatekeeper.mutatingWebhookTimeoutSeconds "
+       "(1s)"},
+      {{"verification.mutateDeadline=never"},
+       "verification.mutateDeadline: \"never\" is not a duration"},
+      {{"gatekeeper.mutatingWebhookTimeoutSeconds=0"},
+       "mutatingWebhookTimeoutSeconds must be at least 1"},
+  };
+  for (const auto& [values, message] : refused) {
+    std::vector<std::string> args;
+    for (const auto& value : values) args.insert(args.end(), {"--set", value});
+    const auto result = HelmTemplate(args);
+    EXPECT_NE(result.exit_code, 0) << values[0];
+    EXPECT_NE(result.err.find(message), std::string::npos) << values[0] << ": " << result.err;
   }
+  // Positive controls: values just inside the limits, and a chain raised
+  // together, render.
+  const std::vector<std::vector<std::string>> accepted = {
+      {"--set", "verification.deadline=1999"},
+      {"--set", "verification.deadline=1s500ms", "--set", "verification.mutateDeadline=999ms"},
+      {"--set", "gatekeeper.webhookTimeoutSeconds=10", "--set",
+       "gatekeeper.providerTimeoutSeconds=5", "--set", "verification.deadline=4s", "--set",
+       "gatekeeper.mutatingWebhookTimeoutSeconds=3", "--set", "verification.mutateDeadline=2s"},
+  };
+  for (const auto& args : accepted) {
+    const auto result = HelmTemplate(args);
+    EXPECT_EQ(result.exit_code, 0) << args[1] << ": " << result.err;
+  }
+  const auto config = ConfigOf(Render());
+  EXPECT_EQ(config["verification"]["deadline"].as<std::string>(""), "1500ms");
+  EXPECT_EQ(config["verification"]["mutateDeadline"].as<std::string>(""), "700ms");
 }
 
 TEST(HelmChart, MtlsIsOnByDefaultAndOffOnRequest) {
