@@ -25,6 +25,9 @@ TEST(ChartConfig, ProviderAcceptsTheRenderedConfig) {
        "registryCredentials.hosts[0].host=registry.example.com"},
       {"--set", "registryCredentials.type=dockerconfigjson", "--set",
        "registries[0].host=registry.internal:5000", "--set", "registries[0].insecure=true"},
+      {"--set", "registryCA.configMapName=registry-ca", "--set",
+       "registries[0].host=registry.internal:5000", "--set",
+       "registries[0].caFile=/etc/signet/registry-ca/ca.crt"},
   };
   for (const auto& extra : variants) {
     const std::string yaml = RenderedConfig(extra);

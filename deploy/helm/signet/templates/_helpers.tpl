@@ -47,6 +47,18 @@ SET-tls.caBundle-FROM-deploy-gen-certs.sh
 {{- end -}}
 {{- end -}}
 
+{{/*
+"true" when the Providers are rendered: always, except with cert-manager
+while the CA is not known yet (no tls.caBundle, TLS Secret not issued): the
+placeholder would make Gatekeeper refuse the Provider and so the whole install.
+Step two (helm upgrade once the Certificate is Ready) renders them.
+*/}}
+{{- define "signet.renderProviders" -}}
+{{- if or (not .Values.certManager.enabled) (ne (include "signet.caBundle" .) "SET-tls.caBundle-FROM-deploy-gen-certs.sh") -}}
+true
+{{- end -}}
+{{- end -}}
+
 {{- define "signet.mtlsSecretName" -}}
 {{- if .Values.mtls.caCert -}}
 {{ include "signet.fullname" . }}-gatekeeper-ca
