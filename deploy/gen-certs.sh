@@ -101,11 +101,22 @@ openssl verify -CAfile "$outdir/ca.crt" "$outdir/tls.crt" >/dev/null ||
 ca_bundle=$(base64 -w0 <"$outdir/ca.crt")
 printf '%s\n' "$ca_bundle" >"$outdir/ca-bundle.b64"
 chmod 0644 "$outdir/ca-bundle.b64"
-cat >&2 <<MSG
+if $renew; then
+  cat >&2 <<MSG
+gen-certs: done; the CA and caBundle are unchanged. Replace the server certificate in place
+(the provider reloads it, no restart):
+  kubectl -n $namespace create secret generic signet-tls \\
+    --from-file=tls.crt=$outdir/tls.crt --from-file=tls.key=$outdir/tls.key --from-file=ca.crt=$outdir/ca.crt \\
+    --dry-run=client -o yaml | kubectl apply -f -
+  caBundle (the same as before):
+MSG
+else
+  cat >&2 <<MSG
 gen-certs: done. Next:
   kubectl create namespace $namespace
   kubectl -n $namespace create secret generic signet-tls \\
     --from-file=tls.crt=$outdir/tls.crt --from-file=tls.key=$outdir/tls.key --from-file=ca.crt=$outdir/ca.crt
   and set the Provider caBundle (helm: --set tls.caBundle=\$(cat $outdir/ca-bundle.b64)):
 MSG
+fi
 printf '%s\n' "$ca_bundle"
