@@ -403,5 +403,53 @@ TEST(ServeAsDeployed, TheRenderedDeploymentAnswersGatekeeper) {
   EXPECT_TRUE(serve.Running()) << ReadFile(dir.File("serve.log"));
 }
 
+// A registry CA file the configuration names but the pod does not have (the
+// mount forgotten, a wrong key) stops `signet serve` at start, exit code 1,
+// naming the key and the file; with the file it starts (the control).
+TEST(ServeAsDeployed, RefusesToStartWithoutAConfiguredRegistryCa) {
+  TempDir dir;
+  signet::testing::TestPki pki(dir.path());
+  const auto ca = pki.CreateCa("registry-ca", "registry CA");
+  auto pair = crypto::GenerateKeyPair("x");
+  ASSERT_TRUE(pair.ok());
+  WriteFile(dir.File("cosign.pub"), pair->public_pem);
+  auto config = [&](const std::string& ca_file) {
+    WriteFile(dir.File("config.yaml"),
+              "keys:\n  - {name: default, path: " + dir.File("cosign.pub") +
+                  "}\nregistries:\n  - host: registry.internal:5000\n    caFile: " + ca_file +
+                  "\n");
+    return dir.File("config.yaml");
+  };
+  const int port = FreePort();
+  const std::vector<std::string> flags = {
+      "--insecure-http",    "--address",     "127.0.0.1", "--port",
+      std::to_string(port), "--health-addr", "off"};
+  auto serve_argv = [&](const std::string& config_file) {
+    std::vector<std::string> argv = {SignetBinary(), "serve", "--config", config_file};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    return argv;
+  };
+
+  const auto missing =
+      RunCommand(serve_argv(config(dir.File("nope/ca.crt"))), {}, "", std::chrono::seconds(20));
+  EXPECT_EQ(missing.exit_code, 1) << missing.out << missing.err;
+  EXPECT_NE(missing.err.find("registries[0] (host \"registry.internal:5000\").caFile: cannot "
+                             "read the registry CA file " +
+                             dir.File("nope/ca.crt")),
+            std::string::npos)
+      << missing.err;
+
+  WriteFile(dir.File("not-a-cert.pem"), "hello\n");
+  const auto garbage =
+      RunCommand(serve_argv(config(dir.File("not-a-cert.pem"))), {}, "", std::chrono::seconds(20));
+  EXPECT_EQ(garbage.exit_code, 1) << garbage.out << garbage.err;
+  EXPECT_NE(garbage.err.find("holds no PEM certificate"), std::string::npos) << garbage.err;
+
+  // Control: the same configuration with the file starts and serves.
+  ChildProcess serve(serve_argv(config(ca.cert_file)), {}, dir.File("serve.log"));
+  EXPECT_TRUE(signet::testing::WaitForPort(port)) << ReadFile(dir.File("serve.log"));
+  EXPECT_TRUE(serve.Running());
+}
+
 }  // namespace
 }  // namespace signet::deploytest
