@@ -178,6 +178,19 @@ TEST(HelmChart, RefusesTimeoutsThatLetGatekeeperGiveUpFirst) {
     EXPECT_NE(result.exit_code, 0) << values[0];
     EXPECT_NE(result.err.find(message), std::string::npos) << values[0] << ": " << result.err;
   }
+  // From a values file 2.5 is a number, which used to be truncated to 2
+  // silently; --set passed it as the string "2.5", which read as 0.
+  TempDir dir;
+  signet::testing::WriteFile(dir.File("values.yaml"),
+                             "gatekeeper:\n  providerTimeoutSeconds: 2.5\n");
+  const auto fractional = HelmTemplate({"-f", dir.File("values.yaml")});
+  EXPECT_NE(fractional.exit_code, 0);
+  EXPECT_NE(fractional.err.find("gatekeeper.providerTimeoutSeconds must be a whole number of "
+                                "seconds (Kubernetes and Gatekeeper take integer seconds), got "
+                                "\"2.5\""),
+            std::string::npos)
+      << fractional.err;
+
   // Positive controls: values just inside the limits, and a chain raised
   // together, render.
   const std::vector<std::vector<std::string>> accepted = {
