@@ -451,5 +451,57 @@ TEST(ServeAsDeployed, RefusesToStartWithoutAConfiguredRegistryCa) {
   EXPECT_TRUE(serve.Running());
 }
 
+// --mutate-deadline is parsed and validated like the config key the chart
+// renders, and overrides it (the started server logs the value it uses).
+TEST(ServeAsDeployed, MutateDeadlineFlagIsValidatedAndOverridesTheConfig) {
+  TempDir dir;
+  auto pair = crypto::GenerateKeyPair("x");
+  ASSERT_TRUE(pair.ok());
+  WriteFile(dir.File("cosign.pub"), pair->public_pem);
+  WriteFile(dir.File("config.yaml"),
+            "verification:\n  mutateDeadline: 900ms\nkeys:\n  - {name: "
+            "default, path: " +
+                dir.File("cosign.pub") + "}\n");
+  const int port = FreePort();
+  auto argv = [&](const std::string& value) {
+    return std::vector<std::string>{SignetBinary(),
+                                    "serve",
+                                    "--config",
+                                    dir.File("config.yaml"),
+                                    "--insecure-http",
+                                    "--address",
+                                    "127.0.0.1",
+                                    "--port",
+                                    std::to_string(port),
+                                    "--health-addr",
+                                    "off",
+                                    "--mutate-deadline",
+                                    value};
+  };
+  const auto soon = RunCommand(argv("soon"), {}, "", std::chrono::seconds(20));
+  EXPECT_EQ(soon.exit_code, 1);
+  EXPECT_NE(soon.err.find("--mutate-deadline: invalid duration \"soon\""), std::string::npos)
+      << soon.err;
+  const auto zero = RunCommand(argv("0ms"), {}, "", std::chrono::seconds(20));
+  EXPECT_EQ(zero.exit_code, 1);
+  EXPECT_NE(zero.err.find("verification.mutateDeadline: must be positive"), std::string::npos)
+      << zero.err;
+
+  // Control: a valid value starts the server with it.
+  {
+    ChildProcess serve(argv("300ms"), {}, dir.File("serve.log"));
+    ASSERT_TRUE(signet::testing::WaitForPort(port)) << ReadFile(dir.File("serve.log"));
+    // The start event follows the listener's start.
+    for (int i = 0;
+         i < 100 && ReadFile(dir.File("serve.log")).find("provider_started") == std::string::npos;
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  EXPECT_NE(ReadFile(dir.File("serve.log")).find("\"mutate_deadline\":\"300ms\""),
+            std::string::npos)
+      << ReadFile(dir.File("serve.log"));
+}
+
 }  // namespace
 }  // namespace signet::deploytest
