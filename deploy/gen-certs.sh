@@ -114,6 +114,7 @@ else
   cat >&2 <<MSG
 gen-certs: done. Next:
   kubectl create namespace $namespace
+  kubectl label namespace $namespace pod-security.kubernetes.io/enforce=restricted
   kubectl -n $namespace create secret generic signet-tls \\
     --from-file=tls.crt=$outdir/tls.crt --from-file=tls.key=$outdir/tls.key --from-file=ca.crt=$outdir/ca.crt
   and set the Provider caBundle (helm: --set tls.caBundle=\$(cat $outdir/ca-bundle.b64)):
