@@ -35,7 +35,8 @@ render() {
 }
 
 render signet.yaml \
-  "The provider with default values: mTLS, NetworkPolicy and the digest-pinning Assign mutators on. Set the Provider caBundle (deploy/gen-certs.sh prints it) before applying."
+  "The provider with default values: mTLS, NetworkPolicy and the digest-pinning Assign mutators on, plus the Namespace (namespace.create=true, for kubectl apply). Set the caBundle of both Providers (signet, signet-mutate; deploy/gen-certs.sh prints it) before applying." \
+  --set namespace.create=true
 render monitoring.yaml \
   "ServiceMonitor and PrometheusRule (needs the Prometheus Operator CRDs)." \
   --set serviceMonitor.enabled=true --set prometheusRule.enabled=true \

@@ -25,6 +25,9 @@ TEST(ChartConfig, ProviderAcceptsTheRenderedConfig) {
        "registryCredentials.hosts[0].host=registry.example.com"},
       {"--set", "registryCredentials.type=dockerconfigjson", "--set",
        "registries[0].host=registry.internal:5000", "--set", "registries[0].insecure=true"},
+      {"--set", "registryCA.configMapName=registry-ca", "--set",
+       "registries[0].host=registry.internal:5000", "--set",
+       "registries[0].caFile=/etc/signet/registry-ca/ca.crt"},
   };
   for (const auto& extra : variants) {
     const std::string yaml = RenderedConfig(extra);
@@ -37,8 +40,10 @@ TEST(ChartConfig, ProviderAcceptsTheRenderedConfig) {
 }
 
 TEST(ChartConfig, ProviderRejectsABrokenValue) {
-  // Guards the test above: the parser does reject what it should.
-  const std::string yaml = RenderedConfig({"--set", "verification.deadline=soon"});
+  // Guards the test above: the parser does reject what it should (a value
+  // the chart itself does not check; bad durations the chart refuses, see
+  // HelmChart.RefusesTimeoutsThatLetGatekeeperGiveUpFirst).
+  const std::string yaml = RenderedConfig({"--set", "verification.workers=0"});
   EXPECT_FALSE(signet::policy::ParseConfig(yaml, "configmap").ok());
 }
 

@@ -61,5 +61,64 @@ TEST(GenCerts, RejectsNamesThatAreNotDnsLabels) {
   }
 }
 
+TEST(GenCerts, HelpPrintsUsageAndExitsZero) {
+  const auto help = RunCommand({DeployDir() + "/gen-certs.sh", "-h"});
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  EXPECT_NE(help.out.find("Usage: deploy/gen-certs.sh [-r]"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("renew"), std::string::npos) << help.out;
+  // Control: an unknown option prints the same usage as an error.
+  const auto bad = RunCommand({DeployDir() + "/gen-certs.sh", "-x"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_TRUE(bad.out.empty());
+  EXPECT_NE(bad.err.find("Usage: deploy/gen-certs.sh"), std::string::npos) << bad.err;
+}
+
+// openssl verify of `cert` against the CA file `ca`.
+bool VerifiesAgainst(const std::string& ca, const std::string& cert) {
+  return RunCommand({"openssl", "verify", "-CAfile", ca, cert}).exit_code == 0;
+}
+
+// Rotation: -r issues a new server key and certificate with the existing CA,
+// so the caBundle Gatekeeper holds stays valid; a run without -r makes a new
+// CA, which the old caBundle does not trust.
+TEST(GenCerts, RenewKeepsTheCaAndAFreshRunMakesANewOne) {
+  TempDir dir;
+  const auto out = dir.File("certs");
+  const auto first = RunCommand({DeployDir() + "/gen-certs.sh", "-o", out});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  signet::testing::WriteFile(dir.File("old-ca.crt"), ReadFile(out + "/ca.crt"));
+  const std::string old_key = ReadFile(out + "/tls.key");
+  const std::string old_cert = ReadFile(out + "/tls.crt");
+
+  const auto renewed = RunCommand({DeployDir() + "/gen-certs.sh", "-r", "-o", out, "-d", "30"});
+  ASSERT_EQ(renewed.exit_code, 0) << renewed.err;
+  EXPECT_EQ(renewed.out, first.out) << "renewal changed the caBundle";
+  EXPECT_EQ(ReadFile(out + "/ca.crt"), ReadFile(dir.File("old-ca.crt")));
+  EXPECT_NE(ReadFile(out + "/tls.key"), old_key);
+  EXPECT_NE(ReadFile(out + "/tls.crt"), old_cert);
+  EXPECT_TRUE(VerifiesAgainst(dir.File("old-ca.crt"), out + "/tls.crt"));
+  // The old caBundle, decoded, is what the renewed certificate verifies against.
+  const auto decoded = RunCommand({"openssl", "base64", "-d", "-A"}, {}, LastLine(first.out));
+  ASSERT_EQ(decoded.exit_code, 0);
+  signet::testing::WriteFile(dir.File("bundle.pem"), decoded.out);
+  EXPECT_TRUE(VerifiesAgainst(dir.File("bundle.pem"), out + "/tls.crt"));
+
+  const auto fresh = RunCommand({DeployDir() + "/gen-certs.sh", "-o", out});
+  ASSERT_EQ(fresh.exit_code, 0) << fresh.err;
+  EXPECT_NE(fresh.out, first.out);
+  EXPECT_NE(fresh.err.find("replacing the CA"), std::string::npos) << fresh.err;
+  EXPECT_NE(ReadFile(out + "/ca.crt"), ReadFile(dir.File("old-ca.crt")));
+  EXPECT_FALSE(VerifiesAgainst(dir.File("old-ca.crt"), out + "/tls.crt"));
+  EXPECT_TRUE(VerifiesAgainst(out + "/ca.crt", out + "/tls.crt"));
+
+  // Renewing without a CA fails and writes nothing.
+  const auto empty = dir.File("empty");
+  const auto no_ca = RunCommand({DeployDir() + "/gen-certs.sh", "-r", "-o", empty});
+  EXPECT_EQ(no_ca.exit_code, 1);
+  EXPECT_TRUE(no_ca.out.empty());
+  EXPECT_NE(no_ca.err.find("ca.crt is missing"), std::string::npos) << no_ca.err;
+  EXPECT_FALSE(std::filesystem::exists(empty + "/tls.crt"));
+}
+
 }  // namespace
 }  // namespace signet::deploytest

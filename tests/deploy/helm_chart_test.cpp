@@ -75,12 +75,13 @@ TEST(HelmChart, LintsWithDefaultsAndWithTheSecureDefaultsOff) {
 
 TEST(HelmChart, DefaultRenderHasEveryObject) {
   const auto docs = Render();
-  for (const char* kind : {"Namespace", "Deployment", "Service", "ConfigMap", "PodDisruptionBudget",
-                           "Provider", "NetworkPolicy", "Assign"}) {
+  for (const char* kind : {"Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "Provider",
+                           "NetworkPolicy", "Assign"}) {
     EXPECT_TRUE(FindObject(docs, kind).IsDefined()) << kind;
   }
-  // Opt-in objects stay off by default.
-  for (const char* kind : {"Certificate", "ServiceMonitor", "PrometheusRule"}) {
+  // Opt-in objects stay off by default. The Namespace is only for plain
+  // manifests: helm install needs the namespace before it renders.
+  for (const char* kind : {"Namespace", "Certificate", "ServiceMonitor", "PrometheusRule"}) {
     EXPECT_FALSE(FindObject(docs, kind).IsDefined()) << kind;
   }
 }
@@ -144,13 +145,68 @@ TEST(HelmChart, ProviderUrlMatchesTheServiceAndTimeoutFitsTheWebhook) {
   EXPECT_EQ(provider["spec"]["caBundle"].as<std::string>(), "Q0E=");
 }
 
-TEST(HelmChart, RejectsAProviderTimeoutThatReachesTheWebhookTimeout) {
-  for (const char* value : {"3", "0"}) {
-    const auto result =
-        HelmTemplate({"--set", std::string("gatekeeper.providerTimeoutSeconds=") + value});
-    EXPECT_NE(result.exit_code, 0) << value;
-    EXPECT_NE(result.err.find("providerTimeoutSeconds"), std::string::npos) << result.err;
+// One chain of timeouts: the Provider timeout (whole seconds) below the
+// validating webhook's, verification.deadline below the Provider timeout,
+// verification.mutateDeadline below the mutating webhook's. helm template
+// fails with a message naming the value and the limit.
+TEST(HelmChart, RefusesTimeoutsThatLetGatekeeperGiveUpFirst) {
+  using Case = std::pair<std::vector<std::string>, std::string>;
+  const std::vector<Case> refused = {
+      {{"gatekeeper.providerTimeoutSeconds=3"},
+       "gatekeeper.providerTimeoutSeconds (3) must be below gatekeeper.webhookTimeoutSeconds (3)"},
+      {{"gatekeeper.providerTimeoutSeconds=0"}, "providerTimeoutSeconds must be at least 1"},
+      {{"gatekeeper.providerTimeoutSeconds=2.5"},
+       "gatekeeper.providerTimeoutSeconds must be a whole number of seconds"},
+      {{"verification.deadline=10s"},
+       "verification.deadline (10s) must be below the Provider timeout "
+       "gatekeeper.providerTimeoutSeconds (2s)"},
+      {{"verification.deadline=2s"}, "verification.deadline (2s) must be below"},
+      {{"verification.deadline=soon"}, "verification.deadline: \"soon\" is not a duration"},
+      {{"verification.deadline=1.5s"}, "verification.deadline: \"1.5s\" is not a duration"},
+      {{"verification.mutateDeadline=1s"},
+       "verification.mutateDeadline (1s) must be below gatekeeper.mutatingWebhookTimeoutSeconds "
+       "(1s)"},
+      {{"verification.mutateDeadline=never"},
+       "verification.mutateDeadline: \"never\" is not a duration"},
+      {{"gatekeeper.mutatingWebhookTimeoutSeconds=0"},
+       "mutatingWebhookTimeoutSeconds must be at least 1"},
+  };
+  for (const auto& [values, message] : refused) {
+    std::vector<std::string> args;
+    for (const auto& value : values) args.insert(args.end(), {"--set", value});
+    const auto result = HelmTemplate(args);
+    EXPECT_NE(result.exit_code, 0) << values[0];
+    EXPECT_NE(result.err.find(message), std::string::npos) << values[0] << ": " << result.err;
   }
+  // From a values file 2.5 is a number, which used to be truncated to 2
+  // silently; --set passed it as the string "2.5", which read as 0.
+  TempDir dir;
+  signet::testing::WriteFile(dir.File("values.yaml"),
+                             "gatekeeper:\n  providerTimeoutSeconds: 2.5\n");
+  const auto fractional = HelmTemplate({"-f", dir.File("values.yaml")});
+  EXPECT_NE(fractional.exit_code, 0);
+  EXPECT_NE(fractional.err.find("gatekeeper.providerTimeoutSeconds must be a whole number of "
+                                "seconds (Kubernetes and Gatekeeper take integer seconds), got "
+                                "\"2.5\""),
+            std::string::npos)
+      << fractional.err;
+
+  // Positive controls: values just inside the limits, and a chain raised
+  // together, render.
+  const std::vector<std::vector<std::string>> accepted = {
+      {"--set", "verification.deadline=1999"},
+      {"--set", "verification.deadline=1s500ms", "--set", "verification.mutateDeadline=999ms"},
+      {"--set", "gatekeeper.webhookTimeoutSeconds=10", "--set",
+       "gatekeeper.providerTimeoutSeconds=5", "--set", "verification.deadline=4s", "--set",
+       "gatekeeper.mutatingWebhookTimeoutSeconds=3", "--set", "verification.mutateDeadline=2s"},
+  };
+  for (const auto& args : accepted) {
+    const auto result = HelmTemplate(args);
+    EXPECT_EQ(result.exit_code, 0) << args[1] << ": " << result.err;
+  }
+  const auto config = ConfigOf(Render());
+  EXPECT_EQ(config["verification"]["deadline"].as<std::string>(""), "1500ms");
+  EXPECT_EQ(config["verification"]["mutateDeadline"].as<std::string>(""), "700ms");
 }
 
 TEST(HelmChart, MtlsIsOnByDefaultAndOffOnRequest) {
@@ -375,6 +431,107 @@ TEST(HelmChart, TurningTheSecureDefaultsOffRemovesTheirObjects) {
   for (const char* kind : {"Deployment", "Service", "ConfigMap", "Provider"}) {
     EXPECT_TRUE(FindObject(docs, kind).IsDefined()) << kind;
   }
+}
+
+// The documented install (docs/kubernetes.md, section 4) as far as helm runs
+// without a cluster: `helm install --create-namespace` renders no Namespace
+// object of its own, which would collide with the namespace Helm creates (and
+// needs for its release Secret). The plain manifests, applied with kubectl,
+// keep theirs, with the Pod Security label.
+TEST(HelmChart, HelmInstallWithCreateNamespaceRendersNoNamespaceObject) {
+  const auto docs = Render({"--create-namespace", "--set", "tls.caBundle=Q0E="});
+  EXPECT_FALSE(FindObject(docs, "Namespace").IsDefined());
+  EXPECT_TRUE(FindObject(docs, "Deployment", "signet").IsDefined());
+  for (const auto& doc : docs) {
+    EXPECT_EQ(doc["metadata"]["namespace"].as<std::string>("signet-system"), "signet-system")
+        << doc["kind"].as<std::string>("");
+  }
+  // Control: the switch still renders it, as the plain manifests do.
+  const auto with_namespace = FindObject(Render({"--set", "namespace.create=true"}), "Namespace");
+  ASSERT_TRUE(with_namespace.IsDefined());
+  EXPECT_EQ(with_namespace["metadata"]["name"].as<std::string>(""), "signet-system");
+  const auto plain = FindObject(DocumentsOf(DeployDir() + "/manifests/signet.yaml"), "Namespace");
+  ASSERT_TRUE(plain.IsDefined());
+  EXPECT_EQ(plain["metadata"]["labels"]["pod-security.kubernetes.io/enforce"].as<std::string>(""),
+            "restricted");
+}
+
+// cert-manager cannot inject a CA into a Gatekeeper Provider. Step one of the
+// install (CA unknown) leaves the Providers and the mutators out instead of
+// shipping the placeholder that Gatekeeper refuses, which failed the whole
+// install; step two (the CA known: from the issued Secret on helm upgrade, or
+// given) renders them with that CA.
+TEST(HelmChart, CertManagerInstallLeavesProvidersOutUntilTheCaIsKnown) {
+  const auto step_one = Render({"--set", "certManager.enabled=true"});
+  EXPECT_TRUE(FindObject(step_one, "Certificate", "signet-tls").IsDefined());
+  EXPECT_TRUE(FindObject(step_one, "Deployment", "signet").IsDefined());
+  EXPECT_FALSE(FindObject(step_one, "Provider").IsDefined());
+  EXPECT_EQ(CountKind(step_one, "Assign"), 0);
+  for (const auto& doc : step_one) {
+    EXPECT_EQ(YAML::Dump(doc).find("SET-tls.caBundle"), std::string::npos) << YAML::Dump(doc);
+  }
+
+  const auto step_two =
+      Render({"--is-upgrade", "--set", "certManager.enabled=true", "--set", "tls.caBundle=Q0E="});
+  EXPECT_EQ(FindObject(step_two, "Provider", "signet")["spec"]["caBundle"].as<std::string>(""),
+            "Q0E=");
+  EXPECT_EQ(
+      FindObject(step_two, "Provider", "signet-mutate")["spec"]["caBundle"].as<std::string>(""),
+      "Q0E=");
+  EXPECT_EQ(CountKind(step_two, "Assign"), 9);
+
+  // Without cert-manager nothing changes: the Providers always render, with
+  // the placeholder the docs tell you to replace when no CA is given.
+  const auto plain = Render();
+  EXPECT_EQ(FindObject(plain, "Provider", "signet")["spec"]["caBundle"].as<std::string>(""),
+            "SET-tls.caBundle-FROM-deploy-gen-certs.sh");
+}
+
+// A registry CA file the values point at is mounted from a Secret or a
+// ConfigMap; a caFile under the mount path with nothing mounted is refused at
+// render time (signet would refuse to start).
+TEST(HelmChart, RegistryCaIsMountedFromASecretOrConfigMap) {
+  const std::vector<std::string> ca_file = {"--set", "registries[0].host=registry.internal:5000",
+                                            "--set",
+                                            "registries[0].caFile=/etc/signet/registry-ca/ca.crt"};
+  auto with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.begin(), ca_file.begin(), ca_file.end());
+    return extra;
+  };
+  for (const char* kind : {"secretName", "configMapName"}) {
+    SCOPED_TRACE(kind);
+    const auto docs = Render(with({"--set", std::string("registryCA.") + kind + "=registry-ca"}));
+    const auto pod = FindObject(docs, "Deployment", "signet")["spec"]["template"]["spec"];
+    EXPECT_TRUE(HasVolumeMount(pod["containers"][0], "/etc/signet/registry-ca"));
+    bool found = false;
+    for (const auto& volume : pod["volumes"]) {
+      if (volume["name"].as<std::string>() != "registry-ca") continue;
+      found = true;
+      if (std::string(kind) == "secretName") {
+        EXPECT_EQ(volume["secret"]["secretName"].as<std::string>(""), "registry-ca");
+      } else {
+        EXPECT_EQ(volume["configMap"]["name"].as<std::string>(""), "registry-ca");
+      }
+    }
+    EXPECT_TRUE(found);
+    EXPECT_EQ(ConfigOf(docs)["registries"][0]["caFile"].as<std::string>(""),
+              "/etc/signet/registry-ca/ca.crt");
+  }
+  // Nothing mounted by default.
+  EXPECT_FALSE(HasVolumeMount(
+      FindObject(Render(), "Deployment", "signet")["spec"]["template"]["spec"]["containers"][0],
+      "/etc/signet/registry-ca"));
+
+  const auto unmounted = HelmTemplate(ca_file);
+  EXPECT_NE(unmounted.exit_code, 0);
+  EXPECT_NE(unmounted.err.find("is under registryCA.mountPath (/etc/signet/registry-ca), but "
+                               "nothing is mounted there"),
+            std::string::npos)
+      << unmounted.err;
+  const auto both = HelmTemplate(
+      with({"--set", "registryCA.secretName=a", "--set", "registryCA.configMapName=b"}));
+  EXPECT_NE(both.exit_code, 0);
+  EXPECT_NE(both.err.find("not both"), std::string::npos) << both.err;
 }
 
 TEST(HelmChart, RenderedManifestsMatchTheChart) {

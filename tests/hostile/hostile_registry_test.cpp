@@ -824,6 +824,60 @@ TEST_F(HostileServeResourcesTest, RepeatedFaultsLeaveNoGrowthOfFilesOrMemory) {
   EXPECT_TRUE(server_->Running());
 }
 
+// POST /mutate answers within its own deadline (verification.mutateDeadline),
+// not the request deadline of /validate: Gatekeeper calls it from its mutating
+// webhook, which the API server abandons after 1 s by default. Here /validate
+// may take a minute, /mutate 500 ms; a registry that never answers gets the
+// timeout reason on /mutate, while an image already verified is pinned in the
+// same answer.
+TEST_F(HostileRegistryTest, MutateAnswersWithinItsOwnDeadlineAgainstAHangingRegistry) {
+  Shared& s = *shared_;
+  const std::string config =
+      "verification:\n  deadline: 60s\n  mutateDeadline: 500ms\n"
+      "keys:\n  - name: default\n    path: " +
+      s.dir.File("cosign.pub") + "\n";
+  signet::testing::WriteFile(s.dir.File("mutate-deadline.yaml"), config);
+  const int port = signet::testing::FreePort();
+  ChildProcess server(
+      {signet::testing::SignetBinary(), "serve", "--config", s.dir.File("mutate-deadline.yaml"),
+       "--insecure-http", "--address", "127.0.0.1", "--port", std::to_string(port), "--health-addr",
+       "off", "--allow-insecure-registry"},
+      {}, s.dir.File("serve-mutate-deadline.log"));
+  ASSERT_TRUE(signet::testing::WaitForPort(port, std::chrono::seconds(30)))
+      << signet::testing::ReadFile(s.dir.File("serve-mutate-deadline.log"));
+
+  Fault pass, hang;
+  for (const Fault& f : Faults()) {
+    if (f.name == "pass") pass = f;
+    if (f.name == "hang") hang = f;
+  }
+  const std::string signed_key = ReferenceFor(pass);
+  const std::string hanging_key = ReferenceFor(hang);
+  // Positive control, and a warm cache: under the 60 s deadline the signed
+  // image verifies.
+  const json warm = ItemsOf(PostValidateTo(port, {signed_key}));
+  ASSERT_EQ(warm.size(), 1u);
+  ASSERT_EQ(warm[0].value("error", ""), "") << warm.dump();
+
+  HttpClient client;  // gives up after 20 s, long before the 60 s deadline
+  const std::string body = json{{"apiVersion", "externaldata.gatekeeper.sh/v1beta1"},
+                                {"kind", "ProviderRequest"},
+                                {"request", {{"keys", {signed_key, hanging_key}}}}}
+                               .dump();
+  const auto start = Clock::now();
+  const auto response =
+      client.Request("POST", "http://127.0.0.1:" + std::to_string(port) + "/mutate", body,
+                     {{"Content-Type", "application/json"}});
+  const auto elapsed = Clock::now() - start;
+  const json items = ItemsOf(response);
+  ASSERT_EQ(items.size(), 2u) << response.body;
+  EXPECT_EQ(items[0].value("error", ""), "") << items.dump();
+  EXPECT_NE(items[0].value("value", "").find(s.image.digest), std::string::npos) << items.dump();
+  EXPECT_EQ(items[1].value("error", ""), hanging_key + "_invalid: verification timed out")
+      << items.dump();
+  EXPECT_LT(elapsed, std::chrono::milliseconds(500) + kSlack);
+}
+
 class HostileServeSecretsTest : public HostileServeTest {};
 
 TEST_F(HostileServeSecretsTest, CredentialsAndTokensNeverReachTheLogOrMetrics) {

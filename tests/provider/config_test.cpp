@@ -4,6 +4,9 @@
 
 #include "signet/policy/image_pattern.h"
 #include "signet/policy/policy_set.h"
+#include "support/paths.h"
+#include "support/pki.h"
+#include "support/process.h"
 
 namespace signet::policy {
 namespace {
@@ -18,6 +21,8 @@ TEST(ConfigTest, DefaultsMatchTheSeedDeployment) {
   EXPECT_EQ(config->server.tls_min_version, "1.3");
   EXPECT_EQ(config->server.max_body_bytes, 1024u * 1024u);
   EXPECT_EQ(config->verification.deadline, milliseconds(1500));
+  // Below Gatekeeper's 1 s mutating webhook timeout, with margin.
+  EXPECT_EQ(config->verification.mutate_deadline, milliseconds(700));
   ASSERT_EQ(config->keys.size(), 1u);
   EXPECT_EQ(config->keys[0].path, "./cosign.pub");
   ASSERT_EQ(config->policies.size(), 1u);
@@ -43,6 +48,7 @@ server:
   readTimeout: 1m
 verification:
   deadline: 2500ms
+  mutateDeadline: 800ms
   workers: 3
   cacheTTL: 5m
   negativeCacheTTL: 10s
@@ -78,6 +84,7 @@ dockerConfigFile: /etc/signet/dockerconfig/.dockerconfigjson
   EXPECT_EQ(config->server.max_keys, 7u);
   EXPECT_EQ(config->server.max_connections, 9u);
   EXPECT_EQ(config->server.read_timeout, milliseconds(60000));
+  EXPECT_EQ(config->verification.mutate_deadline, milliseconds(800));
   EXPECT_EQ(config->verification.workers, 3);
   EXPECT_EQ(config->verification.cache_ttl, milliseconds(300000));
   EXPECT_EQ(config->verification.negative_cache_ttl, milliseconds(10000));
@@ -107,6 +114,10 @@ TEST(ConfigTest, ErrorsNameTheKeyAndLine) {
   ExpectConfigError("verification:\n  deadline: soon\n",
                     "bad.yaml:2: verification.deadline: invalid duration \"soon\"");
   ExpectConfigError("verification:\n\n  deadline: 3d\n", "bad.yaml:3: verification.deadline");
+  ExpectConfigError("verification:\n  mutateDeadline: soon\n",
+                    "bad.yaml:2: verification.mutateDeadline: invalid duration \"soon\"");
+  ExpectConfigError("verification:\n  mutateDeadline: 0ms\n",
+                    "verification.mutateDeadline: must be positive");
   ExpectConfigError("server:\n  port: http\n", "bad.yaml:2: server.port: expected an integer");
   ExpectConfigError("server:\n  port: 70000\n", "server.port: must be between 0 and 65535");
   ExpectConfigError("server:\n  insecureHTTP: yes please\n",
@@ -325,6 +336,45 @@ TEST(PolicySetTest, UnmatchedVerifyUsesAllKeysNeverAllows) {
   EXPECT_EQ(policy->name, "unmatched");
   EXPECT_TRUE(policy->keys.empty());
   EXPECT_TRUE(policy->annotations.empty());
+}
+
+// A configured registry CA that is missing, unreadable or holds no
+// certificate stops the server from starting, naming the key and the file.
+TEST(ConfigTest, RegistryCaFilesMustBeReadableCertificates) {
+  signet::testing::TempDir dir;
+  signet::testing::TestPki pki(dir.path());
+  const auto ca = pki.CreateCa("ca", "registry CA");
+  signet::testing::WriteFile(dir.File("empty.crt"), "");
+  Config config = DefaultConfig();
+  config.registries.push_back({});
+  config.registries[0].host = "registry.internal:5000";
+
+  // Positive control: a readable PEM certificate, here and as the flag.
+  config.registries[0].ca_file = ca.cert_file;
+  EXPECT_TRUE(CheckRegistryCaFiles(config, "").ok());
+  EXPECT_TRUE(CheckRegistryCaFiles(config, ca.cert_file).ok());
+
+  config.registries[0].ca_file = dir.File("missing.crt");
+  auto status = CheckRegistryCaFiles(config, "");
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.error().message().find(
+                "registries[0] (host \"registry.internal:5000\").caFile: cannot read the "
+                "registry CA file " +
+                dir.File("missing.crt")),
+            std::string::npos)
+      << status.error().message();
+
+  config.registries[0].ca_file = dir.File("empty.crt");
+  status = CheckRegistryCaFiles(config, "");
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.error().message().find("holds no PEM certificate"), std::string::npos)
+      << status.error().message();
+
+  config.registries[0].ca_file.clear();
+  status = CheckRegistryCaFiles(config, dir.File("missing.crt"));
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.error().message().find("--registry-cacert"), std::string::npos)
+      << status.error().message();
 }
 
 }  // namespace

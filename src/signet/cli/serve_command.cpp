@@ -27,6 +27,7 @@ struct ServeFlags {
   bool insecure_http = false;
   std::vector<std::string> keys;
   std::string deadline;
+  std::string mutate_deadline;
   int workers = 0;
   std::string registry_secret_dir;
   std::vector<std::string> registry_secret_hosts;
@@ -78,6 +79,11 @@ Status ApplyFlags(const ServeFlags& f, policy::Config& config) {
     auto deadline = policy::ParseDuration(f.deadline);
     if (!deadline.ok()) return deadline.error().WithContext("--deadline");
     config.verification.deadline = *deadline;
+  }
+  if (f.Given("--mutate-deadline")) {
+    auto deadline = policy::ParseDuration(f.mutate_deadline);
+    if (!deadline.ok()) return deadline.error().WithContext("--mutate-deadline");
+    config.verification.mutate_deadline = *deadline;
   }
   if (f.Given("--workers")) config.verification.workers = f.workers;
   if (f.Given("--dangerously-send-credentials-to-any-registry")) {
@@ -153,21 +159,23 @@ int RunServe(const ServeFlags& flags) {
 
   nlohmann::json keys = nlohmann::json::array();
   for (const auto& key : config.keys) keys.push_back({{"name", key.name}, {"path", key.path}});
-  provider::LogEvent(spdlog::level::info,
-                     {{"event", "provider_started"},
-                      {"address", config.server.address},
-                      {"port", server->port()},
-                      {"health_address", config.server.health_address},
-                      {"health_port", server->health_port()},
-                      {"tls", !config.server.insecure_http},
-                      {"mtls", !config.server.client_ca_file.empty()},
-                      {"tls_min_version", config.server.tls_min_version},
-                      {"validate_path", config.server.validate_path},
-                      {"mutate_path", config.server.mutate_path},
-                      {"deadline", policy::FormatDuration(config.verification.deadline)},
-                      {"workers", config.verification.workers},
-                      {"keys", keys},
-                      {"policies", config.policies.size()}});
+  provider::LogEvent(
+      spdlog::level::info,
+      {{"event", "provider_started"},
+       {"address", config.server.address},
+       {"port", server->port()},
+       {"health_address", config.server.health_address},
+       {"health_port", server->health_port()},
+       {"tls", !config.server.insecure_http},
+       {"mtls", !config.server.client_ca_file.empty()},
+       {"tls_min_version", config.server.tls_min_version},
+       {"validate_path", config.server.validate_path},
+       {"mutate_path", config.server.mutate_path},
+       {"deadline", policy::FormatDuration(config.verification.deadline)},
+       {"mutate_deadline", policy::FormatDuration(config.verification.mutate_deadline)},
+       {"workers", config.verification.workers},
+       {"keys", keys},
+       {"policies", config.policies.size()}});
   // Requests in flight finish within their deadline; give them that and more.
   const auto drain = std::max<std::chrono::milliseconds>(std::chrono::seconds(5),
                                                          config.verification.deadline * 2);
@@ -204,6 +212,9 @@ void RegisterServeCommand(CLI::App& app, Action& action) {
                   "trusted public key file (repeatable; any one suffices; default ./cosign.pub)");
   cmd->add_option("--deadline", f.deadline,
                   "request deadline, below the Provider's timeout, e.g. 1500ms (default 1500ms)");
+  cmd->add_option("--mutate-deadline", f.mutate_deadline,
+                  "deadline of POST /mutate, below Gatekeeper's mutating webhook timeout (1 s by "
+                  "default), e.g. 700ms (default 700ms)");
   cmd->add_option("--workers", f.workers, "verification worker threads (default 16)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--registry-secret-dir", f.registry_secret_dir,

@@ -4,7 +4,9 @@
 #include <netinet/in.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -172,11 +174,12 @@ void ReadVerification(Reader& r, const YAML::Node& node, VerificationConfig& out
   const std::string p = "verification";
   if (!node.IsDefined() || node.IsNull()) return;
   if (!r.ExpectMap(node, p,
-                   {"deadline", "workers", "cacheTTL", "negativeCacheTTL", "tagCacheTTL",
-                    "cacheMaxEntries", "unmatchedImages"})) {
+                   {"deadline", "mutateDeadline", "workers", "cacheTTL", "negativeCacheTTL",
+                    "tagCacheTTL", "cacheMaxEntries", "unmatchedImages"})) {
     return;
   }
   r.Duration(node["deadline"], p + ".deadline", out.deadline);
+  r.Duration(node["mutateDeadline"], p + ".mutateDeadline", out.mutate_deadline);
   r.Integer(node["workers"], p + ".workers", out.workers, 1, 1024);
   r.Duration(node["cacheTTL"], p + ".cacheTTL", out.cache_ttl);
   r.Duration(node["negativeCacheTTL"], p + ".negativeCacheTTL", out.negative_cache_ttl);
@@ -463,6 +466,9 @@ Status ValidateConfig(const Config& config) {
   }
   const VerificationConfig& v = config.verification;
   if (v.deadline.count() <= 0) return invalid("verification.deadline: must be positive");
+  if (v.mutate_deadline.count() <= 0) {
+    return invalid("verification.mutateDeadline: must be positive");
+  }
   if (v.workers <= 0) return invalid("verification.workers: must be positive");
   if (v.cache_max_entries == 0) return invalid("verification.cacheMaxEntries: must be positive");
   if (config.keys.empty()) return invalid("keys: at least one trusted key is required");
@@ -507,6 +513,37 @@ Status ValidateConfig(const Config& config) {
       }
     }
   }
+  return OkStatus();
+}
+
+namespace {
+
+Status CheckCaFile(const std::string& what, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Error(ErrorCode::kInvalidArgument,
+                 what + ": cannot read the registry CA file " + path + ": " + std::strerror(errno));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad() || text.str().find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+    return Error(ErrorCode::kInvalidArgument,
+                 what + ": the registry CA file " + path + " holds no PEM certificate");
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Status CheckRegistryCaFiles(const Config& config, const std::string& extra_ca_file) {
+  for (std::size_t i = 0; i < config.registries.size(); ++i) {
+    const RegistryConfig& registry = config.registries[i];
+    if (registry.ca_file.empty()) continue;
+    const std::string what =
+        "registries[" + std::to_string(i) + "] (host \"" + registry.host + "\").caFile";
+    if (auto status = CheckCaFile(what, registry.ca_file); !status.ok()) return status;
+  }
+  if (!extra_ca_file.empty()) return CheckCaFile("--registry-cacert", extra_ca_file);
   return OkStatus();
 }
 

@@ -53,6 +53,11 @@ struct VerificationConfig {
   // Below the shipped Provider timeout (2 s) with margin, so that Gatekeeper gets
   // signet's per-image reasons instead of giving up on the whole object.
   std::chrono::milliseconds deadline{1500};
+  // The same for POST /mutate, which Gatekeeper calls from its mutating
+  // webhook (1 s API server timeout by default): below that with margin, so
+  // the mutator gets an answer ("verification timed out" included) instead of
+  // the API server giving up on the webhook.
+  std::chrono::milliseconds mutate_deadline{700};
   int workers = 16;
   std::chrono::milliseconds cache_ttl{5 * 60 * 1000};
   std::chrono::milliseconds negative_cache_ttl{10 * 1000};
@@ -107,6 +112,13 @@ Result<Config> LoadConfigFile(const std::string& path);
 // keys, valid port, TLS version, limits and durations, valid image globs,
 // credentials for host "*" only with dangerously_send_credentials_to_any_registry.
 Status ValidateConfig(const Config& config);
+
+// Reads every registries[].caFile (and `extra_ca_file`, the --registry-cacert
+// flag, when not empty): each must be a readable file holding at least one PEM
+// certificate. A server must not start with a CA it cannot use, since every
+// verification against that registry would then fail; the error names the key
+// and the file. Reads files, unlike ValidateConfig.
+Status CheckRegistryCaFiles(const Config& config, const std::string& extra_ca_file);
 
 // Where a listener binds, parsed from "host:port", ":port" (every IPv4
 // interface, 0.0.0.0) or "[v6]:port"; the host must be an IP address

@@ -63,7 +63,9 @@ server::HttpResponse ProviderHandlers::Handle(Endpoint endpoint,
     return finish(SystemErrorResponse(parsed.error().message(), mutate), "system_error",
                   {{"system_error", parsed.error().message()}});
   }
-  const std::vector<KeyDecision> decisions = service_.Decide(parsed->keys);
+  const std::vector<KeyDecision> decisions =
+      mutate ? service_.Decide(parsed->keys, start + options_.mutate_deadline)
+             : service_.Decide(parsed->keys);
 
   ProviderResponse response;
   response.idempotent = mutate;

@@ -4,6 +4,8 @@
 //     digest-pinned reference, an invalid one's error is "<key>_invalid: <reason>".
 //   POST /mutate: the same decisions; value is the digest-pinned reference
 //     (a key that already pins a digest maps to itself), idempotent: true.
+//     Answered within HandlerOptions::mutate_deadline, not the service's
+//     deadline: Gatekeeper's mutating webhook has a shorter timeout.
 //
 // Every answer on these paths is HTTP 200 with a ProviderResponse. Requests
 // refused before a handler runs (wrong method, body over the limit, malformed
@@ -15,6 +17,7 @@
 // metrics must outlive this object.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -29,6 +32,9 @@ struct HandlerOptions {
   std::string mutate_path = "/mutate";
   std::size_t max_keys = 1000;
   std::uint64_t max_body_bytes = 1024 * 1024;  // for the systemError text
+  // Answer deadline of the mutate path, counted from the request's arrival;
+  // the validate path uses the service's own deadline.
+  std::chrono::milliseconds mutate_deadline{700};
 };
 
 class ProviderHandlers {

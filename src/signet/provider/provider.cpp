@@ -71,6 +71,10 @@ Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
   if (!verifier) {
     auto keys = policy::TrustedKeys::Load(config.keys);
     if (!keys.ok()) return keys.error();
+    if (auto status = policy::CheckRegistryCaFiles(config, options.registry_ca_file);
+        !status.ok()) {
+      return status.error();
+    }
     oci::RegistryClientOptions client;
     client.allow_insecure = options.allow_insecure_registry;
     client.ca_file = options.registry_ca_file;
@@ -108,6 +112,7 @@ Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
   handler_options.mutate_path = config.server.mutate_path;
   handler_options.max_keys = config.server.max_keys;
   handler_options.max_body_bytes = config.server.max_body_bytes;
+  handler_options.mutate_deadline = config.verification.mutate_deadline;
   parts->handlers = std::make_unique<ProviderHandlers>(*parts->service, metrics, handler_options);
 
   server::Router router;

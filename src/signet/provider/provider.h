@@ -7,8 +7,8 @@
 // answer while the main port is flooded. The main port serves those three
 // routes too.
 //
-// Create() loads everything that must be there before serving (keys, TLS
-// files, policies) and fails with a reason otherwise; nothing listens until
+// Create() loads everything that must be there before serving (keys, registry
+// CA files, TLS files, policies) and fails with a reason otherwise; nothing listens until
 // Start(). /readyz reports ready once the server is started, which implies
 // keys, certificates and configuration loaded, and while at least one trusted
 // key is still loaded; otherwise it answers 503 with the reason (a removed

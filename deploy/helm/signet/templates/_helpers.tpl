@@ -47,6 +47,18 @@ SET-tls.caBundle-FROM-deploy-gen-certs.sh
 {{- end -}}
 {{- end -}}
 
+{{/*
+"true" when the Providers are rendered: always, except with cert-manager
+while the CA is not known yet (no tls.caBundle, TLS Secret not issued): the
+placeholder would make Gatekeeper refuse the Provider and so the whole install.
+Step two (helm upgrade once the Certificate is Ready) renders them.
+*/}}
+{{- define "signet.renderProviders" -}}
+{{- if or (not .Values.certManager.enabled) (ne (include "signet.caBundle" .) "SET-tls.caBundle-FROM-deploy-gen-certs.sh") -}}
+true
+{{- end -}}
+{{- end -}}
+
 {{- define "signet.mtlsSecretName" -}}
 {{- if .Values.mtls.caCert -}}
 {{ include "signet.fullname" . }}-gatekeeper-ca
@@ -55,14 +67,75 @@ SET-tls.caBundle-FROM-deploy-gen-certs.sh
 {{- end -}}
 {{- end -}}
 
-{{/* Fail early on timeouts that would let Gatekeeper's webhook time out first. */}}
+{{/*
+Milliseconds of a duration as signet reads it ("1500ms", "2s", "1m30s"; a
+bare number is milliseconds); fails naming the value otherwise. Call with
+(list "<value name>" <value>).
+*/}}
+{{- define "signet.durationMs" -}}
+{{- $name := index . 0 -}}
+{{- $text := toString (index . 1) -}}
+{{- if regexMatch "^[0-9]{1,12}$" $text -}}
+{{ $text }}
+{{- else if regexMatch "^([0-9]{1,12}(ms|h|m|s))+$" $text -}}
+{{- $total := 0 -}}
+{{- range regexFindAll "[0-9]+(ms|h|m|s)" $text -1 -}}
+{{- $number := int64 (regexFind "^[0-9]+" .) -}}
+{{- $unit := regexReplaceAll "^[0-9]+" . "" -}}
+{{- $scale := get (dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000) $unit -}}
+{{- $total = add $total (mul $number $scale) -}}
+{{- end -}}
+{{ $total }}
+{{- else -}}
+{{- fail (printf "%s: %q is not a duration: write a number with a unit ms, s, m or h (e.g. 1500ms or 1m30s; a bare number is milliseconds)" $name $text) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A whole number of seconds (Provider.spec.timeout and webhook timeouts are integers). */}}
+{{- define "signet.wholeSeconds" -}}
+{{- $name := index . 0 -}}
+{{- $text := toString (index . 1) -}}
+{{- if not (regexMatch "^[0-9]{1,6}$" $text) -}}
+{{- fail (printf "%s must be a whole number of seconds (Kubernetes and Gatekeeper take integer seconds), got %q" $name $text) -}}
+{{- end -}}
+{{ $text }}
+{{- end -}}
+
+{{/*
+Fail early on timeouts that would let Gatekeeper give up before signet
+answers: Provider.spec.timeout (whole seconds, at least 1) below the
+validating webhook timeout; verification.deadline below the Provider timeout;
+verification.mutateDeadline below the mutating webhook timeout (and the
+Provider timeout).
+*/}}
 {{- define "signet.checkTimeouts" -}}
-{{- $t := int .Values.gatekeeper.providerTimeoutSeconds -}}
+{{- $g := .Values.gatekeeper -}}
+{{- $t := int (include "signet.wholeSeconds" (list "gatekeeper.providerTimeoutSeconds" $g.providerTimeoutSeconds)) -}}
+{{- $webhook := int (include "signet.wholeSeconds" (list "gatekeeper.webhookTimeoutSeconds" $g.webhookTimeoutSeconds)) -}}
+{{- $mutating := int (include "signet.wholeSeconds" (list "gatekeeper.mutatingWebhookTimeoutSeconds" $g.mutatingWebhookTimeoutSeconds)) -}}
 {{- if lt $t 1 -}}
 {{- fail "gatekeeper.providerTimeoutSeconds must be at least 1 (0 makes every call fail)" -}}
 {{- end -}}
-{{- if ge $t (int .Values.gatekeeper.webhookTimeoutSeconds) -}}
-{{- fail "gatekeeper.providerTimeoutSeconds must be below gatekeeper.webhookTimeoutSeconds" -}}
+{{- if ge $t $webhook -}}
+{{- fail (printf "gatekeeper.providerTimeoutSeconds (%d) must be below gatekeeper.webhookTimeoutSeconds (%d)" $t $webhook) -}}
+{{- end -}}
+{{- if lt $mutating 1 -}}
+{{- fail "gatekeeper.mutatingWebhookTimeoutSeconds must be at least 1" -}}
+{{- end -}}
+{{- $deadline := int64 (include "signet.durationMs" (list "verification.deadline" .Values.verification.deadline)) -}}
+{{- if lt $deadline 1 -}}
+{{- fail "verification.deadline must be positive" -}}
+{{- end -}}
+{{- if ge $deadline (mul $t 1000) -}}
+{{- fail (printf "verification.deadline (%v) must be below the Provider timeout gatekeeper.providerTimeoutSeconds (%ds): otherwise Gatekeeper gives up first and denies the whole object with \"context deadline exceeded\", signed images included" .Values.verification.deadline $t) -}}
+{{- end -}}
+{{- $mutate := int64 (include "signet.durationMs" (list "verification.mutateDeadline" .Values.verification.mutateDeadline)) -}}
+{{- if lt $mutate 1 -}}
+{{- fail "verification.mutateDeadline must be positive" -}}
+{{- end -}}
+{{- $mutateLimit := mul (min $mutating $t) 1000 -}}
+{{- if ge $mutate $mutateLimit -}}
+{{- fail (printf "verification.mutateDeadline (%v) must be below gatekeeper.mutatingWebhookTimeoutSeconds (%ds) and gatekeeper.providerTimeoutSeconds (%ds): otherwise the API server gives up on Gatekeeper's mutating webhook first and applies its failurePolicy" .Values.verification.mutateDeadline $mutating $t) -}}
 {{- end -}}
 {{- end -}}
 
