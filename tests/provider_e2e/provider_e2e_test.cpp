@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -702,6 +703,96 @@ class ProviderMetricsE2ETest : public ProviderE2ETest {
   }
 };
 
+// A metric family: its type and the names of its labels ("le" left out).
+struct Family {
+  std::string type;
+  std::set<std::string> labels;
+  bool operator==(const Family&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& out, const Family& family) {
+  out << family.type << " {";
+  for (const auto& label : family.labels) out << " " << label;
+  return out << " }";
+}
+
+// The families of a Prometheus text exposition, from its "# TYPE" lines and
+// the label names of its samples.
+std::map<std::string, Family> ExposedFamilies(const std::string& text) {
+  std::map<std::string, Family> families;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("# TYPE ", 0) == 0) {
+      std::istringstream words(line.substr(7));
+      std::string name, type;
+      words >> name >> type;
+      families[name].type = type;
+      continue;
+    }
+    if (line.empty() || line[0] == '#') continue;
+    const std::size_t brace = line.find('{');
+    if (brace == std::string::npos) continue;
+    std::string name = line.substr(0, brace);
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      const std::string s(suffix);
+      if (!families.count(name) && name.size() > s.size() &&
+          name.compare(name.size() - s.size(), s.size(), s) == 0) {
+        name.resize(name.size() - s.size());
+      }
+    }
+    const std::string labels = line.substr(brace + 1, line.find('}') - brace - 1);
+    std::size_t pos = 0;
+    while (pos < labels.size()) {
+      const std::size_t eq = labels.find('=', pos);
+      if (eq == std::string::npos) break;
+      const std::string label = labels.substr(pos, eq - pos);
+      if (label != "le") families[name].labels.insert(label);
+      // Skip the quoted value (escaped quotes included).
+      std::size_t end = eq + 2;
+      while (end < labels.size() && labels[end] != '"') end += labels[end] == '\\' ? 2 : 1;
+      pos = end + 2;
+    }
+  }
+  return families;
+}
+
+// The families listed in the table of docs/provider.md's "## Metrics":
+// rows "| `name` | type | `label`, ... | meaning |".
+std::map<std::string, Family> DocumentedFamilies() {
+  const std::string doc =
+      signet::testing::ReadFile(signet::testing::SourceDir() + "/docs/provider.md");
+  const std::size_t start = doc.find("\n## Metrics\n");
+  const std::size_t end = doc.find("\n## ", start + 1);
+  std::map<std::string, Family> families;
+  if (start == std::string::npos) return families;
+  std::istringstream in(doc.substr(start, end - start));
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("| `signet_", 0) != 0) continue;
+    std::vector<std::string> cells;
+    std::istringstream row(line.substr(1));
+    for (std::string cell; std::getline(row, cell, '|');) cells.push_back(cell);
+    if (cells.size() < 3) continue;
+    const auto ticked = [](const std::string& cell) {
+      std::vector<std::string> words;
+      for (std::size_t open = cell.find('`'); open != std::string::npos;) {
+        const std::size_t close = cell.find('`', open + 1);
+        if (close == std::string::npos) break;
+        words.push_back(cell.substr(open + 1, close - open - 1));
+        open = cell.find('`', close + 1);
+      }
+      return words;
+    };
+    const auto names = ticked(cells[0]);
+    if (names.size() != 1) continue;
+    Family family;
+    std::istringstream type(cells[1]);
+    type >> family.type;
+    for (const auto& label : ticked(cells[2])) family.labels.insert(label);
+    families[names[0]] = family;
+  }
+  return families;
+}
+
 constexpr char kVerifiedValid[] = "signet_provider_verifications_total{result=\"valid\"}";
 constexpr char kVerifiedUnsigned[] =
     "signet_provider_verifications_total{result=\"no_signatures\"}";
@@ -820,6 +911,21 @@ TEST_F(ProviderMetricsE2ETest, EveryCounterMatchesARunWithKnownOutcomes) {
   EXPECT_EQ(MetricValue(after_other, kRequestsOther) - MetricValue(after_again, kRequestsOther), 1)
       << oversized.status << " " << oversized.body << "\n"
       << after_other;
+
+  // Every family this run exposed, and only those, is in docs/provider.md
+  // with its type and label names.
+  const auto documented = DocumentedFamilies();
+  EXPECT_GE(documented.size(), 19u);
+  EXPECT_EQ(ExposedFamilies(after_other), documented) << after_other;
+
+  // Prometheus's own linter accepts the hand-written exposition.
+  TempDir scrape;
+  signet::testing::WriteFile(scrape.File("metrics.txt"), after_other);
+  const auto lint =
+      signet::testing::RunCommand({"sh", "-c", "\"$0\" check metrics < \"$1\"",
+                                   signet::testing::PromtoolBinary(), scrape.File("metrics.txt")});
+  EXPECT_EQ(lint.exit_code, 0) << lint.out << lint.err;
+  EXPECT_EQ(lint.out + lint.err, "");
 }
 
 }  // namespace
