@@ -18,6 +18,7 @@ std::string PromtoolBinary() {
 std::string PrometheusBinary() {
   return std::string(SIGNET_TOOLS_DIR) + "/prometheus/usr/bin/prometheus";
 }
+std::string AmtoolBinary() { return std::string(SIGNET_TOOLS_DIR) + "/prometheus/usr/bin/amtool"; }
 
 TempDir::TempDir() {
   const std::filesystem::path base = std::filesystem::path(SIGNET_BINARY_DIR) / "Testing" / "tmp";
