@@ -836,7 +836,10 @@ TEST_F(ProviderMetricsE2ETest, EveryCounterMatchesARunWithKnownOutcomes) {
       kTagHits,       kTagMisses,        kResultHits,       kResultMisses,    kItemsValid,
       kItemsInvalid,  kRequestsDenied,   kRequestsOther};
 
-  auto provider = Start({"--deadline", "1500ms"});
+  // Cached answers must outlive the run, however slow (under valgrind).
+  signet::testing::WriteFile(dir_.File("cache.yaml"),
+                             "verification:\n  negativeCacheTTL: 10m\n  tagCacheTTL: 10m\n");
+  auto provider = Start({"--deadline", "1500ms", "--config", dir_.File("cache.yaml")});
   const std::string start = Metrics(*provider);
 
   json first = PostJson(*provider, "/validate", ProviderRequestBody(keys));
