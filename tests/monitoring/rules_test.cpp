@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <regex>
 
 #include "monitoring/monitoring_files.h"
 
@@ -119,6 +120,44 @@ TEST(PrometheusRules, UnitTestsFireAndStayQuietForEveryAlert) {
   EXPECT_NE((failed.out + failed.err).find("alertname: SignetAuditFindsEnforcedViolations"),
             std::string::npos)
       << failed.out << failed.err;
+}
+
+// The signet_* metric families named in `text` (histogram series suffixes
+// removed).
+std::set<std::string> SignetMetricsIn(const std::string& text) {
+  std::set<std::string> names;
+  const std::regex metric("signet_[a-z_]+");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), metric);
+       it != std::sregex_iterator(); ++it) {
+    std::string name = it->str();
+    for (const std::string suffix : {"_bucket", "_sum", "_count"}) {
+      if (name.size() > suffix.size() &&
+          name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        name.resize(name.size() - suffix.size());
+      }
+    }
+    names.insert(name);
+  }
+  return names;
+}
+
+// The alerts and the Grafana dashboard use only metrics that docs/provider.md
+// lists (the provider_e2e suite holds that list equal to a real scrape).
+TEST(PrometheusRules, AlertsAndDashboardUseOnlyDocumentedMetrics) {
+  const std::string doc = ReadFile(signet::testing::SourceDir() + "/docs/provider.md");
+  const std::string rules = RulesFile(RenderMonitoring());
+  const std::string dashboard = ReadFile(MonitoringDir() + "/grafana-dashboard.json");
+  const auto in_rules = SignetMetricsIn(rules);
+  const auto in_dashboard = SignetMetricsIn(dashboard);
+  EXPECT_GE(in_rules.size(), 3u);
+  EXPECT_GE(in_dashboard.size(), 8u);
+  for (const auto* names : {&in_rules, &in_dashboard}) {
+    for (const auto& name : *names) {
+      EXPECT_NE(doc.find("| `" + name + "` |"), std::string::npos) << name;
+    }
+  }
+  // Control: a name that does not exist is caught.
+  EXPECT_EQ(doc.find("| `signet_provider_cache_ratio` |"), std::string::npos);
 }
 
 // `amtool config routes test` for one alert's labels; true when they reach
