@@ -903,6 +903,16 @@ TEST_F(ProviderMetricsE2ETest, EveryCounterMatchesARunWithKnownOutcomes) {
       {kRequestsDenied, 1},
       {kRequestsOther, 0}};
   EXPECT_EQ(Deltas(after_first, after_again, samples), expected_again) << after_again;
+  // Answers from the caches cost no registry exchange; the first round's
+  // failures to connect were counted as transport failures (code 0).
+  EXPECT_EQ(MetricSum(after_again, "signet_provider_registry_requests_total") -
+                MetricSum(after_first, "signet_provider_registry_requests_total"),
+            0)
+      << after_again;
+  EXPECT_GE(MetricValue(after_first, "signet_provider_registry_requests_total{code=\"0\"}") -
+                MetricValue(start, "signet_provider_registry_requests_total{code=\"0\"}"),
+            2)
+      << after_first;
 
   // A request refused before routing, on a path that is neither provider
   // path, counts as endpoint "other".
