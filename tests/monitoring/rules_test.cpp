@@ -35,6 +35,19 @@ std::set<std::string> AllAlerts() {
   return all;
 }
 
+// scripts/install-deps.sh unpacked the pinned Debian 12 packages.
+TEST(PrometheusTools, AreTheDebianBookwormVersions) {
+  const std::vector<std::pair<std::string, std::string>> tools = {
+      {PromtoolBinary(), "promtool, version 2.42.0"},
+      {signet::testing::PrometheusBinary(), "prometheus, version 2.42.0"},
+      {AmtoolBinary(), "amtool, version 0.25.0"}};
+  for (const auto& [binary, version] : tools) {
+    const auto result = RunCommand({binary, "--version"});
+    EXPECT_EQ(result.exit_code, 0) << binary << ": " << result.err;
+    EXPECT_EQ((result.out + result.err).rfind(version, 0), 0u) << result.out << result.err;
+  }
+}
+
 signet::testing::CommandResult CheckRules(const std::string& rules) {
   TempDir dir;
   WriteFile(dir.File("rules.yaml"), rules);
