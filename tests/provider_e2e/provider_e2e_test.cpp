@@ -836,7 +836,7 @@ TEST_F(ProviderMetricsE2ETest, EveryCounterMatchesARunWithKnownOutcomes) {
       kTagHits,       kTagMisses,        kResultHits,       kResultMisses,    kItemsValid,
       kItemsInvalid,  kRequestsDenied,   kRequestsOther};
 
-  // Cached answers must outlive the run, however slow (under valgrind).
+  // Cached answers must outlive the run, however loaded the machine is.
   signet::testing::WriteFile(dir_.File("cache.yaml"),
                              "verification:\n  negativeCacheTTL: 10m\n  tagCacheTTL: 10m\n");
   auto provider = Start({"--deadline", "1500ms", "--config", dir_.File("cache.yaml")});
