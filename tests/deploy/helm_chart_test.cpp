@@ -319,9 +319,13 @@ TEST(HelmChart, OptionalCertManagerMonitoringAndMutationRender) {
   for (const auto& group : rule["spec"]["groups"]) {
     for (const auto& r : group["rules"]) alerts.insert(r["alert"].as<std::string>());
   }
-  EXPECT_EQ(alerts,
-            (std::set<std::string>{"SignetProviderDown", "SignetProviderErrorRate",
-                                   "SignetProviderLatencyNearDeadline", "SignetDenyRateSpike"}));
+  // The provider's alerts, and those on Gatekeeper's audit metrics (checked
+  // by promtool in the monitoring suite).
+  EXPECT_EQ(alerts, (std::set<std::string>{
+                        "SignetProviderDown", "SignetProviderErrorRate",
+                        "SignetProviderLatencyNearDeadline", "SignetDenyRateSpike",
+                        "SignetAuditFindsUnenforcedViolations",
+                        "SignetAuditFindsEnforcedViolations", "SignetGatekeeperAuditStale"}));
 }
 
 int CountKind(const std::vector<YAML::Node>& docs, const std::string& kind) {

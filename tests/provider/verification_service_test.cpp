@@ -38,6 +38,16 @@ class VerificationServiceTest : public ::testing::Test {
     return std::make_unique<VerificationService>(options, fake_, std::move(policies), &metrics_);
   }
 
+  // kRepo:v1 signed; results cached for 60 s, tags for 1 s, by `clock`.
+  std::unique_ptr<VerificationService> MakeSignedV1WithShortTagTtl(const ManualClock& clock) {
+    fake_->Add(kRepo, "v1", {FakeDigest('d'), ErrorCode::kInternal, true, {}});
+    VerificationServiceOptions options;
+    options.clock = clock.clock();
+    options.cache_ttl = milliseconds(60000);
+    options.tag_cache_ttl = milliseconds(1000);
+    return Make(options);
+  }
+
   std::shared_ptr<FakeImageVerifier> fake_ = std::make_shared<FakeImageVerifier>();
   server::MetricsRegistry registry_;
   ProviderMetrics metrics_{registry_};
@@ -172,13 +182,8 @@ TEST_F(VerificationServiceTest, FiftyConcurrentIdenticalRequestsRunOneVerificati
 }
 
 TEST_F(VerificationServiceTest, ResultsAreCachedUntilTheirTtl) {
-  fake_->Add(kRepo, "v1", {FakeDigest('d'), ErrorCode::kInternal, true, {}});
   ManualClock clock;
-  VerificationServiceOptions options;
-  options.clock = clock.clock();
-  options.cache_ttl = milliseconds(60000);
-  options.tag_cache_ttl = milliseconds(1000);
-  auto service = Make(options);
+  auto service = MakeSignedV1WithShortTagTtl(clock);
   const std::vector<std::string> keys = {std::string(kRepo) + ":v1"};
   ASSERT_TRUE(service->Decide(keys)[0].valid);
   auto second = service->Decide(keys);
@@ -194,6 +199,49 @@ TEST_F(VerificationServiceTest, ResultsAreCachedUntilTheirTtl) {
 
   clock.Advance(milliseconds(60000));  // everything expired
   ASSERT_TRUE(service->Decide(keys)[0].valid);
+  EXPECT_EQ(fake_->verify_calls.load(), 2);
+}
+
+// Every lookup of each cache is counted once, hit or miss, for tag keys as
+// for digest keys; a tag resolved again (its entry expired) whose result is
+// still cached is a verification-cache hit.
+TEST_F(VerificationServiceTest, CacheLookupsAreCountedForTagAndDigestKeys) {
+  ManualClock clock;
+  auto service = MakeSignedV1WithShortTagTtl(clock);
+  const auto count = [&](const char* name, const char* cache) {
+    return registry_
+        .GetCounter(name,
+                    std::string(name) == "signet_provider_cache_hits_total"
+                        ? "Cache hits by cache."
+                        : "Cache misses by cache.",
+                    {{"cache", cache}})
+        .Value();
+  };
+  const auto counts = [&] {
+    return std::vector<double>{count("signet_provider_cache_hits_total", "tag"),
+                               count("signet_provider_cache_misses_total", "tag"),
+                               count("signet_provider_cache_hits_total", "verification"),
+                               count("signet_provider_cache_misses_total", "verification")};
+  };
+  const std::string tag_key = std::string(kRepo) + ":v1";
+  const std::string digest_key = std::string(kRepo) + "@" + FakeDigest('d');
+  // {tag hits, tag misses, verification hits, verification misses}
+  ASSERT_TRUE(service->Decide({tag_key})[0].valid);
+  EXPECT_EQ(counts(), (std::vector<double>{0, 1, 0, 1}));
+  ASSERT_TRUE(service->Decide({tag_key})[0].cached);
+  EXPECT_EQ(counts(), (std::vector<double>{1, 1, 1, 1}));
+  ASSERT_TRUE(service->Decide({digest_key})[0].cached);
+  EXPECT_EQ(counts(), (std::vector<double>{1, 1, 2, 1}));
+
+  clock.Advance(milliseconds(2000));  // tag entry expired, result still fresh
+  ASSERT_TRUE(service->Decide({tag_key})[0].valid);
+  EXPECT_EQ(fake_->resolve_calls.load(), 2);
+  EXPECT_EQ(fake_->verify_calls.load(), 1);
+  EXPECT_EQ(counts(), (std::vector<double>{1, 2, 3, 1}));
+
+  clock.Advance(milliseconds(60000));  // everything expired
+  ASSERT_TRUE(service->Decide({digest_key})[0].valid);
+  EXPECT_EQ(counts(), (std::vector<double>{1, 2, 3, 2}));
   EXPECT_EQ(fake_->verify_calls.load(), 2);
 }
 

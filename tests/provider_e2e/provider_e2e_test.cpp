@@ -12,8 +12,10 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -682,6 +684,261 @@ TEST_F(ProviderE2ETest, StartupFailsClearlyWithoutCertificateOrKey) {
   const auto no_tls = run({"--key", shared_->dir.File("cosign.pub")});
   EXPECT_NE(no_tls.exit_code, 0);
   EXPECT_NE(no_tls.err.find("--tls-cert-file"), std::string::npos) << no_tls.err;
+}
+
+// Every provider counter against a run whose outcomes are known: signed and
+// unsigned images by digest and by tag, a missing image, an unreachable
+// registry and a hanging one (each by tag and by digest), then the same keys
+// again from the caches. Each sample's change is compared exactly.
+class ProviderMetricsE2ETest : public ProviderE2ETest {
+ protected:
+  // The change of every listed sample between two scrapes.
+  static std::map<std::string, double> Deltas(const std::string& before, const std::string& after,
+                                              const std::vector<std::string>& samples) {
+    std::map<std::string, double> deltas;
+    for (const auto& sample : samples) {
+      deltas[sample] = MetricValue(after, sample) - MetricValue(before, sample);
+    }
+    return deltas;
+  }
+};
+
+// A metric family: its type and the names of its labels ("le" left out).
+struct Family {
+  std::string type;
+  std::set<std::string> labels;
+  bool operator==(const Family&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& out, const Family& family) {
+  out << family.type << " {";
+  for (const auto& label : family.labels) out << " " << label;
+  return out << " }";
+}
+
+// The families of a Prometheus text exposition, from its "# TYPE" lines and
+// the label names of its samples.
+std::map<std::string, Family> ExposedFamilies(const std::string& text) {
+  std::map<std::string, Family> families;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("# TYPE ", 0) == 0) {
+      std::istringstream words(line.substr(7));
+      std::string name, type;
+      words >> name >> type;
+      families[name].type = type;
+      continue;
+    }
+    if (line.empty() || line[0] == '#') continue;
+    const std::size_t brace = line.find('{');
+    if (brace == std::string::npos) continue;
+    std::string name = line.substr(0, brace);
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      const std::string s(suffix);
+      if (!families.count(name) && name.size() > s.size() &&
+          name.compare(name.size() - s.size(), s.size(), s) == 0) {
+        name.resize(name.size() - s.size());
+      }
+    }
+    const std::string labels = line.substr(brace + 1, line.find('}') - brace - 1);
+    std::size_t pos = 0;
+    while (pos < labels.size()) {
+      const std::size_t eq = labels.find('=', pos);
+      if (eq == std::string::npos) break;
+      const std::string label = labels.substr(pos, eq - pos);
+      if (label != "le") families[name].labels.insert(label);
+      // Skip the quoted value (escaped quotes included).
+      std::size_t end = eq + 2;
+      while (end < labels.size() && labels[end] != '"') end += labels[end] == '\\' ? 2 : 1;
+      pos = end + 2;
+    }
+  }
+  return families;
+}
+
+// The families listed in the table of docs/provider.md's "## Metrics":
+// rows "| `name` | type | `label`, ... | meaning |".
+std::map<std::string, Family> DocumentedFamilies() {
+  const std::string doc =
+      signet::testing::ReadFile(signet::testing::SourceDir() + "/docs/provider.md");
+  const std::size_t start = doc.find("\n## Metrics\n");
+  const std::size_t end = doc.find("\n## ", start + 1);
+  std::map<std::string, Family> families;
+  if (start == std::string::npos) return families;
+  std::istringstream in(doc.substr(start, end - start));
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("| `signet_", 0) != 0) continue;
+    std::vector<std::string> cells;
+    std::istringstream row(line.substr(1));
+    for (std::string cell; std::getline(row, cell, '|');) cells.push_back(cell);
+    if (cells.size() < 3) continue;
+    const auto ticked = [](const std::string& cell) {
+      std::vector<std::string> words;
+      for (std::size_t open = cell.find('`'); open != std::string::npos;) {
+        const std::size_t close = cell.find('`', open + 1);
+        if (close == std::string::npos) break;
+        words.push_back(cell.substr(open + 1, close - open - 1));
+        open = cell.find('`', close + 1);
+      }
+      return words;
+    };
+    const auto names = ticked(cells[0]);
+    if (names.size() != 1) continue;
+    Family family;
+    std::istringstream type(cells[1]);
+    type >> family.type;
+    for (const auto& label : ticked(cells[2])) family.labels.insert(label);
+    families[names[0]] = family;
+  }
+  return families;
+}
+
+constexpr char kVerifiedValid[] = "signet_provider_verifications_total{result=\"valid\"}";
+constexpr char kVerifiedUnsigned[] =
+    "signet_provider_verifications_total{result=\"no_signatures\"}";
+constexpr char kVerifiedNotFound[] =
+    "signet_provider_verifications_total{result=\"image_not_found\"}";
+constexpr char kVerifiedNetwork[] = "signet_provider_verifications_total{result=\"network\"}";
+constexpr char kVerifiedTimeout[] = "signet_provider_verifications_total{result=\"timeout\"}";
+constexpr char kTagHits[] = "signet_provider_cache_hits_total{cache=\"tag\"}";
+constexpr char kTagMisses[] = "signet_provider_cache_misses_total{cache=\"tag\"}";
+constexpr char kResultHits[] = "signet_provider_cache_hits_total{cache=\"verification\"}";
+constexpr char kResultMisses[] = "signet_provider_cache_misses_total{cache=\"verification\"}";
+constexpr char kItemsValid[] =
+    "signet_provider_items_total{decision=\"valid\",endpoint=\"validate\"}";
+constexpr char kItemsInvalid[] =
+    "signet_provider_items_total{decision=\"invalid\",endpoint=\"validate\"}";
+constexpr char kRequestsDenied[] =
+    "signet_provider_requests_total{endpoint=\"validate\",outcome=\"denied\"}";
+constexpr char kRequestsOther[] =
+    "signet_provider_requests_total{endpoint=\"other\",outcome=\"system_error\"}";
+
+TEST_F(ProviderMetricsE2ETest, EveryCounterMatchesARunWithKnownOutcomes) {
+  const std::string host = shared_->registry->host();
+  const PushedImage signed_a = PushSigned("metrics/signed-a", "v1");
+  const PushedImage signed_b = PushSigned("metrics/signed-b", "v1");
+  const PushedImage unsigned_a = PushUnsigned("metrics/unsigned-a", "v1");
+  const PushedImage unsigned_b = PushUnsigned("metrics/unsigned-b", "v1");
+  const std::string absent_digest = "@sha256:" + std::string(64, 'a');
+  const std::string closed = "127.0.0.1:" + std::to_string(signet::testing::FreePort());
+  BlackHole hole;
+  const std::string hanging = "127.0.0.1:" + std::to_string(hole.port());
+  const std::vector<std::string> keys = {
+      signed_a.DigestReference(),   signed_b.TagReference(),
+      unsigned_a.DigestReference(), unsigned_b.TagReference(),
+      host + "/metrics/missing:v1", host + "/metrics/missing" + absent_digest,
+      closed + "/metrics/app:v1",   closed + "/metrics/app" + absent_digest,
+  };
+  const std::vector<std::string> hanging_keys = {hanging + "/metrics/app:v1",
+                                                 hanging + "/metrics/app" + absent_digest};
+  const std::vector<std::string> samples = {
+      kVerifiedValid, kVerifiedUnsigned, kVerifiedNotFound, kVerifiedNetwork, kVerifiedTimeout,
+      kTagHits,       kTagMisses,        kResultHits,       kResultMisses,    kItemsValid,
+      kItemsInvalid,  kRequestsDenied,   kRequestsOther};
+
+  // Cached answers must outlive the run, however loaded the machine is.
+  signet::testing::WriteFile(dir_.File("cache.yaml"),
+                             "verification:\n  negativeCacheTTL: 10m\n  tagCacheTTL: 10m\n");
+  auto provider = Start({"--deadline", "1500ms", "--config", dir_.File("cache.yaml")});
+  const std::string start = Metrics(*provider);
+
+  json first = PostJson(*provider, "/validate", ProviderRequestBody(keys));
+  ASSERT_EQ(first["response"]["items"].size(), keys.size()) << first.dump();
+  EXPECT_EQ(ItemField(first, 0, "value"), signed_a.DigestReference()) << first.dump();
+  EXPECT_EQ(ItemField(first, 1, "value"), signed_b.DigestReference()) << first.dump();
+  for (std::size_t i = 2; i < keys.size(); ++i) {
+    EXPECT_NE(ItemField(first, i, "error"), "") << i << " " << first.dump();
+  }
+  json stuck = PostJson(*provider, "/validate", ProviderRequestBody(hanging_keys));
+  EXPECT_EQ(ItemField(stuck, 0, "error"), hanging_keys[0] + "_invalid: verification timed out");
+  EXPECT_EQ(ItemField(stuck, 1, "error"), hanging_keys[1] + "_invalid: verification timed out");
+  // The hanging verifications end at the request's deadline, just after the
+  // answer; wait for them to be counted.
+  std::string after_first;
+  EXPECT_TRUE(signet::testing::Eventually([&] {
+    after_first = Metrics(*provider);
+    return MetricValue(after_first, kVerifiedTimeout) - MetricValue(start, kVerifiedTimeout) >= 2;
+  })) << after_first;
+
+  const std::map<std::string, double> expected_first = {
+      // One verification per distinct key: the tag ones end while resolving
+      // the tag when the image is missing or its registry fails.
+      {kVerifiedValid, 2},
+      {kVerifiedUnsigned, 2},
+      {kVerifiedNotFound, 2},
+      {kVerifiedNetwork, 2},
+      {kVerifiedTimeout, 2},
+      // Nothing cached yet: five tags missed, and seven verification-cache
+      // lookups missed (the five digests, and the two tags that resolved).
+      {kTagHits, 0},
+      {kTagMisses, 5},
+      {kResultHits, 0},
+      {kResultMisses, 7},
+      {kItemsValid, 2},
+      {kItemsInvalid, 8},
+      {kRequestsDenied, 2},
+      {kRequestsOther, 0},
+  };
+  EXPECT_EQ(Deltas(start, after_first, samples), expected_first) << after_first;
+
+  // The same keys again: everything but the timeouts is cached (failures for
+  // the negative TTL), so no verification runs.
+  json again = PostJson(*provider, "/validate", ProviderRequestBody(keys));
+  EXPECT_EQ(again["response"]["items"], first["response"]["items"]) << again.dump();
+  const std::string after_again = Metrics(*provider);
+  const std::map<std::string, double> expected_again = {
+      {kVerifiedValid, 0},
+      {kVerifiedUnsigned, 0},
+      {kVerifiedNotFound, 0},
+      {kVerifiedNetwork, 0},
+      {kVerifiedTimeout, 0},
+      // Four tags hit (two resolved, two failures); six results hit (the
+      // four digests and the two tags that resolved).
+      {kTagHits, 4},
+      {kTagMisses, 0},
+      {kResultHits, 6},
+      {kResultMisses, 0},
+      {kItemsValid, 2},
+      {kItemsInvalid, 6},
+      {kRequestsDenied, 1},
+      {kRequestsOther, 0}};
+  EXPECT_EQ(Deltas(after_first, after_again, samples), expected_again) << after_again;
+  // Answers from the caches cost no registry exchange; the first round's
+  // failures to connect were counted as transport failures (code 0).
+  EXPECT_EQ(MetricSum(after_again, "signet_provider_registry_requests_total") -
+                MetricSum(after_first, "signet_provider_registry_requests_total"),
+            0)
+      << after_again;
+  EXPECT_GE(MetricValue(after_first, "signet_provider_registry_requests_total{code=\"0\"}") -
+                MetricValue(start, "signet_provider_registry_requests_total{code=\"0\"}"),
+            2)
+      << after_first;
+
+  // A request refused before routing, on a path that is neither provider
+  // path, counts as endpoint "other".
+  HttpClient client(Trusting());
+  const ClientResponse oversized =
+      client.Request("POST", provider->Url("/elsewhere"), std::string(2 << 20, 'x'));
+  EXPECT_TRUE(oversized.transport_ok) << oversized.error;
+  const std::string after_other = Metrics(*provider);
+  EXPECT_EQ(MetricValue(after_other, kRequestsOther) - MetricValue(after_again, kRequestsOther), 1)
+      << oversized.status << " " << oversized.body << "\n"
+      << after_other;
+
+  // Every family this run exposed, and only those, is in docs/provider.md
+  // with its type and label names.
+  const auto documented = DocumentedFamilies();
+  EXPECT_GE(documented.size(), 19u);
+  EXPECT_EQ(ExposedFamilies(after_other), documented) << after_other;
+
+  // Prometheus's own linter accepts the hand-written exposition.
+  TempDir scrape;
+  signet::testing::WriteFile(scrape.File("metrics.txt"), after_other);
+  const auto lint =
+      signet::testing::RunCommand({"sh", "-c", "\"$0\" check metrics < \"$1\"",
+                                   signet::testing::PromtoolBinary(), scrape.File("metrics.txt")});
+  EXPECT_EQ(lint.exit_code, 0) << lint.out << lint.err;
+  EXPECT_EQ(lint.out + lint.err, "");
 }
 
 }  // namespace

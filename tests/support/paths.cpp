@@ -12,6 +12,13 @@ std::string BinaryDir() { return SIGNET_BINARY_DIR; }
 std::string SignetBinary() { return std::string(SIGNET_BINARY_DIR) + "/signet"; }
 std::string CosignBinary() { return std::string(SIGNET_TOOLS_DIR) + "/cosign/usr/bin/cosign"; }
 std::string HelmBinary() { return std::string(SIGNET_TOOLS_DIR) + "/helm/helm"; }
+std::string PromtoolBinary() {
+  return std::string(SIGNET_TOOLS_DIR) + "/prometheus/usr/bin/promtool";
+}
+std::string PrometheusBinary() {
+  return std::string(SIGNET_TOOLS_DIR) + "/prometheus/usr/bin/prometheus";
+}
+std::string AmtoolBinary() { return std::string(SIGNET_TOOLS_DIR) + "/prometheus/usr/bin/amtool"; }
 
 TempDir::TempDir() {
   const std::filesystem::path base = std::filesystem::path(SIGNET_BINARY_DIR) / "Testing" / "tmp";

@@ -34,13 +34,8 @@ void ProviderMetrics::ItemDecided(const std::string& endpoint, bool valid) {
       .Increment();
 }
 
-void ProviderMetrics::Verified(const Error* error, bool timed_out, double seconds) {
-  std::string result = "valid";
-  if (timed_out) {
-    result = "timeout";
-  } else if (error) {
-    result = std::string(ErrorCodeName(error->code()));
-  }
+void ProviderMetrics::Verified(const Error* error, double seconds) {
+  const std::string result = error == nullptr ? "valid" : std::string(ErrorCodeName(error->code()));
   registry_
       .GetCounter("signet_provider_verifications_total",
                   "Image verifications run against the registry, by result.", {{"result", result}})
@@ -48,8 +43,8 @@ void ProviderMetrics::Verified(const Error* error, bool timed_out, double second
   verification_duration_.Observe(seconds);
 }
 
-void ProviderMetrics::CacheLookup(const std::string& cache, bool hit) {
-  if (hit) {
+void ProviderMetrics::CacheLookup(const std::string& cache, CacheResult result) {
+  if (result == CacheResult::kHit) {
     registry_
         .GetCounter("signet_provider_cache_hits_total", "Cache hits by cache.", {{"cache", cache}})
         .Increment();

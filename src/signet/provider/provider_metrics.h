@@ -1,6 +1,7 @@
 // The provider's Prometheus metrics, looked up once in a MetricsRegistry:
 //
-//   signet_provider_requests_total{endpoint,outcome}   outcome: allowed | denied | system_error
+//   signet_provider_requests_total{endpoint,outcome}   endpoint: validate | mutate | other
+//                                                      outcome: allowed | denied | system_error
 //   signet_provider_request_duration_seconds{endpoint}  histogram
 //   signet_provider_requests_in_flight                  gauge
 //   signet_provider_items_total{endpoint,decision}      decision: valid | invalid
@@ -30,9 +31,12 @@ class ProviderMetrics {
   void ItemDecided(const std::string& endpoint, bool valid);
   server::Gauge& in_flight() { return in_flight_; }
 
-  // A finished verifier call; `error` is null when the image verified.
-  void Verified(const Error* error, bool timed_out, double seconds);
-  void CacheLookup(const std::string& cache, bool hit);
+  // A finished verification, whether it ended resolving the tag or verifying
+  // the digest; `error` is null when the image verified. An error with code
+  // kTimeout counts as result "timeout".
+  void Verified(const Error* error, double seconds);
+  enum class CacheResult { kHit, kMiss };
+  void CacheLookup(const std::string& cache, CacheResult result);
   void CoalescedWait();
   void RegistryResponse(long status);
 

@@ -15,6 +15,10 @@ std::string ResultKey(const std::string& digest_reference, const std::string& po
   return digest_reference + "\n" + policy + "\n" + trust_version;
 }
 
+ProviderMetrics::CacheResult CacheLookupResult(bool found) {
+  return found ? ProviderMetrics::CacheResult::kHit : ProviderMetrics::CacheResult::kMiss;
+}
+
 }  // namespace
 
 struct VerificationService::Flight {
@@ -73,7 +77,7 @@ std::optional<VerificationService::Outcome> VerificationService::LookupCached(
   std::string digest = reference.digest();
   if (digest.empty()) {
     auto tag = tags_.Get(reference.repository().Name() + ":" + reference.tag());
-    if (metrics_) metrics_->CacheLookup("tag", tag.has_value());
+    if (metrics_) metrics_->CacheLookup("tag", CacheLookupResult(tag.has_value()));
     if (!tag) return std::nullopt;
     if (!tag->ok) {
       Outcome failure = tag->failure;
@@ -84,8 +88,12 @@ std::optional<VerificationService::Outcome> VerificationService::LookupCached(
   }
   auto result = results_.Get(ResultKey(reference.repository().Name() + "@" + digest, policy.name,
                                        verifier_->TrustVersion()));
-  if (metrics_) metrics_->CacheLookup("verification", result.has_value());
+  // Only hits are counted here. A miss goes to a verification flight, whose
+  // own lookup in Compute() counts once per flight, whether the key named a
+  // digest or a tag (a tag missing from the tag cache never reaches this
+  // lookup, so counting misses here left those out).
   if (!result) return std::nullopt;
+  if (metrics_) metrics_->CacheLookup("verification", ProviderMetrics::CacheResult::kHit);
   result->cached = true;
   return result;
 }
@@ -101,8 +109,12 @@ VerificationService::Outcome VerificationService::Compute(const oci::ImageRefere
     if (cached) {
       digest = cached->digest;
     } else {
+      const auto start = std::chrono::steady_clock::now();
       auto resolved = verifier_->ResolveDigest(reference, deadline);
+      // A tag that cannot be resolved ends the verification: it counts in
+      // signet_provider_verifications_total like the same failure by digest.
       if (!resolved.ok()) {
+        if (metrics_) metrics_->Verified(&resolved.error(), SecondsSince(start));
         Outcome failure = FailureOutcome(resolved.error());
         if (resolved.error().code() != ErrorCode::kTimeout) {
           tags_.Put(tag_key, TagEntry{false, "", failure}, options_.negative_cache_ttl);
@@ -110,8 +122,10 @@ VerificationService::Outcome VerificationService::Compute(const oci::ImageRefere
         return failure;
       }
       if (!oci::IsValidSha256Digest(*resolved)) {
-        return FailureOutcome(Error(ErrorCode::kRegistry,
-                                    "registry returned an invalid digest for " + reference.Name()));
+        const Error invalid(ErrorCode::kRegistry,
+                            "registry returned an invalid digest for " + reference.Name());
+        if (metrics_) metrics_->Verified(&invalid, SecondsSince(start));
+        return FailureOutcome(invalid);
       }
       digest = *resolved;
       tags_.Put(tag_key, TagEntry{true, digest, {}}, options_.tag_cache_ttl);
@@ -122,17 +136,17 @@ VerificationService::Outcome VerificationService::Compute(const oci::ImageRefere
   // unreachable for lookups under the new keys.
   const std::string result_key =
       ResultKey(digest_reference, policy.name, verifier_->TrustVersion());
-  if (auto cached = results_.Get(result_key)) return *cached;
+  auto cached_result = results_.Get(result_key);
+  if (metrics_) {
+    metrics_->CacheLookup("verification", CacheLookupResult(cached_result.has_value()));
+  }
+  if (cached_result) return *cached_result;
 
   auto pinned = oci::ImageReference::Parse(digest_reference);
   if (!pinned.ok()) return FailureOutcome(pinned.error());
   const auto start = std::chrono::steady_clock::now();
   const Status status = verifier_->Verify(*pinned, policy, deadline);
-  if (metrics_) {
-    metrics_->Verified(status.ok() ? nullptr : &status.error(),
-                       !status.ok() && status.error().code() == ErrorCode::kTimeout,
-                       SecondsSince(start));
-  }
+  if (metrics_) metrics_->Verified(status.ok() ? nullptr : &status.error(), SecondsSince(start));
   if (status.ok()) {
     Outcome outcome;
     outcome.valid = true;
@@ -160,7 +174,10 @@ void VerificationService::RunFlight(const std::string& flight_key, std::shared_p
     // Every waiter has given up; do not spend a worker on it.
     outcome.reason = std::string(kTimedOutReason);
     outcome.detail = "verification was still queued when every waiting request's deadline passed";
-    if (metrics_) metrics_->Verified(nullptr, /*timed_out=*/true, 0.0);
+    if (metrics_) {
+      const Error timed_out(ErrorCode::kTimeout, outcome.detail);
+      metrics_->Verified(&timed_out, 0.0);
+    }
   } else {
     outcome = Compute(reference, policy, deadline);
   }

@@ -6,7 +6,12 @@
 //   policy::PolicySet) or an unmatched image is invalid at once;
 // - answers from the caches when it can: tag -> digest (tag TTL), and
 //   (digest, policy) -> result (TTL for successes, negative TTL for failures;
-//   timeouts are never cached), both bounded LRU;
+//   timeouts are never cached), both bounded LRU. Metrics: one tag-cache
+//   lookup per distinct tag key of a request, and one verification-cache
+//   lookup per key answered from it (a hit) or per verification flight (hit or
+//   miss, after the tag is resolved);
+// - counts each verification that ends, including one that ends while
+//   resolving its tag, in signet_provider_verifications_total;
 // - otherwise runs the verification on a bounded worker pool. Identical
 //   verifications (same reference and policy) in flight at the same time,
 //   within or across requests, run once (singleflight); the others wait for
