@@ -11,6 +11,7 @@
 // classified.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <regex>
 #include <sstream>
 
@@ -20,6 +21,7 @@ namespace signet::deploytest {
 namespace {
 
 using signet::testing::HelmBinary;
+using signet::testing::PromtoolBinary;
 using signet::testing::ReadFile;
 using signet::testing::RunCommand;
 using signet::testing::SignetBinary;
@@ -69,8 +71,9 @@ Kind Classify(const std::string& command, std::string* why) {
     *why = "holds placeholders";
     return Kind::kPlaceholder;
   }
-  for (const char* runnable : {"export ", "signet generate-key-pair", "helm install ",
-                               "helm upgrade ", "deploy/gen-certs.sh ", "CA_BUNDLE=$(", "sed "}) {
+  for (const char* runnable :
+       {"export ", "signet generate-key-pair", "helm install ", "helm upgrade ", "helm template ",
+        "deploy/gen-certs.sh ", "CA_BUNDLE=$(", "sed ", "promtool "}) {
     if (command.rfind(runnable, 0) == 0) return Kind::kRun;
   }
   *why = "neither run by this test nor classified as needing a cluster";
@@ -82,7 +85,25 @@ TEST(DocumentedCommands, EveryCommandThatNeedsNoClusterRuns) {
   ASSERT_GT(commands.size(), 20u) << "docs/kubernetes.md lost its ```sh blocks?";
 
   TempDir work;
-  std::filesystem::create_directory_symlink(SourceDir() + "/deploy", work.File("deploy"));
+  // deploy/ as in a checkout, but deploy/monitoring/tests/ is a directory of
+  // its own, so the rules file the walkthrough renders stays out of the source
+  // tree.
+  const std::function<void(const std::filesystem::path&, const std::filesystem::path&,
+                           const std::filesystem::path&)>
+      mirror = [&](const std::filesystem::path& from, const std::filesystem::path& to,
+                   const std::filesystem::path& writable) {
+        std::filesystem::create_directory(to);
+        for (const auto& entry : std::filesystem::directory_iterator(from)) {
+          const auto target = to / entry.path().filename();
+          const auto rest = std::filesystem::relative(writable, entry.path());
+          if (entry.is_directory() && !rest.empty() && *rest.begin() != "..") {
+            mirror(entry.path(), target, writable);
+          } else {
+            std::filesystem::create_symlink(entry.path(), target);
+          }
+        }
+      };
+  mirror(SourceDir() + "/deploy", work.File("deploy"), SourceDir() + "/deploy/monitoring/tests");
   std::filesystem::create_directory(work.File("out"));
   // `helm install`/`upgrade` run as `helm template` into out/<n>.yaml; a
   // pipe into `kubectl apply -f -` writes out/<n>.yaml instead.
@@ -90,6 +111,7 @@ TEST(DocumentedCommands, EveryCommandThatNeedsNoClusterRuns) {
 helm() {
   local verb=$1 args=() a
   shift
+  if [[ $verb == template ]]; then "$HELM_BINARY" template "$@"; return; fi
   for a in "$@"; do [[ $a == --reuse-values ]] || args+=("$a"); done
   case $verb in
     install) "$HELM_BINARY" template "${args[@]}" ;;
@@ -120,7 +142,9 @@ n=0
     }
     ran.push_back(command);
     const int n = static_cast<int>(ran.size());
-    if (piped || line.rfind("helm ", 0) == 0) outputs[n] = command;
+    if (piped || line.rfind("helm install ", 0) == 0 || line.rfind("helm upgrade ", 0) == 0) {
+      outputs[n] = command;
+    }
     script += "n=" + std::to_string(n) + "\necho \"### $n\" >&2\n" + line +
               (piped ? " >\"out/$n.yaml\"" : "") + "\n";
   }
@@ -128,7 +152,9 @@ n=0
   const std::string bin_dir = std::filesystem::path(SignetBinary()).parent_path();
   const auto result = RunCommand(
       {"bash", "-c", "cd \"$0\" && bash walkthrough.sh", work.path()},
-      {"HELM_BINARY=" + HelmBinary(), "PATH=" + bin_dir + ":/usr/local/bin:/usr/bin:/bin"});
+      {"HELM_BINARY=" + HelmBinary(),
+       "PATH=" + bin_dir + ":" + std::filesystem::path(PromtoolBinary()).parent_path().string() +
+           ":/usr/local/bin:/usr/bin:/bin"});
   std::ostringstream report;
   report << "ran:\n";
   for (const auto& c : ran) report << "  " << c << "\n";
@@ -170,8 +196,12 @@ n=0
   // The walkthrough's main steps were among them.
   EXPECT_EQ(installs_with_bundle, 1);
   EXPECT_EQ(filled_manifests, 1);
+  EXPECT_NE(
+      ReadFile(work.File("deploy/monitoring/tests/signet-rules.yaml")).find("SignetProviderDown"),
+      std::string::npos);
   for (const std::string expected :
-       {"signet generate-key-pair", "CA_BUNDLE=$(deploy/gen-certs.sh", "deploy/gen-certs.sh -r",
+       {"promtool check rules", "promtool test rules", "signet generate-key-pair",
+        "CA_BUNDLE=$(deploy/gen-certs.sh", "deploy/gen-certs.sh -r",
         "--set certManager.enabled=true", "--set registryCA.configMapName=registry-ca",
         "--set mtls.enabled=false"}) {
     EXPECT_TRUE(
@@ -190,7 +220,8 @@ TEST(DocumentedCommands, ClassifiesCommands) {
   EXPECT_EQ(Classify("signet verify --key cosign.pub r/a@sha256:...", &why), Kind::kPlaceholder);
   EXPECT_EQ(Classify("signet sign -a x=<build-id> i", &why), Kind::kPlaceholder);
   EXPECT_EQ(Classify("helm upgrade signet deploy/helm/signet", &why), Kind::kRun);
-  EXPECT_EQ(Classify("promtool check rules x.yaml", &why), Kind::kUnclassified);
+  EXPECT_EQ(Classify("promtool check rules x.yaml", &why), Kind::kRun);
+  EXPECT_EQ(Classify("amtool check-config x.yaml", &why), Kind::kUnclassified);
 }
 
 }  // namespace
