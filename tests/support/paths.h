@@ -12,6 +12,7 @@ std::string SignetBinary();    // the built CLI
 std::string CosignBinary();    // reference cosign 2.5.0
 std::string CosignV3Binary();  // reference cosign v3.1.2 (Sigstore bundles)
 std::string HelmBinary();      // reference helm
+std::string SigstoreJsDir();   // sigstore-js packages (node_modules inside)
 std::string BinaryDir();       // the CMake build tree
 
 // A fresh private directory under the build tree's Testing/tmp, removed by
