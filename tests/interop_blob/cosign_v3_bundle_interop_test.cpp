@@ -168,6 +168,39 @@ TEST_F(CosignV3BundleInterop, CosignV3AttestBlobBundleVerifiesInSignet) {
   EXPECT_EQ(tampered.exit_code, 1) << tampered.err;
 }
 
+TEST_F(CosignV3BundleInterop, P384BundlesUseSha384BothWays) {
+  // cosign v3.1.2 signs P-384 with SHA-384 but verifies with SHA-256 unless
+  // told otherwise (cosign issue #5092, fixed after v3.1.2), even its own
+  // bundles; signet hashes by curve.
+  auto key = RunCommand(
+      {"openssl", "ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", File("p384.pem")});
+  ASSERT_EQ(key.exit_code, 0) << key.err;
+  auto import =
+      Signet({"import-key-pair", "--key", File("p384.pem"), "--output-key-prefix", File("p384")});
+  ASSERT_EQ(import.exit_code, 0) << import.err;
+
+  ASSERT_EQ(
+      Signet({"sign-blob", "--key", File("p384.key"), "--bundle", File("s.bundle"), File("blob")})
+          .exit_code,
+      0);
+  EXPECT_NE(ReadFile(File("s.bundle")).find("\"algorithm\":\"SHA2_384\""), std::string::npos);
+  auto verify = Cosign({"verify-blob", "--key", File("p384.pub"), "--bundle", File("s.bundle"),
+                        kIgnoreTlog, "--signature-digest-algorithm", "sha384", File("blob")});
+  EXPECT_EQ(verify.exit_code, 0) << verify.err;
+  auto other_blob =
+      Cosign({"verify-blob", "--key", File("p384.pub"), "--bundle", File("s.bundle"), kIgnoreTlog,
+              "--signature-digest-algorithm", "sha384", File("other-blob")});
+  EXPECT_NE(other_blob.exit_code, 0);
+
+  ASSERT_EQ(Cosign({"sign-blob", "--key", File("p384.key"), kCosignOfflineSign, kCosignNoTlog,
+                    "--bundle", File("c.bundle"), File("blob")})
+                .exit_code,
+            0);
+  EXPECT_EQ(SignetVerify("p384.pub", "c.bundle", "blob").exit_code, 0);
+  EXPECT_EQ(SignetVerify("p384.pub", "c.bundle", "other-blob").exit_code, 1);
+  EXPECT_EQ(SignetVerify("c.pub", "c.bundle", "blob").exit_code, 1);
+}
+
 TEST_F(CosignV3BundleInterop, BundlesMatchCosignsBytesExceptProtojsonSpaces) {
   // Same key, same blob: the two bundles differ only in the (randomised)
   // ECDSA signature and protojson's spaces after commas.
