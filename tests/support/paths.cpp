@@ -11,6 +11,8 @@ std::string TestDataDir() { return SIGNET_TEST_DATA_DIR; }
 std::string BinaryDir() { return SIGNET_BINARY_DIR; }
 std::string SignetBinary() { return std::string(SIGNET_BINARY_DIR) + "/signet"; }
 std::string CosignBinary() { return std::string(SIGNET_TOOLS_DIR) + "/cosign/usr/bin/cosign"; }
+std::string CosignV3Binary() { return std::string(SIGNET_COSIGN_V3_DIR) + "/cosign"; }
+std::string SigstoreJsDir() { return SIGNET_SIGSTORE_JS_DIR; }
 std::string HelmBinary() { return std::string(SIGNET_TOOLS_DIR) + "/helm/helm"; }
 std::string PromtoolBinary() {
   return std::string(SIGNET_TOOLS_DIR) + "/prometheus/usr/bin/promtool";

@@ -10,10 +10,12 @@ std::string SourceDir();
 std::string TestDataDir();       // tests/data
 std::string SignetBinary();      // the built CLI
 std::string CosignBinary();      // reference cosign 2.5.0
+std::string CosignV3Binary();    // reference cosign v3.1.2 (Sigstore bundles)
 std::string HelmBinary();        // reference helm
 std::string PromtoolBinary();    // promtool from Debian's prometheus package
 std::string PrometheusBinary();  // the Prometheus server from the same package
 std::string AmtoolBinary();      // amtool from Debian's prometheus-alertmanager package
+std::string SigstoreJsDir();     // sigstore-js packages (node_modules inside)
 std::string BinaryDir();         // the CMake build tree
 
 // A fresh private directory under the build tree's Testing/tmp, removed by

@@ -39,6 +39,12 @@ void KeepTopLevelHelpShort(CLI::App& app);
 // refused as a usage error at parse time, before anything is verified.
 void AddInsecureIgnoreTlogFlag(CLI::App& command, bool& ignore_tlog);
 
+// A validator for cosign boolean flags that signet can honour only as false
+// (--tlog-upload, --use-signing-config): a true value (the flag alone, =true,
+// =1, ...) is refused as a usage error at parse time with `refusal` (CLI11
+// names the flag before it).
+CLI::Validator OnlyFalse(const std::string& refusal);
+
 // Maps an error to its exit code.
 int ExitCodeFor(const Error& error);
 

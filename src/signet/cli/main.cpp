@@ -44,6 +44,17 @@ void AddInsecureIgnoreTlogFlag(CLI::App& command, bool& ignore_tlog) {
       ->check(only_true);
 }
 
+CLI::Validator OnlyFalse(const std::string& refusal) {
+  return CLI::Validator(
+      [refusal](std::string& value) -> std::string {
+        bool requested = false;
+        // An unconvertible value is reported by CLI11's own conversion.
+        if (!CLI::detail::lexical_cast(value, requested) || !requested) return "";
+        return refusal;
+      },
+      "", "only false");
+}
+
 int ReportError(const Error& error) {
   std::cerr << "Error: " << error.message() << "\n";
   return ExitCodeFor(error);

@@ -8,6 +8,48 @@ namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
 
+// Go's json.Marshal and protojson differ only in how they quote strings.
+enum class Quoting { kEncodingJson, kProtoJson };
+
+// Appends the ASCII byte `c` as a string character: both escape '"', '\\'
+// and control characters (short forms where JSON has them); only
+// encoding/json escapes <, > and & (HTML-safe output).
+void AppendAscii(unsigned char c, Quoting quoting, std::string& out) {
+  switch (c) {
+    case '"':
+      out += "\\\"";
+      return;
+    case '\\':
+      out += "\\\\";
+      return;
+    case '\b':
+      out += "\\b";
+      return;
+    case '\f':
+      out += "\\f";
+      return;
+    case '\n':
+      out += "\\n";
+      return;
+    case '\r':
+      out += "\\r";
+      return;
+    case '\t':
+      out += "\\t";
+      return;
+    default:
+      break;
+  }
+  const bool html = quoting == Quoting::kEncodingJson && (c == '<' || c == '>' || c == '&');
+  if (c < 0x20 || html) {
+    out += "\\u00";
+    out += kHex[c >> 4];
+    out += kHex[c & 0xF];
+  } else {
+    out += static_cast<char>(c);
+  }
+}
+
 // Decodes one UTF-8 sequence at text[i] as Go's utf8.DecodeRune does: returns
 // its length, or 0 when the bytes there are not valid UTF-8 (overlong forms,
 // surrogates, code points above U+10FFFF and truncated sequences included).
@@ -52,57 +94,95 @@ std::string GoFloat(double value) {
   return out;
 }
 
-// Appends `value`; false (with `out` partly written) when containers nest
-// deeper than kMaxGoMarshalDepth, so that no document can exhaust the stack.
-bool AppendMarshal(const nlohmann::json& value, std::string& out, std::size_t depth) {
+// Appends `text` quoted in `quoting`; false when protojson would refuse it
+// (invalid UTF-8).
+bool AppendQuoted(std::string_view text, Quoting quoting, std::string& out) {
+  if (quoting == Quoting::kEncodingJson) {
+    out += GoJsonQuote(text);
+    return true;
+  }
+  auto quoted = ProtoJsonQuote(text);
+  if (!quoted.ok()) return false;
+  out += *quoted;
+  return true;
+}
+
+enum class MarshalFailure { kNone, kDepth, kUtf8 };
+
+// Appends `value`; a failure (with `out` partly written) when containers nest
+// deeper than kMaxGoMarshalDepth, so that no document can exhaust the stack,
+// or when a string cannot be quoted.
+MarshalFailure AppendMarshal(const nlohmann::json& value, Quoting quoting, std::string& out,
+                             std::size_t depth) {
   switch (value.type()) {
     case nlohmann::json::value_t::null:
     case nlohmann::json::value_t::discarded:
       out += "null";
-      return true;
+      return MarshalFailure::kNone;
     case nlohmann::json::value_t::boolean:
       out += value.get<bool>() ? "true" : "false";
-      return true;
+      return MarshalFailure::kNone;
     case nlohmann::json::value_t::number_integer:
     case nlohmann::json::value_t::number_unsigned:
     case nlohmann::json::value_t::number_float:
       // interface{} holds every JSON number as float64.
       out += GoFloat(value.get<double>());
-      return true;
+      return MarshalFailure::kNone;
     case nlohmann::json::value_t::string:
-      out += GoJsonQuote(value.get_ref<const std::string&>());
-      return true;
+      return AppendQuoted(value.get_ref<const std::string&>(), quoting, out)
+                 ? MarshalFailure::kNone
+                 : MarshalFailure::kUtf8;
     case nlohmann::json::value_t::array: {
-      if (depth >= kMaxGoMarshalDepth) return false;
+      if (depth >= kMaxGoMarshalDepth) return MarshalFailure::kDepth;
       out += '[';
       bool first = true;
       for (const auto& element : value) {
         if (!first) out += ',';
         first = false;
-        if (!AppendMarshal(element, out, depth + 1)) return false;
+        if (auto failure = AppendMarshal(element, quoting, out, depth + 1);
+            failure != MarshalFailure::kNone) {
+          return failure;
+        }
       }
       out += ']';
-      return true;
+      return MarshalFailure::kNone;
     }
     case nlohmann::json::value_t::object: {
-      if (depth >= kMaxGoMarshalDepth) return false;
+      if (depth >= kMaxGoMarshalDepth) return MarshalFailure::kDepth;
       out += '{';
       bool first = true;
       for (auto it = value.begin(); it != value.end(); ++it) {  // keys sorted bytewise
         if (!first) out += ',';
         first = false;
-        out += GoJsonQuote(it.key());
+        if (!AppendQuoted(it.key(), quoting, out)) return MarshalFailure::kUtf8;
         out += ':';
-        if (!AppendMarshal(*it, out, depth + 1)) return false;
+        if (auto failure = AppendMarshal(*it, quoting, out, depth + 1);
+            failure != MarshalFailure::kNone) {
+          return failure;
+        }
       }
       out += '}';
-      return true;
+      return MarshalFailure::kNone;
     }
     case nlohmann::json::value_t::binary:
       out += "null";
-      return true;
+      return MarshalFailure::kNone;
   }
-  return false;
+  return MarshalFailure::kNone;
+}
+
+Result<std::string> Marshal(const nlohmann::json& value, Quoting quoting) {
+  std::string out;
+  switch (AppendMarshal(value, quoting, out, 0)) {
+    case MarshalFailure::kNone:
+      return out;
+    case MarshalFailure::kDepth:
+      return Error(ErrorCode::kParse,
+                   "exceeds max nesting depth " + std::to_string(kMaxGoMarshalDepth));
+    case MarshalFailure::kUtf8:
+      break;
+  }
+  return Error(ErrorCode::kParse, "holds a string that is not valid UTF-8");
 }
 
 }  // namespace
@@ -115,37 +195,7 @@ std::string GoJsonQuote(std::string_view text) {
   while (i < text.size()) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
     if (c < 0x80) {
-      switch (c) {
-        case '"':
-          out += "\\\"";
-          break;
-        case '\\':
-          out += "\\\\";
-          break;
-        case '\b':
-          out += "\\b";
-          break;
-        case '\f':
-          out += "\\f";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        default:
-          if (c < 0x20 || c == '<' || c == '>' || c == '&') {
-            out += "\\u00";
-            out += kHex[c >> 4];
-            out += kHex[c & 0xF];
-          } else {
-            out += static_cast<char>(c);
-          }
-      }
+      AppendAscii(c, Quoting::kEncodingJson, out);
       ++i;
       continue;
     }
@@ -181,12 +231,33 @@ std::string GoMarshalStringMap(const std::map<std::string, std::string>& map) {
 }
 
 Result<std::string> GoMarshal(const nlohmann::json& value) {
+  return Marshal(value, Quoting::kEncodingJson);
+}
+
+Result<std::string> ProtoJsonQuote(std::string_view text) {
   std::string out;
-  if (!AppendMarshal(value, out, 0)) {
-    return Error(ErrorCode::kParse,
-                 "exceeds max nesting depth " + std::to_string(kMaxGoMarshalDepth));
+  out.reserve(text.size() + 2);
+  out += '"';
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      AppendAscii(c, Quoting::kProtoJson, out);
+      ++i;
+      continue;
+    }
+    char32_t rune = 0;
+    const std::size_t length = ValidSequenceLength(text, i, rune);
+    if (length == 0) return Error(ErrorCode::kParse, "string is not valid UTF-8");
+    out.append(text.substr(i, length));
+    i += length;
   }
+  out += '"';
   return out;
+}
+
+Result<std::string> ProtoJsonMarshalValue(const nlohmann::json& value) {
+  return Marshal(value, Quoting::kProtoJson);
 }
 
 }  // namespace signet::cosign

@@ -4,6 +4,13 @@
 // forms, invalid UTF-8 replaced by \ufffd), object keys sorted bytewise (as Go
 // does for maps), numbers formatted as Go formats float64.
 //
+// ProtoJsonQuote / ProtoJsonMarshalValue print the same documents as Go's
+// protojson does for google.protobuf.Value (Statement predicates and
+// annotations, compact form without protojson's randomised spaces): keys
+// sorted, numbers as float64, but strings quoted the protojson way (only '"',
+// '\\', and control characters escaped; <, >, &, U+2028/9 kept) and
+// invalid UTF-8 refused instead of replaced.
+//
 // Pure functions; thread-safe.
 #pragma once
 
@@ -31,5 +38,12 @@ inline constexpr std::size_t kMaxGoMarshalDepth = kMaxJsonDepth;
 // kParse "exceeds max nesting depth N" when containers nest deeper than
 // kMaxGoMarshalDepth.
 Result<std::string> GoMarshal(const nlohmann::json& value);
+
+// `text` as protojson quotes a string; kParse when it is not valid UTF-8.
+Result<std::string> ProtoJsonQuote(std::string_view text);
+
+// `value` as protojson prints it as a google.protobuf.Value; kParse on depth
+// (as GoMarshal) or on a string that is not valid UTF-8.
+Result<std::string> ProtoJsonMarshalValue(const nlohmann::json& value);
 
 }  // namespace signet::cosign
