@@ -69,6 +69,8 @@ int main(int argc, char** argv) {
   RegisterBlobCommands(app, action);
   RegisterImageCommands(app, action);
   RegisterServeCommand(app, action);
+  RegisterLoginCommand(app, action);
+  RegisterVersionCommand(app, action);
   KeepTopLevelHelpShort(app);
   try {
     app.parse(argc, argv);
