@@ -47,11 +47,11 @@ fi
 # ---- sizes: full run vs smoke ------------------------------------------------------------
 if [ "$smoke" = 1 ]; then
   images=20; wrk_seconds=1; delay_ms=5; cold_many=10; concurrent=10
-  pods=200; burst=50; gap_ms=50; rate=50; cli_runs=1; cache_entries=2000
+  pods=200; burst=50; gap_ms=50; rate=50; cli_runs=2; cache_entries=2000
   bench_min_time=0.01; key_counts="1 10"; cold_repeats=1
 else
   images=500; wrk_seconds=10; delay_ms=20; cold_many=100; concurrent=50
-  pods=10000; burst=500; gap_ms=200; rate=100; cli_runs=10; cache_entries=100000
+  pods=10000; burst=500; gap_ms=200; rate=100; cli_runs=15; cache_entries=100000
   bench_min_time=0.5; key_counts="1 10 100"; cold_repeats=3
 fi
 wrk_connections=16
@@ -61,7 +61,10 @@ py=$(command -v /usr/bin/python3 || command -v python3)
 signet="$build_dir/signet"
 crypto_bench="$build_dir/bench/crypto_bench"
 cache_bench="$build_dir/bench/cache_memory"
-cosign="${SIGNET_COSIGN:-$root/build/tools/cosign/usr/bin/cosign}"
+# Reference cosign: $SIGNET_COSIGN, else the tools directory the build tree was
+# configured with (SIGNET_TOOLS_DIR), else build/tools of this checkout.
+tools_dir=$(sed -n 's/^SIGNET_TOOLS_DIR:PATH=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
+cosign="${SIGNET_COSIGN:-${tools_dir:-$root/build/tools}/cosign/usr/bin/cosign}"
 
 if [ ! -x "$signet" ] || [ ! -x "$crypto_bench" ]; then
   if [ "$build_given" = 1 ]; then
@@ -489,6 +492,18 @@ section_memory() {
 }
 
 # ---- 6. CLI vs cosign --------------------------------------------------------------------
+# callgrind_count OUT -- COMMAND...: the instructions COMMAND executes in all,
+# and in the dynamic loader before main (ld.so's _dl_start), as "total loader".
+callgrind_count() {
+  local out=$1
+  shift 2
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$@" > /dev/null 2> "$out.err" || true
+  local total loader
+  total=$(sed -n 's/^summary: *//p' "$out" | head -n 1)
+  loader=$(callgrind_annotate --inclusive=yes "$out" 2>/dev/null |
+    awk '/rtld.c:_dl_start / { gsub(",", "", $1); print $1; exit }')
+  echo "${total:-0} ${loader:-0}"
+}
 section_cli() {
   local md=$1
   local image
@@ -497,27 +512,78 @@ section_cli() {
   if "$signet" verify --help 2>&1 | grep -q -- '--insecure-ignore-tlog'; then
     signet_flags+=(--insecure-ignore-tlog=true)
   fi
+  local cosign_flags=(verify --key "$pub" --insecure-ignore-tlog=true --allow-insecure-registry)
   # One warm-up run each, which also proves both verify the image.
   "$signet" "${signet_flags[@]}" "$image" > /dev/null 2> "$work/signet-verify.err" || {
     echo "signet verify failed:" >&2; cat "$work/signet-verify.err" >&2; return 1; }
-  "$cosign" verify --key "$pub" --insecure-ignore-tlog=true --allow-insecure-registry "$image" \
-    > /dev/null 2> "$work/cosign-verify.err" || {
+  "$cosign" "${cosign_flags[@]}" "$image" > /dev/null 2> "$work/cosign-verify.err" || {
     echo "cosign verify failed:" >&2; cat "$work/cosign-verify.err" >&2; return 1; }
-  "$py" "$tools/measure.py" --runs "$cli_runs" -- "$signet" "${signet_flags[@]}" "$image" \
-    > "$work/cli-signet.json"
-  "$py" "$tools/measure.py" --runs "$cli_runs" -- "$cosign" verify --key "$pub" \
-    --insecure-ignore-tlog=true --allow-insecure-registry "$image" > "$work/cli-cosign.json"
-  local s="$work/cli-signet.json" c="$work/cli-cosign.json"
+  # Peak RSS from python's own children would carry python's RSS as a floor:
+  # every run goes through the small bench/tools/rusage.c.
+  cc -O2 -o "$work/rusage" "$tools/rusage.c"
+  jq -n --arg signet "$signet" --arg cosign "$cosign" --arg image "$image" \
+    --argjson sf "$(printf '%s\n' "${signet_flags[@]}" | jq -R . | jq -s .)" \
+    --argjson cf "$(printf '%s\n' "${cosign_flags[@]}" | jq -R . | jq -s .)" \
+    '{signet: ([$signet] + $sf + [$image]), cosign: ([$cosign] + $cf + [$image]),
+      help: [$signet, "--help"], floor: ["/bin/true"]}' > "$work/cli-spec.json"
+  "$py" "$tools/measure.py" --runs "$cli_runs" --rusage "$work/rusage" \
+    --spec "$work/cli-spec.json" > "$work/cli.json"
+  local m="$work/cli.json"
+  val() { jq -r ".$1.$2" "$m"; }
   {
-    echo "Same image, key and local registry (through the proxy, no added latency); median of"
-    echo "$cli_runs runs each, peak RSS from wait4 (ru_maxrss)."
+    echo "Same image, key and local registry (through the proxy, no added latency). Each command"
+    echo "ran $cli_runs times, interleaved (signet, cosign, signet --help, /bin/true, then again),"
+    echo "so load changes hit all alike; medians. CPU = user + system time, peak RSS = ru_maxrss,"
+    echo "both from wait4 through \`bench/tools/rusage.c\` (a child of python would report"
+    echo "python's own RSS as its floor); \`/bin/true\` shows the floor that remains."
     echo
-    echo "| command | wall ms (median) | peak RSS MiB (median) | exit codes |"
-    echo "| --- | ---: | ---: | --- |"
-    echo "| \`signet ${signet_flags[*]//$pub/k.pub} IMAGE\` | $(fmt "$(jget "$s" wall_ms_median)") | $(fmt "$(jget "$s" rss_mib_median)") | $(jget "$s" exit_codes) |"
-    echo "| \`cosign verify --key k.pub --insecure-ignore-tlog=true --allow-insecure-registry IMAGE\` | $(fmt "$(jget "$c" wall_ms_median)") | $(fmt "$(jget "$c" rss_mib_median)") | $(jget "$c" exit_codes) |"
-    echo "| ratio signet ÷ cosign | $(ratio "$(jget "$s" wall_ms_median)" "$(jget "$c" wall_ms_median)") | $(ratio "$(jget "$s" rss_mib_median)" "$(jget "$c" rss_mib_median)") | |"
+    echo "| command | wall ms | CPU ms | peak RSS MiB | exit codes |"
+    echo "| --- | ---: | ---: | ---: | --- |"
+    local name label
+    for name in signet cosign help floor; do
+      case $name in
+        signet) label="\`signet ${signet_flags[*]//$pub/k.pub} IMAGE\`" ;;
+        cosign) label="\`cosign ${cosign_flags[*]//$pub/k.pub} IMAGE\`" ;;
+        help) label="\`signet --help\` (start-up alone)" ;;
+        floor) label="\`/bin/true\` (measurement floor)" ;;
+      esac
+      echo "| $label | $(fmt "$(val "$name" wall_ms_median)") | $(fmt "$(val "$name" cpu_ms_median)") | $(fmt "$(val "$name" rss_mib_median)") | $(jq -c ".$name.exit_codes" "$m") |"
+    done
+    local cpu_ratio rss_ratio
+    cpu_ratio=$(ratio "$(val signet cpu_ms_median)" "$(val cosign cpu_ms_median)")
+    rss_ratio=$(ratio "$(val signet rss_mib_median)" "$(val cosign rss_mib_median)")
+    echo "| ratio signet ÷ cosign (verify) | $(ratio "$(val signet wall_ms_median)" "$(val cosign wall_ms_median)") | $cpu_ratio | $rss_ratio | |"
+    echo
+    echo "| target | result |"
+    echo "| --- | --- |"
+    echo "| CPU time ≤ 0.20 × cosign | $cpu_ratio: $(verdict "$cpu_ratio" "<=" 0.20) |"
+    echo "| peak RSS ≤ 0.25 × cosign | $rss_ratio: $(verdict "$rss_ratio" "<=" 0.25) |"
+    echo
   } >> "$md"
+  # Counts that do not depend on machine load.
+  local libs relocs
+  libs=$(ldd "$signet" | grep -c '=>' || true)
+  relocs=$(LD_DEBUG=statistics "$signet" --help 2>&1 > /dev/null |
+    awk '/final number/ { next } / number of relocations:/ { n = $NF }
+         / number of relative relocations:/ { r = $NF } END { print n + 0, r + 0 }')
+  {
+    echo "Start-up counts (independent of load): $libs shared libraries loaded (\`ldd\`);"
+    echo "$(echo "$relocs" | cut -d' ' -f1) symbol and $(echo "$relocs" | cut -d' ' -f2) relative relocations at start-up (\`LD_DEBUG=statistics signet --help\`)."
+  } >> "$md"
+  if command -v valgrind > /dev/null && command -v callgrind_annotate > /dev/null; then
+    local help verify
+    help=$(callgrind_count "$work/cg-help" -- "$signet" --help)
+    verify=$(callgrind_count "$work/cg-verify" -- "$signet" "${signet_flags[@]}" "$image")
+    {
+      echo
+      echo "| instructions (callgrind) | total | dynamic loader (before main) |"
+      echo "| --- | ---: | ---: |"
+      echo "| \`signet --help\` | $(echo "$help" | cut -d' ' -f1) | $(echo "$help" | cut -d' ' -f2) |"
+      echo "| \`signet verify\` (as above) | $(echo "$verify" | cut -d' ' -f1) | $(echo "$verify" | cut -d' ' -f2) |"
+    } >> "$md"
+  else
+    echo "(valgrind not installed: no instruction counts.)" >> "$md"
+  fi
 }
 
 run_section crypto section_crypto "1. Crypto core (Google Benchmark)"

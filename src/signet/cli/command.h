@@ -19,6 +19,11 @@ void RegisterBlobCommands(CLI::App& app, Action& action);   // sign-blob, verify
 void RegisterImageCommands(CLI::App& app, Action& action);  // sign, verify, triangulate
 void RegisterServeCommand(CLI::App& app, Action& action);   // serve
 
+// login
+void RegisterLoginCommand(CLI::App& app, Action& action);
+// version
+void RegisterVersionCommand(CLI::App& app, Action& action);
+
 // Exit codes that scripts can rely on. They follow cosign where cosign has one.
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitError = 1;

@@ -5,6 +5,7 @@
 #include <openssl/x509.h>
 
 #include <array>
+#include <mutex>
 
 #include "signet/crypto/evp_keys.h"
 #include "signet/crypto/pem_block.h"
@@ -71,7 +72,7 @@ Result<std::string> EcdsaSignatureDer(std::string_view signature) {
 class EvpVerifier final : public Verifier {
  public:
   EvpVerifier(EvpPkeyPtr key, KeyAlgorithm algorithm)
-      : key_(std::move(key)), algorithm_(algorithm), pem_(PemOf(key_.get())) {}
+      : key_(std::move(key)), algorithm_(algorithm) {}
 
   Status Verify(std::string_view signature, std::string_view data) const override {
     std::string sig(signature);
@@ -98,12 +99,19 @@ class EvpVerifier final : public Verifier {
   }
 
   KeyAlgorithm algorithm() const override { return algorithm_; }
-  std::string PublicKeyPem() const override { return pem_; }
+  // Encoded on first use: verification never needs the PEM, and OpenSSL
+  // 3.0's encoder set-up cost 3.5 M instructions, 11% of a `signet verify`
+  // (bench/results/cli-startup.md).
+  std::string PublicKeyPem() const override {
+    std::call_once(pem_once_, [this] { pem_ = PemOf(key_.get()); });
+    return pem_;
+  }
 
  private:
   EvpPkeyPtr key_;
   KeyAlgorithm algorithm_;
-  std::string pem_;
+  mutable std::once_flag pem_once_;
+  mutable std::string pem_;
 };
 
 class EvpSigner final : public Signer {
