@@ -47,5 +47,42 @@ TEST(ChartConfig, ProviderRejectsABrokenValue) {
   EXPECT_FALSE(signet::policy::ParseConfig(yaml, "configmap").ok());
 }
 
+// mutation.exemptImages (values) feeds the ConfigMap's mutation.exemptImages
+// as given, and the provider refuses an entry it cannot honour.
+TEST(ChartConfig, MutationExemptImagesReachTheProviderConfig) {
+  const auto parsed = signet::policy::ParseConfig(
+      RenderedConfig(
+          {"--set", "mutation.exemptImages={registry.k8s.io/pause:*,registry.k8s.io/pause}"}),
+      "configmap");
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message();
+  EXPECT_EQ(parsed->mutation.exempt_images,
+            (std::vector<std::string>{"registry.k8s.io/pause:*", "registry.k8s.io/pause"}));
+  const auto defaults = signet::policy::ParseConfig(RenderedConfig({}), "configmap");
+  ASSERT_TRUE(defaults.ok()) << defaults.error().message();
+  EXPECT_TRUE(defaults->mutation.exempt_images.empty());
+  const auto bad = signet::policy::ParseConfig(
+      RenderedConfig({"--set", "mutation.exemptImages={registry.k8s.io/*/pause}"}), "configmap");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("mutation.exemptImages[0]"), std::string::npos)
+      << bad.error().message();
+}
+
+// The chart's default list equals every shipped constraint's exemptImages, as
+// values.yaml and docs/kubernetes.md ask operators to keep them.
+TEST(ChartConfig, ShippedExemptImagesAgreeBetweenChartAndConstraints) {
+  const auto chart = YAML::LoadFile(ChartDir() + "/values.yaml")["mutation"]["exemptImages"];
+  ASSERT_TRUE(chart.IsSequence());
+  const auto constraints = FilesUnder(DeployDir() + "/gatekeeper/constraints", {".yaml"});
+  ASSERT_EQ(constraints.size(), 3u);
+  for (const auto& file : constraints) {
+    const auto list = YAML::LoadFile(file)["spec"]["parameters"]["exemptImages"];
+    ASSERT_TRUE(list.IsSequence()) << file;
+    ASSERT_EQ(list.size(), chart.size()) << file;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      EXPECT_EQ(list[i].as<std::string>(), chart[i].as<std::string>()) << file;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace signet::deploytest

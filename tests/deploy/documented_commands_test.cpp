@@ -183,6 +183,17 @@ n=0
       // --create-namespace: the chart must not render its own Namespace.
       EXPECT_FALSE(FindObject(docs, "Namespace").IsDefined());
     }
+    if (command.find("mutation.exemptImages=") != std::string::npos) {
+      // The documented exempt list reaches the ConfigMap as given.
+      const auto config = YAML::Load(
+          FindObject(docs, "ConfigMap", "signet-config")["data"]["config.yaml"].as<std::string>(
+              ""));
+      const auto list = config["mutation"]["exemptImages"];
+      ASSERT_TRUE(list.IsSequence());
+      ASSERT_EQ(list.size(), 2u);
+      EXPECT_EQ(list[0].as<std::string>(), "registry.k8s.io/pause:*");
+      EXPECT_EQ(list[1].as<std::string>(), "registry.k8s.io/pause");
+    }
     if (command.find("$CA_BUNDLE") == std::string::npos) continue;
     for (const char* name : {"signet", "signet-mutate"}) {
       const auto provider = FindObject(docs, "Provider", name);
@@ -203,7 +214,7 @@ n=0
        {"promtool check rules", "promtool test rules", "signet generate-key-pair",
         "CA_BUNDLE=$(deploy/gen-certs.sh", "deploy/gen-certs.sh -r",
         "--set certManager.enabled=true", "--set registryCA.configMapName=registry-ca",
-        "--set mtls.enabled=false"}) {
+        "--set mtls.enabled=false", "--set 'mutation.exemptImages="}) {
     EXPECT_TRUE(
         std::any_of(ran.begin(), ran.end(),
                     [&](const std::string& c) { return c.find(expected) != std::string::npos; }))

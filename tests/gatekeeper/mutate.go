@@ -264,6 +264,8 @@ func (s *suite) runMutation() {
 		object("Pod", "default", "mn1", images{containers: []string{S1, U1}, init: []string{S2}}),
 		images{containers: []string{S1, U1}, init: []string{S2}}, "")
 
+	s.runMutationExemptions(validate, mutateProvider, assigns)
+
 	// The mutate Provider down: refused.
 	down, err := freePort()
 	if err != nil {
@@ -293,4 +295,96 @@ func (s *suite) withPortOf(p, ref unversioned.Provider) unversioned.Provider {
 	own.Host = other.Host
 	out.Spec.URL = own.String()
 	return out
+}
+
+// runMutationExemptions: a signet whose mutation.exemptImages (the key the
+// chart's ConfigMap carries) equals the constraints' exemptImages. In the
+// mutation namespaces an object with exempt unsigned images is admitted with
+// those images unpinned, by the mutators and then by validation; near-miss
+// names are still refused. Control: the same object is refused by a signet
+// without the list.
+func (s *suite) runMutationExemptions(validate, mutateProvider unversioned.Provider, assigns []*mutationsv1.Assign) {
+	if !s.checkExemptFixtures("mutate/exempt") {
+		return
+	}
+	exempt := s.exemptList()
+	var missingKey error
+	p, err := s.startSignet("signet-mutate-exempt", func(cfg map[string]interface{}) {
+		mutation, ok := cfg["mutation"].(map[string]interface{})
+		if _, has := mutation["exemptImages"]; !ok || !has {
+			missingKey = fmt.Errorf("the kit's ConfigMap has no mutation.exemptImages (values mutation.exemptImages)")
+			return
+		}
+		list := make([]interface{}, len(exempt))
+		for i, e := range exempt {
+			list[i] = e
+		}
+		mutation["exemptImages"] = list
+	})
+	if err == nil {
+		err = missingKey
+	}
+	if err != nil {
+		s.failSetup("mutate/exempt", err)
+		return
+	}
+	exemptMutate := s.withPortOf(mutateProvider, s.providerFor(p))
+	g, system, err := s.mutationSystem(validate, exemptMutate, assigns, exempt)
+	if err != nil {
+		s.failSetup("mutate/exempt", err)
+		return
+	}
+	S1, U1, U2 := s.signed[0], s.unsigned[0], s.unsigned[1]
+	D1, D3, D4 := s.digests[0], s.digests[3], s.digests[4]
+	mp := mutateProvider.Name
+
+	// Exempt by prefix (U1, registry.k8s.io/pause:3.10, which no registry here
+	// holds) and by exact name (D4): unchanged; the signed image is pinned.
+	exemptPod := object("Pod", "production", "mx1", images{containers: []string{S1, U1, pauseTag}, init: []string{D4}, ephemeral: []string{U1}})
+	pinned := s.checkMutation("mutate/exempt: exempt unsigned images stay as written, the signed one is pinned, production", system,
+		exemptPod, images{containers: []string{D1, U1, pauseTag}, init: []string{D4}, ephemeral: []string{U1}}, "")
+	if pinned != nil {
+		got, err := g.admit(s.ctx, admissionRequest(admissionv1.Create, pinned, nil, ""))
+		if err != nil {
+			s.failSetup("mutate/exempt: the mutated pod is admitted by validation", err)
+		} else {
+			s.checkAdmission("mutate/exempt: the mutated pod is admitted by validation with the same list, production", got, expect("Pod", "production"))
+		}
+	}
+	s.checkMutation("mutate/exempt: an exempt unsigned initContainer of a CronJob stays as written, staging", system,
+		object("CronJob", "staging", "mx2", images{containers: []string{S1}, init: []string{U1}}),
+		images{containers: []string{D1}, init: []string{U1}}, "")
+	// Near misses are verified, and refused.
+	s.checkMutation("mutate/exempt: an exact entry is not a prefix: a longer unsigned name is refused, production", system,
+		object("Pod", "production", "mx3", images{containers: []string{U2}}), images{}, mutateFailed(mp, U2, reasonUnsigned))
+	s.checkMutation("mutate/exempt: a prefix entry does not cover the digest spelling of an exempt tag, production", system,
+		object("Pod", "production", "mx4", images{containers: []string{D3}}), images{}, mutateFailed(mp, D3, reasonUnsigned))
+	exempted, found, err := metricSum(exemptMutate.Spec.URL, exemptMutate.Spec.CABundle, s.gkCert,
+		"signet_provider_items_total", `endpoint="mutate"`, `decision="exempt"`)
+	s.checkSent("mutate/exempt: signet counts the exempt keys as decision=\"exempt\"", sent{items: exempted}, err,
+		found && exempted >= 4, "at least 4 exempt keys (U1, pause:3.10, D4; U1)")
+
+	// Control: the mutate Provider of a signet without the list refuses the same exempt image.
+	if _, control, err := s.mutationSystem(validate, mutateProvider, assigns, exempt); err != nil {
+		s.failSetup("mutate/exempt control", err)
+	} else {
+		s.checkMutation("mutate/exempt: without mutation.exemptImages the exempt unsigned image is refused, production", control,
+			object("Pod", "production", "mx5", images{containers: []string{U1}}), images{}, mutateFailed(mp, U1, reasonUnsigned))
+	}
+}
+
+// mutationSystem is a Gatekeeper with the validate and mutate Providers given
+// and exempt as every constraint's exemptImages, and its mutation System for
+// the kit's Assigns.
+func (s *suite) mutationSystem(validate, mutate unversioned.Provider, assigns []*mutationsv1.Assign,
+	exempt []string) (*gatekeeper, *mutation.System, error) {
+	g, err := s.newGatekeeper(func(o *gatekeeperOptions) {
+		o.providers = []unversioned.Provider{validate, mutate}
+		o.exemptImages = exempt
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	system, err := newMutationSystem(g, assigns)
+	return g, system, err
 }

@@ -142,5 +142,61 @@ TEST_F(HandlersTest, MetricsCountRequestsByOutcome) {
             std::string::npos);
 }
 
+// mutation.exemptImages: /mutate answers an exempt key with itself and never
+// verifies it; /validate ignores the list (positive control: the same unsigned
+// image is refused there, and on /mutate when the list does not cover it).
+TEST_F(HandlersTest, MutateAnswersExemptKeysUnchangedAndValidateIgnoresTheList) {
+  const std::string exempt_unsigned = std::string(kRepo) + ":unsigned";
+  const std::string near_miss = std::string(kRepo) + "-evil:unsigned";
+  fake_->Add(std::string(kRepo) + "-evil", "unsigned",
+             {FakeDigest('c'), ErrorCode::kNoSignatures, false, {}});
+  const std::string signed_ref = std::string(kRepo) + ":signed";
+  HandlerOptions options;
+  options.mutate_exempt_images = *policy::ExemptImages::Create({std::string(kRepo) + ":uns*"});
+  ProviderHandlers handlers(service_, &metrics_, options);
+
+  auto response = handlers.Mutate(Post("/mutate", Keys({exempt_unsigned, signed_ref, near_miss})));
+  const json body = json::parse(response.body);
+  const json& items = body["response"]["items"];
+  ASSERT_EQ(items.size(), 3u) << response.body;
+  EXPECT_EQ(items[0]["key"], exempt_unsigned);
+  EXPECT_EQ(items[0]["value"], exempt_unsigned);
+  EXPECT_FALSE(items[0].contains("error"));
+  EXPECT_EQ(items[1]["value"], std::string(kRepo) + "@" + FakeDigest('a'));
+  EXPECT_EQ(items[2]["error"], near_miss + "_invalid: no signatures found");
+  // Only the two non-exempt keys reached the verifier.
+  EXPECT_EQ(fake_->resolve_calls.load(), 2);
+
+  // An object of exempt keys only: nothing is verified at all.
+  const int before = fake_->resolve_calls.load() + fake_->verify_calls.load();
+  auto only_exempt = handlers.Mutate(Post("/mutate", Keys({exempt_unsigned, exempt_unsigned})));
+  const json only = json::parse(only_exempt.body);
+  ASSERT_EQ(only["response"]["items"].size(), 2u) << only_exempt.body;
+  EXPECT_EQ(only["response"]["items"][1]["value"], exempt_unsigned);
+  EXPECT_EQ(fake_->resolve_calls.load() + fake_->verify_calls.load(), before);
+
+  // /validate never reads the list: the exempt unsigned image is invalid there.
+  auto validate = handlers.Validate(Post("/validate", Keys({exempt_unsigned})));
+  const json validated = json::parse(validate.body);
+  EXPECT_EQ(validated["response"]["items"][0]["error"],
+            exempt_unsigned + "_invalid: no signatures found")
+      << validate.body;
+  EXPECT_FALSE(validated["response"]["items"][0].contains("value"));
+
+  // Without the list, /mutate refuses it too.
+  auto refused = handlers_->Mutate(Post("/mutate", Keys({exempt_unsigned})));
+  EXPECT_EQ(json::parse(refused.body)["response"]["items"][0]["error"],
+            exempt_unsigned + "_invalid: no signatures found");
+
+  const std::string text = registry_.Render();
+  EXPECT_NE(text.find("signet_provider_items_total{decision=\"exempt\",endpoint=\"mutate\"} 3"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("decision=\"exempt\",endpoint=\"validate\""), std::string::npos) << text;
+  EXPECT_NE(text.find("signet_provider_requests_total{endpoint=\"mutate\",outcome=\"allowed\"} 1"),
+            std::string::npos)
+      << text;
+}
+
 }  // namespace
 }  // namespace signet::provider

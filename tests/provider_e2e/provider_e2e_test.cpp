@@ -477,6 +477,80 @@ TEST_F(ProviderE2ETest, MutateReturnsDigests) {
   EXPECT_FALSE(items[2].contains("value"));
 }
 
+// mutation.exemptImages against the real registry: an exempt unsigned image
+// comes back from /mutate unchanged without any registry request; a near-miss
+// name (also unsigned) and the same image on /validate are still refused.
+TEST_F(ProviderE2ETest, MutateAnswersExemptUnsignedImagesUnchangedWithoutTheRegistry) {
+  const PushedImage pause = PushUnsigned("e2e/pause", "3.10");
+  const PushedImage evil = PushUnsigned("e2e/pause-evil", "3.10");
+  const std::string host = shared_->registry->host();
+  const std::string config = dir_.File("exempt.yaml");
+  signet::testing::WriteFile(config, "mutation:\n  exemptImages:\n    - " + host +
+                                         "/e2e/pause:*\n    - " + host + "/e2e/pause\n");
+  auto provider = Start({"--config", config});
+
+  const auto registry_requests = [&] {
+    return MetricSum(Metrics(*provider), "signet_provider_registry_requests_total");
+  };
+  const double before = registry_requests();
+  json answer = PostJson(*provider, "/mutate", ProviderRequestBody({pause.TagReference()}));
+  EXPECT_EQ(ItemField(answer, 0, "value"), pause.TagReference()) << answer.dump();
+  EXPECT_EQ(ItemField(answer, 0, "error"), "") << answer.dump();
+  EXPECT_EQ(registry_requests(), before);
+
+  // Controls: the near-miss name is verified (and refused), on the same request.
+  answer = PostJson(*provider, "/mutate",
+                    ProviderRequestBody({evil.TagReference(), pause.TagReference()}));
+  EXPECT_EQ(ItemField(answer, 0, "error"), evil.TagReference() + "_invalid: no signatures found")
+      << answer.dump();
+  EXPECT_EQ(ItemField(answer, 0, "value"), "");
+  EXPECT_EQ(ItemField(answer, 1, "value"), pause.TagReference());
+  EXPECT_GT(registry_requests(), before);
+  // /validate never uses the list.
+  answer = PostJson(*provider, "/validate", ProviderRequestBody({pause.TagReference()}));
+  EXPECT_EQ(ItemField(answer, 0, "error"), pause.TagReference() + "_invalid: no signatures found")
+      << answer.dump();
+  EXPECT_EQ(ItemField(answer, 0, "value"), "");
+  // The digest spelling is not covered by "pause:*" nor by the exact "pause".
+  answer = PostJson(*provider, "/mutate", ProviderRequestBody({pause.DigestReference()}));
+  EXPECT_EQ(ItemField(answer, 0, "error"),
+            pause.DigestReference() + "_invalid: no signatures found")
+      << answer.dump();
+
+  const std::string metrics = Metrics(*provider);
+  EXPECT_EQ(
+      MetricValue(metrics, "signet_provider_items_total{decision=\"exempt\",endpoint=\"mutate\"}"),
+      2.0)
+      << metrics;
+  EXPECT_EQ(MetricValue(metrics,
+                        "signet_provider_items_total{decision=\"exempt\",endpoint=\"validate\"}"),
+            0.0);
+  const std::string log = provider->log();
+  EXPECT_NE(log.find("\"decision\":\"exempt\",\"exempt_by\":\"" + host + "/e2e/pause:*\""),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("\"mutate_exempt_images\":[\"" + host + "/e2e/pause:*\""), std::string::npos)
+      << log;
+
+  // A bad entry keeps the provider from starting, naming the key.
+  const std::string bad = dir_.File("bad-exempt.yaml");
+  signet::testing::WriteFile(bad, "mutation:\n  exemptImages: [\"" + host + "/*/pause\"]\n");
+  std::vector<std::string> argv = {signet::testing::SignetBinary(),
+                                   "serve",
+                                   "--port",
+                                   "0",
+                                   "--health-addr",
+                                   "off",
+                                   "--config",
+                                   bad};
+  for (const std::string& arg : BaseArgs()) argv.push_back(arg);
+  const auto refused = signet::testing::RunCommand(argv, {}, "", std::chrono::seconds(30));
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("mutation.exemptImages[0]: \"" + host + "/*/pause\""),
+            std::string::npos)
+      << refused.err;
+}
+
 // That the keys of one request are verified in parallel, and within the
 // worker bound, is counted at the registry by
 // HostileParallelTest.OneRequestsImagesReachTheRegistryInParallelWithinTheWorkerBound

@@ -173,6 +173,7 @@ int RunServe(const ServeFlags& flags) {
        {"mutate_path", config.server.mutate_path},
        {"deadline", policy::FormatDuration(config.verification.deadline)},
        {"mutate_deadline", policy::FormatDuration(config.verification.mutate_deadline)},
+       {"mutate_exempt_images", config.mutation.exempt_images},
        {"workers", config.verification.workers},
        {"keys", keys},
        {"policies", config.policies.size()}});

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "signet/policy/exempt_images.h"
 #include "signet/policy/image_pattern.h"
 
 namespace signet::policy {
@@ -197,6 +198,19 @@ void ReadVerification(Reader& r, const YAML::Node& node, VerificationConfig& out
   }
 }
 
+void ReadMutation(Reader& r, const YAML::Node& node, MutationConfig& out) {
+  const std::string p = "mutation";
+  if (!node.IsDefined() || node.IsNull()) return;
+  if (!r.ExpectMap(node, p, {"exemptImages"})) return;
+  r.StringList(node["exemptImages"], p + ".exemptImages", out.exempt_images);
+  for (std::size_t i = 0; i < out.exempt_images.size() && !r.failed(); ++i) {
+    if (auto status = ExemptImages::CheckEntry(out.exempt_images[i]); !status.ok()) {
+      r.Fail(node["exemptImages"][i], p + ".exemptImages[" + std::to_string(i) + "]",
+             status.error().message());
+    }
+  }
+}
+
 void ReadKeys(Reader& r, const YAML::Node& node, std::vector<KeyConfig>& out) {
   if (!node.IsDefined() || node.IsNull()) return;
   if (!node.IsSequence()) return r.Fail(node, "keys", "expected a list of {name, path}");
@@ -362,10 +376,11 @@ Result<Config> ParseConfig(std::string_view yaml, std::string_view source) {
   Reader r{std::string(source)};
   try {
     if (r.ExpectMap(root, "",
-                    {"server", "verification", "keys", "policies", "registries", "dockerConfigFile",
-                     "dangerouslySendCredentialsToAnyRegistry"})) {
+                    {"server", "verification", "mutation", "keys", "policies", "registries",
+                     "dockerConfigFile", "dangerouslySendCredentialsToAnyRegistry"})) {
       ReadServer(r, root["server"], config.server);
       ReadVerification(r, root["verification"], config.verification);
+      ReadMutation(r, root["mutation"], config.mutation);
       ReadKeys(r, root["keys"], config.keys);
       ReadPolicies(r, root["policies"], config.policies);
       ReadRegistries(r, root["registries"], config.registries);
@@ -471,6 +486,12 @@ Status ValidateConfig(const Config& config) {
   }
   if (v.workers <= 0) return invalid("verification.workers: must be positive");
   if (v.cache_max_entries == 0) return invalid("verification.cacheMaxEntries: must be positive");
+  for (std::size_t i = 0; i < config.mutation.exempt_images.size(); ++i) {
+    if (auto status = ExemptImages::CheckEntry(config.mutation.exempt_images[i]); !status.ok()) {
+      return invalid("mutation.exemptImages[" + std::to_string(i) +
+                     "]: " + status.error().message());
+    }
+  }
   if (config.keys.empty()) return invalid("keys: at least one trusted key is required");
   std::set<std::string> key_names;
   for (const auto& key : config.keys) {

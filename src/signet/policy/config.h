@@ -89,9 +89,18 @@ struct RegistryConfig {
   std::vector<std::string> token_realm_hosts;
 };
 
+// POST /mutate only; /validate never reads this section.
+struct MutationConfig {
+  // Images that /mutate answers unchanged, without verifying them (see
+  // exempt_images.h): the ConstraintTemplate's exemptImages, which keeps them
+  // from /validate, so that the Assign mutators do not refuse them either.
+  std::vector<std::string> exempt_images;
+};
+
 struct Config {
   ServerConfig server;
   VerificationConfig verification;
+  MutationConfig mutation;
   std::vector<KeyConfig> keys;
   std::vector<PolicyConfig> policies;
   std::vector<RegistryConfig> registries;
@@ -109,7 +118,8 @@ Result<Config> ParseConfig(std::string_view yaml, std::string_view source);
 Result<Config> LoadConfigFile(const std::string& path);
 
 // Cross-field checks: unique key and policy names, policies refer to known
-// keys, valid port, TLS version, limits and durations, valid image globs,
+// keys, valid port, TLS version, limits and durations, valid image globs and
+// mutation.exemptImages entries (ExemptImages::CheckEntry),
 // credentials for host "*" only with dangerously_send_credentials_to_any_registry.
 Status ValidateConfig(const Config& config);
 

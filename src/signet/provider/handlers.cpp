@@ -63,17 +63,37 @@ server::HttpResponse ProviderHandlers::Handle(Endpoint endpoint,
     return finish(SystemErrorResponse(parsed.error().message(), mutate), "system_error",
                   {{"system_error", parsed.error().message()}});
   }
-  const std::vector<KeyDecision> decisions =
-      mutate ? service_.Decide(parsed->keys, start + options_.mutate_deadline)
-             : service_.Decide(parsed->keys);
+  // The mutate path answers exempt keys itself; only the others are verified.
+  std::vector<const std::string*> exempt_by(parsed->keys.size(), nullptr);
+  std::vector<std::string> to_verify;
+  to_verify.reserve(parsed->keys.size());
+  for (std::size_t i = 0; i < parsed->keys.size(); ++i) {
+    if (mutate) exempt_by[i] = options_.mutate_exempt_images.Match(parsed->keys[i]);
+    if (!exempt_by[i]) to_verify.push_back(parsed->keys[i]);
+  }
+  std::vector<KeyDecision> decisions;
+  if (!to_verify.empty()) {
+    decisions = mutate ? service_.Decide(to_verify, start + options_.mutate_deadline)
+                       : service_.Decide(to_verify);
+  }
 
   ProviderResponse response;
   response.idempotent = mutate;
-  response.items.reserve(decisions.size());
+  response.items.reserve(parsed->keys.size());
   nlohmann::json images = nlohmann::json::array();
   bool all_valid = true;
-  for (const auto& decision : decisions) {
+  std::size_t next_decision = 0;
+  for (std::size_t i = 0; i < parsed->keys.size(); ++i) {
     ResponseItem item;
+    if (exempt_by[i]) {
+      item.key = parsed->keys[i];
+      item.value = parsed->keys[i];
+      if (metrics_) metrics_->ItemDecided(name, ItemDecision::kExempt);
+      images.push_back({{"key", item.key}, {"decision", "exempt"}, {"exempt_by", *exempt_by[i]}});
+      response.items.push_back(std::move(item));
+      continue;
+    }
+    const KeyDecision& decision = decisions.at(next_decision++);
     item.key = decision.key;
     if (decision.valid) {
       item.value = (mutate && decision.key_has_digest) ? decision.key : decision.digest_reference;
@@ -81,7 +101,9 @@ server::HttpResponse ProviderHandlers::Handle(Endpoint endpoint,
       all_valid = false;
       item.error = decision.key + "_invalid: " + decision.reason;
     }
-    if (metrics_) metrics_->ItemDecided(name, decision.valid);
+    if (metrics_) {
+      metrics_->ItemDecided(name, decision.valid ? ItemDecision::kValid : ItemDecision::kInvalid);
+    }
     nlohmann::json image = {{"key", decision.key},
                             {"decision", decision.valid ? "valid" : "invalid"},
                             {"policy", decision.policy},

@@ -5,7 +5,11 @@
 //   POST /mutate: the same decisions; value is the digest-pinned reference
 //     (a key that already pins a digest maps to itself), idempotent: true.
 //     Answered within HandlerOptions::mutate_deadline, not the service's
-//     deadline: Gatekeeper's mutating webhook has a shorter timeout.
+//     deadline: Gatekeeper's mutating webhook has a shorter timeout. A key
+//     that HandlerOptions::mutate_exempt_images exempts is answered with
+//     itself (unchanged, never verified, no registry contact), logged with
+//     decision "exempt" and counted as items_total{decision="exempt"}.
+//     The validate path never reads that list: nothing unverified is valid.
 //
 // Every answer on these paths is HTTP 200 with a ProviderResponse. Requests
 // refused before a handler runs (wrong method, body over the limit, malformed
@@ -21,6 +25,7 @@
 #include <cstdint>
 #include <string>
 
+#include "signet/policy/exempt_images.h"
 #include "signet/provider/provider_metrics.h"
 #include "signet/provider/verification_service.h"
 #include "signet/server/router.h"
@@ -35,6 +40,8 @@ struct HandlerOptions {
   // Answer deadline of the mutate path, counted from the request's arrival;
   // the validate path uses the service's own deadline.
   std::chrono::milliseconds mutate_deadline{700};
+  // Keys of the mutate path answered unchanged (config mutation.exemptImages).
+  policy::ExemptImages mutate_exempt_images;
 };
 
 class ProviderHandlers {

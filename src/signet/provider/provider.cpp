@@ -113,6 +113,9 @@ Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
   handler_options.max_keys = config.server.max_keys;
   handler_options.max_body_bytes = config.server.max_body_bytes;
   handler_options.mutate_deadline = config.verification.mutate_deadline;
+  auto exempt = policy::ExemptImages::Create(config.mutation.exempt_images);
+  if (!exempt.ok()) return exempt.error().WithContext("mutation.exemptImages");
+  handler_options.mutate_exempt_images = std::move(exempt).value();
   parts->handlers = std::make_unique<ProviderHandlers>(*parts->service, metrics, handler_options);
 
   server::Router router;

@@ -27,10 +27,13 @@ void ProviderMetrics::RequestFinished(const std::string& endpoint, const std::st
       .Observe(seconds);
 }
 
-void ProviderMetrics::ItemDecided(const std::string& endpoint, bool valid) {
+void ProviderMetrics::ItemDecided(const std::string& endpoint, ItemDecision decision) {
+  const char* name = decision == ItemDecision::kValid     ? "valid"
+                     : decision == ItemDecision::kInvalid ? "invalid"
+                                                          : "exempt";
   registry_
       .GetCounter("signet_provider_items_total", "Answered keys by endpoint and decision.",
-                  {{"endpoint", endpoint}, {"decision", valid ? "valid" : "invalid"}})
+                  {{"endpoint", endpoint}, {"decision", name}})
       .Increment();
 }
 

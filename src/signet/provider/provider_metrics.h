@@ -4,7 +4,9 @@
 //                                                      outcome: allowed | denied | system_error
 //   signet_provider_request_duration_seconds{endpoint}  histogram
 //   signet_provider_requests_in_flight                  gauge
-//   signet_provider_items_total{endpoint,decision}      decision: valid | invalid
+//   signet_provider_items_total{endpoint,decision}      decision: valid | invalid | exempt
+//                                                       (exempt: /mutate only,
+//                                                       mutation.exemptImages)
 //   signet_provider_verifications_total{result}         result: valid | timeout | <error code>
 //   signet_provider_verification_duration_seconds      histogram
 //   signet_provider_cache_hits_total{cache}             cache: verification | tag
@@ -23,12 +25,15 @@
 
 namespace signet::provider {
 
+// How a key of a request was answered.
+enum class ItemDecision { kValid, kInvalid, kExempt };
+
 class ProviderMetrics {
  public:
   explicit ProviderMetrics(server::MetricsRegistry& registry);
 
   void RequestFinished(const std::string& endpoint, const std::string& outcome, double seconds);
-  void ItemDecided(const std::string& endpoint, bool valid);
+  void ItemDecided(const std::string& endpoint, ItemDecision decision);
   server::Gauge& in_flight() { return in_flight_; }
 
   // A finished verification, whether it ended resolving the tag or verifying
