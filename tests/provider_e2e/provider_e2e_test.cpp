@@ -752,21 +752,22 @@ class RoundTripTest : public ::testing::TestWithParam<RegistryServer::Mode> {
     std::vector<std::string> argv = {signet::testing::SignetBinary(), "verify", "--key",
                                      dir_.File("cosign.pub")};
     if (registry_->tls()) {
-      argv.insert(argv.end(), {"--registry-cacert", registry_->ca_file(), "--registry-username",
-                               registry_->username(), "--registry-password",
-                               registry_->password()});
+      argv.insert(argv.end(),
+                  {"--registry-cacert", registry_->ca_file(), "--registry-username",
+                   registry_->username(), "--registry-password", registry_->password()});
     }
     argv.push_back(reference);
     return signet::testing::RunCommand(argv);
   }
 
   std::unique_ptr<ProviderProcess> StartProvider() {
-    std::vector<std::string> args = {"--tls-cert-file", server_cert_.cert_file, "--tls-key-file",
-                                     server_cert_.key_file, "--key", dir_.File("cosign.pub")};
+    std::vector<std::string> args = {"--tls-cert-file", server_cert_.cert_file,
+                                     "--tls-key-file",  server_cert_.key_file,
+                                     "--key",           dir_.File("cosign.pub")};
     if (registry_->tls()) {
-      args.insert(args.end(), {"--registry-secret-dir", dir_.File("secret"),
-                               "--registry-secret-host", registry_->host(), "--registry-cacert",
-                               registry_->ca_file()});
+      args.insert(args.end(),
+                  {"--registry-secret-dir", dir_.File("secret"), "--registry-secret-host",
+                   registry_->host(), "--registry-cacert", registry_->ca_file()});
     }
     auto provider = std::make_unique<ProviderProcess>(args, dir_.File("provider.log"));
     EXPECT_TRUE(provider->started()) << provider->log();
@@ -775,9 +776,9 @@ class RoundTripTest : public ::testing::TestWithParam<RegistryServer::Mode> {
 
   std::string Validate(ProviderProcess& provider, const std::string& key) const {
     HttpClient client(ClientTls{ca_.cert_file, "", "", false, false});
-    const ClientResponse r = client.Request("POST", provider.Url("/validate"),
-                                            ProviderRequestBody({key}),
-                                            {{"Content-Type", "application/json"}});
+    const ClientResponse r =
+        client.Request("POST", provider.Url("/validate"), ProviderRequestBody({key}),
+                       {{"Content-Type", "application/json"}});
     EXPECT_EQ(r.status, 200) << r.error << r.body << "\n" << provider.log();
     json answer = json::parse(r.body, nullptr, false);
     return ItemField(answer, 0, "error") + "|" + ItemField(answer, 0, "value");

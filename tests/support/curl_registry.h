@@ -45,15 +45,14 @@ class CurlRegistry : public oci::Registry {
   Result<oci::ManifestHead> HeadManifest(const oci::Repository& repo,
                                          const std::string& tag_or_digest,
                                          oci::Deadline deadline = std::nullopt) override;
-  Result<oci::Manifest> GetManifest(
-      const oci::Repository& repo, const std::string& tag_or_digest,
-      std::uint64_t max_bytes = oci::kDefaultMaxManifestBytes,
-      oci::Deadline deadline = std::nullopt) override;
+  Result<oci::Manifest> GetManifest(const oci::Repository& repo, const std::string& tag_or_digest,
+                                    std::uint64_t max_bytes = oci::kDefaultMaxManifestBytes,
+                                    oci::Deadline deadline = std::nullopt) override;
   Result<std::string> GetBlob(const oci::Repository& repo, const std::string& digest,
                               std::uint64_t max_bytes = oci::kDefaultMaxBlobBytes,
                               oci::Deadline deadline = std::nullopt) override;
-  Status PutBlob(const oci::Repository& repo, const std::string& digest,
-                 const std::string& bytes, oci::Deadline deadline = std::nullopt) override;
+  Status PutBlob(const oci::Repository& repo, const std::string& digest, const std::string& bytes,
+                 oci::Deadline deadline = std::nullopt) override;
   Result<std::string> PutManifest(const oci::Repository& repo, const std::string& tag_or_digest,
                                   const std::string& media_type, const std::string& bytes,
                                   oci::Deadline deadline = std::nullopt) override;

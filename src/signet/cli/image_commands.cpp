@@ -69,8 +69,7 @@ struct RegistryFlags {
       explicit_credentials.registries.push_back(reference.registry());
     }
     options.keychain = oci::DefaultKeychain(explicit_credentials);
-    return std::make_unique<oci::RegistryRouter>(options,
-                                                 std::vector<oci::RegistryHostSettings>());
+    return std::make_unique<oci::RegistryRouter>(options, std::vector<oci::RegistryHostSettings>());
   }
 };
 

@@ -31,7 +31,8 @@ Status CollectRecursive(oci::Registry& registry, const oci::Repository& repo,
   if (!index) return index.error().WithContext(repo.Name() + "@" + digest);
   for (const oci::Descriptor& child : index->manifests) {
     if (oci::IsIndexMediaType(child.media_type)) {
-      if (auto s = CollectRecursive(registry, repo, child.digest, depth + 1, deadline, out); !s) return s;
+      if (auto s = CollectRecursive(registry, repo, child.digest, depth + 1, deadline, out); !s)
+        return s;
     } else if (oci::IsImageManifestMediaType(child.media_type)) {
       out.push_back(child.digest);
     } else {
@@ -112,7 +113,9 @@ Result<SignResult> SignImage(oci::Registry& registry, const oci::ImageReference&
 
   std::vector<std::string> digests;
   if (options.recursive) {
-    if (auto s = CollectRecursive(registry, image.repository(), *digest, 0, options.deadline, digests); !s) {
+    if (auto s =
+            CollectRecursive(registry, image.repository(), *digest, 0, options.deadline, digests);
+        !s) {
       return s.error();
     }
   } else {

@@ -56,7 +56,8 @@ class BlobFetches {
       slot = entry;
     }
     // The descriptor's size is the cap: a registry cannot make signet read more.
-    std::call_once(slot->once, [&] { slot->blob.emplace(registry_.GetBlob(repo_, digest, size, deadline_)); });
+    std::call_once(slot->once,
+                   [&] { slot->blob.emplace(registry_.GetBlob(repo_, digest, size, deadline_)); });
     return *slot->blob;
   }
 
@@ -206,9 +207,9 @@ Result<VerificationResult> VerifyResolvedImage(oci::Registry& registry,
   if (Status keys = CheckKeys(options); !keys) return keys.error();
   if (!oci::IsValidSha256Digest(resolved_digest) ||
       (reference.has_digest() && reference.digest() != resolved_digest)) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "verifying " + reference.Name() + ": \"" + resolved_digest +
-                     "\" is not the digest it resolved to");
+    return Error(ErrorCode::kInvalidArgument, "verifying " + reference.Name() + ": \"" +
+                                                  resolved_digest +
+                                                  "\" is not the digest it resolved to");
   }
   const std::string& digest = resolved_digest;
 

@@ -200,7 +200,7 @@ bool RegistryAuth::Impl::MayFallBackToPlainHttp(const std::string& registry,
 }
 
 Result<Credentials> RegistryAuth::Impl::CredentialsFor(const std::string& registry,
-                                                         CredentialsLookup lookup) {
+                                                       CredentialsLookup lookup) {
   if (lookup == CredentialsLookup::kCached) {
     std::lock_guard<std::mutex> lock(state_mutex_);
     const CachedCredentials* cached = credentials_.Find(registry);
@@ -216,8 +216,8 @@ Result<Credentials> RegistryAuth::Impl::CredentialsFor(const std::string& regist
 }
 
 bool RegistryAuth::Impl::RealmMayReceiveCredentials(const std::string& registry,
-                                                      const RegistryInfo& info,
-                                                      const std::string& realm) const {
+                                                    const RegistryInfo& info,
+                                                    const std::string& realm) const {
   const std::string realm_scheme = UrlScheme(realm);
   const std::string realm_authority = UrlAuthority(realm);
   const std::string registry_authority = UrlAuthority(info.scheme + "://" + registry + "/");
@@ -236,9 +236,9 @@ bool RegistryAuth::Impl::RealmMayReceiveCredentials(const std::string& registry,
   });
 }
 
-Result<Token> RegistryAuth::Impl::FetchToken(const std::string& registry,
-                                             const RegistryInfo& info, const std::string& scope,
-                                             const Credentials& creds, Deadline deadline) {
+Result<Token> RegistryAuth::Impl::FetchToken(const std::string& registry, const RegistryInfo& info,
+                                             const std::string& scope, const Credentials& creds,
+                                             Deadline deadline) {
   const AuthChallenge& challenge = info.challenge;
   std::string realm = challenge.Param("realm");
   std::string realm_scheme = UrlScheme(realm);
@@ -327,7 +327,7 @@ Result<Token> RegistryAuth::Impl::FetchToken(const std::string& registry,
 }
 
 Result<std::string> RegistryAuth::Impl::AuthorizationFor(const std::string& registry,
-                                                           const RegistryInfo& info,
+                                                         const RegistryInfo& info,
                                                          const std::string& scope,
                                                          CredentialsLookup lookup,
                                                          Deadline deadline) {
@@ -356,7 +356,6 @@ Result<std::string> RegistryAuth::Impl::AuthorizationFor(const std::string& regi
   tokens_.Put(key, *token);
   return "Authorization: Bearer " + token->value;
 }
-
 
 Result<HttpResponse> RegistryAuth::Impl::FollowRedirects(
     const RegistryInfo& info, HttpRequest current, std::optional<HttpResponse> answered,
@@ -410,8 +409,8 @@ Result<HttpResponse> RegistryAuth::Impl::Exchange(const Repository& repo, Regist
   if (!info->scheme.empty()) {
     first.url = url_for(info->scheme);
     if (!authorization.empty()) first.headers.push_back(authorization);
-    return FollowRedirects(*info, first, std::nullopt, request.headers, authorization, request.redirects,
-                           deadline);
+    return FollowRedirects(*info, first, std::nullopt, request.headers, authorization,
+                           request.redirects, deadline);
   }
   // No scheme known yet: HTTPS first, then plain HTTP where that is allowed.
   if (!authorization.empty()) first.headers.push_back(authorization);
@@ -419,8 +418,8 @@ Result<HttpResponse> RegistryAuth::Impl::Exchange(const Repository& repo, Regist
   HttpResult https = transport_.Perform(first, deadline);
   if (https.response.ok()) {
     info->scheme = "https";
-    return FollowRedirects(*info, first, std::move(*https.response), request.headers, authorization, request.redirects,
-                           deadline);
+    return FollowRedirects(*info, first, std::move(*https.response), request.headers, authorization,
+                           request.redirects, deadline);
   }
   if (!MayFallBackToPlainHttp(repo.registry, https.failure)) {
     return WithSchemeHint(repo.registry, https.response.error(), https.failure);
@@ -429,13 +428,12 @@ Result<HttpResponse> RegistryAuth::Impl::Exchange(const Repository& repo, Regist
   HttpResult plain = transport_.Perform(first, deadline);
   if (!plain.response.ok()) return https.response.error();
   info->scheme = "http";
-  return FollowRedirects(*info, first, std::move(*plain.response), request.headers, authorization, request.redirects,
-                         deadline);
+  return FollowRedirects(*info, first, std::move(*plain.response), request.headers, authorization,
+                         request.redirects, deadline);
 }
 
 Result<HttpResponse> RegistryAuth::Impl::Call(const Repository& repo,
-                                              const RegistryRequest& request,
-                                              Deadline deadline) {
+                                              const RegistryRequest& request, Deadline deadline) {
   RegistryInfo info = Info(repo.registry);
   const std::string scope =
       "repository:" + repo.path + (request.access == Access::kPush ? ":pull,push" : ":pull");

@@ -221,8 +221,9 @@ Status RegistryClient::PutBlob(const Repository& repo, const std::string& digest
   std::string path_and_query = upload_url->substr(registry_base.size());
   RegistryRequest put;
   put.method = "PUT";
-  put.path_and_query = path_and_query + (path_and_query.find('?') == std::string::npos ? "?" : "&") +
-            "digest=" + PercentEncode(digest);
+  put.path_and_query = path_and_query +
+                       (path_and_query.find('?') == std::string::npos ? "?" : "&") +
+                       "digest=" + PercentEncode(digest);
   put.body = &bytes;
   put.retry = Retry::kNever;
   put.access = Access::kPush;

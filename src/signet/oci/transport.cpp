@@ -282,17 +282,17 @@ Status HttpTransport::Impl::ConfigureTls(CURL* handle, TlsVerification tls) {
 }
 
 HttpResult HttpTransport::Impl::PerformOnce(const HttpRequest& request, Deadline deadline,
-                                           CURLcode* transport) {
+                                            CURLcode* transport) {
   *transport = CURLE_OK;
   auto connect_timeout = options_.connect_timeout;
   auto request_timeout = options_.request_timeout;
   if (deadline) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
     if (left.count() <= 0) {
-      return {Error(ErrorCode::kTimeout,
-                    request.method + " " + request.url +
-                        ": the operation's deadline passed before the request"),
-              TransportFailure::kTimeout};
+      return {
+          Error(ErrorCode::kTimeout, request.method + " " + request.url +
+                                         ": the operation's deadline passed before the request"),
+          TransportFailure::kTimeout};
     }
     connect_timeout = std::min(connect_timeout, left);
     request_timeout = std::min(request_timeout, left);

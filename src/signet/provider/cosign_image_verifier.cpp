@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "signet/cosign/verify.h"
 #include "signet/cosign/triangulate.h"
+#include "signet/cosign/verify.h"
 #include "signet/provider/json_log.h"
 
 namespace signet::provider {
@@ -52,9 +52,10 @@ Status CosignImageVerifier::Verify(const oci::ImageReference& reference, DigestO
   options.keys = std::move(keys).value();
   options.annotations = policy.annotations;
   options.deadline = RegistryDeadline(deadline, work_budget_);
-  auto result = origin == DigestOrigin::kResolved && reference.has_digest()
-                    ? cosign::VerifyResolvedImage(*registry_, reference, reference.digest(), options)
-                    : cosign::VerifyImage(*registry_, reference, options);
+  auto result =
+      origin == DigestOrigin::kResolved && reference.has_digest()
+          ? cosign::VerifyResolvedImage(*registry_, reference, reference.digest(), options)
+          : cosign::VerifyImage(*registry_, reference, options);
   if (!result.ok()) return result.error();
   if (reference.has_digest() && result->digest != reference.digest()) {
     return Error(

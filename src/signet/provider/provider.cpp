@@ -90,8 +90,8 @@ Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
     };
     std::vector<oci::RegistryHostSettings> hosts;
     for (const policy::RegistryConfig& registry : config.registries) {
-      hosts.push_back({registry.host, registry.ca_file, registry.insecure,
-                       registry.token_realm_hosts});
+      hosts.push_back(
+          {registry.host, registry.ca_file, registry.insecure, registry.token_realm_hosts});
     }
     auto registry = std::make_shared<oci::RegistryRouter>(client, hosts);
     verifier =
