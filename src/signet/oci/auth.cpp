@@ -426,7 +426,9 @@ Result<HttpResponse> RegistryAuth::Impl::Exchange(const Repository& repo, Regist
   }
   first.url = url_for("http");
   HttpResult plain = transport_.Perform(first, deadline);
-  if (!plain.response.ok()) return https.response.error();
+  // The plain-HTTP attempt went further (the peer does not speak TLS, or
+  // may not): its failure is the one to report.
+  if (!plain.response.ok()) return plain.response.error();
   info->scheme = "http";
   return FollowRedirects(*info, first, std::move(*plain.response), request.headers, authorization,
                          request.redirects, deadline);
@@ -438,17 +440,26 @@ Result<HttpResponse> RegistryAuth::Impl::Call(const Repository& repo,
   const std::string scope =
       "repository:" + repo.path + (request.access == Access::kPush ? ":pull,push" : ":pull");
   CredentialsLookup lookup = CredentialsLookup::kCached;
-  for (int round = 0; round < 2; ++round) {
+  std::optional<HttpResponse> refused;
+  // A 401 while no challenge is known only teaches the challenge. A 401 to an
+  // answered challenge is a refusal: the first is answered once more, with
+  // the keychain asked afresh and a new token; the second is final. So at
+  // most three exchanges.
+  int refusals = 0;
+  for (;;) {
     auto authorization = AuthorizationFor(repo.registry, info, scope, lookup, deadline);
     if (!authorization.ok()) return authorization.error();
+    // Nothing to answer the challenge with (no credentials for this
+    // registry): asking again would only be refused again.
+    if (refused && authorization->empty()) return std::move(*refused);
     const std::string known_scheme = info.scheme;
     auto response = Exchange(repo, &info, request, *authorization, deadline);
     if (!response.ok()) return response.error();
     if (info.scheme != known_scheme) Remember(repo.registry, info);
     if (response->status != 401) return response;
-    if (round > 0) {
-      // Refused even after answering the challenge: ask the keychain again
-      // next time.
+    const bool answered = info.has_challenge;
+    if (answered && ++refusals >= 2) {
+      // Refused even with fresh credentials: ask the keychain again next time.
       ForgetCredentials(repo.registry);
       return response;
     }
@@ -466,15 +477,14 @@ Result<HttpResponse> RegistryAuth::Impl::Call(const Repository& repo,
       if (c.scheme == "bearer" || (c.scheme == "basic" && chosen == nullptr)) chosen = &c;
     }
     if (chosen == nullptr) return response;
-    // A registry that challenged before and refuses again wants other
-    // credentials: ask the keychain afresh. A first challenge is answered
-    // with the cached ones.
-    lookup = info.has_challenge ? CredentialsLookup::kRefresh : CredentialsLookup::kCached;
+    // A refusal asks the keychain afresh; a first challenge is answered with
+    // the cached credentials.
+    lookup = answered ? CredentialsLookup::kRefresh : CredentialsLookup::kCached;
     info.challenge = *chosen;
     info.has_challenge = true;
     Remember(repo.registry, info);
+    refused = std::move(*response);
   }
-  return Error(ErrorCode::kInternal, "unreachable");
 }
 
 RegistryAuth::RegistryAuth(HttpTransport& transport, AuthOptions options)

@@ -19,7 +19,9 @@
 //
 // A cold verification on an anonymous registry therefore costs three
 // requests (HEAD tag, GET signature manifest, GET signature blob); a
-// token registry adds one 401 and one token request per repository.
+// registry that wants credentials adds the 401 that carries its challenge
+// (once per registry), and a token registry one token request per
+// repository.
 //
 // Thread-safety: all methods may be called concurrently.
 #pragma once
