@@ -333,8 +333,14 @@ TEST(RegistryClientTest, WrongBasicCredentialsAreAnAuthErrorWithoutThePassword) 
   RegistryClientOptions anonymous = OptionsFor(*server);
   anonymous.keychain = AnonymousKeychain();
   RegistryClient anonymous_client(std::move(anonymous));
+  const int before = server->CountRequests("GET", "/v2/secure/app/manifests/v1");
   auto denied = anonymous_client.GetManifest(Repository{server->host(), "secure/app"}, "v1");
   ExpectError(denied, ErrorCode::kAuth);
+  // With nothing to answer the challenge with, the 401 is final: one request.
+  EXPECT_EQ(server->CountRequests("GET", "/v2/secure/app/manifests/v1") - before, 1);
+  // Positive control: with credentials the challenge is answered (a second
+  // request, which succeeds or is refused).
+  EXPECT_GE(server->CountRequests("GET", "/v2/secure/app/manifests/v1"), 2);
 }
 
 TEST(RegistryClientTest, TokenFlowRoundTripAndTokenCaching) {

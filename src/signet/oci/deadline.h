@@ -20,11 +20,4 @@ namespace signet::oci {
 using DeadlineClock = std::chrono::steady_clock;
 using Deadline = std::optional<DeadlineClock::time_point>;
 
-// The earlier of two deadlines (nullopt is "never").
-inline Deadline EarlierDeadline(Deadline a, Deadline b) {
-  if (!a) return b;
-  if (!b) return a;
-  return std::min(*a, *b);
-}
-
 }  // namespace signet::oci
