@@ -337,7 +337,7 @@ TEST_F(ScriptedRegistryTest, PerHostStateIsBounded) {
       ASSERT_TRUE(manifest.ok()) << manifest.error().message();
     }
     auto missing = client.GetManifest(Repository{other_host, "rotated"}, "v1");
-    ASSERT_FALSE(missing.ok());  // pinged, then refused
+    ASSERT_FALSE(missing.ok());  // challenged, then refused
   };
   RegistryClient unbounded(make_options());
   exercise(unbounded);

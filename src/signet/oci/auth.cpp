@@ -31,7 +31,6 @@ struct Token {
   Clock::time_point expires;
 };
 
-// What a registry's /v2/ ping told us.
 // What requests to a registry have taught: the scheme that answered, and the
 // challenge its 401 carried (none until one did).
 struct RegistryInfo {
