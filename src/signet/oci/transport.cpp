@@ -196,12 +196,18 @@ bool IsRetryableStatus(long status) {
   return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
 }
 
-TransportFailure FailureOf(CURLcode code) {
+// `detail` is curl's error text. OpenSSL reports a peer that answers a TLS
+// ClientHello with something other than a TLS record (an HTTP response from
+// a plain-HTTP server) as "wrong version number"; other handshake failures
+// (protocol versions, alerts, a peer that hangs up) are not taken for it.
+TransportFailure FailureOf(CURLcode code, const std::string& detail) {
   switch (code) {
     case CURLE_OK:
       return TransportFailure::kNone;
     case CURLE_SSL_CONNECT_ERROR:
-      return TransportFailure::kPeerSpeaksNoTls;
+      return detail.find("wrong version number") != std::string::npos
+                 ? TransportFailure::kPeerSpeaksNoTls
+                 : TransportFailure::kOther;
     case CURLE_OPERATION_TIMEDOUT:
       return TransportFailure::kTimeout;
     default:
@@ -366,7 +372,7 @@ HttpResult HttpTransport::Impl::PerformOnce(const HttpRequest& request, Deadline
     ErrorCode kind = code == CURLE_OPERATION_TIMEDOUT ? ErrorCode::kTimeout : ErrorCode::kNetwork;
     return {Error(kind, request.method + " " + request.url + ": cannot talk to " + authority +
                             ": " + detail),
-            FailureOf(code)};
+            FailureOf(code, detail)};
   }
   Notify(request.url, response.status);
   return {std::move(response)};

@@ -62,8 +62,8 @@ struct HttpResponse {
 // Why an exchange got no HTTP answer, for callers that choose a scheme.
 enum class TransportFailure {
   kNone,
-  // The TLS handshake failed in a way that means the peer does not speak TLS
-  // at all ("wrong version number": a plain-HTTP server).
+  // The TLS handshake failed in the way that means the peer does not speak
+  // TLS at all (OpenSSL's "wrong version number": a plain-HTTP server).
   kPeerSpeaksNoTls,
   kTimeout,
   kOther,
