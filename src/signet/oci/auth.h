@@ -61,7 +61,11 @@ struct AuthOptions {
   // registry's credentials over HTTPS besides the registry's own host, keyed
   // by registry host as in Repository.
   std::map<std::string, std::vector<std::string>> token_realm_hosts;
+  // How long resolved credentials are used before the keychain is asked again.
   std::chrono::milliseconds credentials_ttl{10000};
+  // Bounds on per-host state: registries (their scheme, challenge and
+  // credentials), and tokens (one per registry and scope). Least recently
+  // used entries go first.
   std::size_t max_cached_registries = 1024;
   std::size_t max_cached_tokens = 4096;
 };

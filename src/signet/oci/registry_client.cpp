@@ -25,29 +25,6 @@ std::string MediaTypeOf(const std::string& content_type) {
   return std::string(s);
 }
 
-TransportOptions TransportOptionsOf(const RegistryClientOptions& options) {
-  TransportOptions transport;
-  transport.ca_file = options.ca_file;
-  transport.connect_timeout = options.connect_timeout;
-  transport.request_timeout = options.request_timeout;
-  transport.max_retries = options.max_retries;
-  transport.max_retry_wait = options.max_retry_wait;
-  transport.user_agent = options.user_agent;
-  transport.on_response = options.on_response;
-  return transport;
-}
-
-AuthOptions AuthOptionsOf(const RegistryClientOptions& options) {
-  AuthOptions auth;
-  auth.allow_insecure = options.allow_insecure;
-  auth.keychain = options.keychain;
-  auth.token_realm_hosts = options.token_realm_hosts;
-  auth.credentials_ttl = options.credentials_ttl;
-  auth.max_cached_registries = options.max_cached_registries;
-  auth.max_cached_tokens = options.max_cached_tokens;
-  return auth;
-}
-
 // Maps a non-success status of a registry call to an Error.
 Error StatusError(const std::string& what, const HttpResponse& response) {
   std::string where = what + ": HTTP " + std::to_string(response.status);
@@ -86,7 +63,8 @@ Status CheckRef(const std::string& ref) {
 }  // namespace
 
 RegistryClient::RegistryClient(RegistryClientOptions options)
-    : transport_(TransportOptionsOf(options)), auth_(transport_, AuthOptionsOf(options)) {}
+    : transport_(static_cast<const TransportOptions&>(options)),
+      auth_(transport_, static_cast<const AuthOptions&>(options)) {}
 RegistryClient::~RegistryClient() = default;
 
 RegistryClientCacheSizes RegistryClient::CacheSizes() const { return auth_.CacheSizes(); }

@@ -26,48 +26,24 @@
 // Thread-safety: all methods may be called concurrently.
 #pragma once
 
-#include <chrono>
-#include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "signet/oci/auth.h"
-#include "signet/oci/keychain.h"
 #include "signet/oci/registry.h"
 #include "signet/oci/transport.h"
 
 namespace signet::oci {
 
-struct RegistryClientOptions {
-  // Skip TLS verification and allow plain HTTP for every registry (cosign's
-  // --allow-insecure-registry). Loopback registries may speak plain HTTP
-  // without it.
-  bool allow_insecure = false;
-  std::string ca_file;  // extra trusted CA bundle (PEM), added to the system CAs
-  std::chrono::milliseconds connect_timeout{5000};
-  std::chrono::milliseconds request_timeout{30000};  // whole request, retries excluded
-  int max_retries = 3;                               // for idempotent requests
-  std::chrono::milliseconds max_retry_wait{2000};    // cap on Retry-After / backoff
-  std::shared_ptr<Keychain> keychain;                // null = anonymous
-  std::string user_agent = "signet";
-  // Called after every HTTP exchange with the host and status code (0 for a
-  // transport failure). Used for metrics; may be empty.
-  std::function<void(const std::string& host, long status)> on_response;
-  // Token realm hosts ("host" = port 443, or "host:port") that may receive a
-  // registry's credentials over HTTPS besides the registry's own host, keyed
-  // by registry host as in Repository.
-  std::map<std::string, std::vector<std::string>> token_realm_hosts;
-  // How long resolved credentials are used before the keychain is asked again.
-  std::chrono::milliseconds credentials_ttl{10000};
-  // Bounds on per-host state: registries reached (and their credentials), and
-  // tokens (one per registry and scope). Least recently used entries go first.
-  std::size_t max_cached_registries = 1024;
-  std::size_t max_cached_tokens = 4096;
-};
+// Everything the layers take, in one value: the transport's settings
+// (TransportOptions: CA file, timeouts, retries, user agent, response
+// observer) and the auth layer's (AuthOptions: allow_insecure, keychain,
+// token realm hosts, credential TTL, cache bounds). allow_insecure skips TLS
+// verification and allows plain HTTP for every registry (cosign's
+// --allow-insecure-registry); loopback registries may speak plain HTTP
+// without it.
+struct RegistryClientOptions : TransportOptions, AuthOptions {};
 
 // How many entries the per-host caches hold (for tests and diagnostics).
 using RegistryClientCacheSizes = AuthCacheSizes;
