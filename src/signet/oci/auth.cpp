@@ -425,9 +425,13 @@ Result<HttpResponse> RegistryAuth::Impl::Exchange(const Repository& repo, Regist
   }
   first.url = url_for("http");
   HttpResult plain = transport_.Perform(first, deadline);
-  // The plain-HTTP attempt went further (the peer does not speak TLS, or
-  // may not): its failure is the one to report.
-  if (!plain.response.ok()) return plain.response.error();
+  // When HTTPS found a peer that may not speak TLS, the plain-HTTP attempt
+  // went further and its failure is the one to report; when HTTPS timed out,
+  // that is the story (the plain attempt had what was left of the deadline).
+  if (!plain.response.ok()) {
+    return https.failure == TransportFailure::kTimeout ? https.response.error()
+                                                       : plain.response.error();
+  }
   info->scheme = "http";
   return FollowRedirects(*info, first, std::move(*plain.response), request.headers, authorization,
                          request.redirects, deadline);
