@@ -161,7 +161,8 @@ class MemoryRegistry : public signet::oci::Registry {
   void AddBlob(const std::string& digest, std::string bytes) { blobs_[digest] = std::move(bytes); }
 
   signet::Result<signet::oci::ManifestHead> HeadManifest(const signet::oci::Repository& repo,
-                                                         const std::string& ref) override {
+                                                         const std::string& ref,
+                                                         signet::oci::Deadline) override {
     auto it = manifests_.find(repo.path + "|" + ref);
     if (it == manifests_.end()) return NotFound(ref);
     return signet::oci::ManifestHead{it->second.media_type, it->second.digest,
@@ -169,27 +170,30 @@ class MemoryRegistry : public signet::oci::Registry {
   }
   signet::Result<signet::oci::Manifest> GetManifest(const signet::oci::Repository& repo,
                                                     const std::string& ref,
-                                                    std::uint64_t /*max_bytes*/) override {
+                                                    std::uint64_t /*max_bytes*/,
+                                                    signet::oci::Deadline) override {
     auto it = manifests_.find(repo.path + "|" + ref);
     if (it == manifests_.end()) return NotFound(ref);
     return it->second;
   }
   signet::Result<std::string> GetBlob(const signet::oci::Repository& /*repo*/,
-                                      const std::string& digest,
-                                      std::uint64_t /*max_bytes*/) override {
+                                      const std::string& digest, std::uint64_t /*max_bytes*/,
+                                      signet::oci::Deadline) override {
     auto it = blobs_.find(digest);
     if (it == blobs_.end()) return NotFound(digest);
     return it->second;
   }
-  signet::Status PutBlob(const signet::oci::Repository&, const std::string&,
-                         const std::string&) override {
+  signet::Status PutBlob(const signet::oci::Repository&, const std::string&, const std::string&,
+                         signet::oci::Deadline) override {
     return ReadOnly();
   }
   signet::Result<std::string> PutManifest(const signet::oci::Repository&, const std::string&,
-                                          const std::string&, const std::string&) override {
+                                          const std::string&, const std::string&,
+                                          signet::oci::Deadline) override {
     return ReadOnly();
   }
-  signet::Result<std::vector<std::string>> ListTags(const signet::oci::Repository&) override {
+  signet::Result<std::vector<std::string>> ListTags(const signet::oci::Repository&,
+                                                    signet::oci::Deadline) override {
     return ReadOnly();
   }
 

@@ -17,8 +17,8 @@ class InstantVerifier : public provider::ImageVerifier {
                                     provider::Deadline /*deadline*/) override {
     return crypto::Sha256Digest(reference.Name());
   }
-  Status Verify(const oci::ImageReference& /*reference*/, const policy::PolicyConfig& /*policy*/,
-                provider::Deadline /*deadline*/) override {
+  Status Verify(const oci::ImageReference& /*reference*/, provider::DigestOrigin /*origin*/,
+                const policy::PolicyConfig& /*policy*/, provider::Deadline /*deadline*/) override {
     return OkStatus();
   }
 };

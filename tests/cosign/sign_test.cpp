@@ -185,14 +185,16 @@ TEST(TriangulateTest, ResolvesTagsAndRespectsSignatureRepository) {
   testing::InMemoryRegistry registry;
   const oci::Repository repo{"registry.test", "x/y"};
   const auto image = testing::PushRandomImage(registry, repo, "v1");
-  auto tag = Triangulate(registry, Ref(image.TagReference()), ArtifactType::kSignature, {});
+  auto tag =
+      Triangulate(registry, Ref(image.TagReference()), ArtifactType::kSignature, {}, std::nullopt);
   ASSERT_TRUE(tag.ok()) << tag.error().message();
   EXPECT_EQ(*tag, "registry.test/x/y:sha256-" + image.digest.substr(7) + ".sig");
   auto moved = Triangulate(registry, Ref(image.DigestReference()), ArtifactType::kAttestation,
-                           oci::Repository{"other.test", "sigs"});
+                           oci::Repository{"other.test", "sigs"}, std::nullopt);
   ASSERT_TRUE(moved.ok());
   EXPECT_EQ(*moved, "other.test/sigs:sha256-" + image.digest.substr(7) + ".att");
-  EXPECT_EQ(Triangulate(registry, Ref("registry.test/x/y:none"), ArtifactType::kSignature, {})
+  EXPECT_EQ(Triangulate(registry, Ref("registry.test/x/y:none"), ArtifactType::kSignature, {},
+                        std::nullopt)
                 .error()
                 .code(),
             ErrorCode::kImageNotFound);

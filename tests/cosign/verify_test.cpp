@@ -108,6 +108,27 @@ TEST_F(VerifyTest, SignedImageVerifiesByTagAndByDigest) {
   }
 }
 
+// The "digest already known" entry: a digest the caller just resolved is not
+// looked up again, so only the signature manifest is fetched.
+TEST_F(VerifyTest, AResolvedDigestIsNotLookedUpAgain) {
+  const auto image = Push();
+  Sign(image.DigestReference());
+  int before = registry_.manifest_gets();
+  auto known = VerifyResolvedImage(registry_, Ref(image.TagReference()), image.digest, Options());
+  ASSERT_TRUE(known.ok()) << known.error().message();
+  EXPECT_EQ(known->reference_with_digest, image.DigestReference());
+  EXPECT_EQ(registry_.manifest_gets() - before, 1);  // the signature manifest only
+  // Positive control: the resolving entry looks the tag up first.
+  before = registry_.manifest_gets();
+  ASSERT_TRUE(Verify(image.TagReference()).ok());
+  EXPECT_EQ(registry_.manifest_gets() - before, 2);
+  // A digest other than the one the reference names is refused.
+  auto other = VerifyResolvedImage(registry_, Ref(image.DigestReference()),
+                                   "sha256:" + std::string(64, '0'), Options());
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().code(), ErrorCode::kInvalidArgument) << other.error().message();
+}
+
 TEST_F(VerifyTest, GenuineCosignAndSkopeoSignaturesVerify) {
   const std::string manifest =
       testing::ReadFile(testing::TestDataDir() +

@@ -245,6 +245,38 @@ TEST_F(ImageInteropTest, TlsBasicAuthRegistryRoundTrip) {
   EXPECT_EQ(wrong.err.find("wrong-password"), std::string::npos);
 }
 
+// `signet sign` and `signet verify` choose the scheme as cosign does: a
+// plain-HTTP loopback registry needs no flag; a host that is not loopback
+// (signet-test.localhost reaches 127.0.0.1 through libcurl, but is a DNS name)
+// is never tried over plain HTTP, and the TLS failure says what to do.
+TEST_F(ImageInteropTest, PlainHttpLoopbackRegistryNeedsNoFlagAndOtherHostsAreNotDowngraded) {
+  StartRegistry(RegistryServer::Mode::kPlainHttp);
+  const auto image = PushRandomImage(*client_, RepositoryOn(*server_, "scheme/app"), "v1");
+  const auto bare = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {SignetBinary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, Env());
+  };
+  EXPECT_EXIT_CODE(bare({"sign", "--key", Key("signet.key"), image.DigestReference()}), 0);
+  EXPECT_EXIT_CODE(bare({"verify", "--key", Key("signet.pub"), image.TagReference()}), 0);
+  const std::string by_name = "localhost:" + std::to_string(server_->port()) + "/scheme/app:v1";
+  EXPECT_EXIT_CODE(bare({"verify", "--key", Key("signet.pub"), by_name}), 0);
+
+  const std::string other_host =
+      "signet-test.localhost:" + std::to_string(server_->port()) + "/scheme/other@" + image.digest;
+  const int before = server_->CountRequests("HEAD", "/v2/scheme/other/");
+  auto refused = bare({"sign", "--key", Key("signet.key"), other_host});
+  EXPECT_NE(refused.exit_code, 0) << refused.err;
+  EXPECT_NE(refused.err.find("does not seem to speak TLS"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("--allow-insecure-registry"), std::string::npos) << refused.err;
+  EXPECT_EQ(server_->CountRequests("HEAD", "/v2/scheme/other/"), before);
+  // Positive control: with the flag the same name reaches the registry.
+  auto allowed =
+      bare({"sign", "--key", Key("signet.key"), "--allow-insecure-registry", other_host});
+  EXPECT_NE(allowed.err.find("not found"), std::string::npos) << allowed.err;
+  EXPECT_GT(server_->CountRequests("HEAD", "/v2/scheme/other/"), before);
+}
+
 TEST_F(ImageInteropTest, TokenAuthRegistryRoundTrip) {
   StartRegistry(RegistryServer::Mode::kTokenAuth);
   const oci::Repository repo = RepositoryOn(*server_, "token/app");

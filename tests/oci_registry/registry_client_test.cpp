@@ -274,14 +274,48 @@ TEST(RegistryClientTest, TlsWithoutTheCaFails) {
   ExpectError(absent, ErrorCode::kNotFound);
 }
 
-TEST(RegistryClientTest, PlainHttpNeedsAllowInsecure) {
+// Scheme choice as cosign and go-containerregistry make it: a loopback
+// registry (localhost, 127.0.0.0/8, [::1]) that speaks plain HTTP is reached
+// without allow_insecure.
+TEST(RegistryClientTest, PlainHttpLoopbackRegistryNeedsNoAllowInsecure) {
   auto server = RegistryServer::Start(RegistryServer::Mode::kPlainHttp);
   RegistryClientOptions options = OptionsFor(*server);
   options.allow_insecure = false;
   RegistryClient client(std::move(options));
-  auto manifest = client.GetManifest(Repository{server->host(), "a"}, "v1");
+  Repository repo{server->host(), "loopback/app"};
+  TestImage image = MakeImage("loopback");
+  Push(client, repo, image, "v1");
+  auto manifest = client.GetManifest(repo, "v1");
+  ASSERT_TRUE(manifest.ok()) << manifest.error().message();
+  EXPECT_EQ(manifest->digest, image.digest);
+  auto by_name = client.GetManifest(
+      Repository{"localhost:" + std::to_string(server->port()), "loopback/app"}, "v1");
+  ASSERT_TRUE(by_name.ok()) << by_name.error().message();
+}
+
+// Any other host is never downgraded to plain HTTP without allow_insecure,
+// even when it resolves to loopback: "signet-test.localhost" is a DNS name
+// (libcurl resolves *.localhost to 127.0.0.1 itself), not a loopback host.
+// The error says what to do; the registry receives nothing.
+TEST(RegistryClientTest, NonLoopbackHostIsNeverDowngradedToPlainHttp) {
+  auto server = RegistryServer::Start(RegistryServer::Mode::kPlainHttp);
+  const Repository repo{"signet-test.localhost:" + std::to_string(server->port()), "a"};
+  RegistryClientOptions options = OptionsFor(*server);
+  options.allow_insecure = false;
+  RegistryClient client(std::move(options));
+  auto manifest = client.GetManifest(repo, "v1");
   ExpectError(manifest, ErrorCode::kNetwork);
+  EXPECT_NE(manifest.error().message().find("does not seem to speak TLS"), std::string::npos)
+      << manifest.error().message();
+  EXPECT_NE(manifest.error().message().find("--allow-insecure-registry"), std::string::npos)
+      << manifest.error().message();
   EXPECT_EQ(server->CountRequests("GET", "/v2/a/manifests"), 0);
+
+  // Positive control: the name does reach the registry, with allow_insecure.
+  RegistryClient insecure(OptionsFor(*server));
+  auto absent = insecure.GetManifest(repo, "v1");
+  ExpectError(absent, ErrorCode::kNotFound);
+  EXPECT_EQ(server->CountRequests("GET", "/v2/a/manifests"), 1);
 }
 
 TEST(RegistryClientTest, WrongBasicCredentialsAreAnAuthErrorWithoutThePassword) {
@@ -299,8 +333,14 @@ TEST(RegistryClientTest, WrongBasicCredentialsAreAnAuthErrorWithoutThePassword) 
   RegistryClientOptions anonymous = OptionsFor(*server);
   anonymous.keychain = AnonymousKeychain();
   RegistryClient anonymous_client(std::move(anonymous));
+  const int before = server->CountRequests("GET", "/v2/secure/app/manifests/v1");
   auto denied = anonymous_client.GetManifest(Repository{server->host(), "secure/app"}, "v1");
   ExpectError(denied, ErrorCode::kAuth);
+  // With nothing to answer the challenge with, the 401 is final: one request.
+  EXPECT_EQ(server->CountRequests("GET", "/v2/secure/app/manifests/v1") - before, 1);
+  // Positive control: with credentials the challenge is answered (a second
+  // request, which succeeds or is refused).
+  EXPECT_GE(server->CountRequests("GET", "/v2/secure/app/manifests/v1"), 2);
 }
 
 TEST(RegistryClientTest, TokenFlowRoundTripAndTokenCaching) {

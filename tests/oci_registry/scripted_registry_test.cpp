@@ -105,8 +105,8 @@ TEST_F(ScriptedRegistryTest, DoesNotWaitForARetryPastTheDeadline) {
   RegistryClientOptions options = Options();
   options.max_retry_wait = std::chrono::seconds(5);  // Retry-After: 1 would be honoured
   RegistryClient client(options);
-  DeadlineScope scope(DeadlineClock::now() + std::chrono::milliseconds(900));
-  auto manifest = client.GetManifest(Repo("limited"), "v1");
+  auto manifest = client.GetManifest(Repo("limited"), "v1", kDefaultMaxManifestBytes,
+                                     DeadlineClock::now() + std::chrono::milliseconds(900));
   ASSERT_FALSE(manifest.ok());
   EXPECT_NE(manifest.error().message().find("HTTP 429"), std::string::npos)
       << manifest.error().message();
@@ -115,8 +115,8 @@ TEST_F(ScriptedRegistryTest, DoesNotWaitForARetryPastTheDeadline) {
 
 TEST_F(ScriptedRegistryTest, MakesNoRequestOnceTheDeadlineHasPassed) {
   RegistryClient client(Options());
-  DeadlineScope scope(DeadlineClock::now() - std::chrono::milliseconds(1));
-  auto manifest = client.GetManifest(Repo("flaky"), "v1");
+  auto manifest = client.GetManifest(Repo("flaky"), "v1", kDefaultMaxManifestBytes,
+                                     DeadlineClock::now() - std::chrono::milliseconds(1));
   ASSERT_FALSE(manifest.ok());
   EXPECT_EQ(manifest.error().code(), ErrorCode::kTimeout) << manifest.error().message();
   EXPECT_EQ(Count({"/v2/"}), 0);
@@ -337,7 +337,7 @@ TEST_F(ScriptedRegistryTest, PerHostStateIsBounded) {
       ASSERT_TRUE(manifest.ok()) << manifest.error().message();
     }
     auto missing = client.GetManifest(Repository{other_host, "rotated"}, "v1");
-    ASSERT_FALSE(missing.ok());  // pinged, then refused
+    ASSERT_FALSE(missing.ok());  // challenged, then refused
   };
   RegistryClient unbounded(make_options());
   exercise(unbounded);

@@ -43,8 +43,8 @@ class FakeImageVerifier : public ImageVerifier {
     return it->second.digest;
   }
 
-  Status Verify(const oci::ImageReference& reference, const policy::PolicyConfig& policy,
-                Deadline) override {
+  Status Verify(const oci::ImageReference& reference, DigestOrigin,
+                const policy::PolicyConfig& policy, Deadline) override {
     ++verify_calls;
     Image image;
     {

@@ -1015,5 +1015,171 @@ TEST_F(ProviderMetricsE2ETest, EveryCounterMatchesARunWithKnownOutcomes) {
   EXPECT_EQ(lint.out + lint.err, "");
 }
 
+// Registry round trips per cold verification, counted in the registry's own
+// access log: an anonymous registry serves exactly HEAD (or GET) of the image,
+// GET of the signature manifest and GET of its blob; a token registry adds
+// the one 401 that carries its challenge (and one token request). Never a
+// /v2/ ping, never a second HEAD. Run for `signet verify` and for `signet
+// serve`'s /validate, by tag and by digest, each on a fresh image so that no
+// cache answers.
+class RoundTripTest : public ::testing::TestWithParam<RegistryServer::Mode> {
+ protected:
+  void SetUp() override {
+    registry_ = RegistryServer::Start(GetParam());
+    client_ = signet::testing::ClientFor(*registry_);
+    pki_ = std::make_unique<TestPki>(dir_.path());
+    ca_ = pki_->CreateCa("ca", "signet round trip test CA");
+    server_cert_ = pki_->IssueLoopbackServer(ca_, "server");
+    auto pair = crypto::GenerateKeyPair("round-trip");
+    ASSERT_TRUE(pair.ok()) << pair.error().message();
+    signet::testing::WriteFile(dir_.File("cosign.pub"), pair->public_pem);
+    auto signer = crypto::LoadPrivateKey(pair->private_pem, "round-trip", "round trip key");
+    ASSERT_TRUE(signer.ok()) << signer.error().message();
+    signer_ = std::move(signer).value();
+    if (registry_->tls()) {
+      signet::testing::WriteFile(dir_.File("secret/username"), registry_->username());
+      signet::testing::WriteFile(dir_.File("secret/password"), registry_->password(), 0600);
+    }
+  }
+
+  bool token() const { return GetParam() == RegistryServer::Mode::kTokenAuth; }
+
+  PushedImage PushSigned(const std::string& path) {
+    PushedImage image = signet::testing::PushRandomImage(
+        *client_, signet::testing::RepositoryOn(*registry_, path), "v1");
+    auto reference = oci::ImageReference::Parse(image.DigestReference());
+    EXPECT_TRUE(reference.ok());
+    auto signed_result = cosign::SignImage(*client_, *reference, *signer_, {});
+    EXPECT_TRUE(signed_result.ok()) << signed_result.error().message();
+    return image;
+  }
+
+  // Every request the registry has logged (readiness probes excepted).
+  int RegistryRequests() const {
+    int n = 0;
+    for (const char* method : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}) {
+      n += registry_->CountRequests(method, "/");
+    }
+    return n;
+  }
+
+  // Requests the registry logged since `before`, once the count has settled
+  // at `expected` or more (its access log line follows the response).
+  int RequestsSince(int before, int expected) const {
+    Eventually([&] { return RegistryRequests() - before >= expected; }, std::chrono::seconds(5));
+    return RegistryRequests() - before;
+  }
+
+  // GET /v2/ pings: every repository of these tests is under "rt/".
+  int Pings() const {
+    return registry_->CountRequests("GET", "/v2/") - registry_->CountRequests("GET", "/v2/rt/");
+  }
+
+  // The exact count a cold verification costs: 3 requests, plus the 401 that
+  // carries a token registry's challenge.
+  int Expected() const { return token() ? 4 : 3; }
+
+  signet::testing::CommandResult Verify(const std::string& reference) const {
+    std::vector<std::string> argv = {signet::testing::SignetBinary(), "verify", "--key",
+                                     dir_.File("cosign.pub")};
+    if (registry_->tls()) {
+      argv.insert(argv.end(),
+                  {"--registry-cacert", registry_->ca_file(), "--registry-username",
+                   registry_->username(), "--registry-password", registry_->password()});
+    }
+    argv.push_back(reference);
+    return signet::testing::RunCommand(argv);
+  }
+
+  std::unique_ptr<ProviderProcess> StartProvider() {
+    std::vector<std::string> args = {"--tls-cert-file", server_cert_.cert_file,
+                                     "--tls-key-file",  server_cert_.key_file,
+                                     "--key",           dir_.File("cosign.pub")};
+    if (registry_->tls()) {
+      args.insert(args.end(),
+                  {"--registry-secret-dir", dir_.File("secret"), "--registry-secret-host",
+                   registry_->host(), "--registry-cacert", registry_->ca_file()});
+    }
+    auto provider = std::make_unique<ProviderProcess>(args, dir_.File("provider.log"));
+    EXPECT_TRUE(provider->started()) << provider->log();
+    return provider;
+  }
+
+  std::string Validate(ProviderProcess& provider, const std::string& key) const {
+    HttpClient client(ClientTls{ca_.cert_file, "", "", false, false});
+    const ClientResponse r =
+        client.Request("POST", provider.Url("/validate"), ProviderRequestBody({key}),
+                       {{"Content-Type", "application/json"}});
+    EXPECT_EQ(r.status, 200) << r.error << r.body << "\n" << provider.log();
+    json answer = json::parse(r.body, nullptr, false);
+    return ItemField(answer, 0, "error") + "|" + ItemField(answer, 0, "value");
+  }
+
+  TempDir dir_;
+  std::unique_ptr<RegistryServer> registry_;
+  std::unique_ptr<oci::RegistryClient> client_;
+  std::unique_ptr<TestPki> pki_;
+  CertFiles ca_, server_cert_;
+  std::unique_ptr<crypto::Signer> signer_;
+};
+
+TEST_P(RoundTripTest, CliVerifyCostsThreeRequestsByTagAndByDigest) {
+  const PushedImage by_tag = PushSigned("rt/cli-tag");
+  const PushedImage by_digest = PushSigned("rt/cli-digest");
+  for (const std::string& reference : {by_tag.TagReference(), by_digest.DigestReference()}) {
+    const int before = RegistryRequests();
+    const int tokens_before = token() ? registry_->token_requests() : 0;
+    const auto verified = Verify(reference);
+    ASSERT_EQ(verified.exit_code, 0) << reference << "\n" << verified.err;
+    EXPECT_EQ(RequestsSince(before, Expected()), Expected()) << reference << "\n"
+                                                             << registry_->log();
+    EXPECT_EQ(Pings(), 0) << registry_->log();
+    if (token()) {
+      EXPECT_EQ(registry_->token_requests() - tokens_before, 1);
+    }
+  }
+  // Positive control of the count itself: an unsigned image costs the
+  // resolution and the missing signature manifest, so the count moves.
+  const PushedImage unsigned_image = signet::testing::PushRandomImage(
+      *client_, signet::testing::RepositoryOn(*registry_, "rt/unsigned"), "v1");
+  const int before = RegistryRequests();
+  EXPECT_NE(Verify(unsigned_image.TagReference()).exit_code, 0);
+  EXPECT_EQ(RequestsSince(before, Expected() - 1), Expected() - 1);
+}
+
+TEST_P(RoundTripTest, ServeValidateCostsThreeRequestsByTagAndByDigest) {
+  const PushedImage by_tag = PushSigned("rt/serve-tag");
+  const PushedImage by_digest = PushSigned("rt/serve-digest");
+  auto provider = StartProvider();
+  ASSERT_TRUE(provider->started());
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {by_tag.TagReference(), by_tag.DigestReference()},
+      {by_digest.DigestReference(), by_digest.DigestReference()}};
+  bool first = true;
+  for (const auto& [reference, pinned] : cases) {
+    const int before = RegistryRequests();
+    const int tokens_before = token() ? registry_->token_requests() : 0;
+    EXPECT_EQ(Validate(*provider, reference), "|" + pinned) << provider->log();
+    // The registry's challenge is learnt once (the first 401); each
+    // repository here is new, so it needs a token of its own.
+    const int expected = first ? Expected() : 3;
+    EXPECT_EQ(RequestsSince(before, expected), expected) << reference << "\n" << registry_->log();
+    if (token()) {
+      EXPECT_EQ(registry_->token_requests() - tokens_before, 1);
+    }
+    first = false;
+  }
+  EXPECT_EQ(Pings(), 0) << registry_->log();
+  // A second request for the same keys is answered from the cache.
+  const int before = RegistryRequests();
+  EXPECT_EQ(Validate(*provider, by_digest.DigestReference()).front(), '|');
+  EXPECT_EQ(RegistryRequests() - before, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Registries, RoundTripTest,
+                         ::testing::Values(RegistryServer::Mode::kPlainHttp,
+                                           RegistryServer::Mode::kTokenAuth),
+                         [](const auto& info) { return RegistryServer::ModeName(info.param); });
+
 }  // namespace
 }  // namespace signet::provider

@@ -135,7 +135,8 @@ HttpReply CurlRegistry::Authed(const oci::Repository& repo, const std::string& m
 }
 
 Result<oci::ManifestHead> CurlRegistry::HeadManifest(const oci::Repository& repo,
-                                                     const std::string& tag_or_digest) {
+                                                     const std::string& tag_or_digest,
+                                                     oci::Deadline /*deadline*/) {
   const HttpReply r = Authed(repo, "HEAD", ManifestPath(repo, tag_or_digest), kAcceptManifests);
   if (r.status != 200) return ReplyError(r, "HEAD manifest " + tag_or_digest);
   oci::ManifestHead head;
@@ -147,7 +148,8 @@ Result<oci::ManifestHead> CurlRegistry::HeadManifest(const oci::Repository& repo
 
 Result<oci::Manifest> CurlRegistry::GetManifest(const oci::Repository& repo,
                                                 const std::string& tag_or_digest,
-                                                std::uint64_t max_bytes) {
+                                                std::uint64_t max_bytes,
+                                                oci::Deadline /*deadline*/) {
   const HttpReply r = Authed(repo, "GET", ManifestPath(repo, tag_or_digest), kAcceptManifests);
   if (r.status != 200) return ReplyError(r, "GET manifest " + tag_or_digest);
   if (r.body.size() > max_bytes) return Error(ErrorCode::kTooLarge, "manifest over the cap");
@@ -163,7 +165,7 @@ Result<oci::Manifest> CurlRegistry::GetManifest(const oci::Repository& repo,
 }
 
 Result<std::string> CurlRegistry::GetBlob(const oci::Repository& repo, const std::string& digest,
-                                          std::uint64_t max_bytes) {
+                                          std::uint64_t max_bytes, oci::Deadline /*deadline*/) {
   const HttpReply r = Authed(repo, "GET", "/v2/" + repo.path + "/blobs/" + digest, {"-L"});
   if (r.status != 200) return ReplyError(r, "GET blob " + digest);
   if (r.body.size() > max_bytes) return Error(ErrorCode::kTooLarge, "blob over the cap");
@@ -174,7 +176,7 @@ Result<std::string> CurlRegistry::GetBlob(const oci::Repository& repo, const std
 }
 
 Status CurlRegistry::PutBlob(const oci::Repository& repo, const std::string& digest,
-                             const std::string& bytes) {
+                             const std::string& bytes, oci::Deadline /*deadline*/) {
   const std::string blobs = "/v2/" + repo.path + "/blobs/";
   if (Authed(repo, "HEAD", blobs + digest, {}).status == 200) return OkStatus();
   const HttpReply post = Authed(repo, "POST", blobs + "uploads/", {});
@@ -194,7 +196,8 @@ Status CurlRegistry::PutBlob(const oci::Repository& repo, const std::string& dig
 Result<std::string> CurlRegistry::PutManifest(const oci::Repository& repo,
                                               const std::string& tag_or_digest,
                                               const std::string& media_type,
-                                              const std::string& bytes) {
+                                              const std::string& bytes,
+                                              oci::Deadline /*deadline*/) {
   TempDir tmp;
   WriteFile(tmp.File("manifest"), bytes);
   const HttpReply r = Authed(
@@ -205,7 +208,8 @@ Result<std::string> CurlRegistry::PutManifest(const oci::Repository& repo,
   return digest.empty() ? DigestOf(bytes) : digest;
 }
 
-Result<std::vector<std::string>> CurlRegistry::ListTags(const oci::Repository& repo) {
+Result<std::vector<std::string>> CurlRegistry::ListTags(const oci::Repository& repo,
+                                                        oci::Deadline /*deadline*/) {
   const HttpReply r = Authed(repo, "GET", "/v2/" + repo.path + "/tags/list", {});
   if (r.status != 200) return ReplyError(r, "GET tags");
   const auto doc = nlohmann::json::parse(r.body, nullptr, /*allow_exceptions=*/false);

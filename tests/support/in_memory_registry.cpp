@@ -15,7 +15,8 @@ Status InMemoryRegistry::CheckUp() const {
 }
 
 Result<oci::ManifestHead> InMemoryRegistry::HeadManifest(const oci::Repository& repo,
-                                                         const std::string& tag_or_digest) {
+                                                         const std::string& tag_or_digest,
+                                                         oci::Deadline /*deadline*/) {
   auto manifest = GetManifest(repo, tag_or_digest);
   if (!manifest) return manifest.error();
   return oci::ManifestHead{manifest->media_type, manifest->digest, manifest->bytes.size()};
@@ -23,7 +24,8 @@ Result<oci::ManifestHead> InMemoryRegistry::HeadManifest(const oci::Repository& 
 
 Result<oci::Manifest> InMemoryRegistry::GetManifest(const oci::Repository& repo,
                                                     const std::string& tag_or_digest,
-                                                    std::uint64_t max_bytes) {
+                                                    std::uint64_t max_bytes,
+                                                    oci::Deadline /*deadline*/) {
   ++manifest_gets_;
   std::lock_guard lock(mutex_);
   if (auto s = CheckUp(); !s) return s.error();
@@ -50,7 +52,8 @@ Result<oci::Manifest> InMemoryRegistry::GetManifest(const oci::Repository& repo,
 }
 
 Result<std::string> InMemoryRegistry::GetBlob(const oci::Repository& repo,
-                                              const std::string& digest, std::uint64_t max_bytes) {
+                                              const std::string& digest, std::uint64_t max_bytes,
+                                              oci::Deadline /*deadline*/) {
   ++blob_gets_;
   std::lock_guard lock(mutex_);
   if (auto s = CheckUp(); !s) return s.error();
@@ -71,7 +74,7 @@ Result<std::string> InMemoryRegistry::GetBlob(const oci::Repository& repo,
 }
 
 Status InMemoryRegistry::PutBlob(const oci::Repository& repo, const std::string& digest,
-                                 const std::string& bytes) {
+                                 const std::string& bytes, oci::Deadline /*deadline*/) {
   std::lock_guard lock(mutex_);
   if (auto s = CheckUp(); !s) return s;
   if (crypto::Sha256Digest(bytes) != digest) {
@@ -84,7 +87,8 @@ Status InMemoryRegistry::PutBlob(const oci::Repository& repo, const std::string&
 Result<std::string> InMemoryRegistry::PutManifest(const oci::Repository& repo,
                                                   const std::string& tag_or_digest,
                                                   const std::string& media_type,
-                                                  const std::string& bytes) {
+                                                  const std::string& bytes,
+                                                  oci::Deadline /*deadline*/) {
   std::lock_guard lock(mutex_);
   if (auto s = CheckUp(); !s) return s.error();
   const std::string digest = crypto::Sha256Digest(bytes);
@@ -97,7 +101,8 @@ Result<std::string> InMemoryRegistry::PutManifest(const oci::Repository& repo,
   return digest;
 }
 
-Result<std::vector<std::string>> InMemoryRegistry::ListTags(const oci::Repository& repo) {
+Result<std::vector<std::string>> InMemoryRegistry::ListTags(const oci::Repository& repo,
+                                                            oci::Deadline /*deadline*/) {
   std::lock_guard lock(mutex_);
   if (auto s = CheckUp(); !s) return s.error();
   std::vector<std::string> tags;

@@ -22,17 +22,21 @@ namespace signet::testing {
 class InMemoryRegistry : public oci::Registry {
  public:
   Result<oci::ManifestHead> HeadManifest(const oci::Repository& repo,
-                                         const std::string& tag_or_digest) override;
-  Result<oci::Manifest> GetManifest(
-      const oci::Repository& repo, const std::string& tag_or_digest,
-      std::uint64_t max_bytes = oci::kDefaultMaxManifestBytes) override;
+                                         const std::string& tag_or_digest,
+                                         oci::Deadline deadline = std::nullopt) override;
+  Result<oci::Manifest> GetManifest(const oci::Repository& repo, const std::string& tag_or_digest,
+                                    std::uint64_t max_bytes = oci::kDefaultMaxManifestBytes,
+                                    oci::Deadline deadline = std::nullopt) override;
   Result<std::string> GetBlob(const oci::Repository& repo, const std::string& digest,
-                              std::uint64_t max_bytes = oci::kDefaultMaxBlobBytes) override;
-  Status PutBlob(const oci::Repository& repo, const std::string& digest,
-                 const std::string& bytes) override;
+                              std::uint64_t max_bytes = oci::kDefaultMaxBlobBytes,
+                              oci::Deadline deadline = std::nullopt) override;
+  Status PutBlob(const oci::Repository& repo, const std::string& digest, const std::string& bytes,
+                 oci::Deadline deadline = std::nullopt) override;
   Result<std::string> PutManifest(const oci::Repository& repo, const std::string& tag_or_digest,
-                                  const std::string& media_type, const std::string& bytes) override;
-  Result<std::vector<std::string>> ListTags(const oci::Repository& repo) override;
+                                  const std::string& media_type, const std::string& bytes,
+                                  oci::Deadline deadline = std::nullopt) override;
+  Result<std::vector<std::string>> ListTags(const oci::Repository& repo,
+                                            oci::Deadline deadline = std::nullopt) override;
 
   // Test controls.
   // Replaces a stored blob's bytes without changing its digest key.

@@ -14,7 +14,7 @@
 #include "signet/crypto/keys.h"
 #include "signet/oci/deadline.h"
 #include "signet/oci/keychain.h"
-#include "signet/oci/registry_client.h"
+#include "signet/oci/registry_router.h"
 #include "signet/policy/config.h"
 
 namespace signet::cli {
@@ -35,7 +35,8 @@ struct RegistryFlags {
                     "(0 = none); on expiry the command fails")
         ->default_str("3m");
     command.add_flag("--allow-insecure-registry,--allow-http-registry", allow_insecure,
-                     "skip TLS verification and allow plain HTTP registries");
+                     "skip TLS verification and allow plain HTTP registries (loopback "
+                     "registries: localhost, 127.0.0.0/8, [::1] may speak plain HTTP without it)");
     command.add_option("--registry-cacert", ca_file,
                        "PEM file with extra CA certificates for the registry");
     command.add_option("--registry-username", username,
@@ -45,17 +46,18 @@ struct RegistryFlags {
   }
 
   // The deadline for the command's registry traffic, from now.
-  Result<std::optional<oci::DeadlineClock::time_point>> Deadline() const {
+  Result<oci::Deadline> Deadline() const {
     auto limit = policy::ParseDuration(timeout);
     if (!limit.ok()) return limit.error().WithContext("--timeout");
-    if (limit->count() == 0) return std::optional<oci::DeadlineClock::time_point>();
-    return std::optional<oci::DeadlineClock::time_point>(oci::DeadlineClock::now() + *limit);
+    if (limit->count() == 0) return oci::Deadline();
+    return oci::Deadline(oci::DeadlineClock::now() + *limit);
   }
 
-  // A client whose --registry-username/--registry-password go only to the
-  // images' own registries (`references`): not to token realms or a
-  // COSIGN_REPOSITORY on other hosts.
-  std::unique_ptr<oci::RegistryClient> MakeClient(
+  // The registry (built as `signet serve` builds its own: an
+  // oci::RegistryRouter) whose --registry-username/--registry-password go
+  // only to the images' own registries (`references`): not to token realms
+  // or a COSIGN_REPOSITORY on other hosts.
+  std::unique_ptr<oci::Registry> MakeClient(
       const std::vector<oci::ImageReference>& references) const {
     oci::RegistryClientOptions options;
     options.allow_insecure = allow_insecure;
@@ -67,7 +69,7 @@ struct RegistryFlags {
       explicit_credentials.registries.push_back(reference.registry());
     }
     options.keychain = oci::DefaultKeychain(explicit_credentials);
-    return std::make_unique<oci::RegistryClient>(std::move(options));
+    return std::make_unique<oci::RegistryRouter>(options, std::vector<oci::RegistryHostSettings>());
   }
 };
 
@@ -165,7 +167,7 @@ int RunSign(const SignFlags& flags) {
   options.signature_repository = std::move(*signature_repository);
   auto deadline = flags.registry.Deadline();
   if (!deadline) return ReportError(deadline.error());
-  oci::DeadlineScope scope(*deadline);
+  options.deadline = *deadline;
   auto client = flags.registry.MakeClient({*reference});
   auto result = cosign::SignImage(*client, *reference, **signer, options);
   if (!result) return ReportError(result.error());
@@ -228,7 +230,7 @@ int RunVerify(const VerifyFlags& flags) {
   options.signature_repository = std::move(*signature_repository);
   auto deadline = flags.registry.Deadline();
   if (!deadline) return ReportError(deadline.error());
-  oci::DeadlineScope scope(*deadline);
+  options.deadline = *deadline;
   std::vector<oci::ImageReference> references;
   for (const std::string& image : flags.images) {
     auto reference = oci::ImageReference::Parse(image);
@@ -264,9 +266,8 @@ int RunTriangulate(const TriangulateFlags& flags) {
   if (!signature_repository) return ReportError(signature_repository.error());
   auto deadline = flags.registry.Deadline();
   if (!deadline) return ReportError(deadline.error());
-  oci::DeadlineScope scope(*deadline);
   auto client = flags.registry.MakeClient({*reference});
-  auto tag = cosign::Triangulate(*client, *reference, *type, *signature_repository);
+  auto tag = cosign::Triangulate(*client, *reference, *type, *signature_repository, *deadline);
   if (!tag) return ReportError(tag.error());
   std::cout << *tag << "\n";
   return kExitOk;

@@ -15,13 +15,14 @@ constexpr int kMaxIndexDepth = 8;
 // Collects `digest` and, when it is an index, its children depth-first, in
 // the order cosign's walk signs them (parent first).
 Status CollectRecursive(oci::Registry& registry, const oci::Repository& repo,
-                        const std::string& digest, int depth, std::vector<std::string>& out) {
+                        const std::string& digest, int depth, oci::Deadline deadline,
+                        std::vector<std::string>& out) {
   out.push_back(digest);
   if (depth > kMaxIndexDepth) {
     return Error(ErrorCode::kInvalidArgument,
                  "index nesting deeper than " + std::to_string(kMaxIndexDepth) + " at " + digest);
   }
-  auto manifest = registry.GetManifest(repo, digest);
+  auto manifest = registry.GetManifest(repo, digest, oci::kDefaultMaxManifestBytes, deadline);
   if (!manifest) return manifest.error().WithContext("fetching " + repo.Name() + "@" + digest);
   auto is_index = oci::IsIndexDocument(manifest->media_type, manifest->bytes);
   if (!is_index) return is_index.error().WithContext(repo.Name() + "@" + digest);
@@ -30,7 +31,8 @@ Status CollectRecursive(oci::Registry& registry, const oci::Repository& repo,
   if (!index) return index.error().WithContext(repo.Name() + "@" + digest);
   for (const oci::Descriptor& child : index->manifests) {
     if (oci::IsIndexMediaType(child.media_type)) {
-      if (auto s = CollectRecursive(registry, repo, child.digest, depth + 1, out); !s) return s;
+      if (auto s = CollectRecursive(registry, repo, child.digest, depth + 1, deadline, out); !s)
+        return s;
     } else if (oci::IsImageManifestMediaType(child.media_type)) {
       out.push_back(child.digest);
     } else {
@@ -58,7 +60,8 @@ Result<SignedManifest> SignOne(oci::Registry& registry, const oci::ImageReferenc
   result.signature_reference = target.Name() + ":" + tag;
 
   SignatureManifest manifest;
-  auto existing = registry.GetManifest(target, tag);
+  auto existing =
+      registry.GetManifest(target, tag, oci::kDefaultMaxManifestBytes, options.deadline);
   if (existing) {
     auto parsed = ParseSignatureManifest(existing->bytes, kMaxSignatureLayers);
     if (!parsed) return parsed.error().WithContext("existing " + result.signature_reference);
@@ -77,14 +80,14 @@ Result<SignedManifest> SignOne(oci::Registry& registry, const oci::ImageReferenc
   const std::string manifest_bytes =
       MarshalSignatureManifest(manifest, config_digest, config.size());
 
-  if (auto s = registry.PutBlob(target, layer.digest, result.payload); !s) {
+  if (auto s = registry.PutBlob(target, layer.digest, result.payload, options.deadline); !s) {
     return s.error().WithContext("uploading signature payload to " + target.Name());
   }
-  if (auto s = registry.PutBlob(target, config_digest, config); !s) {
+  if (auto s = registry.PutBlob(target, config_digest, config, options.deadline); !s) {
     return s.error().WithContext("uploading signature config to " + target.Name());
   }
-  auto pushed =
-      registry.PutManifest(target, tag, std::string(oci::kOciManifestMediaType), manifest_bytes);
+  auto pushed = registry.PutManifest(target, tag, std::string(oci::kOciManifestMediaType),
+                                     manifest_bytes, options.deadline);
   if (!pushed) return pushed.error().WithContext("pushing " + result.signature_reference);
   return result;
 }
@@ -105,12 +108,14 @@ Result<SignResult> SignImage(oci::Registry& registry, const oci::ImageReference&
   SignResult result;
   if (!image.has_digest()) result.tag_warning = TagWarning(image);
 
-  auto digest = ResolveDigest(registry, image);
+  auto digest = ResolveDigest(registry, image, options.deadline);
   if (!digest) return digest.error();
 
   std::vector<std::string> digests;
   if (options.recursive) {
-    if (auto s = CollectRecursive(registry, image.repository(), *digest, 0, digests); !s) {
+    if (auto s =
+            CollectRecursive(registry, image.repository(), *digest, 0, options.deadline, digests);
+        !s) {
       return s.error();
     }
   } else {

@@ -28,6 +28,7 @@ struct SignOptions {
   std::map<std::string, std::string> annotations;  // payload "optional"
   bool recursive = false;
   std::optional<oci::Repository> signature_repository;  // COSIGN_REPOSITORY
+  oci::Deadline deadline;  // by when every registry call must be done (nullopt: none)
 };
 
 struct SignedManifest {

@@ -29,23 +29,43 @@ const oci::Repository& ArtifactRepository(const oci::ImageReference& image,
   return override_repo ? *override_repo : image.repository();
 }
 
-Result<std::string> ResolveDigest(oci::Registry& registry, const oci::ImageReference& image) {
-  // By digest a HEAD suffices; by tag the manifest is fetched so that the
-  // digest is computed from the bytes rather than taken from a header.
+namespace {
+
+Error NotFound(const oci::ImageReference& image) {
+  return Error(ErrorCode::kImageNotFound, "image " + image.Name() + " not found");
+}
+
+}  // namespace
+
+Result<std::string> ResolveDigest(oci::Registry& registry, const oci::ImageReference& image,
+                                  oci::Deadline deadline) {
   if (image.has_digest()) {
-    auto head = registry.HeadManifest(image.repository(), image.digest());
+    auto head = registry.HeadManifest(image.repository(), image.digest(), deadline);
     if (!head) {
-      if (head.error().code() == ErrorCode::kNotFound) {
-        return Error(ErrorCode::kImageNotFound, "image " + image.Name() + " not found");
-      }
+      if (head.error().code() == ErrorCode::kNotFound) return NotFound(image);
       return head.error().WithContext("resolving " + image.Name());
     }
     return image.digest();
   }
-  auto manifest = registry.GetManifest(image.repository(), image.tag());
+  auto head = registry.HeadManifest(image.repository(), image.tag(), deadline);
+  if (head && oci::IsValidSha256Digest(head->digest)) return head->digest;
+  if (!head) {
+    switch (head.error().code()) {
+      case ErrorCode::kNotFound:
+        return NotFound(image);
+      case ErrorCode::kNetwork:
+      case ErrorCode::kAuth:
+      case ErrorCode::kTimeout:
+        return head.error().WithContext("resolving " + image.Name());
+      default:
+        break;  // some registries answer HEAD badly; ask with GET
+    }
+  }
+  auto manifest = registry.GetManifest(image.repository(), image.tag(),
+                                       oci::kDefaultMaxManifestBytes, deadline);
   if (!manifest) {
     if (manifest.error().code() == ErrorCode::kNotFound) {
-      return Error(ErrorCode::kImageNotFound, "image " + image.Name() + " not found");
+      return NotFound(image);
     }
     return manifest.error().WithContext("resolving " + image.Name());
   }
@@ -54,8 +74,9 @@ Result<std::string> ResolveDigest(oci::Registry& registry, const oci::ImageRefer
 
 Result<std::string> Triangulate(oci::Registry& registry, const oci::ImageReference& image,
                                 ArtifactType type,
-                                const std::optional<oci::Repository>& override_repo) {
-  auto digest = ResolveDigest(registry, image);
+                                const std::optional<oci::Repository>& override_repo,
+                                oci::Deadline deadline) {
+  auto digest = ResolveDigest(registry, image, deadline);
   if (!digest) return digest.error();
   return ArtifactRepository(image, override_repo).Name() + ":" + ArtifactTag(*digest, type);
 }

@@ -3,8 +3,8 @@
 // image's repository, or in the signature repository (COSIGN_REPOSITORY)
 // when one is configured.
 //
-// Pure functions except ResolveDigest, which asks the registry; all are
-// reentrant.
+// Pure functions except ResolveDigest and Triangulate, which ask the
+// registry; all are reentrant.
 #pragma once
 
 #include <optional>
@@ -29,14 +29,20 @@ std::string ArtifactTag(std::string_view digest, ArtifactType type);
 const oci::Repository& ArtifactRepository(const oci::ImageReference& image,
                                           const std::optional<oci::Repository>& override_repo);
 
+// signet's one tag->digest resolver (the CLI and the provider both use it).
 // The manifest digest `image` names: its digest when it has one (checked to
-// exist), else the digest of the manifest its tag points to. kImageNotFound
-// when the registry has no such manifest.
-Result<std::string> ResolveDigest(oci::Registry& registry, const oci::ImageReference& image);
+// exist with one HEAD), else the digest the registry reports for its tag
+// (one HEAD; a registry that answers HEAD without a usable digest or with an
+// unexpected error is asked with GET, and the digest is then computed from
+// the bytes). kImageNotFound when the registry has no such manifest;
+// network, auth and timeout errors are passed through.
+Result<std::string> ResolveDigest(oci::Registry& registry, const oci::ImageReference& image,
+                                  oci::Deadline deadline);
 
 // "<registry>/<repo>:sha256-<hex>.<suffix>" for `image`.
 Result<std::string> Triangulate(oci::Registry& registry, const oci::ImageReference& image,
                                 ArtifactType type,
-                                const std::optional<oci::Repository>& override_repo);
+                                const std::optional<oci::Repository>& override_repo,
+                                oci::Deadline deadline);
 
 }  // namespace signet::cosign

@@ -11,7 +11,6 @@
 #include "signet/cosign/signature_manifest.h"
 #include "signet/cosign/triangulate.h"
 #include "signet/crypto/encoding.h"
-#include "signet/oci/deadline.h"
 
 namespace signet::cosign {
 namespace {
@@ -44,8 +43,8 @@ bool IsRegistryFailure(ErrorCode code) {
 // CheckLayers' workers; lives for one VerifyImage call.
 class BlobFetches {
  public:
-  BlobFetches(oci::Registry& registry, const oci::Repository& repo)
-      : registry_(registry), repo_(repo) {}
+  BlobFetches(oci::Registry& registry, const oci::Repository& repo, oci::Deadline deadline)
+      : registry_(registry), repo_(repo), deadline_(deadline) {}
 
   // The blob's bytes (or the error fetching it), the same for every caller.
   const Result<std::string>& Get(const std::string& digest, std::uint64_t size) {
@@ -57,7 +56,8 @@ class BlobFetches {
       slot = entry;
     }
     // The descriptor's size is the cap: a registry cannot make signet read more.
-    std::call_once(slot->once, [&] { slot->blob.emplace(registry_.GetBlob(repo_, digest, size)); });
+    std::call_once(slot->once,
+                   [&] { slot->blob.emplace(registry_.GetBlob(repo_, digest, size, deadline_)); });
     return *slot->blob;
   }
 
@@ -68,6 +68,7 @@ class BlobFetches {
   };
   oci::Registry& registry_;
   const oci::Repository& repo_;
+  const oci::Deadline deadline_;
   std::mutex mutex_;
   std::map<std::pair<std::string, std::uint64_t>, std::shared_ptr<Slot>> slots_;
 };
@@ -162,12 +163,9 @@ std::vector<LayerOutcome> CheckLayers(oci::Registry& registry,
                                       const std::vector<SignatureLayer>& layers,
                                       const VerifyOptions& options) {
   std::vector<LayerOutcome> outcomes(layers.size());
-  BlobFetches blobs(registry, signature_repo);
+  BlobFetches blobs(registry, signature_repo, options.deadline);
   std::atomic<std::size_t> next{0};
-  // The caller's registry deadline holds in the helper threads too.
-  const auto deadline = oci::CurrentDeadline();
   auto work = [&] {
-    oci::DeadlineScope scope(deadline);
     for (std::size_t i = next++; i < layers.size(); i = next++) {
       outcomes[i] = CheckLayer(blobs, digest, i, layers[i], options);
     }
@@ -180,31 +178,52 @@ std::vector<LayerOutcome> CheckLayers(oci::Registry& registry,
   return outcomes;
 }
 
-}  // namespace
-
-Result<VerificationResult> VerifyImage(oci::Registry& registry,
-                                       const oci::ImageReference& reference,
-                                       const VerifyOptions& options) {
+Status CheckKeys(const VerifyOptions& options) {
   if (options.keys.empty()) {
     return Error(ErrorCode::kInvalidArgument, "no public key to verify against");
   }
   for (const auto& key : options.keys) {
     if (key == nullptr) return Error(ErrorCode::kInvalidArgument, "null public key");
   }
+  return OkStatus();
+}
 
-  auto digest = ResolveDigest(registry, reference);
+}  // namespace
+
+Result<VerificationResult> VerifyImage(oci::Registry& registry,
+                                       const oci::ImageReference& reference,
+                                       const VerifyOptions& options) {
+  if (Status keys = CheckKeys(options); !keys) return keys.error();
+
+  auto digest = ResolveDigest(registry, reference, options.deadline);
   if (!digest) return digest.error();
+  return VerifyResolvedImage(registry, reference, *digest, options);
+}
+
+Result<VerificationResult> VerifyResolvedImage(oci::Registry& registry,
+                                               const oci::ImageReference& reference,
+                                               const std::string& resolved_digest,
+                                               const VerifyOptions& options) {
+  if (Status keys = CheckKeys(options); !keys) return keys.error();
+  if (!oci::IsValidSha256Digest(resolved_digest) ||
+      (reference.has_digest() && reference.digest() != resolved_digest)) {
+    return Error(ErrorCode::kInvalidArgument, "verifying " + reference.Name() + ": \"" +
+                                                  resolved_digest +
+                                                  "\" is not the digest it resolved to");
+  }
+  const std::string& digest = resolved_digest;
 
   VerificationResult result;
-  result.digest = *digest;
-  result.reference_with_digest = reference.WithDigest(*digest);
+  result.digest = digest;
+  result.reference_with_digest = reference.WithDigest(digest);
 
   const oci::Repository& signature_repo =
       ArtifactRepository(reference, options.signature_repository);
-  const std::string tag = ArtifactTag(*digest, ArtifactType::kSignature);
+  const std::string tag = ArtifactTag(digest, ArtifactType::kSignature);
   const std::string where = signature_repo.Name() + ":" + tag;
 
-  auto manifest = registry.GetManifest(signature_repo, tag);
+  auto manifest =
+      registry.GetManifest(signature_repo, tag, oci::kDefaultMaxManifestBytes, options.deadline);
   if (!manifest) {
     if (manifest.error().code() == ErrorCode::kNotFound) {
       return Error(ErrorCode::kNoSignatures,
@@ -216,7 +235,7 @@ Result<VerificationResult> VerifyImage(oci::Registry& registry,
   if (!parsed) return parsed.error().WithContext(where);
 
   const std::vector<LayerOutcome> outcomes =
-      CheckLayers(registry, signature_repo, *digest, parsed->layers, options);
+      CheckLayers(registry, signature_repo, digest, parsed->layers, options);
 
   std::size_t candidates = 0;
   std::string reasons;

@@ -1,7 +1,8 @@
 // Verification of cosign key-based image signatures (the legacy ".sig" tag
 // format), following `cosign verify --key ... --insecure-ignore-tlog`.
 //
-// VerifyImage resolves the reference to a digest, fetches the signature
+// VerifyImage resolves the reference to a digest (ResolveDigest in
+// triangulate.h: one HEAD), then does what VerifyResolvedImage does: fetch the signature
 // manifest at <repo>:sha256-<hex>.sig (or in the signature repository) and
 // checks every simple-signing layer independently. A layer passes iff its
 // signature annotation is valid base64, verifies over the exact layer bytes
@@ -17,8 +18,13 @@
 // options), kTooLarge (manifest over the layer cap), and registry errors
 // (kNetwork, kAuth, kDigestMismatch, ...) passed through.
 //
-// Registry calls honour the caller's oci::DeadlineScope, in the threads that
-// fetch layers in parallel as well.
+// VerifyResolvedImage is the "digest already known" entry: for a reference
+// whose digest the caller has just resolved from the same registry (a tag it
+// HEADed), it skips the existence check. A cold verification then costs the
+// signature manifest and one fetch per distinct payload blob.
+//
+// Every registry call carries options.deadline, in the threads that fetch
+// layers in parallel as well.
 //
 // Reentrant: no global state; the registry and the keys must be thread-safe
 // as their contracts promise.
@@ -52,6 +58,8 @@ struct VerifyOptions {
   std::optional<oci::Repository> signature_repository;
   std::size_t max_layers = kMaxSignatureLayers;
   std::uint64_t max_payload_bytes = kMaxPayloadBytes;
+  // By when every registry call must be done (nullopt: none).
+  oci::Deadline deadline;
 };
 
 struct VerifiedSignature {
@@ -69,5 +77,13 @@ struct VerificationResult {
 Result<VerificationResult> VerifyImage(oci::Registry& registry,
                                        const oci::ImageReference& reference,
                                        const VerifyOptions& options);
+
+// `digest` ("sha256:<hex>") is what `reference` resolved to in `registry`
+// (kInvalidArgument when it is not a digest, or differs from the digest the
+// reference carries).
+Result<VerificationResult> VerifyResolvedImage(oci::Registry& registry,
+                                               const oci::ImageReference& reference,
+                                               const std::string& digest,
+                                               const VerifyOptions& options);
 
 }  // namespace signet::cosign

@@ -1,14 +1,15 @@
-// Operation deadlines for registry calls.
+// Operation deadlines for registry calls, passed explicitly.
 //
-// A DeadlineScope sets, for the calling thread, the latest moment by which
-// registry calls must finish. Inside it, RegistryClient shrinks each
+// A Deadline is the latest moment by which a registry call must finish, or
+// nullopt for none (only the client's own connect and request timeouts then
+// apply). Every oci::Registry method takes one. The transport shrinks each
 // request's connect and transfer timeouts to the time that is left, stops
-// retrying when a wait would cross the deadline, and fails a call that starts
-// after the deadline with ErrorCode::kTimeout without touching the network.
-// Scopes nest: an inner scope can only shorten the outer one's deadline.
+// retrying when a wait would cross the deadline, and fails a request that
+// would start after it with ErrorCode::kTimeout without touching the
+// network. Callers that fan work out to other threads hand the same value to
+// each call; there is no per-thread deadline.
 //
-// The deadline is per thread. Code that hands registry calls to other threads
-// re-establishes it there: `DeadlineScope scope(CurrentDeadline());`.
+// Plain values; safe to use from any thread.
 #pragma once
 
 #include <chrono>
@@ -17,20 +18,6 @@
 namespace signet::oci {
 
 using DeadlineClock = std::chrono::steady_clock;
-
-// The calling thread's deadline, if a scope is active.
-std::optional<DeadlineClock::time_point> CurrentDeadline();
-
-class DeadlineScope {
- public:
-  // nullopt keeps the enclosing deadline (if any) unchanged.
-  explicit DeadlineScope(std::optional<DeadlineClock::time_point> deadline);
-  ~DeadlineScope();
-  DeadlineScope(const DeadlineScope&) = delete;
-  DeadlineScope& operator=(const DeadlineScope&) = delete;
-
- private:
-  std::optional<DeadlineClock::time_point> previous_;
-};
+using Deadline = std::optional<DeadlineClock::time_point>;
 
 }  // namespace signet::oci

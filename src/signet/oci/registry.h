@@ -5,6 +5,8 @@
 // Every manifest and blob fetched by digest has its digest checked, and every
 // body is size-capped, before it is returned: a registry that lies yields an
 // error, never content. Implementations are safe to call from many threads.
+// Default arguments are declared here once; implementations repeat them so
+// that calls through either type behave the same.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "signet/oci/deadline.h"
 #include "signet/oci/reference.h"
 #include "signet/result.h"
 
@@ -48,24 +51,31 @@ class Registry {
  public:
   virtual ~Registry() = default;
 
+  // Every call takes the deadline by which it must finish (see deadline.h);
+  // nullopt leaves only the implementation's own timeouts.
+
   // HEAD a manifest by tag or digest. kNotFound when absent.
   virtual Result<ManifestHead> HeadManifest(const Repository& repo,
-                                            const std::string& tag_or_digest) = 0;
+                                            const std::string& tag_or_digest,
+                                            Deadline deadline = std::nullopt) = 0;
   // GET a manifest by tag or digest (capped at max_bytes; digest-checked when
   // fetched by digest). kNotFound when absent.
   virtual Result<Manifest> GetManifest(const Repository& repo, const std::string& tag_or_digest,
-                                       std::uint64_t max_bytes = kDefaultMaxManifestBytes) = 0;
+                                       std::uint64_t max_bytes = kDefaultMaxManifestBytes,
+                                       Deadline deadline = std::nullopt) = 0;
   // GET a blob, following redirects, capped at max_bytes and digest-checked.
   virtual Result<std::string> GetBlob(const Repository& repo, const std::string& digest,
-                                      std::uint64_t max_bytes = kDefaultMaxBlobBytes) = 0;
+                                      std::uint64_t max_bytes = kDefaultMaxBlobBytes,
+                                      Deadline deadline = std::nullopt) = 0;
   // Uploads a blob (POST then PUT) unless the registry already has it.
   virtual Status PutBlob(const Repository& repo, const std::string& digest,
-                         const std::string& bytes) = 0;
+                         const std::string& bytes, Deadline deadline = std::nullopt) = 0;
   // PUT a manifest under a tag or digest; returns its digest.
   virtual Result<std::string> PutManifest(const Repository& repo, const std::string& tag_or_digest,
-                                          const std::string& media_type,
-                                          const std::string& bytes) = 0;
-  virtual Result<std::vector<std::string>> ListTags(const Repository& repo) = 0;
+                                          const std::string& media_type, const std::string& bytes,
+                                          Deadline deadline = std::nullopt) = 0;
+  virtual Result<std::vector<std::string>> ListTags(const Repository& repo,
+                                                    Deadline deadline = std::nullopt) = 0;
 };
 
 }  // namespace signet::oci

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
+#include "signet/cosign/triangulate.h"
 #include "signet/cosign/verify.h"
-#include "signet/oci/deadline.h"
 #include "signet/provider/json_log.h"
 
 namespace signet::provider {
@@ -17,8 +17,7 @@ Status CheckDeadline(Deadline deadline, const oci::ImageReference& reference) {
   return OkStatus();
 }
 
-oci::DeadlineClock::time_point RegistryDeadline(Deadline deadline,
-                                                std::chrono::milliseconds budget) {
+oci::Deadline RegistryDeadline(Deadline deadline, std::chrono::milliseconds budget) {
   return std::max<oci::DeadlineClock::time_point>(deadline, oci::DeadlineClock::now() + budget);
 }
 
@@ -32,30 +31,7 @@ CosignImageVerifier::CosignImageVerifier(std::shared_ptr<oci::Registry> registry
 Result<std::string> CosignImageVerifier::ResolveDigest(const oci::ImageReference& reference,
                                                        Deadline deadline) {
   if (auto status = CheckDeadline(deadline, reference); !status.ok()) return status.error();
-  oci::DeadlineScope scope(RegistryDeadline(deadline, work_budget_));
-  auto head = registry_->HeadManifest(reference.repository(), reference.tag());
-  if (head.ok() && oci::IsValidSha256Digest(head->digest)) return head->digest;
-  if (!head.ok()) {
-    switch (head.error().code()) {
-      case ErrorCode::kNotFound:
-      case ErrorCode::kImageNotFound:
-        return Error(ErrorCode::kImageNotFound, "image " + reference.Name() + " not found");
-      case ErrorCode::kNetwork:
-      case ErrorCode::kAuth:
-      case ErrorCode::kTimeout:
-        return head.error();
-      default:
-        break;  // some registries answer HEAD badly; fall back to GET
-    }
-  }
-  auto manifest = registry_->GetManifest(reference.repository(), reference.tag());
-  if (!manifest.ok()) {
-    if (manifest.error().code() == ErrorCode::kNotFound) {
-      return Error(ErrorCode::kImageNotFound, "image " + reference.Name() + " not found");
-    }
-    return manifest.error();
-  }
-  return manifest->digest;
+  return cosign::ResolveDigest(*registry_, reference, RegistryDeadline(deadline, work_budget_));
 }
 
 std::string CosignImageVerifier::TrustVersion() {
@@ -64,10 +40,9 @@ std::string CosignImageVerifier::TrustVersion() {
 
 Status CosignImageVerifier::Readiness() { return keys_->Health(); }
 
-Status CosignImageVerifier::Verify(const oci::ImageReference& reference,
+Status CosignImageVerifier::Verify(const oci::ImageReference& reference, DigestOrigin origin,
                                    const policy::PolicyConfig& policy, Deadline deadline) {
   if (auto status = CheckDeadline(deadline, reference); !status.ok()) return status;
-  oci::DeadlineScope scope(RegistryDeadline(deadline, work_budget_));
   auto keys = keys_->Select(policy.keys);
   for (const auto& message : keys_->TakeReloadErrors()) {
     LogEvent(spdlog::level::warn, {{"event", "key_reload_failed"}, {"error", message}});
@@ -76,7 +51,11 @@ Status CosignImageVerifier::Verify(const oci::ImageReference& reference,
   cosign::VerifyOptions options;
   options.keys = std::move(keys).value();
   options.annotations = policy.annotations;
-  auto result = cosign::VerifyImage(*registry_, reference, options);
+  options.deadline = RegistryDeadline(deadline, work_budget_);
+  auto result =
+      origin == DigestOrigin::kResolved && reference.has_digest()
+          ? cosign::VerifyResolvedImage(*registry_, reference, reference.digest(), options)
+          : cosign::VerifyImage(*registry_, reference, options);
   if (!result.ok()) return result.error();
   if (reference.has_digest() && result->digest != reference.digest()) {
     return Error(

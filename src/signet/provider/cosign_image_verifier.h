@@ -1,12 +1,14 @@
-// The production ImageVerifier: tag resolution and cosign key-based
-// verification (cosign::VerifyImage, the same core as `signet verify`)
-// through one shared registry, with the trusted keys a policy names.
+// The production ImageVerifier: tag resolution (cosign::ResolveDigest, the
+// one resolver `signet verify` uses too) and cosign key-based verification
+// (cosign::VerifyImage / VerifyResolvedImage, the same core as `signet
+// verify`) through one shared registry, with the trusted keys a policy names.
+// A digest that ResolveDigest found is not looked up again, so a cold
+// verification of a tag costs HEAD tag, GET signature manifest, GET blob.
 //
-// Registry time: each ResolveDigest or Verify call may spend on registry
-// calls until the later of its request deadline and `work_budget` after it
-// started (an oci::DeadlineScope), so a verification that outlives its
-// request still fills the cache, yet a registry that hangs holds a worker for
-// a bounded time only.
+// Registry time: each ResolveDigest or Verify call passes the registry the
+// later of its request deadline and `work_budget` after it started, so a
+// verification that outlives its request still fills the cache, yet a
+// registry that hangs holds a worker for a bounded time only.
 //
 // Thread-safety: safe for concurrent use when the registry is (RegistryClient
 // is). Holds shared ownership of the registry and the keys.
@@ -32,8 +34,8 @@ class CosignImageVerifier : public ImageVerifier {
   std::string TrustVersion() override;
   // Not ready while no trusted key is loaded (policy::TrustedKeys::Health).
   Status Readiness() override;
-  Status Verify(const oci::ImageReference& reference, const policy::PolicyConfig& policy,
-                Deadline deadline) override;
+  Status Verify(const oci::ImageReference& reference, DigestOrigin origin,
+                const policy::PolicyConfig& policy, Deadline deadline) override;
 
  private:
   std::shared_ptr<oci::Registry> registry_;

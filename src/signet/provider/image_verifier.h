@@ -19,6 +19,12 @@ namespace signet::provider {
 
 using Deadline = std::chrono::steady_clock::time_point;
 
+// Where the digest of a reference handed to Verify comes from.
+enum class DigestOrigin {
+  kRequested,  // the request named it: its existence is not known yet
+  kResolved,   // ResolveDigest found it in the registry (a tag's digest)
+};
+
 class ImageVerifier {
  public:
   virtual ~ImageVerifier() = default;
@@ -29,8 +35,10 @@ class ImageVerifier {
 
   // Verifies the image `reference` (which carries a digest) under `policy`
   // (its keys and required annotations). OK only when a signature verified.
-  virtual Status Verify(const oci::ImageReference& reference, const policy::PolicyConfig& policy,
-                        Deadline deadline) = 0;
+  // With DigestOrigin::kResolved the verifier need not check again that the
+  // digest exists.
+  virtual Status Verify(const oci::ImageReference& reference, DigestOrigin origin,
+                        const policy::PolicyConfig& policy, Deadline deadline) = 0;
 
   // Identifies the trusted material (keys) verifications use now; it changes
   // when that material changes. Cached results are keyed by it, so a rotated

@@ -2,13 +2,13 @@
 
 #include <thread>
 
+#include "signet/oci/registry_router.h"
 #include "signet/policy/policy_set.h"
 #include "signet/policy/registry_credentials.h"
 #include "signet/policy/trusted_keys.h"
 #include "signet/provider/cosign_image_verifier.h"
 #include "signet/provider/handlers.h"
 #include "signet/provider/provider_metrics.h"
-#include "signet/provider/registry_router.h"
 #include "signet/provider/verification_service.h"
 #include "signet/server/https_server.h"
 #include "signet/server/standard_routes.h"
@@ -92,7 +92,12 @@ Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
     client.on_response = [metrics](const std::string&, long status) {
       metrics->RegistryResponse(status);
     };
-    auto registry = std::make_shared<RegistryRouter>(client, config.registries);
+    std::vector<oci::RegistryHostSettings> hosts;
+    for (const policy::RegistryConfig& registry : config.registries) {
+      hosts.push_back(
+          {registry.host, registry.ca_file, registry.insecure, registry.token_realm_hosts});
+    }
+    auto registry = std::make_shared<oci::RegistryRouter>(client, hosts);
     verifier =
         std::make_shared<CosignImageVerifier>(std::move(registry), std::move(keys).value(), budget);
   }

@@ -102,6 +102,7 @@ VerificationService::Outcome VerificationService::Compute(const oci::ImageRefere
                                                           const policy::PolicyConfig& policy,
                                                           Deadline deadline) {
   std::string digest = reference.digest();
+  const DigestOrigin origin = digest.empty() ? DigestOrigin::kResolved : DigestOrigin::kRequested;
   if (digest.empty()) {
     const std::string tag_key = reference.repository().Name() + ":" + reference.tag();
     auto cached = tags_.Get(tag_key);
@@ -145,7 +146,7 @@ VerificationService::Outcome VerificationService::Compute(const oci::ImageRefere
   auto pinned = oci::ImageReference::Parse(digest_reference);
   if (!pinned.ok()) return FailureOutcome(pinned.error());
   const auto start = std::chrono::steady_clock::now();
-  const Status status = verifier_->Verify(*pinned, policy, deadline);
+  const Status status = verifier_->Verify(*pinned, origin, policy, deadline);
   if (metrics_) metrics_->Verified(status.ok() ? nullptr : &status.error(), SecondsSince(start));
   if (status.ok()) {
     Outcome outcome;
