@@ -257,7 +257,8 @@ func (s *suite) runFailures() {
 		want := expect("Pod", "production")
 		if !st.ok {
 			want = expect("Pod", "production", rejected{st.img,
-				"verification failed: GET manifest " + st.img + ": HTTP 503: registry unavailable (test)"})
+				"verification failed: resolving " + st.img + ": GET manifest " + st.img +
+					": HTTP 503: registry unavailable (test)"})
 		}
 		s.checkAdmission(st.name, got, want)
 	}
