@@ -115,12 +115,15 @@ class ProviderProcess {
     argv.insert(argv.end(), args.begin(), args.end());
     if (wrapped_) {
       // Under a wrapper every verification is many times slower: give the
-      // requests a deadline that measures correctness, not the wrapper.
-      auto deadline = std::find(argv.begin(), argv.end(), "--deadline");
-      if (deadline != argv.end() && deadline + 1 != argv.end()) {
-        *(deadline + 1) = "60s";
-      } else {
-        argv.insert(argv.end(), {"--deadline", "60s"});
+      // requests (/validate and /mutate) a deadline that measures
+      // correctness, not the wrapper.
+      for (const char* flag : {"--deadline", "--mutate-deadline"}) {
+        auto deadline = std::find(argv.begin(), argv.end(), flag);
+        if (deadline != argv.end() && deadline + 1 != argv.end()) {
+          *(deadline + 1) = "60s";
+        } else {
+          argv.insert(argv.end(), {flag, "60s"});
+        }
       }
     }
     child_ = ChildProcess(argv, {}, log_file);
