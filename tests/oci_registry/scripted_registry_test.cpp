@@ -366,5 +366,52 @@ TEST_F(ScriptedRegistryTest, ListTagsFollowsPagination) {
   EXPECT_EQ(*tags, (std::vector<std::string>{"a", "b", "c"}));
 }
 
+// A referrers endpoint is read as a list only when it is a 200 with exactly
+// the OCI index type and a well-formed, bounded index; what a registry without
+// the API answers (400, 404, 406, another Content-Type) is kNoReferrersApi;
+// anything else is an error, never a shorter or empty list. The positive
+// controls are "ok" here and the real registries in referrers_test.cpp.
+TEST_F(ScriptedRegistryTest, ReferrersAnswersAreClassifiedAndHostileOnesRefused) {
+  RegistryClient client(Options());
+  const std::string subject = "sha256:" + std::string(64, 'a');
+  auto list = [&](const std::string& name) {
+    return client.ListReferrers(Repo("referrers-" + name), subject, std::nullopt);
+  };
+  auto ok = list("ok");
+  ASSERT_TRUE(ok.ok()) << ok.error().message();
+  EXPECT_EQ(ok->answer, ReferrersAnswer::kListed);
+  ASSERT_EQ(ok->index.manifests.size(), 1u);
+  EXPECT_EQ(ok->index.manifests[0].artifact_type, "application/vnd.example+json");
+
+  for (const char* name : {"ok-charset", "json", "html", "400", "406", "absent"}) {
+    auto listed = list(name);
+    ASSERT_TRUE(listed.ok()) << name << ": " << listed.error().message();
+    EXPECT_EQ(listed->answer, ReferrersAnswer::kNoReferrersApi) << name;
+    EXPECT_TRUE(listed->index.manifests.empty()) << name;
+  }
+
+  struct Hostile {
+    std::string name;
+    ErrorCode code;
+  };
+  for (const Hostile& hostile : std::vector<Hostile>{{"500", ErrorCode::kRegistry},
+                                                     {"garbage", ErrorCode::kParse},
+                                                     {"not-an-object", ErrorCode::kParse},
+                                                     {"deep", ErrorCode::kTooLarge},
+                                                     {"huge", ErrorCode::kTooLarge},
+                                                     {"many", ErrorCode::kTooLarge},
+                                                     {"list-type", ErrorCode::kParse},
+                                                     {"bad-digest", ErrorCode::kParse}}) {
+    auto listed = list(hostile.name);
+    ASSERT_FALSE(listed.ok()) << hostile.name;
+    EXPECT_EQ(listed.error().code(), hostile.code)
+        << hostile.name << ": " << listed.error().message();
+    EXPECT_NE(listed.error().message().find("referrers-" + hostile.name), std::string::npos)
+        << listed.error().message();
+  }
+  // Each was asked for once (500 with one retry), with the index Accept.
+  EXPECT_EQ(Count({"/v2/referrers-deep/referrers/" + subject}), 1);
+}
+
 }  // namespace
 }  // namespace signet::oci

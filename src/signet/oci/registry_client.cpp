@@ -18,11 +18,14 @@ const std::string kManifestAccept =
     std::string(kOciManifestMediaType) + ", " + std::string(kOciIndexMediaType) + ", " +
     std::string(kDockerManifestMediaType) + ", " + std::string(kDockerManifestListMediaType);
 
-std::string MediaTypeOf(const std::string& content_type) {
-  std::string_view s = std::string_view(content_type).substr(0, content_type.find(';'));
+std::string Trimmed(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
   return std::string(s);
+}
+
+std::string MediaTypeOf(const std::string& content_type) {
+  return Trimmed(std::string_view(content_type).substr(0, content_type.find(';')));
 }
 
 // Maps a non-success status of a registry call to an Error.
@@ -60,7 +63,32 @@ Status CheckRef(const std::string& ref) {
   return OkStatus();
 }
 
+Status CheckSubjectDigest(const std::string& digest) {
+  if (IsValidSha256Digest(digest)) return OkStatus();
+  return Error(ErrorCode::kInvalidArgument, "invalid subject digest \"" + digest + "\"");
+}
+
+// Parses a referrers list (from the API or the fallback tag): an OCI image
+// index (a body without mediaType is accepted, a Docker manifest list is not).
+Result<ImageIndex> ParseReferrersIndex(const std::string& what, std::string_view bytes,
+                                       const ManifestLimits& limits) {
+  auto index = ParseImageIndex(bytes, limits);
+  if (!index.ok()) return index.error().WithContext(what);
+  if (!index->media_type.empty() && index->media_type != kOciIndexMediaType) {
+    return Error(ErrorCode::kParse, what + ": the referrers list has mediaType \"" +
+                                        index->media_type + "\", not " +
+                                        std::string(kOciIndexMediaType));
+  }
+  return index;
+}
+
 }  // namespace
+
+std::string ReferrersTagFor(const std::string& subject_digest) {
+  std::string tag = subject_digest;
+  if (std::size_t colon = tag.find(':'); colon != std::string::npos) tag[colon] = '-';
+  return tag;
+}
 
 RegistryClient::RegistryClient(RegistryClientOptions options)
     : transport_(static_cast<const TransportOptions&>(options)),
@@ -243,6 +271,74 @@ Result<std::string> RegistryClient::PutManifest(const Repository& repo, const st
                                                  " but the bytes hash to " + digest);
   }
   return digest;
+}
+
+Result<Referrers> RegistryClient::ListReferrers(const Repository& repo,
+                                                const std::string& subject_digest,
+                                                Deadline deadline,
+                                                const ReferrersOptions& options) {
+  if (Status s = CheckSubjectDigest(subject_digest); !s.ok()) return s.error();
+  std::string what = "list referrers of " + repo.Name() + "@" + subject_digest;
+  RegistryRequest request;
+  request.path_and_query = RefPath(repo, "referrers", subject_digest);
+  if (!options.artifact_type.empty()) {
+    request.path_and_query += "?artifactType=" + PercentEncode(options.artifact_type);
+  }
+  request.headers.push_back("Accept: " + std::string(kOciIndexMediaType));
+  request.max_body = options.limits.max_bytes;
+  auto response = auth_.Call(repo, request, deadline);
+  if (!response.ok()) return response.error().WithContext(what);
+  Referrers referrers;
+  switch (response->status) {
+    case 200:
+      break;
+    case 400:
+    case 404:
+    case 406:
+      return referrers;  // kNoReferrersApi
+    default:
+      return StatusError(what, *response);
+  }
+  // Exactly the index type, as go-containerregistry (and so cosign) requires:
+  // a registry that answers 200 with an HTML page or its own JSON has no
+  // referrers API.
+  if (Trimmed(response->Header("content-type")) != kOciIndexMediaType) return referrers;
+  auto index = ParseReferrersIndex(what, response->body, options.limits);
+  if (!index.ok()) return index.error();
+  referrers.answer = ReferrersAnswer::kListed;
+  referrers.index = std::move(index).value();
+  if (!options.artifact_type.empty()) {
+    std::erase_if(referrers.index.manifests,
+                  [&](const Descriptor& d) { return d.artifact_type != options.artifact_type; });
+  }
+  return referrers;
+}
+
+Result<ReferrersTag> RegistryClient::ReadReferrersTag(const Repository& repo,
+                                                      const std::string& subject_digest,
+                                                      Deadline deadline,
+                                                      const ManifestLimits& limits) {
+  if (Status s = CheckSubjectDigest(subject_digest); !s.ok()) return s.error();
+  std::string tag = ReferrersTagFor(subject_digest);
+  ReferrersTag out;
+  auto manifest = GetManifest(repo, tag, limits.max_bytes, deadline);
+  if (!manifest.ok()) {
+    if (manifest.error().code() == ErrorCode::kNotFound) return out;  // kAbsent
+    return manifest.error();
+  }
+  std::string what = "referrers tag " + repo.Name() + ":" + tag;
+  if (manifest->media_type != kOciIndexMediaType) {
+    return Error(ErrorCode::kParse, what + ": holds a " +
+                                        (manifest->media_type.empty() ? std::string("manifest")
+                                                                      : manifest->media_type) +
+                                        ", not an OCI image index");
+  }
+  auto index = ParseReferrersIndex(what, manifest->bytes, limits);
+  if (!index.ok()) return index.error();
+  out.answer = ReferrersTagAnswer::kFound;
+  out.manifest = std::move(manifest).value();
+  out.index = std::move(index).value();
+  return out;
 }
 
 Result<std::vector<std::string>> RegistryClient::ListTags(const Repository& repo,

@@ -17,6 +17,11 @@
 //   manifest's media type is taken from Content-Type or its body, uploads
 //   stay on the registry's host.
 //
+// Referrers (OCI 1.1): ListReferrers reads the registry's referrers API and
+// ReadReferrersTag the fallback tag `sha256-<hex>` that clients keep for
+// registries without one (distribution-spec v1.1.1 "referrers tag schema").
+// Neither writes anything; neither is used by image verification yet.
+//
 // A cold verification on an anonymous registry therefore costs three
 // requests (HEAD tag, GET signature manifest, GET signature blob); a
 // registry that wants credentials adds the 401 that carries its challenge
@@ -31,6 +36,7 @@
 #include <vector>
 
 #include "signet/oci/auth.h"
+#include "signet/oci/manifest.h"
 #include "signet/oci/registry.h"
 #include "signet/oci/transport.h"
 
@@ -44,6 +50,49 @@ namespace signet::oci {
 // --allow-insecure-registry); loopback registries may speak plain HTTP
 // without it.
 struct RegistryClientOptions : TransportOptions, AuthOptions {};
+
+// What GET /v2/<name>/referrers/<digest> told.
+enum class ReferrersAnswer {
+  // 200 with Content-Type exactly application/vnd.oci.image.index.v1+json:
+  // Referrers::index is the registry's list (its first page: a Link to
+  // further pages is not followed, as in go-containerregistry).
+  kListed,
+  // 404, 400 or 406, or 200 with any other Content-Type: the registry has no
+  // referrers API; the list, if any, is in the fallback tag
+  // (ReadReferrersTag). Other statuses (401, 403, 5xx, ...) are errors.
+  kNoReferrersApi,
+};
+
+struct ReferrersOptions {
+  // "" (the default): every referrer. Verification always reads with "",
+  // since cosign up to v3.1.1 recorded the wrong artifactType. Otherwise the
+  // value is sent as ?artifactType= and, whether or not the registry says
+  // it applied it (OCI-Filters-Applied), entries with another artifactType
+  // are dropped here.
+  std::string artifact_type;
+  // Cap on the response body (kTooLarge beyond) and on the entries listed.
+  ManifestLimits limits;
+};
+
+struct Referrers {
+  ReferrersAnswer answer = ReferrersAnswer::kNoReferrersApi;
+  ImageIndex index;  // empty unless answer == kListed
+};
+
+// What the fallback tag sha256-<hex> of a subject holds.
+enum class ReferrersTagAnswer {
+  kFound,   // an OCI image index: ReferrersTag::index (and its manifest)
+  kAbsent,  // the tag (or the repository) does not exist: no referrers
+};
+
+struct ReferrersTag {
+  ReferrersTagAnswer answer = ReferrersTagAnswer::kAbsent;
+  Manifest manifest;  // the index as served (bytes and digest), when kFound
+  ImageIndex index;   // parsed, when kFound
+};
+
+// "sha256-<hex>": the fallback tag of a subject digest "sha256:<hex>".
+std::string ReferrersTagFor(const std::string& subject_digest);
 
 // How many entries the per-host caches hold (for tests and diagnostics).
 using RegistryClientCacheSizes = AuthCacheSizes;
@@ -70,6 +119,18 @@ class RegistryClient : public Registry {
                                   Deadline deadline = std::nullopt) override;
   Result<std::vector<std::string>> ListTags(const Repository& repo,
                                             Deadline deadline = std::nullopt) override;
+
+  // GET /v2/<repo>/referrers/<subject_digest> (see ReferrersAnswer). The
+  // listed index must be an OCI image index within options.limits whose
+  // entries carry valid sha256 digests; anything else is an error (kParse,
+  // kTooLarge), never a shorter list.
+  Result<Referrers> ListReferrers(const Repository& repo, const std::string& subject_digest,
+                                  Deadline deadline, const ReferrersOptions& options = {});
+  // GET the manifest tagged ReferrersTagFor(subject_digest). kAbsent on 404;
+  // a manifest there that is not an OCI image index within `limits` is an
+  // error (kParse, kTooLarge).
+  Result<ReferrersTag> ReadReferrersTag(const Repository& repo, const std::string& subject_digest,
+                                        Deadline deadline, const ManifestLimits& limits = {});
 
   RegistryClientCacheSizes CacheSizes() const;
 
