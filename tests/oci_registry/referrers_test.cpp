@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "signet/oci/manifest.h"
@@ -54,6 +55,13 @@ Pushed PushReferrer(RegistryClient& client, const Repository& repo, const Pushed
   auto put = client.PutManifest(repo, digest, std::string(kOciManifestMediaType), manifest);
   EXPECT_TRUE(put.ok()) << put.error().message();
   return Pushed{digest, manifest};
+}
+
+// Tags the already pushed image `image` with `tag`.
+void TestImageTag(RegistryClient& client, const Repository& repo, const std::string& tag,
+                  const PushedImage& image) {
+  auto put = client.PutManifest(repo, tag, image.media_type, image.manifest);
+  ASSERT_TRUE(put.ok()) << put.error().message();
 }
 
 std::vector<std::string> Digests(const ImageIndex& index) {
@@ -239,6 +247,124 @@ TEST(ReferrersTest, FallbackTagIsReadAsAnIndexAndItsAbsenceIsDistinct) {
   EXPECT_EQ(not_an_index.error().code(), ErrorCode::kParse) << not_an_index.error().message();
   EXPECT_NE(not_an_index.error().message().find("not an OCI image index"), std::string::npos)
       << not_an_index.error().message();
+}
+
+// The fallback write on docker-registry: appended with the descriptor the
+// distribution spec asks for, once only, sorted, other entries kept as they
+// were; a tag that is not an index is refused and left alone.
+TEST(ReferrersTest, FallbackTagWriteAppendsOnceAndKeepsOtherEntries) {
+  auto server = RegistryServer::Start(RegistryServer::Mode::kPlainHttp);
+  RegistryClient client(PlainHttp());
+  Repository repo{server->host(), "fallback-write"};
+  Scene s = PushScene(client, repo);
+  const std::string tag_of_a = ReferrersTagFor(s.a.digest);
+
+  auto added = client.AddToReferrersTag(repo, s.bundle_of_a.bytes, std::nullopt);
+  ASSERT_TRUE(added.ok()) << added.error().message();
+  EXPECT_EQ(*added, ReferrersTagUpdate::kAdded);
+  auto one = client.ReadReferrersTag(repo, s.a.digest, std::nullopt);
+  ASSERT_TRUE(one.ok()) << one.error().message();
+  ASSERT_EQ(one->answer, ReferrersTagAnswer::kFound);
+  ASSERT_EQ(one->index.manifests.size(), 1u);
+  const Descriptor& entry = one->index.manifests[0];
+  EXPECT_EQ(entry.digest, s.bundle_of_a.digest);
+  EXPECT_EQ(entry.media_type, kOciManifestMediaType);
+  EXPECT_EQ(entry.size, static_cast<std::int64_t>(s.bundle_of_a.bytes.size()));
+  EXPECT_EQ(entry.artifact_type, kBundleType);  // the manifest's, not config.mediaType
+  EXPECT_EQ(entry.annotations.at("dev.sigstore.bundle.content"), "dsse-envelope");
+
+  int puts = server->CountRequests("PUT", "/manifests/" + tag_of_a);
+  EXPECT_EQ(puts, 1);
+  auto again = client.AddToReferrersTag(repo, s.bundle_of_a.bytes, std::nullopt);
+  ASSERT_TRUE(again.ok()) << again.error().message();
+  EXPECT_EQ(*again, ReferrersTagUpdate::kAlreadyListed);
+  EXPECT_EQ(server->CountRequests("PUT", "/manifests/" + tag_of_a), puts);
+
+  auto second = client.AddToReferrersTag(repo, s.sbom_of_a.bytes, std::nullopt);
+  ASSERT_TRUE(second.ok()) << second.error().message();
+  EXPECT_EQ(*second, ReferrersTagUpdate::kAdded);
+  auto two = client.ReadReferrersTag(repo, s.a.digest, std::nullopt);
+  ASSERT_TRUE(two.ok()) << two.error().message();
+  ASSERT_EQ(two->index.manifests.size(), 2u);
+  EXPECT_LT(two->index.manifests[0].digest, two->index.manifests[1].digest);
+  EXPECT_EQ(Digests(two->index), Sorted({s.bundle_of_a.digest, s.sbom_of_a.digest}));
+  EXPECT_EQ(two->index.manifests[0].digest == s.sbom_of_a.digest
+                ? two->index.manifests[0].artifact_type
+                : two->index.manifests[1].artifact_type,
+            kBundleType);  // the SBOM-like manifest's own artifactType
+
+  // B's referrer goes to B's tag only.
+  ASSERT_TRUE(client.AddToReferrersTag(repo, s.bundle_of_b.bytes, std::nullopt).ok());
+  auto of_b = client.ReadReferrersTag(repo, s.b.digest, std::nullopt);
+  ASSERT_TRUE(of_b.ok()) << of_b.error().message();
+  EXPECT_EQ(Digests(of_b->index), std::vector<std::string>{s.bundle_of_b.digest});
+  auto still_two = client.ReadReferrersTag(repo, s.a.digest, std::nullopt);
+  ASSERT_TRUE(still_two.ok()) << still_two.error().message();
+  EXPECT_EQ(still_two->index.manifests.size(), 2u);
+
+  // An entry another tool wrote, with a field signet does not know, is kept.
+  std::string foreign =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",)"
+      R"("manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":)" +
+      std::to_string(s.bundle_of_b.bytes.size()) + R"(,"digest":")" + s.bundle_of_b.digest +
+      R"(","x-other-tool":"kept"}]})";
+  ASSERT_TRUE(
+      client
+          .PutManifest(repo, ReferrersTagFor(s.c.digest), std::string(kOciIndexMediaType), foreign)
+          .ok());
+  Pushed bundle_of_c = PushReferrer(client, repo, s.c, kEmptyType, "bundle of c");
+  ASSERT_TRUE(client.AddToReferrersTag(repo, bundle_of_c.bytes, std::nullopt).ok());
+  auto of_c = client.ReadReferrersTag(repo, s.c.digest, std::nullopt);
+  ASSERT_TRUE(of_c.ok()) << of_c.error().message();
+  EXPECT_EQ(Digests(of_c->index), Sorted({s.bundle_of_b.digest, bundle_of_c.digest}));
+  EXPECT_NE(of_c->manifest.bytes.find(R"("x-other-tool":"kept")"), std::string::npos)
+      << of_c->manifest.bytes;
+
+  // Something that is not an index under the tag: refused, left as it was.
+  TestImageTag(client, repo, ReferrersTagFor(s.b.digest), s.c);
+  Pushed other_of_b = PushReferrer(client, repo, s.b, kSbomConfigType, "other of b");
+  auto refused = client.AddToReferrersTag(repo, other_of_b.bytes, std::nullopt);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kParse) << refused.error().message();
+  auto left = client.GetManifest(repo, ReferrersTagFor(s.b.digest));
+  ASSERT_TRUE(left.ok()) << left.error().message();
+  EXPECT_EQ(left->bytes, s.c.manifest);
+
+  // A manifest without a subject has no fallback tag.
+  auto no_subject = client.AddToReferrersTag(repo, s.a.manifest, std::nullopt);
+  ASSERT_FALSE(no_subject.ok());
+  EXPECT_EQ(no_subject.error().code(), ErrorCode::kInvalidArgument);
+}
+
+// Writers sharing one client (as `sign --recursive` will) lose no entry:
+// each of eight threads pushes its own referrer of the same image and lists
+// it in the fallback tag at the same time.
+TEST(ReferrersTest, ConcurrentFallbackTagWritersLoseNoEntry) {
+  auto server = RegistryServer::Start(RegistryServer::Mode::kPlainHttp);
+  RegistryClient client(PlainHttp());
+  Repository repo{server->host(), "fallback-concurrent"};
+  PushedImage image = PushRandomImage(client, repo, "v1");
+  constexpr int kWriters = 8;
+  std::vector<Pushed> referrers;
+  for (int i = 0; i < kWriters; ++i) {
+    referrers.push_back(
+        PushReferrer(client, repo, image, kEmptyType, "bundle number " + std::to_string(i)));
+  }
+  std::vector<std::string> errors(kWriters);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kWriters; ++i) {
+    threads.emplace_back([&, i] {
+      auto added = client.AddToReferrersTag(repo, referrers[i].bytes, std::nullopt);
+      if (!added.ok()) errors[i] = added.error().message();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors) EXPECT_EQ(e, "");
+  auto tag = client.ReadReferrersTag(repo, image.digest, std::nullopt);
+  ASSERT_TRUE(tag.ok()) << tag.error().message();
+  std::vector<std::string> want;
+  for (const auto& r : referrers) want.push_back(r.digest);
+  EXPECT_EQ(Digests(tag->index), Sorted(want));
 }
 
 TEST(ReferrersTest, InvalidSubjectDigestIsRefusedWithoutARequest) {

@@ -1,5 +1,6 @@
 #include "signet/oci/registry_client.h"
 
+#include <algorithm>
 #include <cctype>
 #include <nlohmann/json.hpp>
 
@@ -339,6 +340,82 @@ Result<ReferrersTag> RegistryClient::ReadReferrersTag(const Repository& repo,
   out.manifest = std::move(manifest).value();
   out.index = std::move(index).value();
   return out;
+}
+
+namespace {
+
+constexpr int kMaxReferrersTagAttempts = 5;
+
+// The index entry for a referrer manifest, as the distribution spec says.
+nlohmann::json ReferrerEntry(const std::string& bytes, const ImageManifest& manifest) {
+  nlohmann::json entry = {
+      {"mediaType",
+       manifest.media_type.empty() ? std::string(kOciManifestMediaType) : manifest.media_type},
+      {"size", bytes.size()},
+      {"digest", crypto::Sha256Digest(bytes)},
+      {"artifactType",
+       manifest.artifact_type.empty() ? manifest.config.media_type : manifest.artifact_type}};
+  if (!manifest.annotations.empty()) entry["annotations"] = manifest.annotations;
+  return entry;
+}
+
+bool Lists(const ImageIndex& index, const std::string& digest) {
+  for (const Descriptor& d : index.manifests) {
+    if (d.digest == digest) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<ReferrersTagUpdate> RegistryClient::AddToReferrersTag(const Repository& repo,
+                                                             const std::string& referrer_manifest,
+                                                             Deadline deadline) {
+  auto manifest = ParseImageManifest(referrer_manifest);
+  if (!manifest.ok()) return manifest.error().WithContext("AddToReferrersTag");
+  if (!manifest->subject) {
+    return Error(ErrorCode::kInvalidArgument, "AddToReferrersTag: the manifest has no subject");
+  }
+  if (!manifest->media_type.empty() && manifest->media_type != kOciManifestMediaType) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "AddToReferrersTag: not an OCI image manifest: " + manifest->media_type);
+  }
+  const std::string& subject = manifest->subject->digest;
+  const std::string digest = crypto::Sha256Digest(referrer_manifest);
+  const std::string tag = ReferrersTagFor(subject);
+  const std::string what = "add " + digest + " to referrers tag " + repo.Name() + ":" + tag;
+  const nlohmann::json entry = ReferrerEntry(referrer_manifest, *manifest);
+
+  std::lock_guard<std::mutex> lock(referrers_tag_mutex_);
+  ReferrersTagUpdate update = ReferrersTagUpdate::kAlreadyListed;
+  for (int attempt = 0;; ++attempt) {
+    auto current = ReadReferrersTag(repo, subject, deadline);
+    if (!current.ok()) return current.error().WithContext(what);
+    if (current->answer == ReferrersTagAnswer::kFound && Lists(current->index, digest)) {
+      return update;  // listed (by us on an earlier attempt, or by someone else)
+    }
+    if (attempt == kMaxReferrersTagAttempts) break;
+    nlohmann::json index = {{"schemaVersion", 2},
+                            {"mediaType", std::string(kOciIndexMediaType)},
+                            {"manifests", nlohmann::json::array()}};
+    if (current->answer == ReferrersTagAnswer::kFound) {
+      // Already parsed and checked by ReadReferrersTag, so within bounds.
+      auto parsed = ParseBoundedJson(current->manifest.bytes, what);
+      if (!parsed.ok()) return parsed.error();
+      index = std::move(parsed).value();
+    }
+    index["manifests"].push_back(entry);
+    std::stable_sort(index["manifests"].begin(), index["manifests"].end(),
+                     [](const nlohmann::json& a, const nlohmann::json& b) {
+                       return a.value("digest", "") < b.value("digest", "");
+                     });
+    auto put = PutManifest(repo, tag, std::string(kOciIndexMediaType), index.dump(), deadline);
+    if (!put.ok()) return put.error().WithContext(what);
+    update = ReferrersTagUpdate::kAdded;
+  }
+  return Error(ErrorCode::kRegistry, what + ": the entry was gone again after " +
+                                         std::to_string(kMaxReferrersTagAttempts) +
+                                         " writes (other writers keep replacing the tag)");
 }
 
 Result<std::vector<std::string>> RegistryClient::ListTags(const Repository& repo,

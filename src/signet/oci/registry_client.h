@@ -20,7 +20,8 @@
 // Referrers (OCI 1.1): ListReferrers reads the registry's referrers API and
 // ReadReferrersTag the fallback tag `sha256-<hex>` that clients keep for
 // registries without one (distribution-spec v1.1.1 "referrers tag schema").
-// Neither writes anything; neither is used by image verification yet.
+// AddToReferrersTag is the fallback write. None of them is used by image
+// signing or verification yet.
 //
 // A cold verification on an anonymous registry therefore costs three
 // requests (HEAD tag, GET signature manifest, GET signature blob); a
@@ -32,6 +33,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -91,6 +93,11 @@ struct ReferrersTag {
   ImageIndex index;   // parsed, when kFound
 };
 
+enum class ReferrersTagUpdate {
+  kAdded,          // the tag now lists the referrer (written)
+  kAlreadyListed,  // it was listed already: nothing written
+};
+
 // "sha256-<hex>": the fallback tag of a subject digest "sha256:<hex>".
 std::string ReferrersTagFor(const std::string& subject_digest);
 
@@ -132,11 +139,29 @@ class RegistryClient : public Registry {
   Result<ReferrersTag> ReadReferrersTag(const Repository& repo, const std::string& subject_digest,
                                         Deadline deadline, const ManifestLimits& limits = {});
 
+  // Lists `referrer_manifest` (the exact bytes of an OCI image manifest with
+  // a subject, already pushed to `repo` by digest) in its subject's fallback
+  // tag: reads the index there (none: a new one), skips the write when the
+  // digest is listed, else appends {mediaType, size, digest, artifactType
+  // (the manifest's, else its config.mediaType), annotations (copied)},
+  // keeps every existing entry as it was (unknown fields included), sorts by
+  // digest as cosign does and PUTs the index to the tag. A tag holding
+  // something other than an OCI index is an error and is left alone.
+  // Writers sharing this client are serialized, and each call re-reads the
+  // tag after writing and starts over (a bounded number of times) when its
+  // entry is gone; separate processes that write the same tag in the same
+  // instant can still lose an entry, since docker-registry has no
+  // conditional manifest PUT (cosign has the same window).
+  Result<ReferrersTagUpdate> AddToReferrersTag(const Repository& repo,
+                                               const std::string& referrer_manifest,
+                                               Deadline deadline);
+
   RegistryClientCacheSizes CacheSizes() const;
 
  private:
   HttpTransport transport_;
   RegistryAuth auth_;
+  std::mutex referrers_tag_mutex_;  // serializes AddToReferrersTag
 };
 
 }  // namespace signet::oci
