@@ -367,6 +367,37 @@ TEST(ReferrersTest, ConcurrentFallbackTagWritersLoseNoEntry) {
   EXPECT_EQ(Digests(tag->index), Sorted(want));
 }
 
+// Neither real registry sends OCI-Subject, so PushReferrer writes the
+// fallback tag on both; the referrers registry lists the referrer in its API
+// as well.
+TEST(ReferrersTest, PushReferrerListsTheReferrerOnBothRegistries) {
+  auto registry = RegistryServer::Start(RegistryServer::Mode::kPlainHttp);
+  auto referrers_registry = ReferrersRegistryServer::Start();
+  RegistryClient client(PlainHttp());
+  for (const std::string& host : {registry->host(), referrers_registry->host()}) {
+    SCOPED_TRACE(host);
+    Repository repo{host, "push"};
+    PushedImage image = PushRandomImage(client, repo, "v1");
+    // Blobs and manifest bytes as PushReferrer's callers will prepare them.
+    Pushed prepared = PushReferrer(client, repo, image, kEmptyType, "pushed bundle");
+    auto pushed = client.PushReferrer(repo, prepared.bytes, std::nullopt);
+    ASSERT_TRUE(pushed.ok()) << pushed.error().message();
+    EXPECT_EQ(pushed->digest, prepared.digest);
+    EXPECT_EQ(pushed->oci_subject, "");
+    EXPECT_EQ(pushed->listed_by, ReferrerListedBy::kFallbackTag);
+    auto tag = client.ReadReferrersTag(repo, image.digest, std::nullopt);
+    ASSERT_TRUE(tag.ok()) << tag.error().message();
+    EXPECT_EQ(Digests(tag->index), std::vector<std::string>{prepared.digest});
+    auto listed = client.ListReferrers(repo, image.digest, std::nullopt);
+    ASSERT_TRUE(listed.ok()) << listed.error().message();
+    if (host == referrers_registry->host()) {
+      EXPECT_EQ(Digests(listed->index), std::vector<std::string>{prepared.digest});
+    } else {
+      EXPECT_EQ(listed->answer, ReferrersAnswer::kNoReferrersApi);
+    }
+  }
+}
+
 TEST(ReferrersTest, InvalidSubjectDigestIsRefusedWithoutARequest) {
   RegistryClient client(PlainHttp());
   Repository repo{"127.0.0.1:1", "x"};

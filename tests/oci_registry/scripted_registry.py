@@ -68,6 +68,7 @@ REFERRERS = {
 
 lock = threading.Lock()
 counters = {}
+stored_tags = {}  # path -> body of a manifest PUT under a sha256-<hex> tag
 
 
 def bump(name):
@@ -158,6 +159,26 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(401)
         if path == "/v2/":
             return self.reply(200, b"{}")
+        # subject-api: OCI-Subject on the PUT and a referrers API; subject-ecr:
+        # OCI-Subject without a referrers API (as ECR does).
+        push = re.fullmatch(r"/v2/subject-(api|ecr)/manifests/(sha256[:-][0-9a-f]{64})", path)
+        if push and self.command == "PUT":
+            headers = {"Docker-Content-Digest":
+                       "sha256:" + hashlib.sha256(body.encode()).hexdigest()}
+            if ":" in push.group(2):
+                headers["OCI-Subject"] = json.loads(body)["subject"]["digest"]
+            else:
+                with lock:
+                    stored_tags[path] = body.encode()
+            return self.reply(201, b"", headers)
+        if push and path in stored_tags:
+            with lock:
+                stored = stored_tags[path]
+            return self.reply(200, stored, {"Content-Type": INDEX_TYPE, "Docker-Content-Digest":
+                                            "sha256:" + hashlib.sha256(stored).hexdigest()})
+        listing = re.fullmatch(r"/v2/subject-(api|ecr)/referrers/sha256:[0-9a-f]{64}", path)
+        if listing and listing.group(1) == "api":
+            return self.reply(200, referrers_index([]), {"Content-Type": INDEX_TYPE})
         referrers = re.fullmatch(r"/v2/referrers-([a-z0-9-]+)/referrers/sha256:[0-9a-f]{64}(\?.*)?",
                                  path)
         if referrers and referrers.group(1) in REFERRERS:

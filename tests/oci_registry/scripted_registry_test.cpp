@@ -413,5 +413,34 @@ TEST_F(ScriptedRegistryTest, ReferrersAnswersAreClassifiedAndHostileOnesRefused)
   EXPECT_EQ(Count({"/v2/referrers-deep/referrers/" + subject}), 1);
 }
 
+// PushReferrer trusts the registry to keep the list only when the PUT
+// answers OCI-Subject AND the referrers API then lists; a registry that sends
+// OCI-Subject without the API (as ECR does) gets the fallback tag.
+TEST_F(ScriptedRegistryTest, PushReferrerFallsBackUnlessTheRegistryListsIt) {
+  RegistryClient client(Options());
+  const std::string subject = "sha256:" + std::string(64, 'b');
+  const std::string manifest =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+      R"("config":{"mediaType":"application/vnd.oci.empty.v1+json","size":2,"digest":")" +
+      crypto::Sha256Digest("{}") +
+      R"("},"layers":[],"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+      R"("size":10,"digest":")" +
+      subject + R"("}})";
+  const std::string tag_path = "/manifests/sha256-" + subject.substr(7);
+
+  auto api = client.PushReferrer(Repo("subject-api"), manifest, std::nullopt);
+  ASSERT_TRUE(api.ok()) << api.error().message();
+  EXPECT_EQ(api->digest, crypto::Sha256Digest(manifest));
+  EXPECT_EQ(api->oci_subject, subject);
+  EXPECT_EQ(api->listed_by, ReferrerListedBy::kReferrersApi);
+  EXPECT_EQ(Count({"subject-api" + tag_path}), 0);
+
+  auto ecr = client.PushReferrer(Repo("subject-ecr"), manifest, std::nullopt);
+  ASSERT_TRUE(ecr.ok()) << ecr.error().message();
+  EXPECT_EQ(ecr->oci_subject, subject);
+  EXPECT_EQ(ecr->listed_by, ReferrerListedBy::kFallbackTag);
+  EXPECT_EQ(Count({"\"PUT\"", "subject-ecr" + tag_path}), 1);
+}
+
 }  // namespace
 }  // namespace signet::oci

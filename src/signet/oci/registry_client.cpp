@@ -247,6 +247,14 @@ Status RegistryClient::PutBlob(const Repository& repo, const std::string& digest
 Result<std::string> RegistryClient::PutManifest(const Repository& repo, const std::string& ref,
                                                 const std::string& media_type,
                                                 const std::string& bytes, Deadline deadline) {
+  auto put = PutManifestReporting(repo, ref, media_type, bytes, deadline);
+  if (!put.ok()) return put.error();
+  return std::move(put->digest);
+}
+
+Result<RegistryClient::PutManifestAnswer> RegistryClient::PutManifestReporting(
+    const Repository& repo, const std::string& ref, const std::string& media_type,
+    const std::string& bytes, Deadline deadline) {
   if (Status s = CheckRef(ref); !s.ok()) return s.error();
   std::string digest = crypto::Sha256Digest(bytes);
   if (IsValidSha256Digest(ref) && ref != digest) {
@@ -271,7 +279,7 @@ Result<std::string> RegistryClient::PutManifest(const Repository& repo, const st
     return Error(ErrorCode::kDigestMismatch, what + ": registry stored digest " + reported +
                                                  " but the bytes hash to " + digest);
   }
-  return digest;
+  return PutManifestAnswer{digest, Trimmed(response->Header("oci-subject"))};
 }
 
 Result<Referrers> RegistryClient::ListReferrers(const Repository& repo,
@@ -359,6 +367,20 @@ nlohmann::json ReferrerEntry(const std::string& bytes, const ImageManifest& mani
   return entry;
 }
 
+// A referrer manifest: an OCI image manifest with a subject.
+Result<ImageManifest> ParseReferrerManifest(const std::string& bytes, const std::string& what) {
+  auto manifest = ParseImageManifest(bytes);
+  if (!manifest.ok()) return manifest.error().WithContext(what);
+  if (!manifest->subject) {
+    return Error(ErrorCode::kInvalidArgument, what + ": the manifest has no subject");
+  }
+  if (!manifest->media_type.empty() && manifest->media_type != kOciManifestMediaType) {
+    return Error(ErrorCode::kInvalidArgument,
+                 what + ": not an OCI image manifest: " + manifest->media_type);
+  }
+  return manifest;
+}
+
 bool Lists(const ImageIndex& index, const std::string& digest) {
   for (const Descriptor& d : index.manifests) {
     if (d.digest == digest) return true;
@@ -371,15 +393,8 @@ bool Lists(const ImageIndex& index, const std::string& digest) {
 Result<ReferrersTagUpdate> RegistryClient::AddToReferrersTag(const Repository& repo,
                                                              const std::string& referrer_manifest,
                                                              Deadline deadline) {
-  auto manifest = ParseImageManifest(referrer_manifest);
-  if (!manifest.ok()) return manifest.error().WithContext("AddToReferrersTag");
-  if (!manifest->subject) {
-    return Error(ErrorCode::kInvalidArgument, "AddToReferrersTag: the manifest has no subject");
-  }
-  if (!manifest->media_type.empty() && manifest->media_type != kOciManifestMediaType) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "AddToReferrersTag: not an OCI image manifest: " + manifest->media_type);
-  }
+  auto manifest = ParseReferrerManifest(referrer_manifest, "AddToReferrersTag");
+  if (!manifest.ok()) return manifest.error();
   const std::string& subject = manifest->subject->digest;
   const std::string digest = crypto::Sha256Digest(referrer_manifest);
   const std::string tag = ReferrersTagFor(subject);
@@ -416,6 +431,34 @@ Result<ReferrersTagUpdate> RegistryClient::AddToReferrersTag(const Repository& r
   return Error(ErrorCode::kRegistry, what + ": the entry was gone again after " +
                                          std::to_string(kMaxReferrersTagAttempts) +
                                          " writes (other writers keep replacing the tag)");
+}
+
+Result<ReferrerPush> RegistryClient::PushReferrer(const Repository& repo,
+                                                  const std::string& referrer_manifest,
+                                                  Deadline deadline) {
+  auto manifest = ParseReferrerManifest(referrer_manifest, "PushReferrer");
+  if (!manifest.ok()) return manifest.error();
+  const std::string& subject = manifest->subject->digest;
+  const std::string digest = crypto::Sha256Digest(referrer_manifest);
+  auto put = PutManifestReporting(repo, digest, std::string(kOciManifestMediaType),
+                                  referrer_manifest, deadline);
+  if (!put.ok()) return put.error();
+  ReferrerPush out;
+  out.digest = digest;
+  out.oci_subject = put->oci_subject;
+  if (put->oci_subject == subject) {
+    // Some registries send OCI-Subject without a referrers API: ask it.
+    auto listed = ListReferrers(repo, subject, deadline);
+    if (!listed.ok()) return listed.error().WithContext("PushReferrer " + digest);
+    if (listed->answer == ReferrersAnswer::kListed) {
+      out.listed_by = ReferrerListedBy::kReferrersApi;
+      return out;
+    }
+  }
+  auto added = AddToReferrersTag(repo, referrer_manifest, deadline);
+  if (!added.ok()) return added.error();
+  out.listed_by = ReferrerListedBy::kFallbackTag;
+  return out;
 }
 
 Result<std::vector<std::string>> RegistryClient::ListTags(const Repository& repo,

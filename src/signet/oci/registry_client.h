@@ -20,7 +20,8 @@
 // Referrers (OCI 1.1): ListReferrers reads the registry's referrers API and
 // ReadReferrersTag the fallback tag `sha256-<hex>` that clients keep for
 // registries without one (distribution-spec v1.1.1 "referrers tag schema").
-// AddToReferrersTag is the fallback write. None of them is used by image
+// AddToReferrersTag is the fallback write, PushReferrer the push of a
+// referrer manifest that uses whichever the registry needs. None of them is used by image
 // signing or verification yet.
 //
 // A cold verification on an anonymous registry therefore costs three
@@ -98,6 +99,18 @@ enum class ReferrersTagUpdate {
   kAlreadyListed,  // it was listed already: nothing written
 };
 
+// Who keeps the list a pushed referrer is in.
+enum class ReferrerListedBy {
+  kReferrersApi,  // the registry (OCI-Subject on the PUT, and its API lists)
+  kFallbackTag,   // signet, in the fallback tag (AddToReferrersTag)
+};
+
+struct ReferrerPush {
+  std::string digest;       // of the referrer manifest
+  std::string oci_subject;  // the PUT's OCI-Subject header ("" when absent)
+  ReferrerListedBy listed_by = ReferrerListedBy::kFallbackTag;
+};
+
 // "sha256-<hex>": the fallback tag of a subject digest "sha256:<hex>".
 std::string ReferrersTagFor(const std::string& subject_digest);
 
@@ -156,9 +169,27 @@ class RegistryClient : public Registry {
                                                const std::string& referrer_manifest,
                                                Deadline deadline);
 
+  // Pushes a referrer manifest (an OCI image manifest with a subject, whose
+  // blobs are in `repo`) by digest and makes sure it is listed, as the
+  // distribution spec says: when the PUT's OCI-Subject names the subject
+  // and the referrers API then answers with a list, the registry keeps the
+  // list; otherwise (no OCI-Subject, or a registry that sends it without an
+  // API) AddToReferrersTag lists it in the fallback tag.
+  Result<ReferrerPush> PushReferrer(const Repository& repo, const std::string& referrer_manifest,
+                                    Deadline deadline);
+
   RegistryClientCacheSizes CacheSizes() const;
 
  private:
+  struct PutManifestAnswer {
+    std::string digest;
+    std::string oci_subject;  // "" when the registry sent none
+  };
+  Result<PutManifestAnswer> PutManifestReporting(const Repository& repo,
+                                                 const std::string& tag_or_digest,
+                                                 const std::string& media_type,
+                                                 const std::string& bytes, Deadline deadline);
+
   HttpTransport transport_;
   RegistryAuth auth_;
   std::mutex referrers_tag_mutex_;  // serializes AddToReferrersTag
