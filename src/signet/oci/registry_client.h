@@ -21,8 +21,8 @@
 // ReadReferrersTag the fallback tag `sha256-<hex>` that clients keep for
 // registries without one (distribution-spec v1.1.1 "referrers tag schema").
 // AddToReferrersTag is the fallback write, PushReferrer the push of a
-// referrer manifest that uses whichever the registry needs. None of them is used by image
-// signing or verification yet.
+// referrer manifest that uses whichever the registry needs. None of them is
+// used by image signing or verification yet.
 //
 // A cold verification on an anonymous registry therefore costs three
 // requests (HEAD tag, GET signature manifest, GET signature blob); a
