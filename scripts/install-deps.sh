@@ -14,6 +14,9 @@
 #   - cosign v3.1.2 (Sigstore bundles), built from its Go module with the go
 #     command's own module and build caches (GO: go binary, default go on
 #     PATH, then /usr/local/go/bin/go);
+#   - go-containerregistry's registry with the OCI referrers API enabled
+#     (tests/referrers_registry, pinned in its go.mod), built the same way by
+#     scripts/build-referrers-registry.sh;
 #   - sigstore-js (@sigstore/verify and its three sibling packages, the exact
 #     versions in tests/interop_blob/sigstore-js/package.json) via npm, as an
 #     independent verifier of the bundles signet writes.
@@ -169,6 +172,8 @@ if ! cosign_v3_pinned; then
   cosign_v3_pinned || { echo "install-deps: $cosign_v3_bin is not cosign $cosign_v3_version" >&2; exit 1; }
 fi
 "$cosign_v3_bin" version 2>/dev/null | grep -E '^GitVersion' || true
+# --- the referrers-capable test registry (go-containerregistry, Go module) ------------
+GO="$go_bin" "$repo_root/scripts/build-referrers-registry.sh" "$tools_dir"
 # --- sigstore-js from npm (independent bundle verifier) --------------------------------
 sigstore_js_dir="$tools_dir/sigstore-js"
 sigstore_js_manifest="$repo_root/tests/interop_blob/sigstore-js/package.json"

@@ -111,6 +111,80 @@ TEST(RegistryClientTest, PlainHttpRoundTrip) {
   EXPECT_EQ(*config, image.config);
 }
 
+// distribution 2.8 serves an OCI index or a Docker manifest list only to a
+// client whose Accept names that type (otherwise it answers 404): every
+// manifest GET and HEAD must accept all four manifest types.
+TEST(RegistryClientTest, EveryManifestTypeIsAcceptedOnGetAndHead) {
+  auto server = RegistryServer::Start(RegistryServer::Mode::kPlainHttp);
+  RegistryClient client(OptionsFor(*server));
+  Repository repo{server->host(), "multi"};
+  TestImage a = MakeImage("index-a");
+  TestImage b = MakeImage("index-b");
+  Push(client, repo, a, "a");
+  Push(client, repo, b, "b");
+  auto entry = [](const TestImage& image, const std::string& arch) {
+    return R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+           image.digest + R"(","size":)" + std::to_string(image.manifest.size()) +
+           R"(,"platform":{"architecture":")" + arch + R"(","os":"linux"}})";
+  };
+  std::string index = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",)"
+                      R"("manifests":[)" +
+                      entry(a, "amd64") + "," + entry(b, "arm64") + "]}";
+  auto index_digest = client.PutManifest(repo, "index", std::string(kOciIndexMediaType), index);
+  ASSERT_TRUE(index_digest.ok()) << index_digest.error().message();
+
+  // A Docker v2 manifest and a Docker manifest list naming it.
+  std::string docker_config = R"({"architecture":"amd64","os":"linux","docker":true})";
+  ASSERT_TRUE(client.PutBlob(repo, crypto::Sha256Digest(docker_config), docker_config).ok());
+  ASSERT_TRUE(client.PutBlob(repo, crypto::Sha256Digest(a.layer), a.layer).ok());
+  std::string docker_manifest =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",)"
+      R"("config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":")" +
+      crypto::Sha256Digest(docker_config) + R"(","size":)" + std::to_string(docker_config.size()) +
+      R"(},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","digest":")" +
+      crypto::Sha256Digest(a.layer) + R"(","size":)" + std::to_string(a.layer.size()) + "}]}";
+  auto docker_digest =
+      client.PutManifest(repo, "docker", std::string(kDockerManifestMediaType), docker_manifest);
+  ASSERT_TRUE(docker_digest.ok()) << docker_digest.error().message();
+  std::string docker_list =
+      R"({"schemaVersion":2,)"
+      R"("mediaType":"application/vnd.docker.distribution.manifest.list.v2+json",)"
+      R"("manifests":[{"mediaType":"application/vnd.docker.distribution.manifest.v2+json",)"
+      R"("digest":")" +
+      *docker_digest + R"(","size":)" + std::to_string(docker_manifest.size()) +
+      R"(,"platform":{"architecture":"amd64","os":"linux"}}]})";
+  auto list_digest =
+      client.PutManifest(repo, "list", std::string(kDockerManifestListMediaType), docker_list);
+  ASSERT_TRUE(list_digest.ok()) << list_digest.error().message();
+
+  struct Want {
+    std::string tag, digest, media_type, bytes;
+  };
+  for (const Want& want : std::vector<Want>{
+           {"a", a.digest, std::string(kOciManifestMediaType), a.manifest},
+           {"index", *index_digest, std::string(kOciIndexMediaType), index},
+           {"docker", *docker_digest, std::string(kDockerManifestMediaType), docker_manifest},
+           {"list", *list_digest, std::string(kDockerManifestListMediaType), docker_list}}) {
+    SCOPED_TRACE(want.tag);
+    for (const std::string& ref : {want.tag, want.digest}) {
+      auto got = client.GetManifest(repo, ref);
+      ASSERT_TRUE(got.ok()) << got.error().message();
+      EXPECT_EQ(got->bytes, want.bytes);
+      EXPECT_EQ(got->digest, want.digest);
+      EXPECT_EQ(got->media_type, want.media_type);
+      auto head = client.HeadManifest(repo, ref);
+      ASSERT_TRUE(head.ok()) << head.error().message();
+      EXPECT_EQ(head->digest, want.digest);
+      EXPECT_EQ(head->media_type, want.media_type);
+      EXPECT_EQ(head->size, want.bytes.size());
+    }
+  }
+  auto parsed = ParseImageIndex(client.GetManifest(repo, "index")->bytes);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message();
+  ASSERT_EQ(parsed->manifests.size(), 2u);
+  EXPECT_EQ(parsed->manifests[1].digest, b.digest);
+}
+
 TEST(RegistryClientTest, PutBlobSkipsExistingBlobs) {
   auto server = RegistryServer::Start(RegistryServer::Mode::kPlainHttp);
   RegistryClient client(OptionsFor(*server));

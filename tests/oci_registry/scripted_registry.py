@@ -4,7 +4,8 @@ the failures a real registry cannot be made to produce on demand (5xx then
 success, 429 with Retry-After, a lying Docker-Content-Digest, redirects to
 another host, relative upload Locations with a query, paginated tags, a reset
 connection, token realms and 401 challenges on other hosts, credentials that
-rotate). Every request is appended to LOG as one JSON line.
+rotate, referrers answers that are garbage, huge, deeply nested or of the
+wrong type). Every request is appended to LOG as one JSON line.
 
 usage: scripted_registry.py PORT LOG
 """
@@ -30,8 +31,44 @@ MANIFEST_DIGEST = "sha256:" + hashlib.sha256(MANIFEST).hexdigest()
 STORED_BLOB = b"stored blob behind a redirect"
 STORED_DIGEST = "sha256:" + hashlib.sha256(STORED_BLOB).hexdigest()
 
+INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
+
+
+def referrers_index(entries, media_type=INDEX_TYPE):
+    return json.dumps({"schemaVersion": 2, "mediaType": media_type, "manifests": entries},
+                      separators=(",", ":")).encode()
+
+
+def referrer_entry(n):
+    return {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": "sha256:%064x" % n, "size": 100,
+            "artifactType": "application/vnd.example+json"}
+
+
+# /v2/referrers-<name>/referrers/<digest>: (status, Content-Type, body).
+REFERRERS = {
+    "ok": (200, INDEX_TYPE, referrers_index([referrer_entry(1)])),
+    "ok-charset": (200, INDEX_TYPE + "; charset=utf-8", referrers_index([referrer_entry(1)])),
+    "json": (200, "application/json", referrers_index([referrer_entry(1)])),
+    "html": (200, "text/html", b"<html>login</html>"),
+    "400": (400, "application/json", b'{"errors":[{"code":"UNSUPPORTED"}]}'),
+    "406": (406, "text/plain", b"not acceptable"),
+    "500": (500, "application/json", b'{"errors":[{"code":"UNKNOWN"}]}'),
+    "garbage": (200, INDEX_TYPE, b'{"schemaVersion":2,"manifests":[{"mediaType":'),
+    "not-an-object": (200, INDEX_TYPE, b'["sha256:' + b"1" * 64 + b'"]'),
+    "deep": (200, INDEX_TYPE, b'{"schemaVersion":2,"manifests":' + b"[" * 100000 +
+             b"]" * 100000 + b"}"),
+    "huge": (200, INDEX_TYPE, b" " * (5 * 1024 * 1024) + referrers_index([])),
+    "many": (200, INDEX_TYPE, referrers_index([referrer_entry(n) for n in range(1001)])),
+    "list-type": (200, INDEX_TYPE, referrers_index(
+        [referrer_entry(1)], "application/vnd.docker.distribution.manifest.list.v2+json")),
+    "bad-digest": (200, INDEX_TYPE, referrers_index(
+        [dict(referrer_entry(1), digest="sha256:../../etc/passwd")])),
+}
+
 lock = threading.Lock()
 counters = {}
+stored_tags = {}  # path -> body of a manifest PUT under a sha256-<hex> tag
 
 
 def bump(name):
@@ -122,6 +159,31 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(401)
         if path == "/v2/":
             return self.reply(200, b"{}")
+        # subject-api: OCI-Subject on the PUT and a referrers API; subject-ecr:
+        # OCI-Subject without a referrers API (as ECR does).
+        push = re.fullmatch(r"/v2/subject-(api|ecr)/manifests/(sha256[:-][0-9a-f]{64})", path)
+        if push and self.command == "PUT":
+            headers = {"Docker-Content-Digest":
+                       "sha256:" + hashlib.sha256(body.encode()).hexdigest()}
+            if ":" in push.group(2):
+                headers["OCI-Subject"] = json.loads(body)["subject"]["digest"]
+            else:
+                with lock:
+                    stored_tags[path] = body.encode()
+            return self.reply(201, b"", headers)
+        if push and path in stored_tags:
+            with lock:
+                stored = stored_tags[path]
+            return self.reply(200, stored, {"Content-Type": INDEX_TYPE, "Docker-Content-Digest":
+                                            "sha256:" + hashlib.sha256(stored).hexdigest()})
+        listing = re.fullmatch(r"/v2/subject-(api|ecr)/referrers/sha256:[0-9a-f]{64}", path)
+        if listing and listing.group(1) == "api":
+            return self.reply(200, referrers_index([]), {"Content-Type": INDEX_TYPE})
+        referrers = re.fullmatch(r"/v2/referrers-([a-z0-9-]+)/referrers/sha256:[0-9a-f]{64}(\?.*)?",
+                                 path)
+        if referrers and referrers.group(1) in REFERRERS:
+            status, content_type, payload = REFERRERS[referrers.group(1)]
+            return self.reply(status, payload, {"Content-Type": content_type})
         if path == "/v2/flaky/manifests/v1":
             return self.unavailable() if bump(path) <= 2 else self.manifest()
         if path == "/v2/down/manifests/v1":

@@ -366,5 +366,81 @@ TEST_F(ScriptedRegistryTest, ListTagsFollowsPagination) {
   EXPECT_EQ(*tags, (std::vector<std::string>{"a", "b", "c"}));
 }
 
+// A referrers endpoint is read as a list only when it is a 200 with exactly
+// the OCI index type and a well-formed, bounded index; what a registry without
+// the API answers (400, 404, 406, another Content-Type) is kNoReferrersApi;
+// anything else is an error, never a shorter or empty list. The positive
+// controls are "ok" here and the real registries in referrers_test.cpp.
+TEST_F(ScriptedRegistryTest, ReferrersAnswersAreClassifiedAndHostileOnesRefused) {
+  RegistryClient client(Options());
+  const std::string subject = "sha256:" + std::string(64, 'a');
+  auto list = [&](const std::string& name) {
+    return client.ListReferrers(Repo("referrers-" + name), subject, std::nullopt);
+  };
+  auto ok = list("ok");
+  ASSERT_TRUE(ok.ok()) << ok.error().message();
+  EXPECT_EQ(ok->answer, ReferrersAnswer::kListed);
+  ASSERT_EQ(ok->index.manifests.size(), 1u);
+  EXPECT_EQ(ok->index.manifests[0].artifact_type, "application/vnd.example+json");
+
+  for (const char* name : {"ok-charset", "json", "html", "400", "406", "absent"}) {
+    auto listed = list(name);
+    ASSERT_TRUE(listed.ok()) << name << ": " << listed.error().message();
+    EXPECT_EQ(listed->answer, ReferrersAnswer::kNoReferrersApi) << name;
+    EXPECT_TRUE(listed->index.manifests.empty()) << name;
+  }
+
+  struct Hostile {
+    std::string name;
+    ErrorCode code;
+  };
+  for (const Hostile& hostile : std::vector<Hostile>{{"500", ErrorCode::kRegistry},
+                                                     {"garbage", ErrorCode::kParse},
+                                                     {"not-an-object", ErrorCode::kParse},
+                                                     {"deep", ErrorCode::kTooLarge},
+                                                     {"huge", ErrorCode::kTooLarge},
+                                                     {"many", ErrorCode::kTooLarge},
+                                                     {"list-type", ErrorCode::kParse},
+                                                     {"bad-digest", ErrorCode::kParse}}) {
+    auto listed = list(hostile.name);
+    ASSERT_FALSE(listed.ok()) << hostile.name;
+    EXPECT_EQ(listed.error().code(), hostile.code)
+        << hostile.name << ": " << listed.error().message();
+    EXPECT_NE(listed.error().message().find("referrers-" + hostile.name), std::string::npos)
+        << listed.error().message();
+  }
+  // Each was asked for once (500 with one retry), with the index Accept.
+  EXPECT_EQ(Count({"/v2/referrers-deep/referrers/" + subject}), 1);
+}
+
+// PushReferrer trusts the registry to keep the list only when the PUT
+// answers OCI-Subject AND the referrers API then lists; a registry that sends
+// OCI-Subject without the API (as ECR does) gets the fallback tag.
+TEST_F(ScriptedRegistryTest, PushReferrerFallsBackUnlessTheRegistryListsIt) {
+  RegistryClient client(Options());
+  const std::string subject = "sha256:" + std::string(64, 'b');
+  const std::string manifest =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+      R"("config":{"mediaType":"application/vnd.oci.empty.v1+json","size":2,"digest":")" +
+      crypto::Sha256Digest("{}") +
+      R"("},"layers":[],"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json",)"
+      R"("size":10,"digest":")" +
+      subject + R"("}})";
+  const std::string tag_path = "/manifests/sha256-" + subject.substr(7);
+
+  auto api = client.PushReferrer(Repo("subject-api"), manifest, std::nullopt);
+  ASSERT_TRUE(api.ok()) << api.error().message();
+  EXPECT_EQ(api->digest, crypto::Sha256Digest(manifest));
+  EXPECT_EQ(api->oci_subject, subject);
+  EXPECT_EQ(api->listed_by, ReferrerListedBy::kReferrersApi);
+  EXPECT_EQ(Count({"subject-api" + tag_path}), 0);
+
+  auto ecr = client.PushReferrer(Repo("subject-ecr"), manifest, std::nullopt);
+  ASSERT_TRUE(ecr.ok()) << ecr.error().message();
+  EXPECT_EQ(ecr->oci_subject, subject);
+  EXPECT_EQ(ecr->listed_by, ReferrerListedBy::kFallbackTag);
+  EXPECT_EQ(Count({"\"PUT\"", "subject-ecr" + tag_path}), 1);
+}
+
 }  // namespace
 }  // namespace signet::oci

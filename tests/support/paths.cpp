@@ -9,6 +9,9 @@ namespace signet::testing {
 std::string SourceDir() { return SIGNET_SOURCE_DIR; }
 std::string TestDataDir() { return SIGNET_TEST_DATA_DIR; }
 std::string BinaryDir() { return SIGNET_BINARY_DIR; }
+std::string ReferrersRegistryBinary() {
+  return std::string(SIGNET_BINARY_DIR) + "/tools/referrers-registry/referrers-registry";
+}
 std::string SignetBinary() { return std::string(SIGNET_BINARY_DIR) + "/signet"; }
 std::string CosignBinary() { return std::string(SIGNET_TOOLS_DIR) + "/cosign/usr/bin/cosign"; }
 std::string CosignV3Binary() { return std::string(SIGNET_COSIGN_V3_DIR) + "/cosign"; }

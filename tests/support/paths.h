@@ -17,6 +17,9 @@ std::string PrometheusBinary();  // the Prometheus server from the same package
 std::string AmtoolBinary();      // amtool from Debian's prometheus-alertmanager package
 std::string SigstoreJsDir();     // sigstore-js packages (node_modules inside)
 std::string BinaryDir();         // the CMake build tree
+// go-containerregistry's registry with the referrers API (tests/referrers_registry,
+// built into the build tree by scripts/build-referrers-registry.sh).
+std::string ReferrersRegistryBinary();
 
 // A fresh private directory under the build tree's Testing/tmp, removed by
 // the caller's TempDir destructor.

@@ -107,6 +107,10 @@ Result<Descriptor> ParseDescriptor(const json& value, const std::string& where) 
   if (!annotations.ok()) return annotations.error();
   d.annotations = std::move(annotations).value();
 
+  auto artifact_type = OptionalString(value, "artifactType", where);
+  if (!artifact_type.ok()) return artifact_type.error();
+  d.artifact_type = *artifact_type;
+
   if (auto platform = value.find("platform"); platform != value.end() && !platform->is_null()) {
     auto parsed = ParsePlatform(*platform, where);
     if (!parsed.ok()) return parsed.error();

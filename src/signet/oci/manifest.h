@@ -38,6 +38,7 @@ struct Descriptor {
   std::int64_t size = 0;
   std::map<std::string, std::string> annotations;
   std::optional<Platform> platform;  // only in index entries
+  std::string artifact_type;         // "" when absent (set in referrers lists)
 };
 
 struct ImageManifest {
