@@ -60,10 +60,16 @@ class RefreshAndGraceTest : public ::testing::Test {
                     "unavailable.")
         .Value();
   }
-  // Waits (without a time limit of its own: ctest's applies) until `n`
-  // refreshes ended with `result`.
-  void WaitForRefreshes(const std::string& result, double n) {
-    while (Refreshes(result) < n) std::this_thread::sleep_for(milliseconds(2));
+  // Waits until `n` refreshes ended with `result`; false when that has not
+  // happened after a minute (a generous bound for a loaded machine: the test
+  // asserts an outcome, not a speed).
+  bool WaitForRefreshes(const std::string& result, double n) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    while (Refreshes(result) < n) {
+      if (std::chrono::steady_clock::now() >= give_up) return false;
+      std::this_thread::sleep_for(milliseconds(2));
+    }
+    return true;
   }
 
   ManualClock clock_;
@@ -101,7 +107,7 @@ TEST_F(RefreshAndGraceTest, AHerdInTheRefreshWindowCostsOneRefresh) {
   fake_->WaitForHeld(1);
   EXPECT_EQ(fake_->verify_calls.load(), 2);  // one refresh for the whole herd
   fake_->Release();
-  WaitForRefreshes("valid", 1);
+  ASSERT_TRUE(WaitForRefreshes("valid", 1));
   EXPECT_EQ(fake_->verify_calls.load(), 2);
 
   // The refresh renewed the result: past the original expiry it still hits.
@@ -134,7 +140,7 @@ TEST_F(RefreshAndGraceTest, ARefreshThatFindsTheSignatureGoneMakesTheNextAnswerI
   fake_->Add(kRepo, "v1", Failing('a', ErrorCode::kNoSignatures, "no signatures"));
   // The stale answer is still valid (positive control) and starts the refresh.
   EXPECT_TRUE(service->Decide({DigestKey('a')})[0].valid);
-  WaitForRefreshes("invalid", 1);
+  ASSERT_TRUE(WaitForRefreshes("invalid", 1));
   auto next = service->Decide({DigestKey('a')})[0];
   EXPECT_FALSE(next.valid);
   EXPECT_EQ(next.reason, "no signatures found");
@@ -154,7 +160,7 @@ TEST_F(RefreshAndGraceTest, ARefreshDuringAnOutageNeverServesPastTheHardExpiry) 
   clock_.Advance(milliseconds(55000));
   fake_->Add(kRepo, "v1", Failing('a', ErrorCode::kNetwork, "connection refused"));
   EXPECT_TRUE(service->Decide({DigestKey('a')})[0].valid);  // stale, inside the TTL
-  WaitForRefreshes("unavailable", 1);
+  ASSERT_TRUE(WaitForRefreshes("unavailable", 1));
   EXPECT_TRUE(service->Decide({DigestKey('a')})[0].valid);  // still inside the TTL
   clock_.Advance(milliseconds(5000));                       // the hard expiry
   auto expired = service->Decide({DigestKey('a')})[0];
