@@ -170,6 +170,10 @@ TEST(HelmChart, RefusesTimeoutsThatLetGatekeeperGiveUpFirst) {
        "verification.mutateDeadline: \"never\" is not a duration"},
       {{"gatekeeper.mutatingWebhookTimeoutSeconds=0"},
        "mutatingWebhookTimeoutSeconds must be at least 1"},
+      {{"verification.refreshAhead=5m"},
+       "verification.refreshAhead (5m) must be below verification.cacheTTL (5m)"},
+      {{"verification.lastKnownGoodGrace=a day"},
+       "verification.lastKnownGoodGrace: \"a day\" is not a duration"},
   };
   for (const auto& [values, message] : refused) {
     std::vector<std::string> args;
@@ -195,6 +199,8 @@ TEST(HelmChart, RefusesTimeoutsThatLetGatekeeperGiveUpFirst) {
   // together, render.
   const std::vector<std::vector<std::string>> accepted = {
       {"--set", "verification.deadline=1999"},
+      {"--set", "verification.refreshAhead=4m59s", "--set", "verification.lastKnownGoodGrace=24h"},
+      {"--set", "verification.refreshAhead=0s"},
       {"--set", "verification.deadline=1s500ms", "--set", "verification.mutateDeadline=999ms"},
       {"--set", "gatekeeper.webhookTimeoutSeconds=10", "--set",
        "gatekeeper.providerTimeoutSeconds=5", "--set", "verification.deadline=4s", "--set",

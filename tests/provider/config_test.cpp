@@ -109,6 +109,30 @@ void ExpectConfigError(const std::string& yaml, const std::string& part) {
       << "message: " << config.error().message();
 }
 
+TEST(ConfigTest, RefreshAheadAndLastKnownGoodGrace) {
+  const std::string keys = "keys:\n  - name: k\n    path: /k.pub\n";
+  auto defaults = ParseConfig(keys, "signet.yaml");
+  ASSERT_TRUE(defaults.ok()) << defaults.error().message();
+  EXPECT_FALSE(defaults->verification.refresh_ahead.has_value());            // a tenth of cacheTTL
+  EXPECT_EQ(defaults->verification.last_known_good_grace, milliseconds(0));  // off
+  auto set = ParseConfig(
+      keys + "verification:\n  cacheTTL: 5m\n  refreshAhead: 30s\n  lastKnownGoodGrace: 24h\n",
+      "signet.yaml");
+  ASSERT_TRUE(set.ok()) << set.error().message();
+  EXPECT_EQ(set->verification.refresh_ahead, milliseconds(30000));
+  EXPECT_EQ(set->verification.last_known_good_grace, milliseconds(24 * 3600 * 1000));
+  auto off =
+      ParseConfig(keys + "verification:\n  cacheTTL: 1s\n  refreshAhead: 0s\n", "signet.yaml");
+  ASSERT_TRUE(off.ok()) << off.error().message();
+  EXPECT_EQ(off->verification.refresh_ahead, milliseconds(0));
+  ExpectConfigError(keys + "verification:\n  cacheTTL: 1m\n  refreshAhead: 1m\n",
+                    "verification.refreshAhead: must be below verification.cacheTTL");
+  ExpectConfigError("verification:\n  lastKnownGoodGrace: forever\n",
+                    "bad.yaml:2: verification.lastKnownGoodGrace: invalid duration");
+  ExpectConfigError("verification:\n  refreshAhead: soon\n",
+                    "bad.yaml:2: verification.refreshAhead: invalid duration");
+}
+
 TEST(ConfigTest, ErrorsNameTheKeyAndLine) {
   ExpectConfigError("server:\n  port: 8090\n  prot: 1\n", "bad.yaml:3: server.prot: unknown key");
   ExpectConfigError("verification:\n  deadline: soon\n",

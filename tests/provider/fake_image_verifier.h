@@ -1,16 +1,19 @@
 // An in-memory ImageVerifier for the provider's unit tests: images are
 // declared with a digest, whether they verify, and an optional delay; every
-// call is counted.
+// call is counted. Hold() makes Verify calls wait until Release().
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "signet/provider/expiring_cache.h"
 #include "signet/provider/image_verifier.h"
 
 namespace signet::provider::testing {
@@ -25,6 +28,7 @@ class FakeImageVerifier : public ImageVerifier {
     // When not empty: the names of the keys that signed the image; it
     // verifies only under a policy that trusts one of them (or every key).
     std::vector<std::string> signed_by = {};
+    std::string failure_message = "fake failure";
   };
 
   // `repository_name` is "registry/path" as oci::Repository::Name() spells
@@ -46,6 +50,13 @@ class FakeImageVerifier : public ImageVerifier {
   Status Verify(const oci::ImageReference& reference, DigestOrigin,
                 const policy::PolicyConfig& policy, Deadline) override {
     ++verify_calls;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      ++waiting_;
+      released_cv_.notify_all();
+      released_cv_.wait(lock, [this] { return !held_; });
+      --waiting_;
+    }
     Image image;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -54,7 +65,7 @@ class FakeImageVerifier : public ImageVerifier {
       image = it->second;
     }
     if (image.delay.count() > 0) std::this_thread::sleep_for(image.delay);
-    if (!image.valid) return Error(image.failure, "fake failure");
+    if (!image.valid) return Error(image.failure, image.failure_message);
     if (!image.signed_by.empty() && !policy.keys.empty()) {
       bool trusted = false;
       for (const auto& key : policy.keys) {
@@ -75,14 +86,46 @@ class FakeImageVerifier : public ImageVerifier {
     trust_version_ = std::move(version);
   }
 
+  void Hold() {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_ = true;
+  }
+  void Release() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      held_ = false;
+    }
+    released_cv_.notify_all();
+  }
+  // Waits until `n` Verify calls are held.
+  void WaitForHeld(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    released_cv_.wait(lock, [&] { return waiting_ >= n; });
+  }
+
   std::atomic<int> resolve_calls{0};
   std::atomic<int> verify_calls{0};
 
  private:
   std::mutex mu_;
+  std::condition_variable released_cv_;
+  bool held_ = false;
+  int waiting_ = 0;
   std::string trust_version_;
   std::map<std::string, Image> images_;
   std::map<std::string, Image> by_digest_;
+};
+
+// A clock that tests move by hand (for VerificationServiceOptions::clock).
+struct ManualClock {
+  std::shared_ptr<std::atomic<long long>> ms = std::make_shared<std::atomic<long long>>(0);
+  Clock clock() const {
+    auto counter = ms;
+    return [counter] {
+      return std::chrono::steady_clock::time_point(std::chrono::milliseconds(counter->load()));
+    };
+  }
+  void Advance(std::chrono::milliseconds d) { ms->fetch_add(d.count()); }
 };
 
 // "sha256:" followed by 64 copies of `c` (a hex digit).

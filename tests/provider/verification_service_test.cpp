@@ -13,23 +13,13 @@ namespace {
 using std::chrono::milliseconds;
 using testing::FakeDigest;
 using testing::FakeImageVerifier;
+using testing::ManualClock;
 
 constexpr char kRepo[] = "registry.test:5000/team/app";
 
 policy::PolicySet CatchAll() {
   return *policy::PolicySet::Create({{"default", {"**"}, {}, {}}}, policy::UnmatchedImages::kDeny);
 }
-
-// A clock that tests move by hand.
-struct ManualClock {
-  std::shared_ptr<std::atomic<long long>> ms = std::make_shared<std::atomic<long long>>(0);
-  Clock clock() const {
-    auto counter = ms;
-    return
-        [counter] { return std::chrono::steady_clock::time_point(milliseconds(counter->load())); };
-  }
-  void Advance(milliseconds d) { ms->fetch_add(d.count()); }
-};
 
 class VerificationServiceTest : public ::testing::Test {
  protected:

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -767,6 +768,206 @@ TEST_F(ProviderE2ETest, StartupFailsClearlyWithoutCertificateOrKey) {
 // unsigned images by digest and by tag, a missing image, an unreachable
 // registry and a hanging one (each by tag and by digest), then the same keys
 // again from the caches. Each sample's change is compared exactly.
+// Refresh ahead and last-known-good grace against a registry of their own,
+// which the tests stop, and a provider configured with short cache TTLs.
+class RefreshAndGraceE2ETest : public ProviderE2ETest {
+ protected:
+  void SetUp() override {
+    registry_ = RegistryServer::Start(RegistryServer::Mode::kTlsBasicAuth);
+    client_ = signet::testing::ClientFor(*registry_);
+    signet::testing::WriteFile(dir_.File("secret/username"), registry_->username());
+    signet::testing::WriteFile(dir_.File("secret/password"), registry_->password() + "\n", 0600);
+    signet::testing::WriteFile(dir_.File("cosign.pub"),
+                               signet::testing::ReadFile(shared_->dir.File("cosign.pub")));
+  }
+
+  PushedImage PushSignedHere(const std::string& path) {
+    PushedImage image = signet::testing::PushRandomImage(
+        *client_, signet::testing::RepositoryOn(*registry_, path), "v1");
+    auto signed_result = cosign::SignImage(
+        *client_, *oci::ImageReference::Parse(image.TagReference()), *shared_->signer, {});
+    EXPECT_TRUE(signed_result.ok()) << signed_result.error().message();
+    return image;
+  }
+
+  // `verification` is the body of the config file's verification section.
+  std::unique_ptr<ProviderProcess> StartWith(const std::string& verification) {
+    signet::testing::WriteFile(dir_.File("signet.yaml"), "verification:\n" + verification);
+    return Start(
+        {"--config", dir_.File("signet.yaml")},
+        {"--tls-cert-file", shared_->server_cert.cert_file, "--tls-key-file",
+         shared_->server_cert.key_file, "--key", dir_.File("cosign.pub"), "--registry-secret-dir",
+         dir_.File("secret"), "--registry-secret-host", registry_->host(), "--registry-cacert",
+         registry_->ca_file(), "--deadline", "2500ms"});
+  }
+
+  json Validate(ProviderProcess& provider, const std::vector<std::string>& keys) {
+    return PostJson(provider, "/validate", ProviderRequestBody(keys));
+  }
+
+  // Validates `keys` until `done` accepts the answer (the cache TTLs are
+  // short: this waits for an expiry without assuming how long it takes).
+  json ValidateUntil(ProviderProcess& provider, const std::vector<std::string>& keys,
+                     const std::function<bool(const json&)>& done) {
+    json answer;
+    EXPECT_TRUE(Eventually([&] {
+      answer = Validate(provider, keys);
+      return done(answer);
+    })) << answer.dump();
+    return answer;
+  }
+
+  std::unique_ptr<RegistryServer> registry_;
+  std::unique_ptr<oci::RegistryClient> client_;
+};
+
+constexpr char kGraceAnswers[] = "signet_provider_grace_answers_total";
+
+bool Denied(const json& answer, std::size_t index, const std::string& reason) {
+  return ItemField(answer, index, "error").find(reason) != std::string::npos &&
+         ItemField(answer, index, "value").empty();
+}
+
+TEST_F(RefreshAndGraceE2ETest, GraceAnswersAVerifiedImageWhileTheRegistryIsDown) {
+  const PushedImage verified = PushSignedHere("grace/verified");
+  const PushedImage never = PushSignedHere("grace/never");
+  auto provider = StartWith("  cacheTTL: 1s\n  refreshAhead: 0s\n  lastKnownGoodGrace: 1h\n");
+  const json warm = Validate(*provider, {verified.DigestReference()});
+  ASSERT_EQ(ItemField(warm, 0, "value"), verified.DigestReference()) << warm.dump();
+
+  registry_->Stop();
+  // Once the 1 s result has expired, the verified image is answered from its
+  // verdict; the signed image never verified before is denied with the reason.
+  const json answer = ValidateUntil(
+      *provider, {never.DigestReference(), verified.DigestReference()},
+      [&](const json&) { return MetricValue(Metrics(*provider), kGraceAnswers) > 0; });
+  EXPECT_TRUE(Denied(answer, 0, "registry unreachable")) << answer.dump();
+  EXPECT_EQ(ItemField(answer, 1, "value"), verified.DigestReference()) << answer.dump();
+  EXPECT_EQ(MetricValue(Metrics(*provider), kGraceAnswers), 1.0);
+  const std::string log = provider->log();
+  EXPECT_NE(log.find("\"event\":\"grace_answer\""), std::string::npos) << log;
+  EXPECT_NE(log.find("\"graced\":true"), std::string::npos) << log;
+}
+
+TEST_F(RefreshAndGraceE2ETest, GraceOffDeniesAVerifiedImageWithTheReason) {
+  const PushedImage verified = PushSignedHere("nograce/verified");
+  auto provider = StartWith("  cacheTTL: 1s\n  refreshAhead: 0s\n  negativeCacheTTL: 0s\n");
+  const json warm = Validate(*provider, {verified.DigestReference()});
+  ASSERT_EQ(ItemField(warm, 0, "value"), verified.DigestReference()) << warm.dump();
+  registry_->Stop();
+  const json answer = ValidateUntil(*provider, {verified.DigestReference()}, [](const json& a) {
+    return !ItemField(a, 0, "error").empty();
+  });
+  EXPECT_TRUE(Denied(answer, 0, "registry unreachable")) << answer.dump();
+  EXPECT_EQ(MetricValue(Metrics(*provider), kGraceAnswers), 0.0);
+  EXPECT_EQ(provider->log().find("grace_answer"), std::string::npos);
+}
+
+TEST_F(RefreshAndGraceE2ETest, AKeyRotationVoidsGraceAtOnce) {
+  const PushedImage verified = PushSignedHere("grace/rotated");
+  auto provider = StartWith("  cacheTTL: 1s\n  refreshAhead: 0s\n  lastKnownGoodGrace: 1h\n");
+  ASSERT_EQ(ItemField(Validate(*provider, {verified.DigestReference()}), 0, "value"),
+            verified.DigestReference());
+  registry_->Stop();
+  // Positive control: graced under the same key.
+  ValidateUntil(*provider, {verified.DigestReference()}, [&](const json& a) {
+    return ItemField(a, 0, "value") == verified.DigestReference() &&
+           MetricValue(Metrics(*provider), kGraceAnswers) > 0;
+  });
+  // Another key replaces the trusted one: the verdict of the old key is void.
+  auto other = crypto::GenerateKeyPair("other");
+  ASSERT_TRUE(other.ok());
+  signet::testing::WriteFile(dir_.File("cosign.pub"), other->public_pem);
+  const json answer = ValidateUntil(*provider, {verified.DigestReference()}, [](const json& a) {
+    return !ItemField(a, 0, "error").empty();
+  });
+  EXPECT_TRUE(Denied(answer, 0, "registry unreachable")) << answer.dump();
+}
+
+TEST_F(RefreshAndGraceE2ETest, ARefreshThatFindsTheSignatureGoneDeniesAndGraceNeverRevivesIt) {
+  const PushedImage image = PushSignedHere("refresh/revoked");
+  const PushedImage control = PushSignedHere("refresh/control");
+  // Every lookup from 3 s after a verification on is inside the window.
+  auto provider = StartWith(
+      "  cacheTTL: 10m\n  refreshAhead: 597s\n  negativeCacheTTL: 0s\n  "
+      "lastKnownGoodGrace: 1h\n");
+  const json warm = Validate(*provider, {image.DigestReference(), control.DigestReference()});
+  ASSERT_EQ(ItemField(warm, 0, "value"), image.DigestReference()) << warm.dump();
+  ASSERT_EQ(ItemField(warm, 1, "value"), control.DigestReference()) << warm.dump();
+  std::this_thread::sleep_for(std::chrono::milliseconds(3100));
+
+  // The signature is replaced by an unrelated manifest (no signature left).
+  const std::string digest = image.DigestReference().substr(image.DigestReference().find('@') + 1);
+  std::string signature_tag = digest + ".sig";
+  signature_tag[digest.find(':')] = '-';
+  signet::testing::PushRandomImage(
+      *client_, signet::testing::RepositoryOn(*registry_, "refresh/revoked"), signature_tag);
+  // Still inside the TTL: answered at once, and the refresh starts.
+  const json stale = Validate(*provider, {image.DigestReference()});
+  EXPECT_EQ(ItemField(stale, 0, "value"), image.DigestReference()) << stale.dump();
+  EXPECT_TRUE(Eventually([&] {
+    return MetricValue(Metrics(*provider),
+                       "signet_provider_cache_refreshes_total{result=\"invalid\"}") >= 1;
+  })) << Metrics(*provider);
+  const json revoked = Validate(*provider, {image.DigestReference()});
+  EXPECT_FALSE(ItemField(revoked, 0, "error").empty()) << revoked.dump();
+  EXPECT_TRUE(ItemField(revoked, 0, "value").empty()) << revoked.dump();
+
+  // The registry goes down. Failures are not cached (negativeCacheTTL 0s),
+  // so the revoked image is verified again and fails to connect, and its
+  // forgotten verdict does not make it valid; the control image, still
+  // cached, is valid.
+  registry_->Stop();
+  const json down = Validate(*provider, {image.DigestReference(), control.DigestReference()});
+  EXPECT_TRUE(Denied(down, 0, "registry unreachable")) << down.dump();
+  EXPECT_EQ(ItemField(down, 1, "value"), control.DigestReference()) << down.dump();
+  EXPECT_EQ(MetricValue(Metrics(*provider), kGraceAnswers), 0.0);
+}
+
+TEST_F(RefreshAndGraceE2ETest, AHerdInTheRefreshWindowCostsTheRegistryOneVerification) {
+  const PushedImage primer = PushSignedHere("refresh/primer");
+  const PushedImage image = PushSignedHere("refresh/herd");
+  // Every lookup from 3 s after a verification on is inside the window.
+  auto provider = StartWith("  cacheTTL: 10m\n  refreshAhead: 597s\n");
+  const auto requests = [&] {
+    return registry_->CountRequests("GET", "/v2/") + registry_->CountRequests("HEAD", "/v2/");
+  };
+  // The primer takes the authentication challenge; then one verification of
+  // the image by digest costs what its refresh costs.
+  ASSERT_EQ(ItemField(Validate(*provider, {primer.DigestReference()}), 0, "value"),
+            primer.DigestReference());
+  const int before_warm = requests();
+  ASSERT_EQ(ItemField(Validate(*provider, {image.DigestReference()}), 0, "value"),
+            image.DigestReference());
+  const int per_verification = requests() - before_warm;
+  ASSERT_GT(per_verification, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(3100));
+
+  const int before_herd = requests();
+  std::atomic<int> valid{0};
+  std::vector<std::thread> herd;
+  for (int i = 0; i < 20; ++i) {
+    herd.emplace_back([&] {
+      HttpClient client(Trusting());
+      const ClientResponse r = client.Request("POST", provider->Url("/validate"),
+                                              ProviderRequestBody({image.DigestReference()}));
+      if (ItemField(json::parse(r.body, nullptr, false), 0, "value") == image.DigestReference()) {
+        ++valid;
+      }
+    });
+  }
+  for (auto& thread : herd) thread.join();
+  EXPECT_EQ(valid.load(), 20);
+  std::string metrics;
+  EXPECT_TRUE(Eventually([&] {
+    metrics = Metrics(*provider);
+    return MetricValue(metrics, "signet_provider_cache_refreshes_total{result=\"valid\"}") >= 1;
+  })) << metrics;
+  EXPECT_EQ(MetricValue(metrics, "signet_provider_cache_refreshes_total{result=\"valid\"}"), 1.0)
+      << metrics;
+  EXPECT_EQ(requests() - before_herd, per_verification);
+}
+
 class ProviderMetricsE2ETest : public ProviderE2ETest {
  protected:
   // The change of every listed sample between two scrapes.

@@ -28,6 +28,8 @@ struct ServeFlags {
   std::vector<std::string> keys;
   std::string deadline;
   std::string mutate_deadline;
+  std::string refresh_ahead;
+  std::string last_known_good_grace;
   int workers = 0;
   std::string registry_secret_dir;
   std::vector<std::string> registry_secret_hosts;
@@ -84,6 +86,16 @@ Status ApplyFlags(const ServeFlags& f, policy::Config& config) {
     auto deadline = policy::ParseDuration(f.mutate_deadline);
     if (!deadline.ok()) return deadline.error().WithContext("--mutate-deadline");
     config.verification.mutate_deadline = *deadline;
+  }
+  if (f.Given("--refresh-ahead")) {
+    auto window = policy::ParseDuration(f.refresh_ahead);
+    if (!window.ok()) return window.error().WithContext("--refresh-ahead");
+    config.verification.refresh_ahead = *window;
+  }
+  if (f.Given("--last-known-good-grace")) {
+    auto grace = policy::ParseDuration(f.last_known_good_grace);
+    if (!grace.ok()) return grace.error().WithContext("--last-known-good-grace");
+    config.verification.last_known_good_grace = *grace;
   }
   if (f.Given("--workers")) config.verification.workers = f.workers;
   if (f.Given("--dangerously-send-credentials-to-any-registry")) {
@@ -216,6 +228,13 @@ void RegisterServeCommand(CLI::App& app, Action& action) {
   cmd->add_option("--mutate-deadline", f.mutate_deadline,
                   "deadline of POST /mutate, below Gatekeeper's mutating webhook timeout (1 s by "
                   "default), e.g. 700ms (default 700ms)");
+  cmd->add_option("--refresh-ahead", f.refresh_ahead,
+                  "refresh a cached valid result in the background when looked up within this "
+                  "of its expiry, e.g. 30s; 0 = off (default: a tenth of the cache TTL)");
+  cmd->add_option("--last-known-good-grace", f.last_known_good_grace,
+                  "while the registry is unavailable (5xx, 429, timeout, unreachable), answer "
+                  "valid for a digest these keys verified within cache TTL + this, e.g. 24h; "
+                  "0 = off (default 0)");
   cmd->add_option("--workers", f.workers, "verification worker threads (default 16)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--registry-secret-dir", f.registry_secret_dir,

@@ -174,9 +174,10 @@ void ReadServer(Reader& r, const YAML::Node& node, ServerConfig& out) {
 void ReadVerification(Reader& r, const YAML::Node& node, VerificationConfig& out) {
   const std::string p = "verification";
   if (!node.IsDefined() || node.IsNull()) return;
-  if (!r.ExpectMap(node, p,
-                   {"deadline", "mutateDeadline", "workers", "cacheTTL", "negativeCacheTTL",
-                    "tagCacheTTL", "cacheMaxEntries", "unmatchedImages"})) {
+  if (!r.ExpectMap(
+          node, p,
+          {"deadline", "mutateDeadline", "workers", "cacheTTL", "negativeCacheTTL", "tagCacheTTL",
+           "cacheMaxEntries", "refreshAhead", "lastKnownGoodGrace", "unmatchedImages"})) {
     return;
   }
   r.Duration(node["deadline"], p + ".deadline", out.deadline);
@@ -186,6 +187,12 @@ void ReadVerification(Reader& r, const YAML::Node& node, VerificationConfig& out
   r.Duration(node["negativeCacheTTL"], p + ".negativeCacheTTL", out.negative_cache_ttl);
   r.Duration(node["tagCacheTTL"], p + ".tagCacheTTL", out.tag_cache_ttl);
   r.Integer(node["cacheMaxEntries"], p + ".cacheMaxEntries", out.cache_max_entries, 1, 100000000);
+  if (node["refreshAhead"].IsDefined() && !node["refreshAhead"].IsNull()) {
+    std::chrono::milliseconds refresh_ahead{0};
+    r.Duration(node["refreshAhead"], p + ".refreshAhead", refresh_ahead);
+    out.refresh_ahead = refresh_ahead;
+  }
+  r.Duration(node["lastKnownGoodGrace"], p + ".lastKnownGoodGrace", out.last_known_good_grace);
   std::string unmatched;
   r.String(node["unmatchedImages"], p + ".unmatchedImages", unmatched);
   if (unmatched == "deny") {
@@ -486,6 +493,12 @@ Status ValidateConfig(const Config& config) {
   }
   if (v.workers <= 0) return invalid("verification.workers: must be positive");
   if (v.cache_max_entries == 0) return invalid("verification.cacheMaxEntries: must be positive");
+  if (v.refresh_ahead && v.refresh_ahead->count() != 0 && *v.refresh_ahead >= v.cache_ttl) {
+    return invalid("verification.refreshAhead: must be below verification.cacheTTL (0 = off)");
+  }
+  if (v.last_known_good_grace.count() < 0) {
+    return invalid("verification.lastKnownGoodGrace: must not be negative (0 = off)");
+  }
   for (std::size_t i = 0; i < config.mutation.exempt_images.size(); ++i) {
     if (auto status = ExemptImages::CheckEntry(config.mutation.exempt_images[i]); !status.ok()) {
       return invalid("mutation.exemptImages[" + std::to_string(i) +

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,6 +64,13 @@ struct VerificationConfig {
   std::chrono::milliseconds negative_cache_ttl{10 * 1000};
   std::chrono::milliseconds tag_cache_ttl{30 * 1000};
   std::size_t cache_max_entries = 100000;
+  // Stale-while-revalidate: a valid result looked up within this of its
+  // expiry is answered and refreshed in the background. Unset: a tenth of
+  // cache_ttl; 0 turns it off; must be below cache_ttl.
+  std::optional<std::chrono::milliseconds> refresh_ahead;
+  // Last-known-good grace after a valid result's expiry, while the registry
+  // is unavailable; 0 (default) turns it off.
+  std::chrono::milliseconds last_known_good_grace{0};
   UnmatchedImages unmatched_images = UnmatchedImages::kDeny;
 };
 

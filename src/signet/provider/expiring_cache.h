@@ -1,6 +1,7 @@
 // A bounded key/value cache whose entries expire: each Put gives the entry
 // its own time to live, and when the cache is full the least recently used
-// entry is evicted. Expired entries are dropped on lookup.
+// entry is evicted. Expired entries are dropped on lookup. Find() also tells
+// when the entry expires (for refresh-ahead); Erase() forgets one entry.
 //
 // The clock is injectable so tests can move time. Thread-safety: all methods
 // may be called concurrently (one internal mutex).
@@ -30,7 +31,12 @@ class ExpiringCache {
   ExpiringCache(std::size_t max_entries, Clock clock)
       : max_entries_(max_entries == 0 ? 1 : max_entries), clock_(std::move(clock)) {}
 
-  std::optional<Value> Get(const std::string& key) {
+  struct Found {
+    Value value;
+    std::chrono::steady_clock::time_point expires;
+  };
+
+  std::optional<Found> Find(const std::string& key) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = index_.find(key);
     if (it == index_.end()) return std::nullopt;
@@ -40,7 +46,21 @@ class ExpiringCache {
       return std::nullopt;
     }
     lru_.splice(lru_.begin(), lru_, it->second);
-    return it->second->value;
+    return Found{it->second->value, it->second->expires};
+  }
+
+  std::optional<Value> Get(const std::string& key) {
+    auto found = Find(key);
+    if (!found) return std::nullopt;
+    return std::move(found->value);
+  }
+
+  void Erase(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = index_.find(key);
+    if (it == index_.end()) return;
+    lru_.erase(it->second);
+    index_.erase(it);
   }
 
   // Stores `value` for `ttl`; a non-positive ttl stores nothing.

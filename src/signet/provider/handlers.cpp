@@ -110,6 +110,10 @@ server::HttpResponse ProviderHandlers::Handle(Endpoint endpoint,
                             {"cached", decision.cached}};
     if (decision.valid) {
       image["digest_reference"] = decision.digest_reference;
+      if (decision.graced) {
+        image["graced"] = true;
+        image["detail"] = decision.detail;
+      }
     } else {
       image["reason"] = decision.reason;
       if (!decision.detail.empty() && decision.detail != decision.reason) {

@@ -109,6 +109,9 @@ Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
   engine.negative_cache_ttl = config.verification.negative_cache_ttl;
   engine.tag_cache_ttl = config.verification.tag_cache_ttl;
   engine.cache_max_entries = config.verification.cache_max_entries;
+  engine.refresh_ahead =
+      config.verification.refresh_ahead.value_or(config.verification.cache_ttl / 10);
+  engine.last_known_good_grace = config.verification.last_known_good_grace;
   parts->service = std::make_unique<VerificationService>(engine, std::move(verifier),
                                                          std::move(policies).value(), metrics);
 

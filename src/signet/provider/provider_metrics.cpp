@@ -12,7 +12,16 @@ ProviderMetrics::ProviderMetrics(server::MetricsRegistry& registry)
                                 server::Histogram::DefaultLatencyBuckets())),
       coalesced_(registry.GetCounter(
           "signet_provider_coalesced_waits_total",
-          "Verifications that joined an identical verification already in flight.")) {}
+          "Verifications that joined an identical verification already in flight.")),
+      grace_answers_(registry.GetCounter(
+          "signet_provider_grace_answers_total",
+          "Keys answered valid from a last-known-good verdict while the registry was "
+          "unavailable.")) {
+  // Exposed from the start, so that alerts and dashboards see zeros.
+  for (const char* result : {"valid", "invalid", "unavailable", "keys_changed"}) {
+    RefreshCounter(result);
+  }
+}
 
 void ProviderMetrics::RequestFinished(const std::string& endpoint, const std::string& outcome,
                                       double seconds) {
@@ -60,6 +69,16 @@ void ProviderMetrics::CacheLookup(const std::string& cache, CacheResult result) 
 }
 
 void ProviderMetrics::CoalescedWait() { coalesced_.Increment(); }
+
+void ProviderMetrics::Refreshed(const std::string& result) { RefreshCounter(result).Increment(); }
+
+server::Counter& ProviderMetrics::RefreshCounter(const std::string& result) {
+  return registry_.GetCounter("signet_provider_cache_refreshes_total",
+                              "Background refreshes of cached valid results, by result.",
+                              {{"result", result}});
+}
+
+void ProviderMetrics::GraceAnswer() { grace_answers_.Increment(); }
 
 void ProviderMetrics::RegistryResponse(long status) {
   registry_

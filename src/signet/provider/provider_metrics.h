@@ -12,6 +12,11 @@
 //   signet_provider_cache_hits_total{cache}             cache: verification | tag
 //   signet_provider_cache_misses_total{cache}
 //   signet_provider_coalesced_waits_total
+//   signet_provider_cache_refreshes_total{result}       background refreshes of valid results
+//                                                       result: valid | invalid | unavailable |
+//                                                       keys_changed
+//   signet_provider_grace_answers_total                 keys answered valid from a
+//                                                       last-known-good verdict
 //   signet_provider_registry_requests_total{code}       code: HTTP status, 0 = transport failure
 //
 // Thread-safety: every method may be called concurrently. The registry must
@@ -43,15 +48,21 @@ class ProviderMetrics {
   enum class CacheResult { kHit, kMiss };
   void CacheLookup(const std::string& cache, CacheResult result);
   void CoalescedWait();
+  // A background refresh ended with `result` (see above).
+  void Refreshed(const std::string& result);
+  void GraceAnswer();
   void RegistryResponse(long status);
 
   server::MetricsRegistry& registry() { return registry_; }
 
  private:
+  server::Counter& RefreshCounter(const std::string& result);
+
   server::MetricsRegistry& registry_;
   server::Gauge& in_flight_;
   server::Histogram& verification_duration_;
   server::Counter& coalesced_;
+  server::Counter& grace_answers_;
 };
 
 }  // namespace signet::provider

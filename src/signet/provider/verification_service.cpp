@@ -1,6 +1,9 @@
 #include "signet/provider/verification_service.h"
 
 #include <algorithm>
+#include <cctype>
+
+#include "signet/provider/json_log.h"
 
 namespace signet::provider {
 
@@ -19,7 +22,39 @@ ProviderMetrics::CacheResult CacheLookupResult(bool found) {
   return found ? ProviderMetrics::CacheResult::kHit : ProviderMetrics::CacheResult::kMiss;
 }
 
+// The status in "...: HTTP <code>" (how the registry client spells an
+// unexpected status; the first occurrence is the client's own, before any
+// text the registry sent), or 0.
+int HttpStatusIn(const std::string& message) {
+  static constexpr std::string_view kMarker = ": HTTP ";
+  const std::size_t at = message.find(kMarker);
+  if (at == std::string::npos) return 0;
+  const std::size_t begin = at + kMarker.size();
+  if (message.size() < begin + 3) return 0;
+  int status = 0;
+  for (std::size_t i = begin; i < begin + 3; ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(message[i]))) return 0;
+    status = status * 10 + (message[i] - '0');
+  }
+  if (message.size() > begin + 3 && message[begin + 3] != ':') return 0;
+  return status;
+}
+
 }  // namespace
+
+bool IsRegistryUnavailable(const Error& error) {
+  switch (error.code()) {
+    case ErrorCode::kNetwork:
+    case ErrorCode::kTimeout:
+      return true;
+    case ErrorCode::kRegistry: {
+      const int status = HttpStatusIn(error.message());
+      return status == 429 || (status >= 500 && status <= 599);
+    }
+    default:
+      return false;
+  }
+}
 
 struct VerificationService::Flight {
   std::mutex mu;
@@ -38,6 +73,7 @@ VerificationService::VerificationService(VerificationServiceOptions options,
       metrics_(metrics),
       results_(options_.cache_max_entries, options_.clock),
       tags_(options_.cache_max_entries, options_.clock),
+      remembered_(options_.cache_max_entries, options_.clock),
       pool_(options_.workers) {}
 
 VerificationService::~VerificationService() = default;
@@ -86,15 +122,19 @@ std::optional<VerificationService::Outcome> VerificationService::LookupCached(
     }
     digest = tag->digest;
   }
-  auto result = results_.Get(ResultKey(reference.repository().Name() + "@" + digest, policy.name,
-                                       verifier_->TrustVersion()));
+  const std::string digest_reference = reference.repository().Name() + "@" + digest;
+  const std::string result_key =
+      ResultKey(digest_reference, policy.name, verifier_->TrustVersion());
+  auto found = results_.Find(result_key);
   // Only hits are counted here. A miss goes to a verification flight, whose
   // own lookup in Compute() counts once per flight, whether the key named a
   // digest or a tag (a tag missing from the tag cache never reaches this
   // lookup, so counting misses here left those out).
-  if (!result) return std::nullopt;
+  if (!found) return std::nullopt;
   if (metrics_) metrics_->CacheLookup("verification", ProviderMetrics::CacheResult::kHit);
-  result->cached = true;
+  if (found->value.valid) MaybeRefresh(result_key, digest_reference, policy, found->expires);
+  Outcome result = std::move(found->value);
+  result.cached = true;
   return result;
 }
 
@@ -137,11 +177,16 @@ VerificationService::Outcome VerificationService::Compute(const oci::ImageRefere
   // unreachable for lookups under the new keys.
   const std::string result_key =
       ResultKey(digest_reference, policy.name, verifier_->TrustVersion());
-  auto cached_result = results_.Get(result_key);
+  auto cached_result = results_.Find(result_key);
   if (metrics_) {
     metrics_->CacheLookup("verification", CacheLookupResult(cached_result.has_value()));
   }
-  if (cached_result) return *cached_result;
+  if (cached_result) {
+    if (cached_result->value.valid) {
+      MaybeRefresh(result_key, digest_reference, policy, cached_result->expires);
+    }
+    return cached_result->value;
+  }
 
   auto pinned = oci::ImageReference::Parse(digest_reference);
   if (!pinned.ok()) return FailureOutcome(pinned.error());
@@ -153,13 +198,107 @@ VerificationService::Outcome VerificationService::Compute(const oci::ImageRefere
     outcome.valid = true;
     outcome.digest_reference = digest_reference;
     results_.Put(result_key, outcome, options_.cache_ttl);
+    Remember(result_key, digest_reference, options_.clock() + options_.cache_ttl);
     return outcome;
   }
+  ForgetUnless(result_key, status.error());
+  if (auto graced = Grace(digest_reference, policy, status.error())) return *graced;
   Outcome failure = FailureOutcome(status.error());
   if (status.error().code() != ErrorCode::kTimeout) {
     results_.Put(result_key, failure, options_.negative_cache_ttl);
   }
   return failure;
+}
+
+void VerificationService::MaybeRefresh(const std::string& result_key,
+                                       const std::string& digest_reference,
+                                       const policy::PolicyConfig& policy,
+                                       std::chrono::steady_clock::time_point expires) {
+  if (options_.refresh_ahead.count() <= 0) return;
+  if (options_.clock() < expires - options_.refresh_ahead) return;
+  {
+    std::lock_guard<std::mutex> lock(refreshing_mu_);
+    if (!refreshing_.insert(result_key).second) return;  // one refresh at a time
+  }
+  pool_.Submit([this, result_key, digest_reference, policy] {
+    Refresh(result_key, digest_reference, policy);
+  });
+}
+
+void VerificationService::Refresh(const std::string& result_key,
+                                  const std::string& digest_reference,
+                                  const policy::PolicyConfig& policy) {
+  const std::string trust_version = verifier_->TrustVersion();
+  auto pinned = oci::ImageReference::Parse(digest_reference);
+  const auto start = std::chrono::steady_clock::now();
+  // kRequested: the refresh checks again that the digest exists.
+  const Status status =
+      pinned.ok() ? verifier_->Verify(*pinned, DigestOrigin::kRequested, policy,
+                                      std::chrono::steady_clock::now() + options_.deadline)
+                  : Status(pinned.error());
+  if (metrics_) metrics_->Verified(status.ok() ? nullptr : &status.error(), SecondsSince(start));
+  std::string result = "valid";
+  // Under other keys the old entry is unreachable anyway: store nothing.
+  if (ResultKey(digest_reference, policy.name, trust_version) != result_key) {
+    result = "keys_changed";
+  } else if (status.ok()) {
+    Outcome outcome;
+    outcome.valid = true;
+    outcome.digest_reference = digest_reference;
+    results_.Put(result_key, outcome, options_.cache_ttl);
+    Remember(result_key, digest_reference, options_.clock() + options_.cache_ttl);
+  } else if (IsRegistryUnavailable(status.error())) {
+    result = "unavailable";  // the valid entry expires when it was due to
+  } else {
+    result = "invalid";
+    ForgetUnless(result_key, status.error());
+    // Erase first: with a zero negative TTL, Put stores nothing.
+    results_.Erase(result_key);
+    results_.Put(result_key, FailureOutcome(status.error()), options_.negative_cache_ttl);
+  }
+  if (metrics_) metrics_->Refreshed(result);
+  std::lock_guard<std::mutex> lock(refreshing_mu_);
+  refreshing_.erase(result_key);
+}
+
+void VerificationService::Remember(const std::string& result_key,
+                                   const std::string& digest_reference,
+                                   std::chrono::steady_clock::time_point result_expires) {
+  if (options_.last_known_good_grace.count() <= 0) return;
+  const auto ttl = std::chrono::duration_cast<std::chrono::milliseconds>(
+      result_expires + options_.last_known_good_grace - options_.clock());
+  remembered_.Put(result_key, digest_reference, ttl);
+}
+
+void VerificationService::ForgetUnless(const std::string& result_key, const Error& error) {
+  if (!IsRegistryUnavailable(error)) remembered_.Erase(result_key);
+}
+
+std::optional<VerificationService::Outcome> VerificationService::Grace(
+    const std::string& digest_reference, const policy::PolicyConfig& policy, const Error& error) {
+  if (options_.last_known_good_grace.count() <= 0 || !IsRegistryUnavailable(error)) {
+    return std::nullopt;
+  }
+  // The trust version now: a verdict of other keys is not found.
+  auto remembered =
+      remembered_.Find(ResultKey(digest_reference, policy.name, verifier_->TrustVersion()));
+  if (!remembered || remembered->value != digest_reference) return std::nullopt;
+  Outcome outcome;
+  outcome.valid = true;
+  outcome.graced = true;
+  outcome.digest_reference = digest_reference;
+  outcome.detail = "registry unavailable (" + error.message() +
+                   "); answered from this image's earlier verification under the same keys "
+                   "(last-known-good grace)";
+  if (metrics_) metrics_->GraceAnswer();
+  const auto left =
+      std::chrono::duration_cast<std::chrono::seconds>(remembered->expires - options_.clock());
+  LogEvent(spdlog::level::warn, {{"event", "grace_answer"},
+                                 {"image", digest_reference},
+                                 {"policy", policy.name},
+                                 {"error", error.message()},
+                                 {"grace_left_seconds", left.count()}});
+  return outcome;
 }
 
 void VerificationService::RunFlight(const std::string& flight_key, std::shared_ptr<Flight> flight,
@@ -312,6 +451,20 @@ std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::stri
       if (!groups[g].outcome && waiting->outcomes[g]) groups[g].outcome = waiting->outcomes[g];
     }
   }
+  // Unfinished at the deadline: the registry is slow; a known digest may be
+  // answered from its last-known-good verdict.
+  for (auto& group : groups) {
+    if (group.outcome || options_.last_known_good_grace.count() <= 0) continue;
+    std::string digest = group.reference->digest();
+    if (digest.empty()) {
+      auto tag = tags_.Get(group.reference->repository().Name() + ":" + group.reference->tag());
+      if (tag && tag->ok) digest = tag->digest;
+    }
+    if (digest.empty()) continue;
+    group.outcome =
+        Grace(group.reference->repository().Name() + "@" + digest, group.policy,
+              Error(ErrorCode::kTimeout, "verification unfinished at the request deadline"));
+  }
   for (const auto& group : groups) {
     for (std::size_t i : group.indices) {
       KeyDecision& decision = decisions[i];
@@ -325,6 +478,7 @@ std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::stri
       decision.reason = group.outcome->reason;
       decision.detail = group.outcome->detail;
       decision.cached = group.outcome->cached;
+      decision.graced = group.outcome->graced;
     }
   }
   return decisions;

@@ -19,6 +19,25 @@
 // - waits for the results until the request deadline, then answers. A key
 //   unfinished at the deadline is invalid with "verification timed out"; its
 //   verification keeps running and fills the cache for later requests.
+// - stale-while-revalidate (refresh_ahead > 0): a cached valid result looked
+//   up within refresh_ahead of its expiry is answered at once, and one
+//   background verification of that (digest, policy, keys) runs, however many
+//   requests ask meanwhile. It renews the result when the image still
+//   verifies, replaces it with the failure when the image no longer verifies
+//   (the next answer is invalid), and leaves it to expire when the registry
+//   is unavailable. A result is never answered after its expiry, nor under
+//   other keys (the trust version is part of the cache key).
+// - last-known-good grace (last_known_good_grace > 0): each valid
+//   verification of a digest is remembered (bounded LRU) for cache_ttl +
+//   grace under its policy and trust version. When verifying that digest
+//   fails because the registry is unavailable (IsRegistryUnavailable), or is
+//   unfinished at the deadline, the key is answered valid from that
+//   remembered verdict, counted in signet_provider_grace_answers_total and
+//   logged ("event":"grace_answer"). Only a digest known without the
+//   registry qualifies: the key's own digest or a tag still in the tag
+//   cache; a tag that cannot be resolved now is never graced. Any other
+//   failure of that digest forgets the verdict; a trust version change makes
+//   it unreachable at once.
 // Nothing unverified is ever reported valid.
 //
 // Thread-safety: Decide may be called concurrently from many threads. The
@@ -31,6 +50,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -45,6 +66,13 @@ namespace signet::provider {
 
 inline constexpr std::string_view kTimedOutReason = "verification timed out";
 
+// True when `error` says the registry is unavailable rather than that the
+// image is bad: a transport failure (kNetwork: connection refused or reset,
+// DNS, TLS), a timeout (kTimeout), or kRegistry for an HTTP 429 or 5xx
+// answer. Never for authentication, not-found, missing or non-matching
+// signatures, digest mismatches, or protocol errors.
+bool IsRegistryUnavailable(const Error& error);
+
 struct VerificationServiceOptions {
   std::chrono::milliseconds deadline{2500};
   std::size_t workers = 16;
@@ -52,6 +80,10 @@ struct VerificationServiceOptions {
   std::chrono::milliseconds negative_cache_ttl{10 * 1000};
   std::chrono::milliseconds tag_cache_ttl{30 * 1000};
   std::size_t cache_max_entries = 100000;
+  // Stale-while-revalidate window before a valid result's expiry; 0 = off.
+  std::chrono::milliseconds refresh_ahead{0};
+  // Last-known-good grace after a valid result's expiry; 0 = off.
+  std::chrono::milliseconds last_known_good_grace{0};
   Clock clock = SteadyClock();  // for cache expiry only; deadlines use real time
 };
 
@@ -65,6 +97,7 @@ struct KeyDecision {
   std::string detail;            // longer reason for logs (never secrets)
   std::string policy;            // the policy applied ("" when none)
   bool cached = false;           // answered from a cache
+  bool graced = false;           // valid from a last-known-good verdict
 };
 
 class VerificationService {
@@ -94,6 +127,7 @@ class VerificationService {
     std::string reason;
     std::string detail;
     bool cached = false;
+    bool graced = false;
   };
   struct TagEntry {
     bool ok = false;
@@ -112,6 +146,21 @@ class VerificationService {
   Outcome Compute(const oci::ImageReference& reference, const policy::PolicyConfig& policy,
                   Deadline deadline);
   Outcome FailureOutcome(const Error& error) const;
+  // Starts the background refresh of a valid result that expires at
+  // `expires`, when refresh-ahead is on, it is due and none runs for it.
+  void MaybeRefresh(const std::string& result_key, const std::string& digest_reference,
+                    const policy::PolicyConfig& policy,
+                    std::chrono::steady_clock::time_point expires);
+  void Refresh(const std::string& result_key, const std::string& digest_reference,
+               const policy::PolicyConfig& policy);
+  // Records a valid verification for grace, or forgets the verdict after a
+  // failure that is not the registry's unavailability.
+  void Remember(const std::string& result_key, const std::string& digest_reference,
+                std::chrono::steady_clock::time_point result_expires);
+  void ForgetUnless(const std::string& result_key, const Error& error);
+  // The grace answer for `digest_reference` after `error`, if any.
+  std::optional<Outcome> Grace(const std::string& digest_reference,
+                               const policy::PolicyConfig& policy, const Error& error);
 
   VerificationServiceOptions options_;
   std::shared_ptr<ImageVerifier> verifier_;
@@ -119,6 +168,9 @@ class VerificationService {
   ProviderMetrics* metrics_;
   ExpiringCache<Outcome> results_;
   ExpiringCache<TagEntry> tags_;
+  ExpiringCache<std::string> remembered_;  // result key -> digest reference
+  std::mutex refreshing_mu_;
+  std::set<std::string> refreshing_;  // result keys being refreshed
   std::mutex flights_mu_;
   std::map<std::string, std::shared_ptr<Flight>> flights_;
   WorkerPool pool_;  // last: destroyed first, while everything it uses still exists

@@ -137,6 +137,15 @@ Provider timeout).
 {{- if ge $mutate $mutateLimit -}}
 {{- fail (printf "verification.mutateDeadline (%v) must be below gatekeeper.mutatingWebhookTimeoutSeconds (%ds) and gatekeeper.providerTimeoutSeconds (%ds): otherwise the API server gives up on Gatekeeper's mutating webhook first and applies its failurePolicy" .Values.verification.mutateDeadline $mutating $t) -}}
 {{- end -}}
+{{- $refresh := int64 (include "signet.durationMs" (list "verification.refreshAhead" .Values.verification.refreshAhead)) -}}
+{{- $ttl := int64 (include "signet.durationMs" (list "verification.cacheTTL" .Values.verification.cacheTTL)) -}}
+{{- if and (gt $refresh 0) (ge $refresh $ttl) -}}
+{{- fail (printf "verification.refreshAhead (%v) must be below verification.cacheTTL (%v), or 0s to turn it off" .Values.verification.refreshAhead .Values.verification.cacheTTL) -}}
+{{- end -}}
+{{- $grace := int64 (include "signet.durationMs" (list "verification.lastKnownGoodGrace" .Values.verification.lastKnownGoodGrace)) -}}
+{{- if lt $grace 0 -}}
+{{- fail "verification.lastKnownGoodGrace must not be negative (0s = off)" -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
