@@ -96,14 +96,36 @@ std::string GoFloat(double value) {
 
 // Appends `text` quoted in `quoting`; false when protojson would refuse it
 // (invalid UTF-8).
+// Appends `text` as a JSON string quoted as `quoting` says: encoding/json
+// replaces invalid UTF-8 with U+FFFD and escapes U+2028/U+2029; protojson
+// refuses invalid UTF-8 (false, with `out` partly written) and writes
+// U+2028/U+2029 as they are.
 bool AppendQuoted(std::string_view text, Quoting quoting, std::string& out) {
-  if (quoting == Quoting::kEncodingJson) {
-    out += GoJsonQuote(text);
-    return true;
+  out.reserve(out.size() + text.size() + 2);
+  out += '"';
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      AppendAscii(c, quoting, out);
+      ++i;
+      continue;
+    }
+    char32_t rune = 0;
+    const std::size_t length = ValidSequenceLength(text, i, rune);
+    if (length == 0) {
+      if (quoting == Quoting::kProtoJson) return false;
+      out += "\\ufffd";
+      ++i;
+    } else if (quoting == Quoting::kEncodingJson && (rune == 0x2028 || rune == 0x2029)) {
+      out += rune == 0x2028 ? "\\u2028" : "\\u2029";
+      i += length;
+    } else {
+      out.append(text.substr(i, length));
+      i += length;
+    }
   }
-  auto quoted = ProtoJsonQuote(text);
-  if (!quoted.ok()) return false;
-  out += *quoted;
+  out += '"';
   return true;
 }
 
@@ -189,30 +211,7 @@ Result<std::string> Marshal(const nlohmann::json& value, Quoting quoting) {
 
 std::string GoJsonQuote(std::string_view text) {
   std::string out;
-  out.reserve(text.size() + 2);
-  out += '"';
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      AppendAscii(c, Quoting::kEncodingJson, out);
-      ++i;
-      continue;
-    }
-    char32_t rune = 0;
-    const std::size_t length = ValidSequenceLength(text, i, rune);
-    if (length == 0) {
-      out += "\\ufffd";
-      ++i;
-    } else if (rune == 0x2028 || rune == 0x2029) {
-      out += rune == 0x2028 ? "\\u2028" : "\\u2029";
-      i += length;
-    } else {
-      out.append(text.substr(i, length));
-      i += length;
-    }
-  }
-  out += '"';
+  AppendQuoted(text, Quoting::kEncodingJson, out);  // never fails for encoding/json
   return out;
 }
 
@@ -236,23 +235,9 @@ Result<std::string> GoMarshal(const nlohmann::json& value) {
 
 Result<std::string> ProtoJsonQuote(std::string_view text) {
   std::string out;
-  out.reserve(text.size() + 2);
-  out += '"';
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      AppendAscii(c, Quoting::kProtoJson, out);
-      ++i;
-      continue;
-    }
-    char32_t rune = 0;
-    const std::size_t length = ValidSequenceLength(text, i, rune);
-    if (length == 0) return Error(ErrorCode::kParse, "string is not valid UTF-8");
-    out.append(text.substr(i, length));
-    i += length;
+  if (!AppendQuoted(text, Quoting::kProtoJson, out)) {
+    return Error(ErrorCode::kParse, "string is not valid UTF-8");
   }
-  out += '"';
   return out;
 }
 
