@@ -66,6 +66,30 @@ REFERRERS = {
         [dict(referrer_entry(1), digest="sha256:../../etc/passwd")])),
 }
 
+# /v2/refpages-<case>/referrers/<digest><query>: query -> (entries, Link
+# target or None); "{own}" is the list's own path, "{port}" this server's.
+REFERRER_PAGES = {
+    # Three pages: a relative link, then an absolute one on the same host;
+    # page 2 repeats entry 2, page 3 ends the list.
+    "three": {"": ([1, 2], "{own}?last=2"),
+              "?last=2": ([2, 3, 4], "http://127.0.0.1:{port}{own}?last=4"),
+              "?last=4": ([5], None)},
+    # A link to another host (same port, other name): never followed.
+    "offhost": {"": ([1], "http://localhost:{port}{own}?last=1"),
+                "?last=1": ([2], None)},
+    # A link to another repository's list on the same host.
+    "otherpath": {"": ([1], "/v2/refpages-three/referrers/sha256:" + "a" * 64 + "?last=2")},
+    # A link that loops back to the page it is on.
+    "loop": {"": ([1], "{own}?last=1"), "?last=1": ([2], "{own}?last=1")},
+    # A list that never ends (?page=N links to ?page=N+1).
+    "endless": {"": ([0], "{own}?page=1")},
+    # 600 entries per page: past the entry cap on page 2.
+    "toomany": {"": (list(range(1, 601)), "{own}?last=600"),
+                "?last=600": (list(range(601, 1201)), None)},
+    # Page 2 is gone: an error, not a shorter list.
+    "gone": {"": ([1], "{own}?last=1")},
+}
+
 lock = threading.Lock()
 counters = {}
 stored_tags = {}  # path -> body of a manifest PUT under a sha256-<hex> tag
@@ -179,6 +203,10 @@ class Handler(BaseHTTPRequestHandler):
         listing = re.fullmatch(r"/v2/subject-(api|ecr)/referrers/sha256:[0-9a-f]{64}", path)
         if listing and listing.group(1) == "api":
             return self.reply(200, referrers_index([]), {"Content-Type": INDEX_TYPE})
+        pages = re.fullmatch(r"/v2/refpages-([a-z0-9-]+)/referrers/(sha256:[0-9a-f]{64})(\?.*)?",
+                             path)
+        if pages:
+            return self.referrers_page(pages.group(1), pages.group(2), pages.group(3) or "")
         referrers = re.fullmatch(r"/v2/referrers-([a-z0-9-]+)/referrers/sha256:[0-9a-f]{64}(\?.*)?",
                                  path)
         if referrers and referrers.group(1) in REFERRERS:
@@ -221,6 +249,22 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/v2/paged/tags/list?last=b&n=1000":
             return self.reply(200, b'{"name":"paged","tags":["c"]}')
         return self.reply(404, b'{"errors":[{"code":"NAME_UNKNOWN","message":"no route"}]}')
+
+    def referrers_page(self, case, digest, query):
+        """Paginated referrers lists: refpages-<case> (see REFERRER_PAGES)."""
+        own = "/v2/refpages-%s/referrers/%s" % (case, digest)
+        page = REFERRER_PAGES.get(case, {}).get(query)
+        if case == "endless" and query.startswith("?page="):
+            n = int(query[len("?page="):])
+            page = ([n], "%s?page=%d" % (own, n + 1))
+        if page is None:
+            return self.reply(404, b'{"errors":[{"code":"NAME_UNKNOWN"}]}')
+        entries, link = page
+        headers = {"Content-Type": INDEX_TYPE}
+        if link is not None:
+            link = link.replace("{own}", own).replace("{port}", str(PORT))
+            headers["Link"] = '<%s>; rel="next"' % link
+        return self.reply(200, referrers_index([referrer_entry(n) for n in entries]), headers)
 
     do_GET = do_HEAD = do_POST = do_PUT = handle_any
 

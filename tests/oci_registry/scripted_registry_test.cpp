@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -411,6 +412,63 @@ TEST_F(ScriptedRegistryTest, ReferrersAnswersAreClassifiedAndHostileOnesRefused)
   }
   // Each was asked for once (500 with one retry), with the index Accept.
   EXPECT_EQ(Count({"/v2/referrers-deep/referrers/" + subject}), 1);
+}
+
+// A paginated referrers list (Link: <...>; rel="next") is read to its end
+// and merged; the Link is the registry's word and is followed only on the
+// same host to the same list, never in a loop, for a bounded number of pages
+// and entries. Each refusal names why, and the request it refused is never
+// made. Positive control: "three" (relative, then absolute links).
+TEST_F(ScriptedRegistryTest, ReferrersPaginationIsFollowedOnlyWithinTheSameList) {
+  RegistryClient client(Options());
+  const std::string subject = "sha256:" + std::string(64, 'a');
+  auto list = [&](const std::string& name) {
+    return client.ListReferrers(Repo("refpages-" + name), subject, std::nullopt);
+  };
+  auto digest = [](int n) {
+    char hex[65];
+    std::snprintf(hex, sizeof hex, "%064x", n);
+    return "sha256:" + std::string(hex);
+  };
+
+  auto three = list("three");
+  ASSERT_TRUE(three.ok()) << three.error().message();
+  EXPECT_EQ(three->answer, ReferrersAnswer::kListed);
+  std::vector<std::string> digests;
+  for (const Descriptor& d : three->index.manifests) digests.push_back(d.digest);
+  EXPECT_EQ(digests,
+            (std::vector<std::string>{digest(1), digest(2), digest(3), digest(4), digest(5)}));
+  EXPECT_EQ(Count({"/v2/refpages-three/referrers/" + subject}), 3);
+  EXPECT_EQ(Count({"/v2/refpages-three/referrers/" + subject + "?last=4"}), 1);
+
+  struct Hostile {
+    std::string name;
+    ErrorCode code;
+    std::string says;
+  };
+  for (const Hostile& hostile :
+       std::vector<Hostile>{{"offhost", ErrorCode::kRegistry, "to another host"},
+                            {"otherpath", ErrorCode::kRegistry, "to another path"},
+                            {"loop", ErrorCode::kRegistry, "leads back to a page already read"},
+                            {"endless", ErrorCode::kTooLarge, "more than 16 pages"},
+                            {"toomany", ErrorCode::kTooLarge, "more than 1000 referrers"},
+                            {"gone", ErrorCode::kNotFound, "(page 2): HTTP 404"}}) {
+    auto listed = list(hostile.name);
+    ASSERT_FALSE(listed.ok()) << hostile.name;
+    EXPECT_EQ(listed.error().code(), hostile.code)
+        << hostile.name << ": " << listed.error().message();
+    EXPECT_NE(listed.error().message().find(hostile.says), std::string::npos)
+        << hostile.name << ": " << listed.error().message();
+  }
+  // The refused links were never requested: nothing went to the other host
+  // or to the other repository's list.
+  EXPECT_EQ(Count({"refpages-offhost", "?last=1"}), 0);
+  EXPECT_EQ(Count({"\"host\": \"localhost"}), 0);
+  EXPECT_EQ(Count({"/v2/refpages-three/referrers/" + subject}), 3);
+  // The loop was cut after the page that pointed back to itself; the endless
+  // list after 16 pages.
+  EXPECT_EQ(Count({"/v2/refpages-loop/referrers/"}), 2);
+  EXPECT_EQ(Count({"/v2/refpages-endless/referrers/"}), 16);
 }
 
 // PushReferrer trusts the registry to keep the list only when the PUT

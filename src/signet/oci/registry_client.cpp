@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "signet/bounded_json.h"
 #include "signet/crypto/encoding.h"
@@ -81,6 +82,83 @@ Result<ImageIndex> ParseReferrersIndex(const std::string& what, std::string_view
                                         std::string(kOciIndexMediaType));
   }
   return index;
+}
+
+// At most this many pages of one referrers list are read (ListReferrers).
+constexpr std::size_t kMaxReferrersPages = 16;
+
+// The target of the rel="next" link in an RFC 8288 Link header ("" when it
+// has none): `<target>; rel="next"`, links separated by commas, rel values
+// separated by spaces, compared case-insensitively.
+std::string NextLinkTarget(std::string_view header) {
+  while (true) {
+    const std::size_t open = header.find('<');
+    if (open == std::string_view::npos) return "";
+    const std::size_t close = header.find('>', open + 1);
+    if (close == std::string_view::npos) return "";
+    const std::string_view target = header.substr(open + 1, close - open - 1);
+    header.remove_prefix(close + 1);
+    // This link's parameters run to the next comma (a comma inside a quoted
+    // parameter value would be unusual; it only ends the search early).
+    const std::size_t comma = header.find(',');
+    std::string params(header.substr(0, comma));
+    std::transform(params.begin(), params.end(), params.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::size_t at = 0;
+    while ((at = params.find("rel", at)) != std::string::npos) {
+      std::size_t i = at + 3;
+      at = i;
+      while (i < params.size() && params[i] == ' ') ++i;
+      if (i >= params.size() || params[i] != '=') continue;
+      ++i;
+      while (i < params.size() && params[i] == ' ') ++i;
+      std::string value;
+      if (i < params.size() && params[i] == '"') {
+        const std::size_t end = params.find('"', i + 1);
+        value = params.substr(i + 1, end == std::string::npos ? std::string::npos : end - i - 1);
+      } else {
+        const std::size_t end = params.find_first_of(" ;", i);
+        value = params.substr(i, end == std::string::npos ? std::string::npos : end - i);
+      }
+      for (std::size_t word = 0; word < value.size();) {
+        std::size_t space = value.find(' ', word);
+        if (space == std::string::npos) space = value.size();
+        if (value.compare(word, space - word, "next") == 0) return std::string(target);
+        word = space + 1;
+      }
+    }
+    if (comma == std::string_view::npos) return "";
+    header.remove_prefix(comma + 1);
+  }
+}
+
+// The path and query of the next page of a referrers list `response` is a
+// page of ("" when it is the last). The Link comes from the registry and is
+// treated as hostile: it must stay on the scheme and host the page came
+// from and name the same list (`list_path`, only the query may differ), so
+// that the request (and any credentials) goes nowhere else.
+Result<std::string> NextReferrersPage(const std::string& what, const HttpResponse& response,
+                                      const Repository& repo, const std::string& list_path) {
+  const std::string target = NextLinkTarget(response.Header("link"));
+  if (target.empty()) return std::string();
+  auto resolved = ResolveUrl(response.url, target);
+  if (!resolved.ok()) return resolved.error().WithContext(what + ": pagination link");
+  std::string url = resolved->substr(0, resolved->find('#'));
+  if (UrlScheme(url) != UrlScheme(response.url) ||
+      UrlAuthority(url) != UrlAuthority(response.url)) {
+    return Error(ErrorCode::kRegistry,
+                 what + ": refused the pagination link to another host or scheme: " + url);
+  }
+  const std::string base = UrlScheme(url) + "://" + repo.registry;
+  if (url.rfind(base, 0) != 0) {
+    return Error(ErrorCode::kRegistry, what + ": unusable pagination link " + url);
+  }
+  std::string path_and_query = url.substr(base.size());
+  if (path_and_query.substr(0, path_and_query.find('?')) != list_path) {
+    return Error(ErrorCode::kRegistry,
+                 what + ": refused the pagination link to another path: " + path_and_query);
+  }
+  return path_and_query;
 }
 
 }  // namespace
@@ -287,35 +365,79 @@ Result<Referrers> RegistryClient::ListReferrers(const Repository& repo,
                                                 Deadline deadline,
                                                 const ReferrersOptions& options) {
   if (Status s = CheckSubjectDigest(subject_digest); !s.ok()) return s.error();
-  std::string what = "list referrers of " + repo.Name() + "@" + subject_digest;
-  RegistryRequest request;
-  request.path_and_query = RefPath(repo, "referrers", subject_digest);
+  const std::string what = "list referrers of " + repo.Name() + "@" + subject_digest;
+  const std::string list_path = RefPath(repo, "referrers", subject_digest);
+  std::string next = list_path;
   if (!options.artifact_type.empty()) {
-    request.path_and_query += "?artifactType=" + PercentEncode(options.artifact_type);
+    next += "?artifactType=" + PercentEncode(options.artifact_type);
   }
-  request.headers.push_back("Accept: " + std::string(kOciIndexMediaType));
-  request.max_body = options.limits.max_bytes;
-  auto response = auth_.Call(repo, request, deadline);
-  if (!response.ok()) return response.error().WithContext(what);
   Referrers referrers;
-  switch (response->status) {
-    case 200:
-      break;
-    case 400:
-    case 404:
-    case 406:
-      return referrers;  // kNoReferrersApi
-    default:
-      return StatusError(what, *response);
+  std::set<std::string> pages_read;
+  std::set<std::string> listed;
+  std::uint64_t bytes_read = 0;
+  for (std::size_t page = 1; !next.empty(); ++page) {
+    const std::string where = page == 1 ? what : what + " (page " + std::to_string(page) + ")";
+    if (page > kMaxReferrersPages) {
+      return Error(
+          ErrorCode::kTooLarge,
+          what + ": more than " + std::to_string(kMaxReferrersPages) + " pages of referrers");
+    }
+    if (!pages_read.insert(next).second) {
+      return Error(
+          ErrorCode::kRegistry,
+          where + ": the pagination link leads back to a page already read (" + next + ")");
+    }
+    RegistryRequest request;
+    request.path_and_query = next;
+    request.headers.push_back("Accept: " + std::string(kOciIndexMediaType));
+    // The pages together are held to the cap of one list.
+    request.max_body = options.limits.max_bytes - bytes_read;
+    auto response = auth_.Call(repo, request, deadline);
+    if (!response.ok()) return response.error().WithContext(where);
+    const bool is_index = Trimmed(response->Header("content-type")) == kOciIndexMediaType;
+    if (page == 1) {
+      switch (response->status) {
+        case 200:
+          break;
+        case 400:
+        case 404:
+        case 406:
+          return referrers;  // kNoReferrersApi
+        default:
+          return StatusError(where, *response);
+      }
+      // Exactly the index type, as go-containerregistry (and so cosign)
+      // requires: a registry that answers 200 with an HTML page or its own
+      // JSON has no referrers API.
+      if (!is_index) return referrers;
+    } else {
+      // Past the first page the registry has shown that it has the API:
+      // anything but another page of the list is an error, never the end.
+      if (response->status != 200) return StatusError(where, *response);
+      if (!is_index) {
+        return Error(ErrorCode::kParse, where + ": the page has Content-Type \"" +
+                                            response->Header("content-type") + "\", not " +
+                                            std::string(kOciIndexMediaType));
+      }
+    }
+    bytes_read += response->body.size();
+    auto index = ParseReferrersIndex(where, response->body, options.limits);
+    if (!index.ok()) return index.error();
+    if (page == 1) referrers.index.annotations = index->annotations;
+    for (Descriptor& entry : index->manifests) {
+      if (!listed.insert(entry.digest).second) continue;  // listed on an earlier page
+      if (referrers.index.manifests.size() >= options.limits.max_descriptors) {
+        return Error(
+            ErrorCode::kTooLarge,
+            what + ": more than " + std::to_string(options.limits.max_descriptors) + " referrers");
+      }
+      referrers.index.manifests.push_back(std::move(entry));
+    }
+    auto following = NextReferrersPage(where, *response, repo, list_path);
+    if (!following.ok()) return following.error();
+    next = std::move(following).value();
   }
-  // Exactly the index type, as go-containerregistry (and so cosign) requires:
-  // a registry that answers 200 with an HTML page or its own JSON has no
-  // referrers API.
-  if (Trimmed(response->Header("content-type")) != kOciIndexMediaType) return referrers;
-  auto index = ParseReferrersIndex(what, response->body, options.limits);
-  if (!index.ok()) return index.error();
   referrers.answer = ReferrersAnswer::kListed;
-  referrers.index = std::move(index).value();
   if (!options.artifact_type.empty()) {
     std::erase_if(referrers.index.manifests,
                   [&](const Descriptor& d) { return d.artifact_type != options.artifact_type; });

@@ -57,8 +57,8 @@ struct RegistryClientOptions : TransportOptions, AuthOptions {};
 // What GET /v2/<name>/referrers/<digest> told.
 enum class ReferrersAnswer {
   // 200 with Content-Type exactly application/vnd.oci.image.index.v1+json:
-  // Referrers::index is the registry's list (its first page: a Link to
-  // further pages is not followed, as in go-containerregistry).
+  // Referrers::index is the registry's list, every page of it (see
+  // ListReferrers).
   kListed,
   // 404, 400 or 406, or 200 with any other Content-Type: the registry has no
   // referrers API; the list, if any, is in the fallback tag
@@ -144,6 +144,19 @@ class RegistryClient : public Registry {
   // listed index must be an OCI image index within options.limits whose
   // entries carry valid sha256 digests; anything else is an error (kParse,
   // kTooLarge), never a shorter list.
+  //
+  // Pagination (distribution-spec v1.1: `Link: <url>; rel="next"`, which
+  // go-containerregistry and so cosign do not follow) is followed, and the
+  // pages are merged into one index (the first page's annotations; an entry
+  // whose digest an earlier page listed is dropped). The Link is attacker
+  // controlled: it is followed only on the scheme and host the list came
+  // from and only to the same path /v2/<repo>/referrers/<subject_digest>
+  // (the query may differ), so requests and credentials go nowhere else; a
+  // link elsewhere is an error (kRegistry), as is one that leads back to a
+  // page already read. Caps: at most 16 pages, and all pages together
+  // within options.limits (max_bytes of bodies, max_descriptors entries),
+  // kTooLarge beyond. After the first page, any answer other than a 200
+  // with the index type is an error, not the end of the list.
   Result<Referrers> ListReferrers(const Repository& repo, const std::string& subject_digest,
                                   Deadline deadline, const ReferrersOptions& options = {});
   // GET the manifest tagged ReferrersTagFor(subject_digest). kAbsent on 404;
