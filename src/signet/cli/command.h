@@ -23,6 +23,8 @@ void RegisterServeCommand(CLI::App& app, Action& action);   // serve
 void RegisterLoginCommand(CLI::App& app, Action& action);
 // version
 void RegisterVersionCommand(CLI::App& app, Action& action);
+// tree
+void RegisterTreeCommand(CLI::App& app, Action& action);
 
 // Exit codes that scripts can rely on. They follow cosign where cosign has one.
 inline constexpr int kExitOk = 0;

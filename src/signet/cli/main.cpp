@@ -82,6 +82,7 @@ int main(int argc, char** argv) {
   RegisterServeCommand(app, action);
   RegisterLoginCommand(app, action);
   RegisterVersionCommand(app, action);
+  RegisterTreeCommand(app, action);
   KeepTopLevelHelpShort(app);
   try {
     app.parse(argc, argv);
