@@ -5,6 +5,8 @@
 // and attest for Sigstore bundle referrers). The oracle is the reference `cosign tree`
 // v3.1.2 run on the same image: both must list the same blocks (cosign
 // prints them in Go map order, so blocks are compared as sets).
+#include "signet/cosign/tree.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "signet/oci/reference.h"
 #include "signet/oci/registry_client.h"
 #include "support/paths.h"
 #include "support/process.h"
@@ -113,10 +116,16 @@ class TreeTest : public ::testing::TestWithParam<bool> {
     ASSERT_EQ(sign.exit_code, 0) << sign.err;
   }
 
-  // A legacy .sig, and a signature and a custom attestation as Sigstore
-  // bundle referrers (cosign v3's default).
+  // A legacy .sig and .att, and a signature and a custom attestation as
+  // Sigstore bundle referrers (cosign v3's default).
   void AttachEverything(const std::string& image, const std::vector<std::string>& env = {}) {
     SignLegacy(image, env);
+    auto legacy_attest =
+        Cosign({"attest", "--key", dir_.File("cosign.key"), "--new-bundle-format=false",
+                "--use-signing-config=false", "--tlog-upload=false", "-y", "--predicate",
+                dir_.File("predicate.json"), "--type", "custom", image},
+               env);
+    ASSERT_EQ(legacy_attest.exit_code, 0) << legacy_attest.err;
     auto bundle = Cosign({"sign", "--key", dir_.File("cosign.key"), "--use-signing-config=false",
                           "--tlog-upload=false", "-y", image},
                          env);
@@ -164,18 +173,30 @@ TEST_P(TreeTest, ListsLegacyTagsAndReferrersAsCosignTreeDoes) {
   const Listing listing = ParseListing(tree.out);
   EXPECT_EQ(listing.heading,
             "📦 Supply Chain Security Related artifacts for an image: " + image.DigestReference());
-  ASSERT_EQ(listing.blocks.size(), 3u) << tree.out;
+  ASSERT_EQ(listing.blocks.size(), 4u) << tree.out;
 
-  // The legacy signature, with the one layer signet wrote.
+  // The legacy signature and attestation, each with the one layer in its
+  // manifest, read straight from the registry.
   const std::string hex = image.digest.substr(7);
   const std::string sig_tag = "sha256-" + hex + ".sig";
+  const std::string att_tag = "sha256-" + hex + ".att";
   const auto sig_layers = LayersOf(image.repository, sig_tag);
+  const auto att_layers = LayersOf(image.repository, att_tag);
   ASSERT_EQ(sig_layers.size(), 1u);
+  ASSERT_EQ(att_layers.size(), 1u);
   EXPECT_NE(std::find(listing.blocks.begin(), listing.blocks.end(),
                       "└── 🔐 Signatures for an image tag: " + image.repository.Name() + ":" +
                           sig_tag + "\n   └── 🍒 " + sig_layers[0] + "\n"),
             listing.blocks.end())
       << tree.out;
+  EXPECT_NE(std::find(listing.blocks.begin(), listing.blocks.end(),
+                      "└── 💾 Attestations for an image tag: " + image.repository.Name() + ":" +
+                          att_tag + "\n   └── 🍒 " + att_layers[0] + "\n"),
+            listing.blocks.end())
+      << tree.out;
+  // In signet's fixed order: .sig, .att, .sbom, then the referrers.
+  EXPECT_LT(tree.out.find("🔐 Signatures"), tree.out.find("💾 Attestations")) << tree.out;
+  EXPECT_LT(tree.out.find("💾 Attestations"), tree.out.find("🔗 ")) << tree.out;
   // The two bundles, named by their predicate types, each with one layer.
   int sign_v1 = 0;
   int custom = 0;
@@ -261,12 +282,17 @@ TEST_P(TreeTest, CosignRepositoryIsWhereTagsAndReferrersAreRead) {
   auto elsewhere = Signet({"tree", image.DigestReference()}, {"COSIGN_REPOSITORY=" + signatures});
   EXPECT_EXIT_CODE(elsewhere, 0);
   const Listing listing = ParseListing(elsewhere.out);
-  ASSERT_EQ(listing.blocks.size(), 3u) << elsewhere.out;
-  EXPECT_EQ(listing.blocks[0].find("└── 🔐 Signatures for an image tag: " + signatures + ":sha256-" +
+  // Sorted blocks: 💾 (.att), 🔐 (.sig), then the two 🔗 referrers.
+  ASSERT_EQ(listing.blocks.size(), 4u) << elsewhere.out;
+  EXPECT_EQ(listing.blocks[0].find("└── 💾 Attestations for an image tag: " + signatures +
+                                   ":sha256-" + image.digest.substr(7) + ".att\n"),
+            0u)
+      << elsewhere.out;
+  EXPECT_EQ(listing.blocks[1].find("└── 🔐 Signatures for an image tag: " + signatures + ":sha256-" +
                                    image.digest.substr(7) + ".sig\n"),
             0u)
       << elsewhere.out;
-  for (std::size_t i = 1; i < 3; ++i) {
+  for (std::size_t i = 2; i < 4; ++i) {
     EXPECT_NE(listing.blocks[i].find(" artifacts via OCI referrer: " + signatures + "@sha256:"),
               std::string::npos)
         << elsewhere.out;
@@ -276,6 +302,70 @@ TEST_P(TreeTest, CosignRepositoryIsWhereTagsAndReferrersAreRead) {
   EXPECT_EXIT_CODE(own, 0);
   EXPECT_NE(own.out.find("No Supply Chain Security Related Artifacts found"), std::string::npos)
       << own.out;
+}
+
+// A legacy tag that holds something other than an image manifest (here an
+// index) is an error that names the tag, not an empty or partial listing.
+// Positive control: the same kind of tag holding a real signature.
+TEST_P(TreeTest, ALegacyTagThatIsNotAManifestIsAnError) {
+  const auto good = PushRandomImage(*client_, Repo("tree/app"), "good");
+  SignLegacy(good.DigestReference());
+  auto control = Signet({"tree", good.DigestReference()});
+  EXPECT_EXIT_CODE(control, 0);
+  EXPECT_NE(control.out.find("🔐 Signatures for an image tag: "), std::string::npos) << control.out;
+
+  const auto bad = PushRandomImage(*client_, Repo("tree/app"), "bad");
+  const std::string sig_tag = "sha256-" + bad.digest.substr(7) + ".sig";
+  PushTwoPlatformIndex(*client_, Repo("tree/app"), sig_tag);
+  auto tree = Signet({"tree", bad.DigestReference()});
+  EXPECT_EXIT_CODE(tree, 1);
+  EXPECT_EQ(tree.out, "");
+  EXPECT_NE(tree.err.find("Error: " + bad.repository.Name() + ":" + sig_tag), std::string::npos)
+      << tree.err;
+}
+
+// The library caps the referrers it reads (one manifest GET each): over the
+// cap is kTooLarge, at the cap every referrer is listed with its layers and
+// predicate type, and the list's source is reported.
+TEST_P(TreeTest, ListTreeCapsTheReferrersItReads) {
+  const auto image = PushRandomImage(*client_, Repo("tree/app"), "v1");
+  AttachEverything(image.DigestReference());
+  auto reference = oci::ImageReference::Parse(image.DigestReference());
+  ASSERT_TRUE(reference.ok());
+
+  cosign::TreeOptions options;
+  options.max_referrers = 2;
+  auto tree = cosign::ListTree(*client_, *reference, options, std::nullopt);
+  ASSERT_TRUE(tree.ok()) << tree.error().message();
+  EXPECT_EQ(tree->digest, image.digest);
+  EXPECT_EQ(tree->referrers_source, referrers_api() ? cosign::TreeReferrersSource::kReferrersApi
+                                                    : cosign::TreeReferrersSource::kFallbackTag);
+  ASSERT_EQ(tree->legacy.size(), 2u);
+  EXPECT_EQ(tree->legacy[0].type, cosign::ArtifactType::kSignature);
+  EXPECT_EQ(tree->legacy[1].type, cosign::ArtifactType::kAttestation);
+  ASSERT_EQ(tree->referrers.size(), 2u);
+  std::vector<std::string> predicate_types;
+  for (const cosign::TreeReferrer& referrer : tree->referrers) {
+    EXPECT_EQ(referrer.error, "");
+    ASSERT_EQ(referrer.layers.size(), 1u);
+    EXPECT_EQ(referrer.layers[0].media_type, "application/vnd.dev.sigstore.bundle.v0.3+json");
+    // go-containerregistry's registry lists config.mediaType; cosign v3.1.2's
+    // fallback tag the manifest's artifactType.
+    EXPECT_EQ(referrer.artifact_type, referrers_api()
+                                          ? "application/vnd.oci.empty.v1+json"
+                                          : "application/vnd.dev.sigstore.bundle.v0.3+json");
+    predicate_types.push_back(referrer.predicate_type);
+  }
+  std::sort(predicate_types.begin(), predicate_types.end());
+  EXPECT_EQ(predicate_types, (std::vector<std::string>{kCustom, kSignV1}));
+
+  options.max_referrers = 1;
+  auto capped = cosign::ListTree(*client_, *reference, options, std::nullopt);
+  ASSERT_FALSE(capped.ok());
+  EXPECT_EQ(capped.error().code(), ErrorCode::kTooLarge);
+  EXPECT_NE(capped.error().message().find("has 2 referrers, more than the 1 listed"),
+            std::string::npos)
+      << capped.error().message();
 }
 
 INSTANTIATE_TEST_SUITE_P(Registries, TreeTest, ::testing::Values(false, true),
