@@ -434,6 +434,7 @@ TEST_F(ScriptedRegistryTest, ReferrersPaginationIsFollowedOnlyWithinTheSameList)
   auto three = list("three");
   ASSERT_TRUE(three.ok()) << three.error().message();
   EXPECT_EQ(three->answer, ReferrersAnswer::kListed);
+  EXPECT_EQ(three->index.media_type, kOciIndexMediaType);
   std::vector<std::string> digests;
   for (const Descriptor& d : three->index.manifests) digests.push_back(d.digest);
   EXPECT_EQ(digests,

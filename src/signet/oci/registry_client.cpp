@@ -423,7 +423,12 @@ Result<Referrers> RegistryClient::ListReferrers(const Repository& repo,
     bytes_read += response->body.size();
     auto index = ParseReferrersIndex(where, response->body, options.limits);
     if (!index.ok()) return index.error();
-    if (page == 1) referrers.index.annotations = index->annotations;
+    if (page == 1) {
+      // The merged index is the first page's, with every page's entries.
+      referrers.index.schema_version = index->schema_version;
+      referrers.index.media_type = index->media_type;
+      referrers.index.annotations = index->annotations;
+    }
     for (Descriptor& entry : index->manifests) {
       if (!listed.insert(entry.digest).second) continue;  // listed on an earlier page
       if (referrers.index.manifests.size() >= options.limits.max_descriptors) {
