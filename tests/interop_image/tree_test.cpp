@@ -166,6 +166,11 @@ class TreeTest : public ::testing::TestWithParam<bool> {
 TEST_P(TreeTest, ListsLegacyTagsAndReferrersAsCosignTreeDoes) {
   const auto image = PushRandomImage(*client_, Repo("tree/app"), "v1");
   AttachEverything(image.DigestReference());
+  // An SBOM the legacy way (cosign v2's `attach sbom`): an image manifest
+  // under the tag sha256-<hex>.sbom.
+  const std::string hex = image.digest.substr(7);
+  const std::string sbom_tag = "sha256-" + hex + ".sbom";
+  const auto sbom = PushRandomImage(*client_, image.repository, sbom_tag);
 
   auto tree = Signet({"tree", image.DigestReference()});
   EXPECT_EXIT_CODE(tree, 0);
@@ -173,11 +178,15 @@ TEST_P(TreeTest, ListsLegacyTagsAndReferrersAsCosignTreeDoes) {
   const Listing listing = ParseListing(tree.out);
   EXPECT_EQ(listing.heading,
             "📦 Supply Chain Security Related artifacts for an image: " + image.DigestReference());
-  ASSERT_EQ(listing.blocks.size(), 4u) << tree.out;
+  ASSERT_EQ(listing.blocks.size(), 5u) << tree.out;
+  EXPECT_NE(std::find(listing.blocks.begin(), listing.blocks.end(),
+                      "└── 📦 SBOMs for an image tag: " + image.repository.Name() + ":" + sbom_tag +
+                          "\n   └── 🍒 " + sbom.layer_digest + "\n"),
+            listing.blocks.end())
+      << tree.out;
 
   // The legacy signature and attestation, each with the one layer in its
   // manifest, read straight from the registry.
-  const std::string hex = image.digest.substr(7);
   const std::string sig_tag = "sha256-" + hex + ".sig";
   const std::string att_tag = "sha256-" + hex + ".att";
   const auto sig_layers = LayersOf(image.repository, sig_tag);
@@ -196,7 +205,8 @@ TEST_P(TreeTest, ListsLegacyTagsAndReferrersAsCosignTreeDoes) {
       << tree.out;
   // In signet's fixed order: .sig, .att, .sbom, then the referrers.
   EXPECT_LT(tree.out.find("🔐 Signatures"), tree.out.find("💾 Attestations")) << tree.out;
-  EXPECT_LT(tree.out.find("💾 Attestations"), tree.out.find("🔗 ")) << tree.out;
+  EXPECT_LT(tree.out.find("💾 Attestations"), tree.out.find("📦 SBOMs")) << tree.out;
+  EXPECT_LT(tree.out.find("📦 SBOMs"), tree.out.find("🔗 ")) << tree.out;
   // The two bundles, named by their predicate types, each with one layer.
   int sign_v1 = 0;
   int custom = 0;
