@@ -430,7 +430,7 @@ Result<Referrers> RegistryClient::ListReferrers(const Repository& repo,
       referrers.index.annotations = index->annotations;
     }
     for (Descriptor& entry : index->manifests) {
-      if (!listed.insert(entry.digest).second) continue;  // listed on an earlier page
+      if (!listed.insert(entry.digest).second) continue;  // listed already
       if (referrers.index.manifests.size() >= options.limits.max_descriptors) {
         return Error(
             ErrorCode::kTooLarge,

@@ -147,8 +147,8 @@ class RegistryClient : public Registry {
   //
   // Pagination (distribution-spec v1.1: `Link: <url>; rel="next"`, which
   // go-containerregistry and so cosign do not follow) is followed, and the
-  // pages are merged into one index (the first page's annotations; an entry
-  // whose digest an earlier page listed is dropped). The Link is attacker
+  // pages are merged into one index (the first page's annotations; a digest
+  // listed twice, on one page or two, is kept once). The Link is attacker
   // controlled: it is followed only on the scheme and host the list came
   // from and only to the same path /v2/<repo>/referrers/<subject_digest>
   // (the query may differ), so requests and credentials go nowhere else; a
