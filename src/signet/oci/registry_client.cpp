@@ -115,28 +115,23 @@ std::string RegistryClient::FlightKey(const std::string& method, const Repositor
          "\n" + std::to_string(max_bytes);
 }
 
-void RegistryClient::NoteJoined(const Repository& repo, bool joined) {
-  if (joined && admission_) admission_->Coalesced(UrlAuthority("https://" + repo.registry + "/"));
+std::function<void()> RegistryClient::OnJoin(const Repository& repo) {
+  if (!admission_) return {};
+  return [this, &repo] { admission_->Coalesced(UrlAuthority("https://" + repo.registry + "/")); };
 }
 
 Result<Manifest> RegistryClient::GetManifest(const Repository& repo, const std::string& ref,
                                              std::uint64_t max_bytes, Deadline deadline) {
-  bool joined = false;
-  auto result = manifest_flights_.Do(
+  return manifest_flights_.Do(
       FlightKey("GET", repo, ref, max_bytes), deadline,
-      [&] { return FetchManifest(repo, ref, max_bytes, deadline); }, &joined);
-  NoteJoined(repo, joined);
-  return result;
+      [&] { return FetchManifest(repo, ref, max_bytes, deadline); }, nullptr, OnJoin(repo));
 }
 
 Result<ManifestHead> RegistryClient::HeadManifest(const Repository& repo, const std::string& ref,
                                                   Deadline deadline) {
-  bool joined = false;
-  auto result = head_flights_.Do(
+  return head_flights_.Do(
       FlightKey("HEAD", repo, ref, kDefaultMaxManifestBytes), deadline,
-      [&] { return FetchManifestHead(repo, ref, deadline); }, &joined);
-  NoteJoined(repo, joined);
-  return result;
+      [&] { return FetchManifestHead(repo, ref, deadline); }, nullptr, OnJoin(repo));
 }
 
 Result<Manifest> RegistryClient::FetchManifest(const Repository& repo, const std::string& ref,

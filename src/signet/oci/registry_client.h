@@ -202,7 +202,8 @@ class RegistryClient : public Registry {
                                          Deadline deadline);
   static std::string FlightKey(const std::string& method, const Repository& repo,
                                const std::string& ref, std::uint64_t max_bytes);
-  void NoteJoined(const Repository& repo, bool joined);
+  // Reports a joined flight to the admission control's observer.
+  std::function<void()> OnJoin(const Repository& repo);
 
   HttpTransport transport_;
   RegistryAuth auth_;

@@ -27,9 +27,10 @@ template <typename T>
 class Singleflight {
  public:
   // Runs `fn`, or joins the call of `key` in flight; `joined` (if not null)
-  // tells which happened.
+  // tells which happened, and `on_join` (if set) is called on joining,
+  // before the wait.
   Result<T> Do(const std::string& key, Deadline deadline, const std::function<Result<T>()>& fn,
-               bool* joined = nullptr) {
+               bool* joined = nullptr, const std::function<void()>& on_join = {}) {
     std::shared_ptr<Call> call;
     bool leader = false;
     {
@@ -53,6 +54,7 @@ class Singleflight {
       call->done.notify_all();
       return result;
     }
+    if (on_join) on_join();
     std::unique_lock<std::mutex> lock(call->mutex);
     auto ready = [&] { return call->result.has_value(); };
     ++call->waiters;
