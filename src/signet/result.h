@@ -2,8 +2,11 @@
 //
 // An Error carries an ErrorCode (a small, stable classification that maps to a
 // CLI exit code and to a provider reason) and a human-readable message that
-// says what failed and why. Result<T> holds either a T or an Error. Nothing in
-// signet throws across a module boundary: functions return Result instead.
+// says what failed and why, and, when the failure was an HTTP answer from a
+// registry (or its token server), that answer's status: callers classify by
+// code and status, never by message text. Result<T> holds either a T or an
+// Error. Nothing in signet throws across a module boundary: functions return
+// Result instead.
 //
 // Thread-safety: Error and Result are plain values; const methods may be called
 // concurrently without synchronisation.
@@ -47,18 +50,26 @@ std::string_view ErrorCodeName(ErrorCode code);
 class Error {
  public:
   Error(ErrorCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  // An error caused by an HTTP answer with `http_status`.
+  Error(ErrorCode code, std::string message, int http_status)
+      : code_(code), message_(std::move(message)), http_status_(http_status) {}
 
   ErrorCode code() const { return code_; }
   const std::string& message() const { return message_; }
+  // The HTTP status of the registry answer behind this error; 0 when there
+  // was none (a transport failure, a timeout, or anything not HTTP).
+  int http_status() const { return http_status_; }
 
-  // Returns a copy whose message is "context: message"; the code is kept.
+  // Returns a copy whose message is "context: message"; the code and the
+  // HTTP status are kept.
   Error WithContext(std::string_view context) const {
-    return Error(code_, std::string(context) + ": " + message_);
+    return Error(code_, std::string(context) + ": " + message_, http_status_);
   }
 
  private:
   ErrorCode code_;
   std::string message_;
+  int http_status_ = 0;
 };
 
 template <typename T>

@@ -19,6 +19,7 @@ damaged as <fault> says. Faults:
   redirectloop    blob requests redirect to themselves forever
   ratelimit       every other request for a path gets 429, Retry-After: 1
                   (the first, third, ...), so each fetch succeeds on its retry
+  ratelimitdate   as ratelimit, with Retry-After as an HTTP-date 2 s ahead
   ratelimitlong   every manifest request gets 429, Retry-After: 3600
   error500        every manifest request gets 500
   badjson         signature manifest truncated JSON (correct digest)
@@ -29,6 +30,11 @@ damaged as <fault> says. Faults:
                   when it arrived. A request stops counting just before the
                   first byte of its answer is written, so a client that waits
                   for each answer before sending the next is always seen at 1.
+  gate-<name>     forward unchanged, but hold every request until the file
+                  <log>.gate-<name>.open exists; each one's log line carries
+                  "in_flight": how many gate-<name> requests (itself included)
+                  were being held or answered when it arrived (counted as for
+                  overlap)
 
 Listeners (any may be omitted):
   --plain PORT    no authentication; every fault above
@@ -53,9 +59,11 @@ usage: hostile_registry.py --upstream HOST:PORT --log FILE [listeners...]
 """
 import argparse
 import base64
+import email.utils
 import hashlib
 import http.client
 import json
+import os
 import re
 import socket
 import threading
@@ -74,6 +82,7 @@ seen = {}  # (listener, method, path) -> requests so far
 tokens = {}  # token -> (scope, serial number within the scope)
 scope_serials = {}
 overlap_in_flight = 0  # overlap requests being handled now; under state_lock
+gate_in_flight = {}  # gate-<name> -> its requests being handled now; under state_lock
 
 
 def digest_of(data):
@@ -195,6 +204,9 @@ class Handler(BaseHTTPRequestHandler):
     def handle_any(self):
         if urlsplit(self.path).path.startswith("/v2/overlap/"):
             return self.overlap()
+        gate = re.match(r"^/v2/(gate-[a-z0-9]+)/", urlsplit(self.path).path)
+        if gate:
+            return self.gate(gate.group(1))
         self.record()
         length = int(self.headers.get("Content-Length") or 0)
         if length:
@@ -251,6 +263,25 @@ class Handler(BaseHTTPRequestHandler):
                 overlap_in_flight -= 1
         return self.reply(status, body, headers)
 
+    def gate(self, name):
+        with state_lock:
+            gate_in_flight[name] = gate_in_flight.get(name, 0) + 1
+            in_flight = gate_in_flight[name]
+        try:
+            self.record({"in_flight": in_flight})
+            opened = args.log + "." + name + ".open"
+            deadline = time.monotonic() + 120
+            while not os.path.exists(opened) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            path = urlsplit(self.path).path
+            status, headers, body = self.upstream("/v2/" + path[len("/v2/" + name + "/"):])
+        except Exception:
+            status, headers, body = 502, {}, b'{"errors":[{"code":"UNKNOWN","message":"upstream"}]}'
+        finally:
+            with state_lock:
+                gate_in_flight[name] -= 1
+        return self.reply(status, body, headers)
+
     def fault(self, fault, kind, upstream_path):
         signature = kind == "manifests" and is_signature_manifest(upstream_path)
         if fault == "slow":
@@ -263,6 +294,15 @@ class Handler(BaseHTTPRequestHandler):
             if odd:
                 return self.reply(429, b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}',
                                   {"Retry-After": "1", "Content-Type": "application/json"})
+        if fault == "ratelimitdate":
+            key = (self.listener, self.command, self.path)
+            with state_lock:
+                seen[key] = seen.get(key, 0) + 1
+                odd = seen[key] % 2 == 1
+            if odd:
+                return self.reply(429, b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}',
+                                  {"Retry-After": email.utils.formatdate(time.time() + 2, usegmt=True),
+                                   "Content-Type": "application/json"})
         if fault == "ratelimitlong" and kind == "manifests":
             return self.reply(429, b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}',
                               {"Retry-After": "3600", "Content-Type": "application/json"})

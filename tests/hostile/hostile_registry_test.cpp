@@ -8,13 +8,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 #include <sstream>
 #include <string>
@@ -25,6 +28,8 @@
 #include "signet/cosign/sign.h"
 #include "signet/crypto/encoding.h"
 #include "signet/crypto/keys.h"
+#include "signet/oci/admission.h"
+#include "signet/oci/registry_client.h"
 #include "support/paths.h"
 #include "support/process.h"
 #include "support/registry_server.h"
@@ -60,6 +65,9 @@ struct Fault {
   std::string cli_message;    // expected in its stderr
   std::string serve_message;  // expected in the provider's item error
   std::string cli_timeout = "3s";
+  // The provider's outcome when it differs from the CLI's: a 429 whose
+  // Retry-After is honoured takes longer than the provider's 2 s deadline.
+  std::optional<bool> serve_valid = std::nullopt;
 };
 
 // Every fault of the list, with the result it must produce.
@@ -79,7 +87,8 @@ const std::vector<Fault>& Faults() {
       {"baddigest", Listener::kPlain, false, 1, "was expected", "was expected"},
       {"redirectloop", Listener::kPlain, false, 1, "too many redirects", "too many redirects"},
       {"redirectother", Listener::kBasic, true, 0, "", ""},
-      {"ratelimit", Listener::kPlain, true, 0, "", "", "20s"},
+      {"ratelimit", Listener::kPlain, true, 0, "", "verification timed out", "20s", false},
+      {"ratelimitdate", Listener::kPlain, true, 0, "", "verification timed out", "20s", false},
       {"ratelimitlong", Listener::kPlain, false, 1, "HTTP 429", "HTTP 429"},
       {"error500", Listener::kPlain, false, 1, "HTTP 500", "HTTP 500"},
       {"badjson", Listener::kPlain, false, 1, "JSON", "JSON"},
@@ -727,7 +736,7 @@ class HostileServeTest : public HostileRegistryTest {
     SCOPED_TRACE(key + " -> " + answer.body);
     EXPECT_EQ(answer.status, 200);
     EXPECT_LT(answer.elapsed, kServeDeadline + kSlack);
-    if (fault.valid) {
+    if (fault.serve_valid.value_or(fault.valid)) {
       EXPECT_EQ(answer.error, "");
       EXPECT_NE(answer.value.find(shared_->image.digest), std::string::npos);
     } else {
@@ -961,6 +970,216 @@ TEST_F(HostileServeBodyFloodTest, NestedBodiesLeaveMemoryFlatAndTheServerAnsweri
   // Positive control: the server still answers a normal request correctly.
   ASSERT_TRUE(server_->Running());
   ExpectAnswer(*valid, Validate(key), key);
+}
+
+// ---------------------------------------------------------------------------
+// Admission control, coalescing and 429s, through a RegistryClient with a
+// RegistryAdmission as the provider builds it. Counted at the registry, never
+// timed: the "gate-<name>" fault holds requests until the test opens it.
+
+class HostileAdmissionTest : public HostileRegistryTest {
+ protected:
+  static std::string Authority() { return "127.0.0.1:" + std::to_string(shared_->plain); }
+
+  static oci::Repository Repo(const std::string& fault) {
+    return oci::Repository{Authority(), fault + "/" + shared_->image.repository.path};
+  }
+
+  struct Counts {
+    std::atomic<int> waited{0}, rejected{0}, throttled{0}, coalesced{0};
+  };
+
+  static std::shared_ptr<oci::RegistryAdmission> Admission(oci::AdmissionLimits limits,
+                                                           Counts* counts) {
+    oci::AdmissionOptions options;
+    options.defaults = limits;
+    options.observer.waited = [counts](const std::string&, double) { ++counts->waited; };
+    options.observer.rejected = [counts](const std::string&) { ++counts->rejected; };
+    options.observer.throttled = [counts](const std::string&) { ++counts->throttled; };
+    options.observer.coalesced = [counts](const std::string&) { ++counts->coalesced; };
+    return std::make_shared<oci::RegistryAdmission>(options);
+  }
+
+  // The provider's transport settings, plain HTTP to the hostile registry.
+  static oci::RegistryClientOptions Options(std::shared_ptr<oci::RegistryAdmission> admission) {
+    oci::RegistryClientOptions options;
+    options.allow_insecure = true;
+    options.max_retries = 1;
+    options.max_retry_wait = std::chrono::milliseconds(200);
+    options.admission = std::move(admission);
+    return options;
+  }
+
+  static void Open(const std::string& gate) {
+    signet::testing::WriteFile(shared_->dir.File("requests.log") + "." + gate + ".open", "");
+  }
+
+  static int MaxInFlight(const std::vector<json>& requests) {
+    int most = 0;
+    for (const json& r : requests) most = std::max(most, r["in_flight"].get<int>());
+    return most;
+  }
+
+  static bool WaitFor(const std::function<bool()>& condition) {
+    const auto until = Clock::now() + std::chrono::seconds(60);
+    while (!condition()) {
+      if (Clock::now() > until) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+  }
+
+  // `count` identical blob GETs at once (blobs are not coalesced) through
+  // one client limited to `limit` requests to the host at a time; returns the
+  // most the registry saw at once.
+  static int BlobsAtOnce(const std::string& gate, int limit, int count) {
+    Counts counts;
+    auto admission = Admission({limit, 0, 1}, &counts);
+    oci::RegistryClient client(Options(admission));
+    const std::size_t mark = Mark();
+    std::atomic<int> ok{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < count; ++i) {
+      threads.emplace_back([&] {
+        auto blob =
+            client.GetBlob(Repo(gate), shared_->image.config_digest, oci::kDefaultMaxBlobBytes,
+                           oci::DeadlineClock::now() + std::chrono::seconds(60));
+        if (blob.ok()) ++ok;
+      });
+    }
+    // Held at the gate: `limit` requests there and the rest waiting for a
+    // slot in the client, before anything is let through.
+    const bool held = WaitFor([&] {
+      return static_cast<int>(Since(mark, {gate, "\"in_flight\""}).size()) ==
+                 std::min(limit, count) &&
+             admission->Waiting(Authority()) == count - std::min(limit, count);
+    });
+    Open(gate);
+    for (auto& t : threads) t.join();
+    EXPECT_TRUE(held);
+    EXPECT_EQ(ok.load(), count);
+    const auto requests = Since(mark, {gate, "\"in_flight\""});
+    EXPECT_EQ(requests.size(), static_cast<std::size_t>(count));
+    return MaxInFlight(requests);
+  }
+};
+
+TEST_F(HostileAdmissionTest, TheRegistrySeesNoMoreThanTheConcurrencyLimit) {
+  EXPECT_EQ(BlobsAtOnce("gate-limited", 2, 8), 2);
+  // Control: with room for all of them, the same counter sees all 8 at once.
+  EXPECT_EQ(BlobsAtOnce("gate-open", 8, 8), 8);
+}
+
+TEST_F(HostileAdmissionTest, IdenticalManifestRequestsInFlightShareOneExchange) {
+  Counts counts;
+  oci::RegistryClient client(Options(Admission({16, 0, 1}, &counts)));
+  const std::size_t mark = Mark();
+  constexpr int kCallers = 8;
+  std::vector<std::string> digests(kCallers);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCallers; ++i) {
+    threads.emplace_back([&, i] {
+      auto manifest = client.GetManifest(Repo("gate-same"), shared_->image.digest,
+                                         oci::kDefaultMaxManifestBytes,
+                                         oci::DeadlineClock::now() + std::chrono::seconds(60));
+      digests[i] = manifest.ok() ? manifest->digest : manifest.error().message();
+    });
+  }
+  // One request at the gate, and every other caller joined it.
+  const bool joined = WaitFor([&] {
+    return Since(mark, {"gate-same", "\"in_flight\""}).size() == 1 &&
+           counts.coalesced.load() == kCallers - 1;
+  });
+  Open("gate-same");
+  for (auto& t : threads) t.join();
+  EXPECT_TRUE(joined);
+  for (const std::string& digest : digests) EXPECT_EQ(digest, shared_->image.digest);
+  EXPECT_EQ(Since(mark, {"gate-same", "\"in_flight\""}).size(), 1u);
+
+  // Control: two clients (two flights) asking at once send two requests.
+  const std::size_t control_mark = Mark();
+  Counts other_counts;
+  oci::RegistryClient other(Options(Admission({16, 0, 1}, &other_counts)));
+  std::thread a(
+      [&] { EXPECT_TRUE(client.GetManifest(Repo("gate-two"), shared_->image.digest).ok()); });
+  std::thread b(
+      [&] { EXPECT_TRUE(other.GetManifest(Repo("gate-two"), shared_->image.digest).ok()); });
+  const bool both = WaitFor([&] {
+    return Since(control_mark, {"gate-two", "\"in_flight\""}).size() == 2;
+  });
+  Open("gate-two");
+  a.join();
+  b.join();
+  EXPECT_TRUE(both);
+  EXPECT_EQ(MaxInFlight(Since(control_mark, {"gate-two", "\"in_flight\""})), 2);
+}
+
+TEST_F(HostileAdmissionTest, RetryAfterIsHonouredInsideTheDeadlineAndElseFailsAtOnce) {
+  // Seconds: the first GET is answered 429 (Retry-After: 1), the retry after
+  // that wait succeeds: two requests, one 429 seen.
+  {
+    Counts counts;
+    oci::RegistryClient client(Options(Admission({16, 0, 1}, &counts)));
+    const std::size_t mark = Mark();
+    auto manifest =
+        client.GetManifest(Repo("ratelimit"), shared_->image.digest, oci::kDefaultMaxManifestBytes,
+                           oci::DeadlineClock::now() + std::chrono::seconds(20));
+    ASSERT_TRUE(manifest.ok()) << manifest.error().message();
+    EXPECT_EQ(manifest->digest, shared_->image.digest);
+    EXPECT_EQ(Since(mark, {"/ratelimit/", "/manifests/"}).size(), 2u);
+    EXPECT_EQ(counts.throttled.load(), 1);
+  }
+  // An HTTP-date 2 s ahead, the same way.
+  {
+    Counts counts;
+    oci::RegistryClient client(Options(Admission({16, 0, 1}, &counts)));
+    const std::size_t mark = Mark();
+    auto manifest = client.GetManifest(Repo("ratelimitdate"), shared_->image.digest,
+                                       oci::kDefaultMaxManifestBytes,
+                                       oci::DeadlineClock::now() + std::chrono::seconds(20));
+    ASSERT_TRUE(manifest.ok()) << manifest.error().message();
+    EXPECT_EQ(Since(mark, {"/ratelimitdate/", "/manifests/"}).size(), 2u);
+    EXPECT_EQ(counts.throttled.load(), 1);
+  }
+  // A wait past the deadline: the 429 is the answer, at once, with a reason
+  // that names the throttling and the status typed on the error; the host
+  // is then paused, so a request to it whose deadline ends first is refused
+  // without reaching the registry, while another host is not held back.
+  {
+    Counts counts;
+    oci::RegistryClient client(Options(Admission({16, 0, 1}, &counts)));
+    const std::size_t mark = Mark();
+    auto manifest = client.GetManifest(Repo("ratelimitlong"), shared_->image.digest,
+                                       oci::kDefaultMaxManifestBytes,
+                                       oci::DeadlineClock::now() + std::chrono::seconds(20));
+    ASSERT_FALSE(manifest.ok());
+    EXPECT_EQ(manifest.error().code(), ErrorCode::kRegistry);
+    EXPECT_EQ(manifest.error().http_status(), 429);
+    EXPECT_NE(manifest.error().message().find("HTTP 429"), std::string::npos);
+    EXPECT_NE(manifest.error().message().find("the registry is throttling requests"),
+              std::string::npos)
+        << manifest.error().message();
+    EXPECT_NE(manifest.error().message().find("Retry-After"), std::string::npos)
+        << manifest.error().message();
+    EXPECT_EQ(Since(mark, {"/ratelimitlong/", "/manifests/"}).size(), 1u);
+    EXPECT_EQ(counts.throttled.load(), 1);
+
+    const std::size_t paused_mark = Mark();
+    auto refused =
+        client.GetBlob(Repo("pass"), shared_->image.config_digest, oci::kDefaultMaxBlobBytes,
+                       oci::DeadlineClock::now() + std::chrono::milliseconds(200));
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code(), ErrorCode::kTimeout) << refused.error().message();
+    EXPECT_NE(refused.error().message().find("throttling"), std::string::npos)
+        << refused.error().message();
+    EXPECT_EQ(Since(paused_mark, {"/pass/"}).size(), 0u);
+    EXPECT_EQ(counts.rejected.load(), 1);
+    auto elsewhere = client.GetBlob(oci::Repository{"localhost:" + std::to_string(shared_->plain),
+                                                    "pass/" + shared_->image.repository.path},
+                                    shared_->image.config_digest, oci::kDefaultMaxBlobBytes,
+                                    oci::DeadlineClock::now() + std::chrono::seconds(20));
+    EXPECT_TRUE(elsewhere.ok()) << elsewhere.error().message();
+  }
 }
 
 }  // namespace

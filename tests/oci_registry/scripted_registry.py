@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import re
+import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -106,6 +107,25 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         pass
+
+    def handle(self):
+        # A TLS ClientHello on this plain-HTTP port: answer as Go's HTTP
+        # servers do (a plain-text 400), which clients read as a peer that
+        # does not speak TLS, instead of waiting for a request line.
+        try:
+            first = self.connection.recv(1, socket.MSG_PEEK)
+        except OSError:
+            return
+        if not first:
+            return
+        if first[0] == 0x16:
+            try:
+                self.connection.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP "
+                                        b"request to an HTTPS server.\n")
+            except OSError:
+                pass
+            return
+        super().handle()
 
     def record(self):
         with lock, open(LOG, "a") as log:

@@ -96,10 +96,26 @@ TEST_F(ScriptedRegistryTest, RetriesAreBounded) {
 }
 
 TEST_F(ScriptedRegistryTest, HonoursRetryAfterOn429) {
+  // Retry-After: 1 is waited for in full within a deadline, whatever
+  // max_retry_wait (20 ms here) says...
   RegistryClient client(Options());
-  auto manifest = client.GetManifest(Repo("limited"), "v1");
+  auto manifest = client.GetManifest(Repo("limited"), "v1", kDefaultMaxManifestBytes,
+                                     DeadlineClock::now() + std::chrono::seconds(20));
   ASSERT_TRUE(manifest.ok()) << manifest.error().message();
   EXPECT_EQ(Count({"/v2/limited/manifests/v1"}), 2);
+}
+
+TEST_F(ScriptedRegistryTest, WithoutADeadlineA429WaitsOnlyUpToMaxRetryWait) {
+  // ...and without one, only when it is within max_retry_wait: here the 429
+  // is the answer, with the reason, and its status typed on the error.
+  RegistryClient client(Options());
+  auto manifest = client.GetManifest(Repo("limited"), "v1");
+  ASSERT_FALSE(manifest.ok());
+  EXPECT_EQ(manifest.error().http_status(), 429);
+  EXPECT_NE(manifest.error().message().find("more than the 20 ms this client waits"),
+            std::string::npos)
+      << manifest.error().message();
+  EXPECT_EQ(Count({"/v2/limited/manifests/v1"}), 1);
 }
 
 TEST_F(ScriptedRegistryTest, DoesNotWaitForARetryPastTheDeadline) {

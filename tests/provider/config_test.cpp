@@ -133,6 +133,45 @@ TEST(ConfigTest, RefreshAheadAndLastKnownGoodGrace) {
                     "bad.yaml:2: verification.refreshAhead: invalid duration");
 }
 
+TEST(ConfigTest, RegistryLimitsForEveryHostAndPerHost) {
+  auto defaults = ParseConfig("", "signet.yaml");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->registry_limits.max_concurrent_requests, 16);
+  EXPECT_EQ(defaults->registry_limits.requests_per_second, 50);
+  EXPECT_EQ(defaults->registry_limits.burst, 100);
+  auto set = ParseConfig(
+      "registryLimits:\n  maxConcurrentRequests: 4\n  requestsPerSecond: 2.5\n  burst: 10\n"
+      "registries:\n  - host: ghcr.io\n    requestsPerSecond: 0.5\n  - host: quay.io\n",
+      "signet.yaml");
+  ASSERT_TRUE(set.ok()) << set.error().message();
+  EXPECT_EQ(set->registry_limits.max_concurrent_requests, 4);
+  EXPECT_EQ(set->registry_limits.requests_per_second, 2.5);
+  EXPECT_EQ(set->registry_limits.burst, 10);
+  // A host's own limit wins; what it leaves out is the registryLimits one.
+  ASSERT_EQ(set->registry_host_limits.size(), 1u);  // quay.io sets none
+  EXPECT_EQ(set->registry_host_limits[0].host, "ghcr.io");
+  const RegistryLimits ghcr = set->registry_host_limits[0].Over(set->registry_limits);
+  EXPECT_EQ(ghcr.requests_per_second, 0.5);
+  EXPECT_EQ(ghcr.max_concurrent_requests, 4);
+  EXPECT_EQ(ghcr.burst, 10);
+  EXPECT_EQ(set->registries.size(), 2u);
+  // No rate limit at all is allowed.
+  EXPECT_TRUE(ParseConfig("registryLimits:\n  requestsPerSecond: 0\n", "ok.yaml").ok());
+
+  ExpectConfigError("registryLimits:\n  maxConcurrentRequests: 0\n",
+                    "bad.yaml:2: registryLimits.maxConcurrentRequests: must be between 1");
+  ExpectConfigError("registryLimits:\n  requestsPerSecond: fast\n",
+                    "bad.yaml:2: registryLimits.requestsPerSecond: expected a number");
+  ExpectConfigError("registryLimits:\n  requestsPerSecond: -1\n",
+                    "registryLimits: requestsPerSecond must be between 0 (no limit)");
+  ExpectConfigError("registryLimits:\n  burst: 0.5\n", "registryLimits: burst must be between 1");
+  ExpectConfigError("registryLimits:\n  rate: 5\n", "bad.yaml:2: registryLimits.rate: unknown key");
+  ExpectConfigError("registries:\n  - host: ghcr.io\n    burst: 0\n",
+                    "registries: host \"ghcr.io\": burst must be between 1");
+  ExpectConfigError("registries:\n  - host: \"*\"\n    maxConcurrentRequests: 2\n",
+                    "host \"*\" cannot carry limits");
+}
+
 TEST(ConfigTest, ErrorsNameTheKeyAndLine) {
   ExpectConfigError("server:\n  port: 8090\n  prot: 1\n", "bad.yaml:3: server.prot: unknown key");
   ExpectConfigError("verification:\n  deadline: soon\n",

@@ -29,6 +29,7 @@ class FakeImageVerifier : public ImageVerifier {
     // verifies only under a policy that trusts one of them (or every key).
     std::vector<std::string> signed_by = {};
     std::string failure_message = "fake failure";
+    int failure_http_status = 0;  // Error::http_status of the failure
   };
 
   // `repository_name` is "registry/path" as oci::Repository::Name() spells
@@ -65,7 +66,9 @@ class FakeImageVerifier : public ImageVerifier {
       image = it->second;
     }
     if (image.delay.count() > 0) std::this_thread::sleep_for(image.delay);
-    if (!image.valid) return Error(image.failure, image.failure_message);
+    if (!image.valid) {
+      return Error(image.failure, image.failure_message, image.failure_http_status);
+    }
     if (!image.signed_by.empty() && !policy.keys.empty()) {
       bool trusted = false;
       for (const auto& key : policy.keys) {

@@ -20,11 +20,20 @@ constexpr char kRepo[] = "registry.test:5000/team/app";
 
 FakeImageVerifier::Image Signed(char c) { return {FakeDigest(c), ErrorCode::kInternal, true, {}}; }
 
-FakeImageVerifier::Image Failing(char c, ErrorCode code, std::string message) {
+FakeImageVerifier::Image Failing(char c, ErrorCode code, std::string message, int http_status = 0) {
   FakeImageVerifier::Image image{FakeDigest(c), code, false, {}};
   image.failure_message = std::move(message);
+  image.failure_http_status = http_status;
   return image;
 }
+
+// A registry failure as the registry client reports it: the code, the
+// message and the HTTP status it came from.
+struct Failure {
+  ErrorCode code;
+  std::string message;
+  int http_status = 0;
+};
 
 std::string DigestKey(char c) { return std::string(kRepo) + "@" + FakeDigest(c); }
 
@@ -147,7 +156,7 @@ TEST_F(RefreshAndGraceTest, ARefreshThatFindsTheSignatureGoneMakesTheNextAnswerI
   // The verdict is forgotten too: a registry outage later is not graced.
   clock_.Advance(milliseconds(20000));
   fake_->Add(kRepo, "v1",
-             Failing('a', ErrorCode::kRegistry, "GET manifest: HTTP 503: unavailable"));
+             Failing('a', ErrorCode::kRegistry, "GET manifest: HTTP 503: unavailable", 503));
   auto during_outage = service->Decide({DigestKey('a')})[0];
   EXPECT_FALSE(during_outage.valid);
   EXPECT_EQ(GraceAnswers(), 0.0);
@@ -194,16 +203,19 @@ class GraceTest : public RefreshAndGraceTest {
 };
 
 TEST_F(GraceTest, RegistryUnavailableAnswersAVerifiedDigestFromItsVerdict) {
-  const std::vector<std::pair<ErrorCode, std::string>> outages = {
-      {ErrorCode::kRegistry, "GET manifest registry.test:5000/team/app: HTTP 503: busy"},
-      {ErrorCode::kRegistry, "cosign: GET blob: HTTP 429"},
+  const std::vector<Failure> outages = {
+      {ErrorCode::kRegistry, "GET manifest registry.test:5000/team/app: HTTP 503: busy", 503},
+      {ErrorCode::kRegistry, "cosign: GET blob: HTTP 429", 429},
+      // The status decides, not the text: no "HTTP 429" in this message.
+      {ErrorCode::kRegistry, "the registry is throttling requests", 429},
+      {ErrorCode::kAuth, "token server answered: service unavailable", 503},
       {ErrorCode::kNetwork, "connection refused"},
       {ErrorCode::kTimeout, "GET manifest timed out"},
   };
   double graced = 0;
-  for (const auto& [code, message] : outages) {
+  for (const auto& [code, message, http_status] : outages) {
     auto service = VerifiedThenExpired(kGrace);
-    fake_->Add(kRepo, "v1", Failing('a', code, message));
+    fake_->Add(kRepo, "v1", Failing('a', code, message, http_status));
     auto decision = service->Decide({DigestKey('a')})[0];
     EXPECT_TRUE(decision.valid) << message;
     EXPECT_TRUE(decision.graced) << message;
@@ -257,20 +269,23 @@ TEST_F(GraceTest, TheVerdictEndsWithTheGracePeriod) {
 }
 
 TEST_F(GraceTest, FailuresThatAreNotOutagesAreNeverGracedAndForgetTheVerdict) {
-  const std::vector<std::pair<ErrorCode, std::string>> verdicts = {
-      {ErrorCode::kAuth, "the registry refused access (HTTP 401)"},
+  const std::vector<Failure> verdicts = {
+      {ErrorCode::kAuth, "the registry refused access (HTTP 401)", 401},
       {ErrorCode::kImageNotFound, "image not found"},
-      {ErrorCode::kNotFound, "GET manifest: HTTP 404"},
+      {ErrorCode::kNotFound, "GET manifest: HTTP 404", 404},
       {ErrorCode::kNoSignatures, "no signatures"},
       {ErrorCode::kNoMatchingSignatures, "no signature verified"},
       {ErrorCode::kVerificationFailed, "bad signature"},
       {ErrorCode::kDigestMismatch, "content does not match"},
-      {ErrorCode::kRegistry, "GET manifest: HTTP 400: HTTP 503"},
+      {ErrorCode::kRegistry, "GET manifest: HTTP 400: HTTP 503", 400},
       {ErrorCode::kRegistry, "refusing redirect to http://elsewhere"},
+      // Text that looks like an outage, with no status behind it (a
+      // registry's error body quoted in a message): not an outage.
+      {ErrorCode::kRegistry, "GET manifest: HTTP 503: busy"},
   };
-  for (const auto& [code, message] : verdicts) {
+  for (const auto& [code, message, http_status] : verdicts) {
     auto service = VerifiedThenExpired(kGrace);
-    fake_->Add(kRepo, "v1", Failing('a', code, message));
+    fake_->Add(kRepo, "v1", Failing('a', code, message, http_status));
     auto decision = service->Decide({DigestKey('a')})[0];
     EXPECT_FALSE(decision.valid) << message;
     EXPECT_FALSE(decision.graced) << message;
@@ -327,15 +342,26 @@ TEST_F(GraceTest, RememberedVerdictsAreBounded) {
   EXPECT_TRUE(service->Decide({DigestKey('c')})[0].graced);
 }
 
-TEST(IsRegistryUnavailableTest, ClassifiesOutagesOnly) {
-  EXPECT_TRUE(IsRegistryUnavailable(Error(ErrorCode::kRegistry, "GET x: HTTP 502")));
-  EXPECT_TRUE(IsRegistryUnavailable(Error(ErrorCode::kRegistry, "GET x: HTTP 429: slow down")));
+TEST(IsRegistryUnavailableTest, ClassifiesOutagesByTheirTypedStatus) {
+  // Outages: a 429 or 5xx status carried by the error, whatever its text
+  // and code, and transport failures and timeouts.
+  EXPECT_TRUE(IsRegistryUnavailable(Error(ErrorCode::kRegistry, "GET x: HTTP 502", 502)));
+  EXPECT_TRUE(IsRegistryUnavailable(Error(ErrorCode::kRegistry, "throttled", 429)));
+  EXPECT_TRUE(IsRegistryUnavailable(Error(ErrorCode::kAuth, "token server down", 503)));
+  EXPECT_TRUE(IsRegistryUnavailable(
+      Error(ErrorCode::kRegistry, "x", 503).WithContext("fetching signatures")));
   EXPECT_TRUE(IsRegistryUnavailable(Error(ErrorCode::kNetwork, "refused")));
   EXPECT_TRUE(IsRegistryUnavailable(Error(ErrorCode::kTimeout, "timed out")));
-  EXPECT_FALSE(IsRegistryUnavailable(Error(ErrorCode::kRegistry, "GET x: HTTP 400: HTTP 503")));
-  EXPECT_FALSE(IsRegistryUnavailable(Error(ErrorCode::kRegistry, "GET x: HTTP 5031")));
+  // Not outages: other statuses, and text without a status (which matching
+  // the message used to take for one).
+  EXPECT_FALSE(IsRegistryUnavailable(Error(ErrorCode::kRegistry, "GET x: HTTP 429: slow down")));
+  EXPECT_FALSE(IsRegistryUnavailable(Error(ErrorCode::kRegistry, "GET x: HTTP 502")));
+  EXPECT_FALSE(
+      IsRegistryUnavailable(Error(ErrorCode::kRegistry, "GET x: HTTP 400: HTTP 503", 400)));
+  EXPECT_FALSE(IsRegistryUnavailable(Error(ErrorCode::kRegistry, "x", 600)));
   EXPECT_FALSE(IsRegistryUnavailable(Error(ErrorCode::kRegistry, "bad redirect")));
-  EXPECT_FALSE(IsRegistryUnavailable(Error(ErrorCode::kAuth, "GET x: HTTP 503")));
+  EXPECT_FALSE(IsRegistryUnavailable(Error(ErrorCode::kAuth, "refused", 401)));
+  EXPECT_FALSE(IsRegistryUnavailable(Error(ErrorCode::kNotFound, "absent", 404)));
   EXPECT_FALSE(IsRegistryUnavailable(Error(ErrorCode::kNoSignatures, "none")));
 }
 

@@ -1114,9 +1114,21 @@ TEST_F(ProviderMetricsE2ETest, EveryCounterMatchesARunWithKnownOutcomes) {
       kTagHits,       kTagMisses,        kResultHits,       kResultMisses,    kItemsValid,
       kItemsInvalid,  kRequestsDenied,   kRequestsOther};
 
+  // A registry that answers 429 and 503 on purpose, for the admission
+  // control's families: reached as 127.0.0.1 (default limits) and as
+  // localhost, a host of its own limited to one request per 6.7 s.
+  const int scripted_port = signet::testing::FreePort();
+  ChildProcess scripted(
+      {"python3", signet::testing::SourceDir() + "/tests/oci_registry/scripted_registry.py",
+       std::to_string(scripted_port), dir_.File("scripted-requests.log")},
+      {}, dir_.File("scripted.log"));
+  ASSERT_TRUE(signet::testing::WaitForPort(scripted_port));
+  const std::string slow_host = "localhost:" + std::to_string(scripted_port);
   // Cached answers must outlive the run, however loaded the machine is.
   signet::testing::WriteFile(dir_.File("cache.yaml"),
-                             "verification:\n  negativeCacheTTL: 10m\n  tagCacheTTL: 10m\n");
+                             "verification:\n  negativeCacheTTL: 10m\n  tagCacheTTL: 10m\n"
+                             "registries:\n  - host: " +
+                                 slow_host + "\n    requestsPerSecond: 0.15\n    burst: 1\n");
   auto provider = Start({"--deadline", "1500ms", "--config", dir_.File("cache.yaml")});
   const std::string start = Metrics(*provider);
 
@@ -1203,15 +1215,50 @@ TEST_F(ProviderMetricsE2ETest, EveryCounterMatchesARunWithKnownOutcomes) {
       << oversized.status << " " << oversized.body << "\n"
       << after_other;
 
+  // Admission control. 127.0.0.1: the first HEAD of limited:v1 is answered
+  // 429 (Retry-After: 1), honoured within the registry budget. localhost:
+  // the plain-HTTP request waits for the token the HTTPS attempt left
+  // (6.7 s later); after the 503 that answers it, the retry's token would
+  // come only after its deadline, so it is refused.
+  const std::string throttled_host = "127.0.0.1:" + std::to_string(scripted_port);
+  const std::string authority_throttled = "{host=\"" + throttled_host + "\"}";
+  const std::string authority_slow = "{host=\"" + slow_host + "\"}";
+  json admitted =
+      PostJson(*provider, "/validate",
+               ProviderRequestBody({throttled_host + "/limited:v1", slow_host + "/flaky:v1"}));
+  EXPECT_EQ(admitted["response"]["items"].size(), 2u) << admitted.dump();
+  std::string after_admission;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        after_admission = Metrics(*provider);
+        return MetricValue(after_admission, "signet_provider_registry_admission_rejections_total" +
+                                                authority_slow) >= 1;
+      },
+      std::chrono::seconds(40)))
+      << after_admission;
+  EXPECT_EQ(MetricValue(after_admission,
+                        "signet_provider_registry_throttled_total" + authority_throttled),
+            1)
+      << after_admission;
+  EXPECT_GE(MetricValue(after_admission,
+                        "signet_provider_registry_admission_waits_total" + authority_slow),
+            1)
+      << after_admission;
+  // Control: the registry with default limits never had to wait for a token.
+  EXPECT_EQ(MetricValue(after_admission, "signet_provider_registry_admission_rejections_total" +
+                                             authority_throttled),
+            0)
+      << after_admission;
+
   // Every family this run exposed, and only those, is in docs/provider.md
   // with its type and label names.
   const auto documented = DocumentedFamilies();
-  EXPECT_GE(documented.size(), 19u);
-  EXPECT_EQ(ExposedFamilies(after_other), documented) << after_other;
+  EXPECT_GE(documented.size(), 22u);
+  EXPECT_EQ(ExposedFamilies(after_admission), documented) << after_admission;
 
   // Prometheus's own linter accepts the hand-written exposition.
   TempDir scrape;
-  signet::testing::WriteFile(scrape.File("metrics.txt"), after_other);
+  signet::testing::WriteFile(scrape.File("metrics.txt"), after_admission);
   const auto lint =
       signet::testing::RunCommand({"sh", "-c", "\"$0\" check metrics < \"$1\"",
                                    signet::testing::PromtoolBinary(), scrape.File("metrics.txt")});

@@ -37,6 +37,9 @@ struct ServeFlags {
   std::string docker_config;
   std::string registry_cacert;
   bool allow_insecure_registry = false;
+  int registry_max_concurrent_requests = 0;
+  double registry_requests_per_second = 0;
+  double registry_burst = 0;
   std::uint64_t max_body_bytes = 0;
   std::size_t max_keys = 0;
   std::size_t max_connections_per_peer = 0;
@@ -121,6 +124,14 @@ Status ApplyFlags(const ServeFlags& f, policy::Config& config) {
     }
   }
   if (f.Given("--docker-config")) config.docker_config_file = f.docker_config;
+  policy::RegistryLimits& limits = config.registry_limits;
+  if (f.Given("--registry-max-concurrent-requests")) {
+    limits.max_concurrent_requests = f.registry_max_concurrent_requests;
+  }
+  if (f.Given("--registry-requests-per-second")) {
+    limits.requests_per_second = f.registry_requests_per_second;
+  }
+  if (f.Given("--registry-burst")) limits.burst = f.registry_burst;
   return policy::ValidateConfig(config);
 }
 
@@ -253,6 +264,14 @@ void RegisterServeCommand(CLI::App& app, Action& action) {
                   "PEM file with extra CA certificates for registries");
   cmd->add_flag("--allow-insecure-registry", f.allow_insecure_registry,
                 "skip registry TLS verification and allow plain-HTTP registries");
+  cmd->add_option("--registry-max-concurrent-requests", f.registry_max_concurrent_requests,
+                  "requests to one registry host at a time (default 16; registries[] entries may "
+                  "set their own)");
+  cmd->add_option("--registry-requests-per-second", f.registry_requests_per_second,
+                  "sustained requests per second to one registry host, 0 = no limit (default 50)");
+  cmd->add_option("--registry-burst", f.registry_burst,
+                  "requests that may go to one registry host at once after a quiet spell "
+                  "(default 100)");
   cmd->add_option("--max-body-bytes", f.max_body_bytes,
                   "largest request body accepted (default 1048576)")
       ->check(CLI::PositiveNumber);

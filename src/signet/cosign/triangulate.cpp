@@ -58,6 +58,10 @@ Result<std::string> ResolveDigest(oci::Registry& registry, const oci::ImageRefer
       case ErrorCode::kTimeout:
         return head.error().WithContext("resolving " + image.Name());
       default:
+        // Throttled: asking again with GET would only add to the load.
+        if (head.error().http_status() == 429) {
+          return head.error().WithContext("resolving " + image.Name());
+        }
         break;  // some registries answer HEAD badly; ask with GET
     }
   }

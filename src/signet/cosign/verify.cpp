@@ -114,7 +114,12 @@ LayerOutcome CheckLayer(BlobFetches& blobs, const std::string& digest, std::size
                 "the registry sent more than the " + std::to_string(layer.size) +
                     " bytes the descriptor declares: " + payload.error().message());
   }
-  if (!payload) return fail(payload.error().code(), payload.error().message());
+  if (!payload) {
+    // Kept whole (code and HTTP status), with the layer named.
+    outcome.error =
+        payload.error().WithContext("layer " + std::to_string(index) + " (" + layer.digest + ")");
+    return outcome;
+  }
   if (payload->size() != layer.size) {
     return fail(ErrorCode::kDigestMismatch, "payload size " + std::to_string(payload->size()) +
                                                 " differs from the descriptor's " +

@@ -285,15 +285,23 @@ Result<Token> RegistryAuth::Impl::FetchToken(const std::string& registry, const 
   }
   auto response = transport_.Perform(request, deadline).response;
   if (!response.ok()) return response.error().WithContext("fetching a token for " + registry);
-  if (response->status == 401 || response->status == 403) {
-    return Error(ErrorCode::kAuth, "token server " + realm_authority + " for registry " + registry +
-                                       " refused the credentials (HTTP " +
-                                       std::to_string(response->status) + ")");
+  const int status = static_cast<int>(response->status);
+  if (status == 401 || status == 403) {
+    return Error(ErrorCode::kAuth,
+                 "token server " + realm_authority + " for registry " + registry +
+                     " refused the credentials (HTTP " + std::to_string(status) + ")",
+                 status);
   }
-  if (response->status != 200) {
-    return Error(ErrorCode::kAuth, "token server " + realm_authority + " for registry " + registry +
-                                       " answered HTTP " + std::to_string(response->status) + ": " +
-                                       ErrorSnippet(response->body));
+  if (status != 200) {
+    std::string detail = ErrorSnippet(response->body);
+    if (status == 429) {
+      detail += std::string(detail.empty() ? "" : ": ") + "the token server is throttling requests";
+      if (!response->not_retried.empty()) detail += " (" + response->not_retried + ")";
+    }
+    return Error(ErrorCode::kAuth,
+                 "token server " + realm_authority + " for registry " + registry +
+                     " answered HTTP " + std::to_string(status) + ": " + detail,
+                 status);
   }
   Token token;
   std::int64_t expires_in = 60;

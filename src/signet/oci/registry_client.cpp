@@ -30,21 +30,28 @@ std::string MediaTypeOf(const std::string& content_type) {
   return Trimmed(std::string_view(content_type).substr(0, content_type.find(';')));
 }
 
-// Maps a non-success status of a registry call to an Error.
+// Maps a non-success status of a registry call to an Error that carries the
+// status (Error::http_status).
 Error StatusError(const std::string& what, const HttpResponse& response) {
-  std::string where = what + ": HTTP " + std::to_string(response.status);
+  const int status = static_cast<int>(response.status);
+  std::string where = what + ": HTTP " + std::to_string(status);
   std::string snippet = ErrorSnippet(response.body);
   if (!snippet.empty()) where += ": " + snippet;
-  switch (response.status) {
+  switch (status) {
     case 401:
     case 403:
-      return Error(ErrorCode::kAuth, what + ": the registry refused access (HTTP " +
-                                         std::to_string(response.status) +
-                                         "); check the registry credentials");
+      return Error(ErrorCode::kAuth,
+                   what + ": the registry refused access (HTTP " + std::to_string(status) +
+                       "); check the registry credentials",
+                   status);
     case 404:
-      return Error(ErrorCode::kNotFound, where);
+      return Error(ErrorCode::kNotFound, where, status);
+    case 429:
+      where += ": the registry is throttling requests";
+      if (!response.not_retried.empty()) where += " (" + response.not_retried + ")";
+      return Error(ErrorCode::kRegistry, where, status);
     default:
-      return Error(ErrorCode::kRegistry, where);
+      return Error(ErrorCode::kRegistry, where, status);
   }
 }
 
@@ -171,13 +178,42 @@ std::string ReferrersTagFor(const std::string& subject_digest) {
 
 RegistryClient::RegistryClient(RegistryClientOptions options)
     : transport_(static_cast<const TransportOptions&>(options)),
-      auth_(transport_, static_cast<const AuthOptions&>(options)) {}
+      auth_(transport_, static_cast<const AuthOptions&>(options)),
+      admission_(options.admission) {}
 RegistryClient::~RegistryClient() = default;
 
 RegistryClientCacheSizes RegistryClient::CacheSizes() const { return auth_.CacheSizes(); }
 
+// Identical manifest requests in flight share one exchange: same method,
+// registry, repository (and so credentials scope: one client holds one
+// keychain), reference, Accept and size cap.
+std::string RegistryClient::FlightKey(const std::string& method, const Repository& repo,
+                                      const std::string& ref, std::uint64_t max_bytes) {
+  return method + "\n" + repo.registry + "\n" + repo.path + "\n" + ref + "\n" + kManifestAccept +
+         "\n" + std::to_string(max_bytes);
+}
+
+std::function<void()> RegistryClient::OnJoin(const Repository& repo) {
+  if (!admission_) return {};
+  return [this, &repo] { admission_->Coalesced(UrlAuthority("https://" + repo.registry + "/")); };
+}
+
 Result<Manifest> RegistryClient::GetManifest(const Repository& repo, const std::string& ref,
                                              std::uint64_t max_bytes, Deadline deadline) {
+  return manifest_flights_.Do(
+      FlightKey("GET", repo, ref, max_bytes), deadline,
+      [&] { return FetchManifest(repo, ref, max_bytes, deadline); }, nullptr, OnJoin(repo));
+}
+
+Result<ManifestHead> RegistryClient::HeadManifest(const Repository& repo, const std::string& ref,
+                                                  Deadline deadline) {
+  return head_flights_.Do(
+      FlightKey("HEAD", repo, ref, kDefaultMaxManifestBytes), deadline,
+      [&] { return FetchManifestHead(repo, ref, deadline); }, nullptr, OnJoin(repo));
+}
+
+Result<Manifest> RegistryClient::FetchManifest(const Repository& repo, const std::string& ref,
+                                               std::uint64_t max_bytes, Deadline deadline) {
   if (Status s = CheckRef(ref); !s.ok()) return s.error();
   std::string what = "GET manifest " + repo.Name() + (IsValidSha256Digest(ref) ? "@" : ":") + ref;
   RegistryRequest request;
@@ -211,8 +247,8 @@ Result<Manifest> RegistryClient::GetManifest(const Repository& repo, const std::
   return manifest;
 }
 
-Result<ManifestHead> RegistryClient::HeadManifest(const Repository& repo, const std::string& ref,
-                                                  Deadline deadline) {
+Result<ManifestHead> RegistryClient::FetchManifestHead(const Repository& repo,
+                                                       const std::string& ref, Deadline deadline) {
   if (Status s = CheckRef(ref); !s.ok()) return s.error();
   std::string what = "HEAD manifest " + repo.Name() + (IsValidSha256Digest(ref) ? "@" : ":") + ref;
   RegistryRequest request;

@@ -24,6 +24,11 @@
 // referrer manifest that uses whichever the registry needs. None of them is
 // used by image signing or verification yet.
 //
+// Manifests: concurrent identical GET or HEAD requests (same registry,
+// repository, reference, Accept and size cap, through this client and so
+// with the same credentials) share one exchange and its result, errors
+// included (Singleflight, singleflight.h); nothing is cached beyond it.
+//
 // A cold verification on an anonymous registry therefore costs three
 // requests (HEAD tag, GET signature manifest, GET signature blob); a
 // registry that wants credentials adds the 401 that carries its challenge
@@ -41,6 +46,7 @@
 #include "signet/oci/auth.h"
 #include "signet/oci/manifest.h"
 #include "signet/oci/registry.h"
+#include "signet/oci/singleflight.h"
 #include "signet/oci/transport.h"
 
 namespace signet::oci {
@@ -203,8 +209,20 @@ class RegistryClient : public Registry {
                                                  const std::string& media_type,
                                                  const std::string& bytes, Deadline deadline);
 
+  Result<Manifest> FetchManifest(const Repository& repo, const std::string& tag_or_digest,
+                                 std::uint64_t max_bytes, Deadline deadline);
+  Result<ManifestHead> FetchManifestHead(const Repository& repo, const std::string& tag_or_digest,
+                                         Deadline deadline);
+  static std::string FlightKey(const std::string& method, const Repository& repo,
+                               const std::string& ref, std::uint64_t max_bytes);
+  // Reports a joined flight to the admission control's observer.
+  std::function<void()> OnJoin(const Repository& repo);
+
   HttpTransport transport_;
   RegistryAuth auth_;
+  std::shared_ptr<RegistryAdmission> admission_;  // null = none
+  Singleflight<Manifest> manifest_flights_;
+  Singleflight<ManifestHead> head_flights_;
   std::mutex referrers_tag_mutex_;  // serializes AddToReferrersTag
 };
 

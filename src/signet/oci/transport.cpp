@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -135,6 +136,22 @@ std::string ErrorSnippet(const std::string& body) {
     out.push_back(std::isprint(static_cast<unsigned char>(c)) ? c : ' ');
   }
   return Trim(out);
+}
+
+std::optional<std::chrono::milliseconds> ParseRetryAfter(const std::string& value,
+                                                         std::int64_t now_unix) {
+  // Longer waits than this are taken as this: no deadline is that long.
+  constexpr std::int64_t kMaxSeconds = 7 * 24 * 3600;
+  const std::string v = Trim(value);
+  if (v.empty()) return std::nullopt;
+  if (std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    const std::int64_t seconds = v.size() > 9 ? kMaxSeconds : std::stoll(v);
+    return std::chrono::seconds(std::min(seconds, kMaxSeconds));
+  }
+  const time_t at = curl_getdate(v.c_str(), nullptr);
+  if (at == -1) return std::nullopt;
+  const std::int64_t seconds = std::clamp<std::int64_t>(at - now_unix, 0, kMaxSeconds);
+  return std::chrono::seconds(seconds);
 }
 
 std::string HttpResponse::Header(const std::string& name) const {
@@ -380,26 +397,66 @@ HttpResult HttpTransport::Impl::PerformOnce(const HttpRequest& request, Deadline
 
 HttpResult HttpTransport::Impl::Perform(const HttpRequest& request, Deadline deadline) {
   int attempts = request.retry == Retry::kIdempotent ? std::max(0, options_.max_retries) + 1 : 1;
+  const std::string authority = options_.admission ? UrlAuthority(request.url) : std::string();
   for (int attempt = 1;; ++attempt) {
     CURLcode transport = CURLE_OK;
-    HttpResult result = PerformOnce(request, deadline, &transport);
+    // A refusal is not retried (transport stays CURLE_OK): it already
+    // waited as long as the deadline allows.
+    HttpResult result = [&]() -> HttpResult {
+      RegistryAdmission::Permit permit;
+      if (options_.admission) {
+        auto admitted = options_.admission->Admit(authority, deadline);
+        if (!admitted.ok()) {
+          return {admitted.error().WithContext(request.method + " " + request.url),
+                  TransportFailure::kTimeout};
+        }
+        permit = std::move(admitted).value();
+      }
+      return PerformOnce(request, deadline, &transport);
+    }();
     Result<HttpResponse>& response = result.response;
     bool retry = false;
+    bool throttled = false;
     std::chrono::milliseconds wait(100 << std::min(attempt - 1, 5));
     if (!response.ok()) {
       retry = IsRetryableTransportError(transport);
     } else if (IsRetryableStatus(response->status)) {
       retry = true;
-      std::string after = response->Header("retry-after");
-      if (!after.empty() && std::all_of(after.begin(), after.end(), ::isdigit) &&
-          after.size() < 7) {
-        wait = std::chrono::milliseconds(std::stol(after) * 1000);
-      }
+      throttled = response->status == 429;
+      auto after = ParseRetryAfter(response->Header("retry-after"),
+                                   static_cast<std::int64_t>(std::time(nullptr)));
+      if (after) wait = *after;
+      if (throttled && options_.admission) options_.admission->Throttled(authority, wait);
     }
-    if (!retry || attempt >= attempts) return result;
-    wait = std::min(wait, options_.max_retry_wait);
-    if (deadline && Clock::now() + wait >= *deadline) {
-      return result;  // no time left for another attempt
+    if (!retry) return result;
+    const auto now = Clock::now();
+    if (throttled) {
+      // Honour Retry-After as sent, or not at all.
+      std::string why;
+      if (attempt >= attempts) {
+        why = "still throttled after " + std::to_string(attempt) + " attempts";
+      } else if (deadline && now + wait >= *deadline) {
+        why = "the registry asks to wait " + std::to_string(wait.count()) +
+              " ms (Retry-After), past the deadline (" +
+              std::to_string(std::max<long long>(
+                  0,
+                  std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - now).count())) +
+              " ms left)";
+      } else if (!deadline && wait > options_.max_retry_wait) {
+        why = "the registry asks to wait " + std::to_string(wait.count()) +
+              " ms (Retry-After), more than the " +
+              std::to_string(options_.max_retry_wait.count()) + " ms this client waits";
+      }
+      if (!why.empty()) {
+        response->not_retried = why;
+        return result;
+      }
+    } else {
+      if (attempt >= attempts) return result;
+      wait = std::min(wait, options_.max_retry_wait);
+      if (deadline && now + wait >= *deadline) {
+        return result;  // no time left for another attempt
+      }
     }
     std::this_thread::sleep_for(wait);
   }

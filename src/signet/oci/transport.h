@@ -10,8 +10,18 @@
 // - Size caps: a body larger than the request's max_body is refused as
 //   kTooLarge, before it is read when Content-Length announces it.
 // - Retries: a request marked Retry::kIdempotent is retried on 429, 500,
-//   502, 503, 504 (honouring Retry-After up to max_retry_wait) and on
-//   connection resets, at most max_retries times.
+//   502, 503, 504 and on connection resets, at most max_retries times, after
+//   a backoff or the answer's Retry-After (seconds or an HTTP-date), capped
+//   at max_retry_wait for 5xx.
+// - 429: Retry-After is honoured as sent when the request has a deadline
+//   and the wait ends before it (without a deadline, when it is at most
+//   max_retry_wait); otherwise the 429 is returned at once, with
+//   HttpResponse::not_retried saying why. Each 429 also pauses the host in
+//   the admission control (if any) for that long.
+// - Admission: with TransportOptions::admission, every exchange (attempts,
+//   and each hop the auth layer makes) first waits for a slot and a token of
+//   its host (admission.h), within the deadline; a request that cannot be
+//   admitted fails with kTimeout without touching the network.
 // - Deadline: each attempt's connect and transfer timeouts shrink to the time
 //   left; no attempt starts, and no retry wait begins, past the deadline.
 // - Keep-alive: idle curl handles (and their connections) are pooled with a
@@ -27,9 +37,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "signet/oci/admission.h"
 #include "signet/oci/deadline.h"
 #include "signet/result.h"
 
@@ -55,6 +67,9 @@ struct HttpResponse {
   std::map<std::string, std::string> headers;  // lowercase names; repeats joined by ", "
   std::string body;
   std::string url;  // the URL this response came from
+  // Why a 429 came back instead of being retried ("" otherwise), e.g. the
+  // Retry-After wait would end past the deadline.
+  std::string not_retried;
 
   std::string Header(const std::string& name) const;
 };
@@ -79,9 +94,13 @@ struct TransportOptions {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds request_timeout{30000};  // whole request, retries excluded
   int max_retries = 3;                               // for Retry::kIdempotent requests
-  std::chrono::milliseconds max_retry_wait{2000};    // cap on Retry-After / backoff
+  // Cap on the backoff and Retry-After of 5xx; for 429 only without a deadline.
+  std::chrono::milliseconds max_retry_wait{2000};
   std::string user_agent = "signet";
   std::function<void(const std::string& authority, long status)> on_response;
+  // Per-host admission control, shared by every transport that talks to the
+  // same hosts; null = none.
+  std::shared_ptr<RegistryAdmission> admission;
 };
 
 class HttpTransport {
@@ -110,5 +129,10 @@ Result<std::string> ResolveUrl(const std::string& base, const std::string& locat
 std::string PercentEncode(std::string_view s);
 // A printable, bounded excerpt of a registry error body.
 std::string ErrorSnippet(const std::string& body);
+// The wait a Retry-After header asks for: delta-seconds, or an HTTP-date
+// (`now_unix` is the current time in seconds since the epoch); a date in the
+// past is 0. nullopt when the value is neither.
+std::optional<std::chrono::milliseconds> ParseRetryAfter(const std::string& value,
+                                                         std::int64_t now_unix);
 
 }  // namespace signet::oci

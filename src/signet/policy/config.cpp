@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -94,6 +96,17 @@ class Reader {
                   "must be between " + std::to_string(min) + " and " + std::to_string(max));
     }
     out = static_cast<Int>(value);
+  }
+
+  void Number(const YAML::Node& node, const std::string& path, double& out) {
+    if (failed() || !node.IsDefined() || node.IsNull()) return;
+    const std::string s = node.IsScalar() ? node.Scalar() : "";
+    char* end = nullptr;
+    const double value = s.empty() ? 0 : std::strtod(s.c_str(), &end);
+    if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(value)) {
+      return Fail(node, path, "expected a number, got \"" + s + "\"");
+    }
+    out = value;
   }
 
   void Duration(const YAML::Node& node, const std::string& path, std::chrono::milliseconds& out) {
@@ -260,15 +273,47 @@ void ReadPolicies(Reader& r, const YAML::Node& node, std::vector<PolicyConfig>& 
   }
 }
 
-void ReadRegistries(Reader& r, const YAML::Node& node, std::vector<RegistryConfig>& out) {
+// A registries[] entry's own limits: only the keys given.
+void ReadOptionalLimits(Reader& r, const YAML::Node& node, const std::string& p,
+                        RegistryHostLimits& out) {
+  if (node["maxConcurrentRequests"].IsDefined() && !node["maxConcurrentRequests"].IsNull()) {
+    int value = 0;
+    r.Integer(node["maxConcurrentRequests"], p + ".maxConcurrentRequests", value, 1, 100000);
+    out.max_concurrent_requests = value;
+  }
+  if (node["requestsPerSecond"].IsDefined() && !node["requestsPerSecond"].IsNull()) {
+    double value = 0;
+    r.Number(node["requestsPerSecond"], p + ".requestsPerSecond", value);
+    out.requests_per_second = value;
+  }
+  if (node["burst"].IsDefined() && !node["burst"].IsNull()) {
+    double value = 0;
+    r.Number(node["burst"], p + ".burst", value);
+    out.burst = value;
+  }
+}
+
+void ReadRegistryLimits(Reader& r, const YAML::Node& node, RegistryLimits& out) {
+  const std::string p = "registryLimits";
+  if (!node.IsDefined() || node.IsNull()) return;
+  if (!r.ExpectMap(node, p, {"maxConcurrentRequests", "requestsPerSecond", "burst"})) return;
+  r.Integer(node["maxConcurrentRequests"], p + ".maxConcurrentRequests",
+            out.max_concurrent_requests, 1, 100000);
+  r.Number(node["requestsPerSecond"], p + ".requestsPerSecond", out.requests_per_second);
+  r.Number(node["burst"], p + ".burst", out.burst);
+}
+
+void ReadRegistries(Reader& r, const YAML::Node& node, std::vector<RegistryConfig>& out,
+                    std::vector<RegistryHostLimits>& limits) {
   if (!node.IsDefined() || node.IsNull()) return;
   if (!node.IsSequence()) return r.Fail(node, "registries", "expected a list of registries");
   out.clear();
+  limits.clear();
   for (std::size_t i = 0; i < node.size() && !r.failed(); ++i) {
     const std::string p = "registries[" + std::to_string(i) + "]";
-    if (!r.ExpectMap(
-            node[i], p,
-            {"host", "usernameFile", "passwordFile", "caFile", "insecure", "tokenRealmHosts"})) {
+    if (!r.ExpectMap(node[i], p,
+                     {"host", "usernameFile", "passwordFile", "caFile", "insecure",
+                      "tokenRealmHosts", "maxConcurrentRequests", "requestsPerSecond", "burst"})) {
       return;
     }
     RegistryConfig registry;
@@ -278,7 +323,13 @@ void ReadRegistries(Reader& r, const YAML::Node& node, std::vector<RegistryConfi
     r.String(node[i]["caFile"], p + ".caFile", registry.ca_file);
     r.Bool(node[i]["insecure"], p + ".insecure", registry.insecure);
     r.StringList(node[i]["tokenRealmHosts"], p + ".tokenRealmHosts", registry.token_realm_hosts);
+    RegistryHostLimits own;
+    ReadOptionalLimits(r, node[i], p, own);
     if (r.failed()) return;
+    if (own.max_concurrent_requests || own.requests_per_second || own.burst) {
+      own.host = registry.host;
+      limits.push_back(std::move(own));
+    }
     if (registry.host.empty()) r.Fail(node[i], p + ".host", "is required");
     if (registry.username_file.empty() != registry.password_file.empty()) {
       r.Fail(node[i], p, "usernameFile and passwordFile must be given together");
@@ -382,15 +433,17 @@ Result<Config> ParseConfig(std::string_view yaml, std::string_view source) {
   if (root.IsNull()) return config;
   Reader r{std::string(source)};
   try {
-    if (r.ExpectMap(root, "",
-                    {"server", "verification", "mutation", "keys", "policies", "registries",
-                     "dockerConfigFile", "dangerouslySendCredentialsToAnyRegistry"})) {
+    if (r.ExpectMap(
+            root, "",
+            {"server", "verification", "mutation", "keys", "policies", "registries",
+             "registryLimits", "dockerConfigFile", "dangerouslySendCredentialsToAnyRegistry"})) {
       ReadServer(r, root["server"], config.server);
       ReadVerification(r, root["verification"], config.verification);
       ReadMutation(r, root["mutation"], config.mutation);
       ReadKeys(r, root["keys"], config.keys);
       ReadPolicies(r, root["policies"], config.policies);
-      ReadRegistries(r, root["registries"], config.registries);
+      ReadRegistries(r, root["registries"], config.registries, config.registry_host_limits);
+      ReadRegistryLimits(r, root["registryLimits"], config.registry_limits);
       r.String(root["dockerConfigFile"], "dockerConfigFile", config.docker_config_file);
       r.Bool(root["dangerouslySendCredentialsToAnyRegistry"],
              "dangerouslySendCredentialsToAnyRegistry",
@@ -531,6 +584,20 @@ Status ValidateConfig(const Config& config) {
       }
     }
   }
+  if (auto status = CheckRegistryLimits(config.registry_limits, "registryLimits"); !status.ok()) {
+    return status;
+  }
+  for (const auto& own : config.registry_host_limits) {
+    if (own.host == "*") {
+      return invalid(
+          "registries: host \"*\" cannot carry limits; registryLimits sets them for every host");
+    }
+    if (auto status = CheckRegistryLimits(own.Over(config.registry_limits),
+                                          "registries: host \"" + own.host + "\"");
+        !status.ok()) {
+      return status;
+    }
+  }
   for (const auto& registry : config.registries) {
     if (registry.host == "*" && !registry.username_file.empty() &&
         !config.dangerously_send_credentials_to_any_registry) {
@@ -546,6 +613,31 @@ Status ValidateConfig(const Config& config) {
                        realm_host + "\" is not a host or host:port");
       }
     }
+  }
+  return OkStatus();
+}
+
+RegistryLimits RegistryHostLimits::Over(const RegistryLimits& defaults) const {
+  RegistryLimits limits = defaults;
+  if (max_concurrent_requests) limits.max_concurrent_requests = *max_concurrent_requests;
+  if (requests_per_second) limits.requests_per_second = *requests_per_second;
+  if (burst) limits.burst = *burst;
+  return limits;
+}
+
+Status CheckRegistryLimits(const RegistryLimits& limits, const std::string& what) {
+  const auto invalid = [&](const std::string& why) {
+    return Error(ErrorCode::kInvalidArgument, what + ": " + why);
+  };
+  if (limits.max_concurrent_requests < 1 || limits.max_concurrent_requests > 100000) {
+    return invalid("maxConcurrentRequests must be between 1 and 100000");
+  }
+  if (!std::isfinite(limits.requests_per_second) || limits.requests_per_second < 0 ||
+      limits.requests_per_second > 1000000) {
+    return invalid("requestsPerSecond must be between 0 (no limit) and 1000000");
+  }
+  if (!std::isfinite(limits.burst) || limits.burst < 1 || limits.burst > 1000000) {
+    return invalid("burst must be between 1 and 1000000");
   }
   return OkStatus();
 }

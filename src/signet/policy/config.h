@@ -86,6 +86,16 @@ struct PolicyConfig {
   std::map<std::string, std::string> annotations;
 };
 
+// Admission control of the requests to one registry host (oci/admission.h):
+// how many run at once, and a token bucket (sustained rate and burst). The
+// defaults suit public registries: below the request rates they throttle
+// at, and 16 connections per host.
+struct RegistryLimits {
+  int max_concurrent_requests = 16;
+  double requests_per_second = 50;  // 0 = no rate limit
+  double burst = 100;
+};
+
 struct RegistryConfig {
   std::string host;  // host[:port], as in image references; "*" only with the opt-in below
   std::string username_file;
@@ -95,6 +105,19 @@ struct RegistryConfig {
   // Token realm hosts ("host" = port 443, or "host:port") on other hosts that
   // may receive this registry's credentials, over HTTPS only.
   std::vector<std::string> token_realm_hosts;
+};
+
+// The limits a registries[] entry sets for its host (its keys
+// maxConcurrentRequests, requestsPerSecond, burst); each one not given is
+// the registryLimits one.
+struct RegistryHostLimits {
+  std::string host;
+  std::optional<int> max_concurrent_requests;
+  std::optional<double> requests_per_second;
+  std::optional<double> burst;
+
+  // `defaults` with this entry's own limits on top.
+  RegistryLimits Over(const RegistryLimits& defaults) const;
 };
 
 // POST /mutate only; /validate never reads this section.
@@ -112,6 +135,10 @@ struct Config {
   std::vector<KeyConfig> keys;
   std::vector<PolicyConfig> policies;
   std::vector<RegistryConfig> registries;
+  // Admission limits of every registry host without its own (registries[]).
+  RegistryLimits registry_limits;
+  // Hosts with limits of their own, one per registries[] entry that sets any.
+  std::vector<RegistryHostLimits> registry_host_limits;
   std::string docker_config_file;  // kubernetes imagePullSecret (.dockerconfigjson)
   // Lets a registries[] entry with host "*" carry credentials, which then go
   // to every registry any pod names. Off: such an entry is refused.
@@ -128,8 +155,14 @@ Result<Config> LoadConfigFile(const std::string& path);
 // Cross-field checks: unique key and policy names, policies refer to known
 // keys, valid port, TLS version, limits and durations, valid image globs and
 // mutation.exemptImages entries (ExemptImages::CheckEntry),
-// credentials for host "*" only with dangerously_send_credentials_to_any_registry.
+// credentials for host "*" only with dangerously_send_credentials_to_any_registry,
+// registry limits within their ranges (CheckRegistryLimits).
 Status ValidateConfig(const Config& config);
+
+// Ranges of admission limits: maxConcurrentRequests 1..100000,
+// requestsPerSecond 0..1000000 (0 = none), burst 1..1000000; `what` names
+// the section in the message.
+Status CheckRegistryLimits(const RegistryLimits& limits, const std::string& what);
 
 // Reads every registries[].caFile (and `extra_ca_file`, the --registry-cacert
 // flag, when not empty): each must be a readable file holding at least one PEM

@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "signet/oci/admission.h"
 #include "signet/oci/registry_router.h"
 #include "signet/policy/policy_set.h"
 #include "signet/policy/registry_credentials.h"
@@ -31,6 +32,31 @@ server::ServerOptions HealthServerOptions(const policy::ListenAddress& address) 
   options.max_connections_per_peer = 16;
   options.io_threads = 1;
   options.handler_threads = 2;
+  return options;
+}
+
+oci::AdmissionLimits AdmissionLimitsOf(const policy::RegistryLimits& limits) {
+  return {limits.max_concurrent_requests, limits.requests_per_second, limits.burst};
+}
+
+// Per-host admission control from registryLimits and registries[], with
+// its waits, refusals and 429s counted.
+oci::AdmissionOptions AdmissionOptionsOf(const policy::Config& config, ProviderMetrics* metrics) {
+  oci::AdmissionOptions options;
+  options.defaults = AdmissionLimitsOf(config.registry_limits);
+  for (const policy::RegistryHostLimits& own : config.registry_host_limits) {
+    // "host" (any port) or "host:port", as admission control matches them.
+    options.hosts[own.host] = AdmissionLimitsOf(own.Over(config.registry_limits));
+  }
+  options.observer.waited = [metrics](const std::string& host, double) {
+    metrics->RegistryAdmission(host, ProviderMetrics::Admission::kWaited);
+  };
+  options.observer.rejected = [metrics](const std::string& host) {
+    metrics->RegistryAdmission(host, ProviderMetrics::Admission::kRejected);
+  };
+  options.observer.throttled = [metrics](const std::string& host) {
+    metrics->RegistryAdmission(host, ProviderMetrics::Admission::kThrottled);
+  };
   return options;
 }
 
@@ -92,6 +118,8 @@ Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
     client.on_response = [metrics](const std::string&, long status) {
       metrics->RegistryResponse(status);
     };
+    client.admission =
+        std::make_shared<oci::RegistryAdmission>(AdmissionOptionsOf(config, metrics));
     std::vector<oci::RegistryHostSettings> hosts;
     for (const policy::RegistryConfig& registry : config.registries) {
       hosts.push_back(

@@ -88,4 +88,26 @@ void ProviderMetrics::RegistryResponse(long status) {
       .Increment();
 }
 
+void ProviderMetrics::RegistryAdmission(const std::string& host, Admission event) {
+  const char* name = nullptr;
+  const char* help = nullptr;
+  switch (event) {
+    case Admission::kWaited:
+      name = "signet_provider_registry_admission_waits_total";
+      help = "Registry requests that waited for a slot or a token of their host.";
+      break;
+    case Admission::kRejected:
+      name = "signet_provider_registry_admission_rejections_total";
+      help =
+          "Registry requests refused because their host could not admit them before their "
+          "deadline.";
+      break;
+    case Admission::kThrottled:
+      name = "signet_provider_registry_throttled_total";
+      help = "HTTP 429 answers from registry hosts.";
+      break;
+  }
+  registry_.GetCounter(name, help, {{"host", host}}).Increment();
+}
+
 }  // namespace signet::provider

@@ -18,6 +18,12 @@
 //   signet_provider_grace_answers_total                 keys answered valid from a
 //                                                       last-known-good verdict
 //   signet_provider_registry_requests_total{code}       code: HTTP status, 0 = transport failure
+//   signet_provider_registry_admission_waits_total{host}       requests that waited for a slot
+//                                                              or a token of their host
+//   signet_provider_registry_admission_rejections_total{host}  requests refused: not admitted
+//                                                              before their deadline
+//   signet_provider_registry_throttled_total{host}             429 answers
+//   (host: "host:port" as requests address it)
 //
 // Thread-safety: every method may be called concurrently. The registry must
 // outlive this object.
@@ -52,6 +58,8 @@ class ProviderMetrics {
   void Refreshed(const std::string& result);
   void GraceAnswer();
   void RegistryResponse(long status);
+  enum class Admission { kWaited, kRejected, kThrottled };
+  void RegistryAdmission(const std::string& host, Admission event);
 
   server::MetricsRegistry& registry() { return registry_; }
 

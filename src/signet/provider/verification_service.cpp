@@ -1,7 +1,6 @@
 #include "signet/provider/verification_service.h"
 
 #include <algorithm>
-#include <cctype>
 
 #include "signet/provider/json_log.h"
 
@@ -22,24 +21,6 @@ ProviderMetrics::CacheResult CacheLookupResult(bool found) {
   return found ? ProviderMetrics::CacheResult::kHit : ProviderMetrics::CacheResult::kMiss;
 }
 
-// The status in "...: HTTP <code>" (how the registry client spells an
-// unexpected status; the first occurrence is the client's own, before any
-// text the registry sent), or 0.
-int HttpStatusIn(const std::string& message) {
-  static constexpr std::string_view kMarker = ": HTTP ";
-  const std::size_t at = message.find(kMarker);
-  if (at == std::string::npos) return 0;
-  const std::size_t begin = at + kMarker.size();
-  if (message.size() < begin + 3) return 0;
-  int status = 0;
-  for (std::size_t i = begin; i < begin + 3; ++i) {
-    if (!std::isdigit(static_cast<unsigned char>(message[i]))) return 0;
-    status = status * 10 + (message[i] - '0');
-  }
-  if (message.size() > begin + 3 && message[begin + 3] != ':') return 0;
-  return status;
-}
-
 }  // namespace
 
 bool IsRegistryUnavailable(const Error& error) {
@@ -47,12 +28,10 @@ bool IsRegistryUnavailable(const Error& error) {
     case ErrorCode::kNetwork:
     case ErrorCode::kTimeout:
       return true;
-    case ErrorCode::kRegistry: {
-      const int status = HttpStatusIn(error.message());
+    default: {
+      const int status = error.http_status();
       return status == 429 || (status >= 500 && status <= 599);
     }
-    default:
-      return false;
   }
 }
 

@@ -68,9 +68,11 @@ inline constexpr std::string_view kTimedOutReason = "verification timed out";
 
 // True when `error` says the registry is unavailable rather than that the
 // image is bad: a transport failure (kNetwork: connection refused or reset,
-// DNS, TLS), a timeout (kTimeout), or kRegistry for an HTTP 429 or 5xx
-// answer. Never for authentication, not-found, missing or non-matching
-// signatures, digest mismatches, or protocol errors.
+// DNS, TLS), a timeout (kTimeout), or an HTTP 429 or 5xx answer from the
+// registry or its token server (the error's typed Error::http_status; the
+// message text is never read). Never for refused credentials (401, 403),
+// not-found, missing or non-matching signatures, digest mismatches, or
+// protocol errors.
 bool IsRegistryUnavailable(const Error& error);
 
 struct VerificationServiceOptions {

@@ -1,0 +1,157 @@
+// Per-host admission control for registry requests: a concurrency limit and
+// a token bucket for each registry host, shared by every client that talks to
+// it (RegistryRouter's clients share one RegistryAdmission through
+// TransportOptions::admission).
+//
+// - Before each exchange (each attempt, redirect and token request) the
+//   transport asks Admit() for the request's authority ("host:port"). A
+//   request first waits for one of the host's max_concurrent slots, then for
+//   a token. Waits end at the request's deadline: when the bucket cannot
+//   give a token before the deadline the request fails at once, and a
+//   request still waiting for a slot at its deadline fails then; both with
+//   ErrorCode::kTimeout and a reason that names the host and the limit.
+// - A 429 from a host pauses its bucket for the answer's Retry-After, at
+//   most max_pause (Throttled()): no request to that host is admitted
+//   before then, and the bucket starts empty, refilling at its rate. Longer
+//   waits are each throttled request's own (the transport fails it at once
+//   when its deadline cannot cover them), so that one repository's long
+//   Retry-After does not stop every other request to the host.
+// - Limits come from AdmissionOptions: defaults for every host, and limits
+//   per host (a host named without a port matches it on any port).
+//
+// TokenBucket is the pure arithmetic, with the time passed in, so that it is
+// tested without a clock. RegistryAdmission takes its clock and its sleep
+// as functions for the same reason.
+//
+// Thread-safety: RegistryAdmission's methods may be called concurrently;
+// TokenBucket is not synchronized (RegistryAdmission locks around it).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "signet/oci/deadline.h"
+#include "signet/result.h"
+
+namespace signet::oci {
+
+// Taken as given: the configuration validates them (policy::CheckRegistryLimits).
+struct AdmissionLimits {
+  // Exchanges with the host at the same time.
+  int max_concurrent = 16;
+  // Sustained requests per second; 0 = no rate limit.
+  double requests_per_second = 50;
+  // Requests that may go at once after a quiet spell (the bucket's size).
+  double burst = 100;
+};
+
+class TokenBucket {
+ public:
+  using TimePoint = DeadlineClock::time_point;
+
+  // Starts full at `now`. A rate of 0 never limits (only Pause does).
+  TokenBucket(double requests_per_second, double burst, TimePoint now);
+
+  // Takes one token if one is available by `latest` (the caller then waits
+  // until the returned time, which may be `now`); takes nothing and returns
+  // nullopt otherwise.
+  std::optional<TimePoint> Reserve(TimePoint now, TimePoint latest);
+  // No token before `until`; from then the bucket refills from empty.
+  // Tokens reserved before keep their times (they are not given twice).
+  void Pause(TimePoint now, TimePoint until);
+  TimePoint paused_until() const { return paused_until_; }
+  // Whether the bucket is full and unpaused at `now`: it holds nothing that
+  // a fresh bucket would not.
+  bool Idle(TimePoint now) const;
+
+ private:
+  void Refill(TimePoint now);
+
+  double rate_;
+  double burst_;
+  double tokens_;  // negative: reserved ahead
+  TimePoint stamp_;
+  TimePoint paused_until_{};
+};
+
+// What admission control reports, for metrics. Each callback may be empty.
+struct AdmissionObserver {
+  // A request waited `seconds` (> 0) for a slot or a token before it went.
+  std::function<void(const std::string& host, double seconds)> waited;
+  // A request was refused: it could not be admitted before its deadline.
+  std::function<void(const std::string& host)> rejected;
+  // The host answered 429.
+  std::function<void(const std::string& host)> throttled;
+  // A request joined an identical one in flight instead of being sent.
+  std::function<void(const std::string& host)> coalesced;
+};
+
+struct AdmissionOptions {
+  AdmissionLimits defaults;
+  // Limits of particular hosts: "host" (any port) or "host:port".
+  std::map<std::string, AdmissionLimits> hosts;
+  AdmissionObserver observer;
+  // At most this many idle hosts are remembered; beyond it idle ones are
+  // forgotten (hosts with requests in flight or a pause are kept).
+  std::size_t max_hosts = 4096;
+  // Longest pause of a host after a 429.
+  std::chrono::milliseconds max_pause{1000};
+  // Injected time (tests); default steady_clock and sleep_until.
+  std::function<DeadlineClock::time_point()> now;
+  std::function<void(DeadlineClock::time_point)> sleep_until;
+};
+
+class RegistryAdmission {
+ public:
+  explicit RegistryAdmission(AdmissionOptions options);
+  ~RegistryAdmission();
+  RegistryAdmission(const RegistryAdmission&) = delete;
+  RegistryAdmission& operator=(const RegistryAdmission&) = delete;
+
+  // Holds one of a host's slots until destroyed.
+  class Permit {
+   public:
+    Permit() = default;
+    Permit(Permit&& other) noexcept;
+    Permit& operator=(Permit&& other) noexcept;
+    ~Permit();
+
+   private:
+    friend class RegistryAdmission;
+    struct Host;
+    explicit Permit(std::shared_ptr<Host> host) : host_(std::move(host)) {}
+    void Release();
+    std::shared_ptr<Host> host_;
+  };
+
+  // Waits for a slot and a token of `authority` ("host:port"), within
+  // `deadline` (nullopt: as long as it takes). kTimeout when that is not
+  // possible; the reason names the host and what was exhausted.
+  Result<Permit> Admit(const std::string& authority, Deadline deadline);
+  // `authority` answered 429 asking for `retry_after`: pause its bucket.
+  void Throttled(const std::string& authority, std::chrono::milliseconds retry_after);
+  // A request to `authority` joined an identical one in flight.
+  void Coalesced(const std::string& authority);
+
+  // The limits that apply to `authority`.
+  AdmissionLimits LimitsFor(const std::string& authority) const;
+  // Requests of `authority` waiting for a slot now (tests, diagnostics).
+  int Waiting(const std::string& authority);
+
+ private:
+  std::shared_ptr<Permit::Host> HostFor(const std::string& authority);
+  DeadlineClock::time_point Now() const;
+
+  AdmissionOptions options_;
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<Permit::Host>> hosts_;
+};
+
+}  // namespace signet::oci

@@ -1,0 +1,287 @@
+// Admission control arithmetic and bookkeeping with an injected clock:
+// TokenBucket, RegistryAdmission (slots, tokens, 429 pauses, refusals),
+// Singleflight and Retry-After parsing. No wall-clock waits are asserted:
+// time moves only when the test (or the fake sleep) moves it.
+#include "signet/oci/admission.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "signet/oci/singleflight.h"
+#include "signet/oci/transport.h"
+
+namespace signet::oci {
+namespace {
+
+using namespace std::chrono_literals;
+using TimePoint = DeadlineClock::time_point;
+
+const TimePoint kT0 = TimePoint() + std::chrono::hours(1);
+
+TEST(TokenBucketTest, GivesItsBurstAtOnceThenOneTokenPerInterval) {
+  TokenBucket bucket(10, 3, kT0);  // 10/s: one token per 100 ms
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(bucket.Reserve(kT0, TimePoint::max()), kT0) << i;
+  // Empty: the next tokens come 100 ms apart, reserved in order.
+  EXPECT_EQ(bucket.Reserve(kT0, TimePoint::max()), kT0 + 100ms);
+  EXPECT_EQ(bucket.Reserve(kT0, TimePoint::max()), kT0 + 200ms);
+  // Refilled by elapsed time, never beyond the burst.
+  TokenBucket later(10, 3, kT0);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(later.Reserve(kT0, TimePoint::max()));
+  EXPECT_EQ(later.Reserve(kT0 + 10s, TimePoint::max()), kT0 + 10s);
+  EXPECT_EQ(later.Reserve(kT0 + 10s, TimePoint::max()), kT0 + 10s);
+  EXPECT_EQ(later.Reserve(kT0 + 10s, TimePoint::max()), kT0 + 10s);
+  EXPECT_EQ(later.Reserve(kT0 + 10s, TimePoint::max()), kT0 + 10s + 100ms);
+}
+
+TEST(TokenBucketTest, TakesNothingWhenNoTokenComesBeforeTheLatestTime) {
+  TokenBucket bucket(1, 1, kT0);
+  ASSERT_EQ(bucket.Reserve(kT0, kT0), kT0);
+  // The next token is at +1 s: refused with a latest time before it...
+  EXPECT_FALSE(bucket.Reserve(kT0, kT0 + 999ms));
+  EXPECT_FALSE(bucket.Reserve(kT0, kT0 + 500ms));
+  // ...and, since the refusals took nothing, still there for a caller that can wait.
+  EXPECT_EQ(bucket.Reserve(kT0, kT0 + 1s), kT0 + 1s);
+}
+
+TEST(TokenBucketTest, PauseHoldsEveryTokenUntilItEndsThenRefillsFromEmpty) {
+  TokenBucket bucket(10, 5, kT0);
+  bucket.Pause(kT0, kT0 + 2s);
+  EXPECT_EQ(bucket.paused_until(), kT0 + 2s);
+  EXPECT_FALSE(bucket.Reserve(kT0, kT0 + 1999ms));
+  EXPECT_EQ(bucket.Reserve(kT0, TimePoint::max()), kT0 + 2s);
+  // From empty: the next one at the rate, not the whole burst at once.
+  EXPECT_EQ(bucket.Reserve(kT0, TimePoint::max()), kT0 + 2s + 100ms);
+  EXPECT_FALSE(bucket.Idle(kT0 + 1s));
+  EXPECT_TRUE(bucket.Idle(kT0 + 1h));
+  // Control: an unpaused bucket of the same size answers at once.
+  TokenBucket control(10, 5, kT0);
+  EXPECT_EQ(control.Reserve(kT0, kT0), kT0);
+}
+
+TEST(TokenBucketTest, WithoutARateOnlyAPauseLimits) {
+  TokenBucket bucket(0, 1, kT0);
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(bucket.Reserve(kT0, kT0), kT0);
+  bucket.Pause(kT0, kT0 + 5s);
+  EXPECT_FALSE(bucket.Reserve(kT0 + 1s, kT0 + 4s));
+  EXPECT_EQ(bucket.Reserve(kT0 + 1s, TimePoint::max()), kT0 + 5s);
+}
+
+// A clock that moves only when the admission "sleeps".
+struct FakeTime {
+  std::atomic<std::int64_t> ms{0};
+  std::vector<TimePoint> sleeps;
+  TimePoint Now() const { return kT0 + std::chrono::milliseconds(ms.load()); }
+  AdmissionOptions Options(AdmissionLimits limits) {
+    AdmissionOptions options;
+    options.defaults = limits;
+    options.now = [this] { return Now(); };
+    options.sleep_until = [this](TimePoint until) {
+      sleeps.push_back(until);
+      ms = std::chrono::duration_cast<std::chrono::milliseconds>(until - kT0).count();
+    };
+    return options;
+  }
+};
+
+TEST(RegistryAdmissionTest, WaitsForTokensAndRefusesWhatTheDeadlineCannotFit) {
+  FakeTime time;
+  int waits = 0, rejections = 0;
+  AdmissionOptions options = time.Options({100, 10, 2});  // 10/s, burst 2
+  options.observer.waited = [&](const std::string& host, double) {
+    EXPECT_EQ(host, "r.example:443");
+    ++waits;
+  };
+  options.observer.rejected = [&](const std::string&) { ++rejections; };
+  RegistryAdmission admission(options);
+  const std::string host = "r.example:443";
+  ASSERT_TRUE(admission.Admit(host, time.Now() + 1s).ok());
+  ASSERT_TRUE(admission.Admit(host, time.Now() + 1s).ok());
+  EXPECT_TRUE(time.sleeps.empty());
+  EXPECT_EQ(waits, 0);
+  // The third waits 100 ms for its token (the fake sleep moves the clock).
+  ASSERT_TRUE(admission.Admit(host, time.Now() + 1s).ok());
+  ASSERT_EQ(time.sleeps.size(), 1u);
+  EXPECT_EQ(time.sleeps[0], kT0 + 100ms);
+  EXPECT_EQ(waits, 1);
+  // A deadline before the next token (at +200 ms): refused at once, no sleep.
+  auto refused = admission.Admit(host, time.Now() + 50ms);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kTimeout);
+  EXPECT_NE(refused.error().message().find("r.example:443"), std::string::npos);
+  EXPECT_NE(refused.error().message().find("rate limit (10 requests/s, burst 2"), std::string::npos)
+      << refused.error().message();
+  EXPECT_EQ(time.sleeps.size(), 1u);
+  EXPECT_EQ(rejections, 1);
+  // Another host has its own bucket.
+  EXPECT_TRUE(admission.Admit("other.example:443", time.Now()).ok());
+  EXPECT_EQ(time.sleeps.size(), 1u);
+}
+
+TEST(RegistryAdmissionTest, A429PausesTheHostForItsRetryAfter) {
+  FakeTime time;
+  int throttled = 0;
+  AdmissionOptions options = time.Options({100, 0, 1});  // no rate limit
+  options.max_pause = 5s;
+  options.observer.throttled = [&](const std::string&) { ++throttled; };
+  RegistryAdmission admission(options);
+  admission.Throttled("r.example:443", 3s);
+  EXPECT_EQ(throttled, 1);
+  auto refused = admission.Admit("r.example:443", time.Now() + 2s);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kTimeout);
+  EXPECT_NE(refused.error().message().find("throttling"), std::string::npos)
+      << refused.error().message();
+  // Control: another host is not paused.
+  EXPECT_TRUE(admission.Admit("s.example:443", time.Now() + 2s).ok());
+  // Within a deadline past the pause: admitted at its end.
+  ASSERT_TRUE(admission.Admit("r.example:443", time.Now() + 4s).ok());
+  ASSERT_EQ(time.sleeps.size(), 1u);
+  EXPECT_EQ(time.sleeps[0], kT0 + 3s);
+  // A longer Retry-After pauses the host for max_pause only.
+  admission.Throttled("s.example:443", 3600s);
+  EXPECT_FALSE(admission.Admit("s.example:443", time.Now() + 4s).ok());
+  ASSERT_TRUE(admission.Admit("s.example:443", time.Now() + 6s).ok());
+  EXPECT_EQ(time.sleeps.back(), kT0 + 3s + 5s);
+}
+
+TEST(RegistryAdmissionTest, LimitsComeFromTheHostThenItsNameThenTheDefaults) {
+  AdmissionOptions options;
+  options.defaults = {16, 50, 100};
+  options.hosts["ghcr.io"] = {4, 5, 10};
+  options.hosts["localhost:5000"] = {2, 0, 1};
+  RegistryAdmission admission(options);
+  EXPECT_EQ(admission.LimitsFor("ghcr.io:443").max_concurrent, 4);
+  EXPECT_EQ(admission.LimitsFor("ghcr.io:8443").max_concurrent, 4);
+  EXPECT_EQ(admission.LimitsFor("localhost:5000").max_concurrent, 2);
+  EXPECT_EQ(admission.LimitsFor("localhost:5001").max_concurrent, 16);
+  EXPECT_EQ(admission.LimitsFor("quay.io:443").requests_per_second, 50);
+}
+
+TEST(RegistryAdmissionTest, SlotsAreHeldByPermitsAndWaitersGetThemInTurn) {
+  AdmissionOptions options;
+  options.defaults = {2, 0, 1};
+  RegistryAdmission admission(options);
+  const std::string host = "r.example:443";
+  auto first = admission.Admit(host, std::nullopt);
+  auto second = admission.Admit(host, std::nullopt);
+  ASSERT_TRUE(first.ok() && second.ok());
+  // Both slots held: a request whose deadline has passed is refused, naming the limit.
+  auto refused = admission.Admit(host, DeadlineClock::now());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kTimeout);
+  EXPECT_NE(refused.error().message().find("2 requests to this host at a time"), std::string::npos)
+      << refused.error().message();
+  // A waiter without a deadline gets a slot once one is released; it is
+  // seen waiting first (counted, not timed).
+  std::atomic<bool> admitted{false};
+  std::thread waiter([&] {
+    auto third = admission.Admit(host, std::nullopt);
+    admitted = third.ok();
+  });
+  while (admission.Waiting(host) != 1) std::this_thread::yield();
+  EXPECT_FALSE(admitted.load());
+  { RegistryAdmission::Permit released = std::move(first).value(); }
+  waiter.join();
+  EXPECT_TRUE(admitted.load());
+  EXPECT_EQ(admission.Waiting(host), 0);
+}
+
+TEST(SingleflightTest, OverlappingCallsOfAKeyShareOneRunAndItsError) {
+  Singleflight<int> flights;
+  std::atomic<int> runs{0};
+  std::atomic<bool> release{false};
+  std::atomic<int> joined{0};
+  constexpr int kCallers = 8;
+  std::vector<Result<int>> results(kCallers, Result<int>(0));
+  std::vector<std::thread> threads;
+  // The leader blocks until every other caller has joined its flight.
+  threads.emplace_back([&] {
+    results[0] = flights.Do("k", std::nullopt, [&]() -> Result<int> {
+      ++runs;
+      while (!release) std::this_thread::yield();
+      return Error(ErrorCode::kRegistry, "HTTP 503", 503);
+    });
+  });
+  while (runs.load() == 0) std::this_thread::yield();
+  for (int i = 1; i < kCallers; ++i) {
+    threads.emplace_back([&, i] {
+      bool was_joined = false;
+      results[i] = flights.Do(
+          "k", std::nullopt,
+          [&]() -> Result<int> {
+            ++runs;
+            return 7;
+          },
+          &was_joined);
+      if (was_joined) ++joined;
+    });
+  }
+  // Every other caller is waiting on the leader's flight before it ends.
+  while (flights.Waiters("k") != kCallers - 1) std::this_thread::yield();
+  release = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(runs.load(), 1);
+  EXPECT_EQ(joined.load(), kCallers - 1);
+  for (const auto& r : results) {
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().http_status(), 503);
+  }
+  // Nothing is kept: the next call runs afresh.
+  auto again = flights.Do("k", std::nullopt, []() -> Result<int> { return 42; });
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 42);
+}
+
+TEST(SingleflightTest, AJoinedCallerGivesUpAtItsOwnDeadline) {
+  Singleflight<int> flights;
+  std::atomic<bool> started{false}, release{false};
+  std::thread leader([&] {
+    auto r = flights.Do("k", std::nullopt, [&]() -> Result<int> {
+      started = true;
+      while (!release) std::this_thread::yield();
+      return 1;
+    });
+    EXPECT_TRUE(r.ok());
+  });
+  while (!started) std::this_thread::yield();
+  bool joined = false;
+  auto late = flights.Do(
+      "k", DeadlineClock::now() - 1ms, []() -> Result<int> { return 2; }, &joined);
+  EXPECT_TRUE(joined);
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code(), ErrorCode::kTimeout);
+  release = true;
+  leader.join();
+  // Control: another key runs at once.
+  auto other = flights.Do("other", DeadlineClock::now() - 1ms, []() -> Result<int> { return 3; });
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(*other, 3);
+}
+
+TEST(RetryAfterTest, ReadsSecondsAndHttpDates) {
+  constexpr std::int64_t kNow = 1445412480;  // Wed, 21 Oct 2015 07:28:00 GMT
+  EXPECT_EQ(ParseRetryAfter("120", kNow), std::chrono::milliseconds(120000));
+  EXPECT_EQ(ParseRetryAfter(" 0 ", kNow), std::chrono::milliseconds(0));
+  EXPECT_EQ(ParseRetryAfter("Wed, 21 Oct 2015 07:28:30 GMT", kNow),
+            std::chrono::milliseconds(30000));
+  // A date in the past asks for no wait.
+  EXPECT_EQ(ParseRetryAfter("Wed, 21 Oct 2015 07:27:00 GMT", kNow), std::chrono::milliseconds(0));
+  // Huge values are bounded, not overflowed.
+  EXPECT_EQ(ParseRetryAfter("99999999999999999999", kNow), std::chrono::hours(24 * 7));
+  EXPECT_FALSE(ParseRetryAfter("", kNow));
+  EXPECT_FALSE(ParseRetryAfter("soon", kNow));
+  EXPECT_FALSE(ParseRetryAfter("-5", kNow));
+}
+
+TEST(ErrorStatusTest, ContextKeepsTheHttpStatus) {
+  const Error error(ErrorCode::kRegistry, "HTTP 429", 429);
+  EXPECT_EQ(error.WithContext("resolving x").http_status(), 429);
+  EXPECT_EQ(Error(ErrorCode::kRegistry, "GET x: HTTP 503").http_status(), 0);
+}
+
+}  // namespace
+}  // namespace signet::oci
