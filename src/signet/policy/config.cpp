@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -205,6 +206,26 @@ void ReadVerification(Reader& r, const YAML::Node& node, VerificationConfig& out
   }
 }
 
+void ReadCache(Reader& r, const YAML::Node& node, CacheConfig& out) {
+  if (!node.IsDefined() || node.IsNull()) return;
+  if (!r.ExpectMap(node, "cache", {"redis"})) return;
+  const YAML::Node redis = node["redis"];
+  const std::string p = "cache.redis";
+  if (!redis.IsDefined() || redis.IsNull()) return;
+  if (!r.ExpectMap(redis, p,
+                   {"address", "timeout", "keyPrefix", "passwordFile", "passwordEnv",
+                    "maxReconnectBackoff"})) {
+    return;
+  }
+  r.String(redis["address"], p + ".address", out.redis.address);
+  r.Duration(redis["timeout"], p + ".timeout", out.redis.timeout);
+  r.String(redis["keyPrefix"], p + ".keyPrefix", out.redis.key_prefix);
+  r.String(redis["passwordFile"], p + ".passwordFile", out.redis.password_file);
+  r.String(redis["passwordEnv"], p + ".passwordEnv", out.redis.password_env);
+  r.Duration(redis["maxReconnectBackoff"], p + ".maxReconnectBackoff",
+             out.redis.max_reconnect_backoff);
+}
+
 void ReadMutation(Reader& r, const YAML::Node& node, MutationConfig& out) {
   const std::string p = "mutation";
   if (!node.IsDefined() || node.IsNull()) return;
@@ -382,11 +403,13 @@ Result<Config> ParseConfig(std::string_view yaml, std::string_view source) {
   if (root.IsNull()) return config;
   Reader r{std::string(source)};
   try {
-    if (r.ExpectMap(root, "",
-                    {"server", "verification", "mutation", "keys", "policies", "registries",
-                     "dockerConfigFile", "dangerouslySendCredentialsToAnyRegistry"})) {
+    if (r.ExpectMap(
+            root, "",
+            {"server", "verification", "cache", "mutation", "keys", "policies", "registries",
+             "dockerConfigFile", "dangerouslySendCredentialsToAnyRegistry"})) {
       ReadServer(r, root["server"], config.server);
       ReadVerification(r, root["verification"], config.verification);
+      ReadCache(r, root["cache"], config.cache);
       ReadMutation(r, root["mutation"], config.mutation);
       ReadKeys(r, root["keys"], config.keys);
       ReadPolicies(r, root["policies"], config.policies);
@@ -415,6 +438,44 @@ Result<Config> LoadConfigFile(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return ParseConfig(text.str(), path);
+}
+
+Result<RedisAddress> ParseRedisAddress(std::string_view text) {
+  const auto invalid = [text](const std::string& why) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "\"" + std::string(text) + "\": " + why + " (expected host:port or [v6]:port)");
+  };
+  std::string_view host;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || text.substr(close + 1, 1) != ":") {
+      return invalid("an IPv6 address needs the form [address]:port");
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return invalid("no port");
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return invalid("write an IPv6 address in brackets");
+    }
+  }
+  if (host.empty()) return invalid("no host");
+  for (const char c : host) {
+    const bool ok =
+        std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' || c == ':';
+    if (!ok) return invalid("the host has a character that is not allowed");
+  }
+  int number = -1;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || number < 1 ||
+      number > 65535) {
+    return invalid("the port must be a number from 1 to 65535");
+  }
+  return RedisAddress{std::string(host), number};
 }
 
 Result<ListenAddress> ParseListenAddress(std::string_view text) {
@@ -455,6 +516,44 @@ Result<ListenAddress> ParseListenAddress(std::string_view text) {
   if (!IsIpLiteral(out.host)) return invalid("the host must be an IP address");
   return out;
 }
+
+namespace {
+
+Status ValidateRedisCache(const RedisCacheConfig& redis, std::chrono::milliseconds deadline) {
+  const auto invalid = [](const std::string& message) {
+    return Status(Error(ErrorCode::kInvalidArgument, "cache.redis." + message));
+  };
+  if (redis.address.empty()) {
+    if (!redis.password_file.empty() || !redis.password_env.empty()) {
+      return invalid("address: needed with passwordFile or passwordEnv");
+    }
+    return OkStatus();
+  }
+  if (auto address = ParseRedisAddress(redis.address); !address.ok()) {
+    return invalid("address: " + address.error().message());
+  }
+  // A Redis call may take at most half the request deadline, so that a slow
+  // Redis leaves the registry time to answer.
+  if (redis.timeout.count() <= 0 || redis.timeout * 2 > deadline) {
+    return invalid("timeout: must be positive and at most half of verification.deadline (" +
+                   FormatDuration(deadline) + ")");
+  }
+  if (redis.key_prefix.size() > 128) return invalid("keyPrefix: at most 128 characters");
+  for (const char c : redis.key_prefix) {
+    if (!std::isgraph(static_cast<unsigned char>(c))) {
+      return invalid("keyPrefix: printable characters without spaces only");
+    }
+  }
+  if (!redis.password_file.empty() && !redis.password_env.empty()) {
+    return invalid("passwordFile: give passwordFile or passwordEnv, not both");
+  }
+  if (redis.max_reconnect_backoff.count() <= 0) {
+    return invalid("maxReconnectBackoff: must be positive");
+  }
+  return OkStatus();
+}
+
+}  // namespace
 
 Status ValidateConfig(const Config& config) {
   const auto invalid = [](const std::string& message) {
@@ -498,6 +597,9 @@ Status ValidateConfig(const Config& config) {
   }
   if (v.last_known_good_grace.count() < 0) {
     return invalid("verification.lastKnownGoodGrace: must not be negative (0 = off)");
+  }
+  if (auto status = ValidateRedisCache(config.cache.redis, v.deadline); !status.ok()) {
+    return status;
   }
   for (std::size_t i = 0; i < config.mutation.exempt_images.size(); ++i) {
     if (auto status = ExemptImages::CheckEntry(config.mutation.exempt_images[i]); !status.ok()) {
