@@ -2,7 +2,11 @@
 // verification services stand for two replicas, each with its own fake
 // verifier (which counts the verifications that would reach the registry)
 // and its own RedisVerdictCache, sharing one Redis.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -307,6 +311,37 @@ TEST_F(SharedVerdictCacheTest, WithRedisGoneAnswersComeFromTheLocalCacheAndTheRe
   const int before = second.fake->verify_calls.load();
   EXPECT_TRUE(second.Decide(DigestKey('f')).cached);
   EXPECT_EQ(second.fake->verify_calls.load(), before);
+}
+
+TEST_F(SharedVerdictCacheTest, ARedisThatNeverAnswersCostsOneTimeoutThenIsSkipped) {
+  // A listener that completes TCP handshakes (the kernel does) and never
+  // reads: every call waits for its timeout.
+  const int silent = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(silent, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(silent, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(::listen(silent, 64), 0);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(::getsockname(silent, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  config_.address = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  config_.timeout = milliseconds(100);
+  config_.max_reconnect_backoff = milliseconds(60000);
+  Replica replica(config_, DefaultPolicy());
+  const auto start = std::chrono::steady_clock::now();
+  for (char c : {'a', 'b', 'c', 'd'}) EXPECT_TRUE(replica.Decide(DigestKey(c)).valid) << c;
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(replica.WaitForStores(4));
+  ::close(silent);
+  EXPECT_EQ(replica.fake->verify_calls.load(), 4);
+  EXPECT_EQ(replica.ConnectionFailures(), 1);  // then skipped during the back-off
+  EXPECT_EQ(replica.Lookups("error"), 4);
+  EXPECT_EQ(replica.Stores("error"), 4);
+  EXPECT_EQ(replica.Up(), 0);
+  // One 100 ms timeout, not one per call (a loose bound: it asserts the
+  // skip, not a speed).
+  EXPECT_LT(took, milliseconds(1500));
 }
 
 TEST_F(SharedVerdictCacheTest, APasswordFromAFileIsUsedAndAWrongOneOnlyDisablesSharing) {

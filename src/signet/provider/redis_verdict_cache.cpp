@@ -4,7 +4,9 @@
 #include <sys/time.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -30,6 +32,16 @@ timeval ToTimeval(std::chrono::steady_clock::duration left) {
   tv.tv_sec = static_cast<time_t>(us / 1000000);
   tv.tv_usec = static_cast<suseconds_t>(us % 1000000);
   return tv;
+}
+
+// hiredis's message for a failed call; a socket timeout reads as one.
+std::string CallError(const redisContext& context) {
+  const std::string message = context.errstr;
+  if (context.err == REDIS_ERR_IO &&
+      (message == std::strerror(EAGAIN) || message == std::strerror(EWOULDBLOCK))) {
+    return "timed out (cache.redis.timeout)";
+  }
+  return message;
 }
 
 std::string Truncated(const std::string& text) {
@@ -193,7 +205,7 @@ RedisVerdictCache::Context RedisVerdictCache::Acquire(TimePoint until) {
   const auto left = until - std::chrono::steady_clock::now();
   Context context(redisConnectWithTimeout(address_.host.c_str(), address_.port, ToTimeval(left)));
   if (!context || context->err != 0) {
-    MarkDown(context ? "connecting: " + std::string(context->errstr) : "connecting: out of memory");
+    MarkDown(context ? "connecting: " + CallError(*context) : "connecting: out of memory");
     return nullptr;
   }
   if (!password_.empty()) {
@@ -201,8 +213,7 @@ RedisVerdictCache::Context RedisVerdictCache::Acquire(TimePoint until) {
     Reply reply = Wrap(redisCommand(context.get(), "AUTH %b", password_.data(), password_.size()));
     if (!reply || reply->type != REDIS_REPLY_STATUS) {
       // The reply text may echo what was sent: never log it.
-      MarkDown(reply ? "authentication refused"
-                     : "authenticating: " + std::string(context->errstr));
+      MarkDown(reply ? "authentication refused" : "authenticating: " + CallError(*context));
       return nullptr;
     }
   }
@@ -234,8 +245,7 @@ std::optional<SharedVerdictCache::Found> RedisVerdictCache::Get(const std::strin
   Reply value = Wrap(raw_value);
   Reply ttl = Wrap(raw_ttl);
   if (!ok || std::chrono::steady_clock::now() > until) {
-    MarkDown(ok ? "lookup slower than cache.redis.timeout"
-                : "lookup: " + std::string(context->errstr));
+    MarkDown(ok ? "lookup slower than cache.redis.timeout" : "lookup: " + CallError(*context));
     if (metrics_) metrics_->SharedCacheLookup("error");
     return std::nullopt;
   }
@@ -278,7 +288,7 @@ void RedisVerdictCache::Put(const std::string& subject, const SharedVerdict& ver
   Reply reply = Wrap(redisCommand(context.get(), "SET %b %b PX %b", key.data(), key.size(),
                                   value.data(), value.size(), millis.data(), millis.size()));
   if (!reply) {
-    MarkDown("store: " + std::string(context->errstr));
+    MarkDown("store: " + CallError(*context));
     if (metrics_) metrics_->SharedCacheStore("error");
     return;
   }
