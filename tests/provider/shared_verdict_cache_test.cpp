@@ -49,7 +49,9 @@ struct Replica {
   std::shared_ptr<RedisVerdictCache> cache;
   std::unique_ptr<VerificationService> service;
 
-  Replica(const policy::RedisCacheConfig& config, const policy::PolicyConfig& policy) {
+  Replica(const policy::RedisCacheConfig& config, const policy::PolicyConfig& policy,
+          const testing::ManualClock* clock = nullptr,
+          milliseconds refresh_ahead = milliseconds(0)) {
     auto created = RedisVerdictCache::Create(config, &metrics);
     EXPECT_TRUE(created.ok()) << created.error().message();
     cache = std::move(created).value();
@@ -58,6 +60,8 @@ struct Replica {
     options.cache_ttl = milliseconds(60000);
     options.negative_cache_ttl = milliseconds(10000);
     options.shared_cache = cache;
+    options.refresh_ahead = refresh_ahead;
+    if (clock != nullptr) options.clock = clock->clock();
     service = std::make_unique<VerificationService>(
         options, fake, *policy::PolicySet::Create({policy}, policy::UnmatchedImages::kDeny),
         &metrics);
@@ -100,6 +104,22 @@ struct Replica {
     return true;
   }
   KeyDecision Decide(const std::string& key) { return service->Decide({key})[0]; }
+  double Refreshes(const std::string& result) {
+    return registry
+        .GetCounter("signet_provider_cache_refreshes_total",
+                    "Background refreshes of cached valid results, by result.",
+                    {{"result", result}})
+        .Value();
+  }
+  // Waits until `n` refreshes ended with `result` (a minute at most).
+  bool WaitForRefreshes(const std::string& result, double n) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    while (Refreshes(result) < n) {
+      if (std::chrono::steady_clock::now() >= give_up) return false;
+      std::this_thread::sleep_for(milliseconds(2));
+    }
+    return true;
+  }
 };
 
 class SharedVerdictCacheTest : public ::testing::Test {
@@ -342,6 +362,33 @@ TEST_F(SharedVerdictCacheTest, ARedisThatNeverAnswersCostsOneTimeoutThenIsSkippe
   // One 100 ms timeout, not one per call (a loose bound: it asserts the
   // skip, not a speed).
   EXPECT_LT(took, milliseconds(1500));
+}
+
+TEST_F(SharedVerdictCacheTest, ARefreshTakesAFresherSharedVerdictInsteadOfTheRegistry) {
+  // The second replica's local cache runs on a clock moved by hand; Redis
+  // TTLs run in real time, so its entry stays fresh (60 s) meanwhile.
+  testing::ManualClock clock;
+  Replica first(config_, DefaultPolicy());
+  Replica second(config_, DefaultPolicy(), &clock, milliseconds(6000));
+  ASSERT_TRUE(first.Decide(DigestKey('a')).valid);
+  ASSERT_TRUE(first.WaitForStores(1));
+  ASSERT_TRUE(second.Decide(DigestKey('a')).cached);  // from Redis, kept 60 s locally
+
+  clock.Advance(milliseconds(56000));  // inside the refresh window
+  EXPECT_TRUE(second.Decide(DigestKey('a')).cached);
+  ASSERT_TRUE(second.WaitForRefreshes("shared", 1));
+  EXPECT_EQ(second.fake->verify_calls.load(), 0);
+  clock.Advance(milliseconds(10000));  // past the first expiry: renewed
+  EXPECT_TRUE(second.Decide(DigestKey('a')).cached);
+  EXPECT_EQ(second.fake->verify_calls.load(), 0);
+
+  // Positive control: with nothing fresher in Redis the refresh verifies.
+  ASSERT_EQ(redis_->Command({"DEL", KeyFor(first, 'a', DefaultPolicy())}), "1");
+  clock.Advance(milliseconds(46000));
+  EXPECT_TRUE(second.Decide(DigestKey('a')).cached);
+  ASSERT_TRUE(second.WaitForRefreshes("valid", 1));
+  EXPECT_EQ(second.fake->verify_calls.load(), 1);
+  EXPECT_EQ(second.Refreshes("shared"), 1);
 }
 
 TEST_F(SharedVerdictCacheTest, APasswordFromAFileIsUsedAndAWrongOneOnlyDisablesSharing) {

@@ -23,7 +23,7 @@ ProviderMetrics::ProviderMetrics(server::MetricsRegistry& registry)
       shared_up_(registry.GetGauge("signet_provider_shared_cache_up",
                                    "1 while the shared verdict cache (Redis) answers, else 0.")) {
   // Exposed from the start, so that alerts and dashboards see zeros.
-  for (const char* result : {"valid", "invalid", "unavailable", "keys_changed"}) {
+  for (const char* result : {"valid", "invalid", "unavailable", "keys_changed", "shared"}) {
     RefreshCounter(result);
   }
   for (const char* result : {"hit", "miss", "malformed", "error"}) SharedCacheCounter(true, result);

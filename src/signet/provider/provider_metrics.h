@@ -14,7 +14,7 @@
 //   signet_provider_coalesced_waits_total
 //   signet_provider_cache_refreshes_total{result}       background refreshes of valid results
 //                                                       result: valid | invalid | unavailable |
-//                                                       keys_changed
+//                                                       keys_changed | shared
 //   signet_provider_grace_answers_total                 keys answered valid from a
 //                                                       last-known-good verdict
 //   signet_provider_registry_requests_total{code}       code: HTTP status, 0 = transport failure

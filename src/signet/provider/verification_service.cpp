@@ -266,6 +266,27 @@ std::optional<VerificationService::Outcome> VerificationService::LookupShared(
   return outcome;
 }
 
+bool VerificationService::RenewFromShared(const std::string& result_key,
+                                          const std::string& digest_reference,
+                                          const policy::PolicyConfig& policy,
+                                          const std::string& trust_version) {
+  if (!options_.shared_cache ||
+      ResultKey(digest_reference, policy.name, trust_version) != result_key) {
+    return false;
+  }
+  auto found = options_.shared_cache->Get(SharedSubject(digest_reference, policy, trust_version));
+  // Only a verdict fresher than the one being refreshed: another replica
+  // verified the image again (or first) since.
+  if (!found || !found->verdict.valid || found->ttl <= options_.refresh_ahead) return false;
+  Outcome outcome;
+  outcome.valid = true;
+  outcome.digest_reference = digest_reference;
+  const auto ttl = std::min(found->ttl, options_.cache_ttl);
+  results_.Put(result_key, outcome, ttl);
+  Remember(result_key, digest_reference, options_.clock() + ttl);
+  return true;
+}
+
 std::optional<VerificationService::PendingShare> VerificationService::ShareOf(
     const std::string& subject, const Outcome& outcome, const Error* error,
     std::chrono::milliseconds ttl) const {
@@ -301,6 +322,12 @@ void VerificationService::Refresh(const std::string& result_key,
                                   const std::string& digest_reference,
                                   const policy::PolicyConfig& policy) {
   const std::string trust_version = verifier_->TrustVersion();
+  if (RenewFromShared(result_key, digest_reference, policy, trust_version)) {
+    if (metrics_) metrics_->Refreshed("shared");
+    std::lock_guard<std::mutex> lock(refreshing_mu_);
+    refreshing_.erase(result_key);
+    return;
+  }
   auto pinned = oci::ImageReference::Parse(digest_reference);
   const auto start = std::chrono::steady_clock::now();
   // kRequested: the refresh checks again that the digest exists.

@@ -47,6 +47,11 @@
 //   except failures that say the registry was unavailable to this replica
 //   (IsRegistryUnavailable: they would deny on the others and defeat their
 //   last-known-good grace). Stores happen after the waiters are answered.
+//   A verdict read from the shared cache counts as this replica's own for
+//   refresh-ahead and last-known-good grace. A refresh first asks the shared
+//   cache: a valid verdict there with more than refresh_ahead left (another
+//   replica verified the image since) renews the local result without the
+//   registry (counted as refresh result "shared").
 //   Grace answers and timeouts are never shared.
 // Nothing unverified is ever reported valid.
 //
@@ -174,6 +179,10 @@ class VerificationService {
   std::optional<Outcome> LookupShared(const std::string& result_key, const std::string& subject,
                                       const std::string& digest_reference);
   void Share(std::optional<PendingShare> share);
+  // Refresh from the shared cache: true (and the local result renewed) when
+  // it holds a valid verdict with more than refresh_ahead left.
+  bool RenewFromShared(const std::string& result_key, const std::string& digest_reference,
+                       const policy::PolicyConfig& policy, const std::string& trust_version);
   // The share of an outcome the local cache stored for `ttl`, if any.
   std::optional<PendingShare> ShareOf(const std::string& subject, const Outcome& outcome,
                                       const Error* error, std::chrono::milliseconds ttl) const;
