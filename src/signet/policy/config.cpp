@@ -440,10 +440,17 @@ Result<Config> LoadConfigFile(const std::string& path) {
   return ParseConfig(text.str(), path);
 }
 
-Result<RedisAddress> ParseRedisAddress(std::string_view text) {
-  const auto invalid = [text](const std::string& why) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "\"" + std::string(text) + "\": " + why + " (expected host:port or [v6]:port)");
+namespace {
+
+// "host:port" or "[v6]:port" split into host and port (port as a number in
+// [min_port, 65535]); errors are the reason only.
+struct HostPort {
+  std::string_view host;
+  int port = 0;
+};
+Result<HostPort> SplitHostPort(std::string_view text, int min_port) {
+  const auto invalid = [](const std::string& why) {
+    return Error(ErrorCode::kInvalidArgument, why);
   };
   std::string_view host;
   std::string_view port;
@@ -463,19 +470,31 @@ Result<RedisAddress> ParseRedisAddress(std::string_view text) {
       return invalid("write an IPv6 address in brackets");
     }
   }
-  if (host.empty()) return invalid("no host");
-  for (const char c : host) {
+  int number = -1;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || number < min_port ||
+      number > 65535) {
+    return invalid("the port must be a number from " + std::to_string(min_port) + " to 65535");
+  }
+  return HostPort{host, number};
+}
+
+}  // namespace
+
+Result<RedisAddress> ParseRedisAddress(std::string_view text) {
+  const auto invalid = [text](const std::string& why) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "\"" + std::string(text) + "\": " + why + " (expected host:port or [v6]:port)");
+  };
+  auto split = SplitHostPort(text, 1);
+  if (!split.ok()) return invalid(split.error().message());
+  if (split->host.empty()) return invalid("no host");
+  for (const char c : split->host) {
     const bool ok =
         std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' || c == ':';
     if (!ok) return invalid("the host has a character that is not allowed");
   }
-  int number = -1;
-  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
-  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || number < 1 ||
-      number > 65535) {
-    return invalid("the port must be a number from 1 to 65535");
-  }
-  return RedisAddress{std::string(host), number};
+  return RedisAddress{std::string(split->host), split->port};
 }
 
 Result<ListenAddress> ParseListenAddress(std::string_view text) {
@@ -485,34 +504,12 @@ Result<ListenAddress> ParseListenAddress(std::string_view text) {
                      " (expected host:port, :port, [v6]:port or \"off\")");
   };
   if (text == "off") return ListenAddress{};
-  std::string_view host;
-  std::string_view port;
-  if (!text.empty() && text.front() == '[') {
-    const auto close = text.find(']');
-    if (close == std::string_view::npos || text.substr(close + 1, 1) != ":") {
-      return invalid("an IPv6 address needs the form [address]:port");
-    }
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    const auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return invalid("no port");
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos) {
-      return invalid("write an IPv6 address in brackets");
-    }
-  }
-  int number = -1;
-  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
-  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || number < 0 ||
-      number > 65535) {
-    return invalid("the port must be a number from 0 to 65535");
-  }
+  auto split = SplitHostPort(text, 0);
+  if (!split.ok()) return invalid(split.error().message());
   ListenAddress out;
   out.enabled = true;
-  out.host = host.empty() ? "0.0.0.0" : std::string(host);
-  out.port = number;
+  out.host = split->host.empty() ? "0.0.0.0" : std::string(split->host);
+  out.port = split->port;
   if (!IsIpLiteral(out.host)) return invalid("the host must be an IP address");
   return out;
 }
