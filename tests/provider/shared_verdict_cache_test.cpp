@@ -413,6 +413,15 @@ TEST_F(SharedVerdictCacheTest, APasswordFromAFileIsUsedAndAWrongOneOnlyDisablesS
   EXPECT_EQ(refused.Lookups("error"), 1);
   EXPECT_EQ(refused.Up(), 0);
 
+  // No password at all: Redis refuses each command (NOAUTH).
+  config_.password_file.clear();
+  Replica anonymous(config_, DefaultPolicy());
+  EXPECT_TRUE(anonymous.Decide(DigestKey('b')).valid);
+  EXPECT_EQ(anonymous.fake->verify_calls.load(), 1);
+  EXPECT_EQ(anonymous.Lookups("error"), 1);
+  EXPECT_EQ(anonymous.ConnectionFailures(), 1);
+  EXPECT_EQ(anonymous.Up(), 0);
+
   config_.password_file = dir.File("missing");
   EXPECT_FALSE(RedisVerdictCache::Create(config_, nullptr).ok());
 }

@@ -44,6 +44,21 @@ std::string CallError(const redisContext& context) {
   return message;
 }
 
+// The code of an error reply ("NOAUTH", "WRONGPASS", ...: its leading
+// capitals, at most 16), never the rest of the text Redis sent.
+std::string ReplyErrorCode(const redisReply* reply) {
+  if (reply == nullptr || reply->type != REDIS_REPLY_ERROR || reply->str == nullptr) {
+    return "unexpected reply";
+  }
+  std::string code;
+  for (std::size_t i = 0; i < reply->len && i < 16; ++i) {
+    const char c = reply->str[i];
+    if (c < 'A' || c > 'Z') break;
+    code += c;
+  }
+  return code.empty() ? "error reply" : code;
+}
+
 std::string Truncated(const std::string& text) {
   return text.size() <= kMaxReasonBytes ? text : text.substr(0, kMaxReasonBytes);
 }
@@ -249,12 +264,14 @@ std::optional<SharedVerdictCache::Found> RedisVerdictCache::Get(const std::strin
     if (metrics_) metrics_->SharedCacheLookup("error");
     return std::nullopt;
   }
-  Release(std::move(context));
-  MarkUp();
   if (!ttl || ttl->type != REDIS_REPLY_INTEGER || !value) {
+    // PTTL fails only when Redis refuses the client (NOAUTH, ...).
+    MarkDown("lookup refused: " + ReplyErrorCode(ttl.get()));
     if (metrics_) metrics_->SharedCacheLookup("error");
     return std::nullopt;
   }
+  Release(std::move(context));
+  MarkUp();
   if (ttl->integer == -2) {  // no such key
     if (metrics_) metrics_->SharedCacheLookup("miss");
     return std::nullopt;
@@ -292,9 +309,14 @@ void RedisVerdictCache::Put(const std::string& subject, const SharedVerdict& ver
     if (metrics_) metrics_->SharedCacheStore("error");
     return;
   }
+  if (reply->type != REDIS_REPLY_STATUS) {
+    MarkDown("store refused: " + ReplyErrorCode(reply.get()));
+    if (metrics_) metrics_->SharedCacheStore("error");
+    return;
+  }
   Release(std::move(context));
   MarkUp();
-  if (metrics_) metrics_->SharedCacheStore(reply->type == REDIS_REPLY_STATUS ? "stored" : "error");
+  if (metrics_) metrics_->SharedCacheStore("stored");
 }
 
 }  // namespace signet::provider
