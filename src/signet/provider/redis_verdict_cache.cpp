@@ -96,10 +96,37 @@ Result<std::string> ReadPassword(const policy::RedisCacheConfig& config) {
   return password;
 }
 
-// The verdict in `value` when it is exactly {"v":1,"subject":<subject>,
-// "valid":true} or {"v":1,"subject":<subject>,"valid":false,"reason":<non-empty
-// string>,"detail":<string>}.
-std::optional<SharedVerdict> Decode(std::string_view value, const std::string& subject) {
+}  // namespace
+
+void RedisVerdictCache::ContextDeleter::operator()(redisContext* context) const {
+  redisFree(context);
+}
+
+Result<std::unique_ptr<RedisVerdictCache>> RedisVerdictCache::Create(
+    const policy::RedisCacheConfig& config, ProviderMetrics* metrics) {
+  auto address = policy::ParseRedisAddress(config.address);
+  if (!address.ok()) return address.error().WithContext("cache.redis.address");
+  auto password = ReadPassword(config);
+  if (!password.ok()) return password.error();
+  return std::unique_ptr<RedisVerdictCache>(new RedisVerdictCache(
+      config, std::move(address).value(), std::move(password).value(), metrics));
+}
+
+RedisVerdictCache::RedisVerdictCache(policy::RedisCacheConfig config, policy::RedisAddress address,
+                                     std::string password, ProviderMetrics* metrics)
+    : config_(std::move(config)),
+      address_(std::move(address)),
+      password_(std::move(password)),
+      metrics_(metrics) {}
+
+RedisVerdictCache::~RedisVerdictCache() = default;
+
+std::string RedisVerdictCache::KeyOf(const std::string& subject) const {
+  return config_.key_prefix + "verdict:" + crypto::Sha256Hex(subject);
+}
+
+std::optional<SharedVerdict> RedisVerdictCache::Decode(std::string_view value,
+                                                       const std::string& subject) {
   JsonParseOptions options;
   options.limits.max_depth = 2;
   options.limits.max_tokens = 16;
@@ -133,35 +160,6 @@ std::optional<SharedVerdict> Decode(std::string_view value, const std::string& s
     return std::nullopt;
   }
   return verdict;
-}
-
-}  // namespace
-
-void RedisVerdictCache::ContextDeleter::operator()(redisContext* context) const {
-  redisFree(context);
-}
-
-Result<std::unique_ptr<RedisVerdictCache>> RedisVerdictCache::Create(
-    const policy::RedisCacheConfig& config, ProviderMetrics* metrics) {
-  auto address = policy::ParseRedisAddress(config.address);
-  if (!address.ok()) return address.error().WithContext("cache.redis.address");
-  auto password = ReadPassword(config);
-  if (!password.ok()) return password.error();
-  return std::unique_ptr<RedisVerdictCache>(new RedisVerdictCache(
-      config, std::move(address).value(), std::move(password).value(), metrics));
-}
-
-RedisVerdictCache::RedisVerdictCache(policy::RedisCacheConfig config, policy::RedisAddress address,
-                                     std::string password, ProviderMetrics* metrics)
-    : config_(std::move(config)),
-      address_(std::move(address)),
-      password_(std::move(password)),
-      metrics_(metrics) {}
-
-RedisVerdictCache::~RedisVerdictCache() = default;
-
-std::string RedisVerdictCache::KeyOf(const std::string& subject) const {
-  return config_.key_prefix + "verdict:" + crypto::Sha256Hex(subject);
 }
 
 std::string RedisVerdictCache::Encode(const std::string& subject, const SharedVerdict& verdict) {

@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "signet/policy/config.h"
@@ -56,6 +57,10 @@ class RedisVerdictCache : public SharedVerdictCache {
   std::string KeyOf(const std::string& subject) const;
   // The value Put stores (tests).
   static std::string Encode(const std::string& subject, const SharedVerdict& verdict);
+  // The verdict in `value` when it is exactly {"v":1,"subject":<subject>,
+  // "valid":true} or {"v":1,"subject":<subject>,"valid":false,"reason":<1 to
+  // 1024 bytes>,"detail":<at most 1024 bytes>}; nullopt otherwise. Pure.
+  static std::optional<SharedVerdict> Decode(std::string_view value, const std::string& subject);
 
  private:
   struct ContextDeleter {
