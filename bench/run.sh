@@ -11,7 +11,8 @@
 #                and built first (Release, tests off) when the binaries are missing.
 #   --out        the report (default: bench/results/latest.md).
 #   --skip LIST  comma-separated sections to leave out: crypto, warm, cold,
-#                scale, memory, cli. Skipped sections say so in the report.
+#                scale, memory, cli, replicas. Skipped sections say so in the
+#                report.
 #
 # Everything runs on 127.0.0.1: a docker-registry, a python proxy in front of
 # it (added latency, 429 throttling), `signet serve`, nginx as the baseline,
@@ -48,11 +49,11 @@ fi
 if [ "$smoke" = 1 ]; then
   images=20; wrk_seconds=1; delay_ms=5; cold_many=10; concurrent=10
   pods=200; burst=50; gap_ms=50; rate=50; cli_runs=2; cache_entries=2000
-  bench_min_time=0.01; key_counts="1 10"; cold_repeats=1
+  bench_min_time=0.01; key_counts="1 10"; cold_repeats=1; replica_pods=100
 else
   images=500; wrk_seconds=10; delay_ms=20; cold_many=100; concurrent=50
   pods=10000; burst=500; gap_ms=200; rate=100; cli_runs=15; cache_entries=100000
-  bench_min_time=0.5; key_counts="1 10 100"; cold_repeats=3
+  bench_min_time=0.5; key_counts="1 10 100"; cold_repeats=3; replica_pods=2000
 fi
 wrk_connections=16
 
@@ -463,6 +464,108 @@ section_scale() {
   } >> "$md"
 }
 
+# ---- 7. replicas: 3 providers with and without the shared verdict cache -----------------
+replicas=3
+start_replicas() {  # [serve flags]: $replicas fresh providers; their URLs in replica_urls
+  local i port
+  replica_urls=""
+  for i in $(seq "$replicas"); do
+    port=$(free_port)
+    "$signet" serve --address 127.0.0.1 --port "$port" --tls-min-version 1.3 \
+      --tls-cert-file "$work/tls.crt" --tls-key-file "$work/tls.key" --key "$pub" \
+      --allow-insecure-registry --health-addr 127.0.0.1:0 "$@" > "$work/replica-$i.log" 2>&1 &
+    echo $! > "$work/replica-$i.pid"
+    track $!
+    if ! wait_http "https://127.0.0.1:$port/metrics" --cacert "$work/ca.crt"; then
+      echo "replica $i did not answer; its log:" >&2
+      tail -n 20 "$work/replica-$i.log" >&2
+      return 1
+    fi
+    replica_urls="$replica_urls${replica_urls:+,}https://127.0.0.1:$port"
+  done
+}
+stop_replicas() {
+  local i
+  for i in $(seq "$replicas"); do stop_pidfile "$work/replica-$i.pid"; done
+}
+replica_metric() {  # SAMPLE: its sum over the running replicas
+  local url total=0 value
+  for url in ${replica_urls//,/ }; do
+    value=$(curl -s --cacert "$work/ca.crt" "$url/metrics" | awk -v s="$1" '$1 == s { print $2 }')
+    total=$(awk -v a="$total" -v b="${value:-0}" 'BEGIN { print a + b }')
+  done
+  echo "$total"
+}
+# rollout NAME REFS [serve flags]: fresh replicas, one Zipf rollout spread over
+# them; registry requests in $work/NAME.requests, the client's summary in NAME.json.
+rollout() {
+  local name=$1 refs=$2
+  shift 2
+  start_replicas "$@"
+  local before after urls=""
+  for url in ${replica_urls//,/ }; do urls="$urls${urls:+,}$url/validate"; done
+  before=$(registry_requests)
+  "$py" "$tools/client.py" stream --url "$urls" --ca "$work/ca.crt" --refs "$refs" \
+    --pods "$replica_pods" --zipf 1.0 --burst "$burst" --gap-ms "$gap_ms" --clients 15 \
+    --timeout 3 > "$work/$name.json"
+  sleep 0.3  # stores to Redis and the registry's access log settle
+  after=$(registry_requests)
+  echo $((after - before)) > "$work/$name.requests"
+  replica_metric 'signet_provider_shared_cache_lookups_total{result="hit"}' > "$work/$name.hits"
+  replica_metric 'signet_provider_verifications_total{result="valid"}' > "$work/$name.verified"
+  stop_replicas
+}
+section_replicas() {
+  local md=$1
+  trap 'stop_replicas; stop_pidfile "$work/redis.pid"; stop_provider' EXIT
+  start_proxy --delay-ms "$delay_ms"
+  local redis_port
+  redis_port=$(free_port)
+  # A fresh, empty Redis with no persistence for each rollout that uses it.
+  start_redis() {
+    stop_pidfile "$work/redis.pid"
+    redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no \
+      --dir "$work" --daemonize no > "$work/redis.log" 2>&1 &
+    echo $! > "$work/redis.pid"
+    track $!
+    for _ in $(seq 100); do
+      redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && return 0
+      sleep 0.1
+    done
+    echo "redis-server did not start" >&2
+    return 1
+  }
+  rollout tags-local "$work/refs.txt"
+  start_redis
+  rollout tags-shared "$work/refs.txt" --redis-address "127.0.0.1:$redis_port"
+  rollout digests-local "$work/digest-refs.txt"
+  start_redis
+  rollout digests-shared "$work/digest-refs.txt" --redis-address "127.0.0.1:$redis_port"
+  stop_pidfile "$work/redis.pid"
+  start_proxy
+  local kind
+  {
+    echo "$replicas \`signet serve\` replicas (defaults), one Zipf rollout of $replica_pods pods (1–3"
+    echo "images each, s=1.0 over $(jget "$work/tags-local.json" distinct_images) images; the rollout uses"
+    echo "$(jget "$work/tags-local.json" images_used) of them) spread over them by 15 keep-alive connections"
+    echo "round robin, bursts of $burst pods, registry behind the proxy adding ${delay_ms} ms per round trip."
+    echo "Each rollout starts fresh replicas (empty caches) and, with the shared cache, a fresh"
+    echo "redis-server (\`--redis-address\`). Registry requests are counted in the registry's access log."
+    echo
+    echo "| references | registry requests, local caches only | with the shared Redis cache | ratio (shared ÷ local) | shared-cache hits | verifications run (valid), local / shared | timeouts / item errors, local / shared |"
+    echo "| --- | ---: | ---: | ---: | ---: | --- | --- |"
+    for kind in tags digests; do
+      local l="$work/$kind-local" h="$work/$kind-shared"
+      echo "| $kind | $(cat "$l.requests") | $(cat "$h.requests") | $(ratio "$(cat "$h.requests")" "$(cat "$l.requests")") | $(cat "$h.hits") | $(cat "$l.verified") / $(cat "$h.verified") | $(jget "$l.json" timeouts) / $(jget "$l.json" item_errors), $(jget "$h.json" timeouts) / $(jget "$h.json" item_errors) |"
+    done
+    echo
+    echo "Tags are not shared: with the shared cache each replica still resolves each tag it sees"
+    echo "once (\`HEAD\` of the tag); a digest reference (what the \`/mutate\` digest pinning"
+    echo "produces) costs the replicas that did not verify it nothing. Replicas that miss the same"
+    echo "image at the same moment (before the first one stored its verdict) each verify it."
+  } >> "$md"
+}
+
 # ---- 5. memory ---------------------------------------------------------------------------
 section_memory() {
   local md=$1
@@ -596,6 +699,8 @@ stop_provider
 run_section memory section_memory "5. Memory"
 stop_provider
 run_section cli section_cli "6. CLI: signet verify vs cosign verify"
+stop_provider
+run_section replicas section_replicas "7. Replicas: registry requests with and without the shared verdict cache"
 
 cosign_version() {  # the Debian build reports "devel"; its package file names the release
   local deb
@@ -627,7 +732,7 @@ mkdir -p "$(dirname "$out")"
   echo "| OpenSSL | $(openssl version) |"
   echo "| baseline tools | $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), cosign $(cosign_version), docker-registry $(docker-registry --version 2>/dev/null | awk '{ print $NF }') |"
   echo
-  for name in crypto warm cold scale memory cli; do
+  for name in crypto warm cold scale memory cli replicas; do
     cat "$sections/$name.md"
     echo
   done

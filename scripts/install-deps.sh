@@ -31,11 +31,11 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl openssl
-  libssl-dev libsodium-dev libcurl4-openssl-dev
+  libssl-dev libsodium-dev libcurl4-openssl-dev libhiredis-dev
   libboost-dev libboost-system-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  docker-registry apache2-utils python3 python3-cryptography unzip xz-utils
+  docker-registry redis-server apache2-utils python3 python3-cryptography unzip xz-utils
   clang-14 libclang-rt-14-dev valgrind wrk nginx-light iproute2 procps jq
   patchelf  # scripts/package-release.sh
 )
@@ -51,10 +51,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 else
   echo "install-deps: all Debian packages present"
 fi
-# docker-registry's package starts a system service; tests run their own instances.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
-  as_root systemctl stop docker-registry || true
-fi
+# docker-registry's and redis-server's packages start system services; tests run
+# their own instances (on loopback, on free ports).
+for service in docker-registry redis-server; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
+    as_root systemctl stop "$service" || true
+  fi
+done
 
 # --- cosign 2.5.0 from trixie, through a private apt configuration -----------------
 cosign_bin="$tools_dir/cosign/usr/bin/cosign"

@@ -186,7 +186,11 @@ def cmd_stream(args):
                 if first_error:
                     first_errors[first_error] = first_errors.get(first_error, 0) + 1
 
-    clients = [Client(args.url, args.ca, args.timeout + 1) for _ in range(args.clients)]
+    # --url may list several providers (comma-separated, e.g. replicas behind
+    # one Service): the connections are spread over them round robin.
+    urls = args.url.split(",")
+    clients = [Client(urls[i % len(urls)], args.ca, args.timeout + 1)
+               for i in range(args.clients)]
     start = time.perf_counter()
     for i in range(0, len(pods), args.burst):
         queue[:] = list(reversed(pods[i:i + args.burst]))
@@ -198,7 +202,8 @@ def cmd_stream(args):
         if args.gap_ms and i + args.burst < len(pods):
             time.sleep(args.gap_ms / 1000.0)
     duration = time.perf_counter() - start
-    result = {"pods": args.pods, "distinct_images": len(refs), "duration_s": duration}
+    result = {"pods": args.pods, "distinct_images": len(refs), "duration_s": duration,
+              "images_used": len({key for pod in pods for key in pod})}
     result.update(counters)
     result.update({"p50_ms": percentile(latencies, 50), "p90_ms": percentile(latencies, 90),
                    "p99_ms": percentile(latencies, 99), "p999_ms": percentile(latencies, 99.9),

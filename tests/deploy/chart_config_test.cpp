@@ -28,6 +28,8 @@ TEST(ChartConfig, ProviderAcceptsTheRenderedConfig) {
       {"--set", "registryCA.configMapName=registry-ca", "--set",
        "registries[0].host=registry.internal:5000", "--set",
        "registries[0].caFile=/etc/signet/registry-ca/ca.crt"},
+      {"--set", "sharedCache.redis.address=signet-redis.gatekeeper-system.svc:6379", "--set",
+       "sharedCache.redis.passwordSecret.name=signet-redis"},
   };
   for (const auto& extra : variants) {
     const std::string yaml = RenderedConfig(extra);
@@ -45,6 +47,33 @@ TEST(ChartConfig, ProviderRejectsABrokenValue) {
   // HelmChart.RefusesTimeoutsThatLetGatekeeperGiveUpFirst).
   const std::string yaml = RenderedConfig({"--set", "verification.workers=0"});
   EXPECT_FALSE(signet::policy::ParseConfig(yaml, "configmap").ok());
+}
+
+// sharedCache.redis (values) becomes the provider's cache.redis, with the
+// password from the Secret through the environment; nothing when off.
+TEST(ChartConfig, SharedCacheReachesTheProviderConfig) {
+  const auto on = signet::policy::ParseConfig(
+      RenderedConfig({"--set", "sharedCache.redis.address=signet-redis:6379", "--set",
+                      "sharedCache.redis.passwordSecret.name=signet-redis"}),
+      "configmap");
+  ASSERT_TRUE(on.ok()) << on.error().message();
+  EXPECT_EQ(on->cache.redis.address, "signet-redis:6379");
+  EXPECT_EQ(on->cache.redis.password_env, "SIGNET_REDIS_PASSWORD");
+  EXPECT_EQ(on->cache.redis.timeout, std::chrono::milliseconds(50));
+  const auto rendered =
+      HelmTemplate({"--set", "sharedCache.redis.address=signet-redis:6379", "--set",
+                    "sharedCache.redis.passwordSecret.name=signet-redis"});
+  ASSERT_EQ(rendered.exit_code, 0) << rendered.err;
+  const auto deployment = FindObject(Documents(rendered.out), "Deployment", "signet");
+  ASSERT_TRUE(deployment.IsDefined());
+  const auto env = deployment["spec"]["template"]["spec"]["containers"][0]["env"];
+  ASSERT_TRUE(env.IsSequence()) << rendered.out;
+  EXPECT_EQ(env[0]["name"].as<std::string>(""), "SIGNET_REDIS_PASSWORD");
+  EXPECT_EQ(env[0]["valueFrom"]["secretKeyRef"]["name"].as<std::string>(""), "signet-redis");
+
+  const auto off = signet::policy::ParseConfig(RenderedConfig({}), "configmap");
+  ASSERT_TRUE(off.ok()) << off.error().message();
+  EXPECT_EQ(off->cache.redis.address, "");
 }
 
 // mutation.exemptImages (values) feeds the ConfigMap's mutation.exemptImages

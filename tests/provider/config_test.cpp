@@ -170,6 +170,47 @@ TEST(ConfigTest, RegistryLimitsForEveryHostAndPerHost) {
                     "registries: host \"ghcr.io\": burst must be between 1");
   ExpectConfigError("registries:\n  - host: \"*\"\n    maxConcurrentRequests: 2\n",
                     "host \"*\" cannot carry limits");
+TEST(ConfigTest, SharedRedisCache) {
+  const std::string keys = "keys:\n  - name: k\n    path: /k.pub\n";
+  auto defaults = ParseConfig(keys, "signet.yaml");
+  ASSERT_TRUE(defaults.ok()) << defaults.error().message();
+  EXPECT_EQ(defaults->cache.redis.address, "");  // off
+  EXPECT_EQ(defaults->cache.redis.timeout, milliseconds(50));
+  EXPECT_EQ(defaults->cache.redis.key_prefix, "signet:");
+  auto set = ParseConfig(keys +
+                             "cache:\n  redis:\n    address: redis.signet.svc:6379\n"
+                             "    timeout: 100ms\n    keyPrefix: \"prod-signet:\"\n"
+                             "    passwordFile: /etc/signet/redis/password\n"
+                             "    maxReconnectBackoff: 10s\n",
+                         "signet.yaml");
+  ASSERT_TRUE(set.ok()) << set.error().message();
+  EXPECT_EQ(set->cache.redis.address, "redis.signet.svc:6379");
+  EXPECT_EQ(set->cache.redis.timeout, milliseconds(100));
+  EXPECT_EQ(set->cache.redis.key_prefix, "prod-signet:");
+  EXPECT_EQ(set->cache.redis.password_file, "/etc/signet/redis/password");
+  EXPECT_EQ(set->cache.redis.max_reconnect_backoff, milliseconds(10000));
+  auto v6 = ParseRedisAddress("[::1]:6380");
+  ASSERT_TRUE(v6.ok()) << v6.error().message();
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 6380);
+
+  ExpectConfigError("cache:\n  redis:\n    adress: x:1\n",
+                    "bad.yaml:3: cache.redis.adress: unknown key");
+  ExpectConfigError(keys + "cache:\n  redis:\n    address: redis\n",
+                    "cache.redis.address: \"redis\": no port");
+  ExpectConfigError(keys + "cache:\n  redis:\n    address: redis:0\n",
+                    "cache.redis.address: \"redis:0\": the port must be a number from 1 to 65535");
+  ExpectConfigError(keys + "cache:\n  redis:\n    address: r:1\n    timeout: 1s\n",
+                    "cache.redis.timeout: must be positive and at most half of "
+                    "verification.deadline (1500ms)");
+  ExpectConfigError(keys + "cache:\n  redis:\n    address: r:1\n    keyPrefix: \"a b\"\n",
+                    "cache.redis.keyPrefix: printable characters without spaces only");
+  ExpectConfigError(keys +
+                        "cache:\n  redis:\n    address: r:1\n    passwordFile: /p\n"
+                        "    passwordEnv: P\n",
+                    "cache.redis.passwordFile: give passwordFile or passwordEnv, not both");
+  ExpectConfigError(keys + "cache:\n  redis:\n    passwordEnv: P\n",
+                    "cache.redis.address: needed with passwordFile or passwordEnv");
 }
 
 TEST(ConfigTest, ErrorsNameTheKeyAndLine) {

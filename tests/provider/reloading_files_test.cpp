@@ -109,6 +109,39 @@ TEST(TrustedKeysTest, RemovingAKeyFileRevokesTheKey) {
   EXPECT_TRUE((*keys)->Select({"b"}).ok());
 }
 
+// Replicas sharing verdicts key them by the fingerprint: two processes (here
+// two instances) with the same key material agree on it, whatever its file,
+// and any rotation, removal or addition of a key changes it.
+TEST(TrustedKeysTest, FingerprintFollowsTheKeyMaterialNotTheProcess) {
+  signet::testing::TempDir dir;
+  auto first = crypto::GenerateKeyPair("");
+  auto second = crypto::GenerateKeyPair("");
+  ASSERT_TRUE(first.ok() && second.ok());
+  Replace(dir.File("a.pub"), first->public_pem);
+  Replace(dir.File("copy.pub"), first->public_pem);
+  auto keys = TrustedKeys::Load({{"default", dir.File("a.pub")}}, milliseconds(0));
+  auto replica = TrustedKeys::Load({{"default", dir.File("copy.pub")}}, milliseconds(0));
+  ASSERT_TRUE(keys.ok() && replica.ok());
+  const std::string original = (*keys)->Fingerprint();
+  EXPECT_EQ(original.rfind("sha256:", 0), 0u) << original;
+  EXPECT_EQ((*replica)->Fingerprint(), original);
+
+  auto two = TrustedKeys::Load({{"default", dir.File("a.pub")}, {"b", dir.File("copy.pub")}},
+                               milliseconds(0));
+  ASSERT_TRUE(two.ok());
+  EXPECT_NE((*two)->Fingerprint(), original);  // a key added
+
+  Replace(dir.File("a.pub"), second->public_pem);
+  const std::string rotated = (*keys)->Fingerprint();
+  EXPECT_NE(rotated, original);
+  std::filesystem::remove(dir.File("a.pub"));
+  const std::string removed = (*keys)->Fingerprint();
+  EXPECT_NE(removed, original);
+  EXPECT_NE(removed, rotated);
+  Replace(dir.File("a.pub"), first->public_pem);
+  EXPECT_EQ((*keys)->Fingerprint(), original);  // the same key back: the same material
+}
+
 TEST(TrustedKeysTest, LoadFailsOnAMissingKeyAndSelectNeedsAKnownName) {
   signet::testing::TempDir dir;
   auto missing = TrustedKeys::Load({{"default", dir.File("missing.pub")}});

@@ -28,6 +28,7 @@
 #include "support/paths.h"
 #include "support/pki.h"
 #include "support/process.h"
+#include "support/redis_server.h"
 #include "support/registry_server.h"
 #include "support/test_images.h"
 
@@ -1431,6 +1432,144 @@ INSTANTIATE_TEST_SUITE_P(Registries, RoundTripTest,
                          ::testing::Values(RegistryServer::Mode::kPlainHttp,
                                            RegistryServer::Mode::kTokenAuth),
                          [](const auto& info) { return RegistryServer::ModeName(info.param); });
+
+// Two `signet serve` replicas sharing one real redis-server (cache.redis),
+// each trusting its own copy of the signing key, against the real registry,
+// whose access log counts what each replica asks it.
+class SharedCacheE2ETest : public ProviderE2ETest {
+ protected:
+  void SetUp() override {
+    redis_ = signet::testing::RedisServer::Launch(kRedisPassword);
+    signet::testing::WriteFile(dir_.File("redis-password"), std::string(kRedisPassword) + "\n",
+                               0600);
+    signet::testing::WriteFile(dir_.File("shared.yaml"),
+                               "cache:\n  redis:\n    address: \"" + redis_->address() +
+                                   "\"\n    timeout: 200ms\n    passwordFile: \"" +
+                                   dir_.File("redis-password") + "\"\n");
+  }
+
+  // A replica trusting `key_file`, a copy of the signing key.
+  std::unique_ptr<ProviderProcess> StartReplica(const std::string& key_file) {
+    signet::testing::WriteFile(key_file,
+                               signet::testing::ReadFile(shared_->dir.File("cosign.pub")));
+    std::vector<std::string> args = BaseArgs();
+    auto key_flag = std::find(args.begin(), args.end(), "--key");
+    if (key_flag != args.end()) *(key_flag + 1) = key_file;
+    return Start({"--config", dir_.File("shared.yaml")}, args);
+  }
+
+  // Registry exchanges for repositories under `path` so far.
+  int RegistryRequests(const std::string& path) const {
+    return shared_->registry->CountRequests("GET", "/v2/" + path) +
+           shared_->registry->CountRequests("HEAD", "/v2/" + path);
+  }
+
+  static std::string Verdict(ProviderProcess& provider, const std::string& key) {
+    const json answer = PostJson(provider, "/validate", ProviderRequestBody({key}));
+    const std::string error = ItemField(answer, 0, "error");
+    return error.empty() ? "valid " + ItemField(answer, 0, "value") : error;
+  }
+
+  static double Stored(ProviderProcess& provider) {
+    return MetricValue(Metrics(provider),
+                       "signet_provider_shared_cache_stores_total{result=\"stored\"}");
+  }
+
+  static constexpr char kRedisPassword[] = "e2e-redis-password";
+  std::unique_ptr<signet::testing::RedisServer> redis_;
+};
+
+TEST_F(SharedCacheE2ETest, TheSecondReplicaAnswersWithoutTheRegistryAndNeverAcrossKeys) {
+  auto first = StartReplica(dir_.File("first.pub"));
+  auto second = StartReplica(dir_.File("second.pub"));
+  const PushedImage image = PushSigned("e2e/shared/app", "v1");
+  const std::string digest_key = image.DigestReference();
+  const std::string valid = "valid " + digest_key;
+
+  ASSERT_EQ(Verdict(*first, digest_key), valid);
+  const int after_first = RegistryRequests("e2e/shared/app");
+  ASSERT_GT(after_first, 0);  // positive control: the first replica asked the registry
+  ASSERT_TRUE(Eventually([&] { return Stored(*first) >= 1; })) << Metrics(*first);
+
+  EXPECT_EQ(Verdict(*second, digest_key), valid);
+  EXPECT_EQ(RegistryRequests("e2e/shared/app"), after_first);
+  const std::string second_metrics = Metrics(*second);
+  EXPECT_EQ(
+      MetricValue(second_metrics, "signet_provider_shared_cache_lookups_total{result=\"hit\"}"), 1)
+      << second_metrics;
+  EXPECT_EQ(MetricValue(second_metrics, "signet_provider_verifications_total{result=\"valid\"}"), 0)
+      << second_metrics;
+  EXPECT_EQ(MetricValue(second_metrics, "signet_provider_shared_cache_up"), 1) << second_metrics;
+  // A tag still costs the second replica its own tag lookup (tags are not
+  // shared: HEAD of the tag, after the registry's auth challenge), and no
+  // GET of a manifest or blob.
+  const int gets = shared_->registry->CountRequests("GET", "/v2/e2e/shared/app");
+  const int heads = shared_->registry->CountRequests("HEAD", "/v2/e2e/shared/app/manifests/v1");
+  EXPECT_EQ(Verdict(*second, image.TagReference()), valid);
+  EXPECT_EQ(shared_->registry->CountRequests("GET", "/v2/e2e/shared/app"), gets);
+  EXPECT_GT(shared_->registry->CountRequests("HEAD", "/v2/e2e/shared/app/manifests/v1"), heads);
+
+  // The second replica's key is replaced by an unrelated one: the verdict
+  // made under the old key (in its own cache and in Redis) is not used.
+  auto other = crypto::GenerateKeyPair("other");
+  ASSERT_TRUE(other.ok());
+  signet::testing::WriteFile(dir_.File("second.pub.new"), other->public_pem);
+  std::filesystem::rename(dir_.File("second.pub.new"), dir_.File("second.pub"));
+  EXPECT_TRUE(Eventually([&] {
+    return Verdict(*second, digest_key) == digest_key + "_invalid: no matching signatures";
+  })) << Verdict(*second, digest_key);
+  // A fresh image the first replica verifies after the rotation is not
+  // valid on the second either, which now asks the registry.
+  const PushedImage fresh = PushSigned("e2e/shared/fresh", "v1");
+  ASSERT_EQ(Verdict(*first, fresh.DigestReference()), "valid " + fresh.DigestReference());
+  ASSERT_TRUE(Eventually([&] { return Stored(*first) >= 2; })) << Metrics(*first);
+  const int before_second = RegistryRequests("e2e/shared/fresh");
+  EXPECT_EQ(Verdict(*second, fresh.DigestReference()),
+            fresh.DigestReference() + "_invalid: no matching signatures");
+  EXPECT_GT(RegistryRequests("e2e/shared/fresh"), before_second);
+  // Positive control: the first replica, whose key is unchanged, still
+  // answers valid.
+  EXPECT_EQ(Verdict(*first, digest_key), valid);
+  for (ProviderProcess* replica : {first.get(), second.get()}) {
+    EXPECT_EQ(replica->log().find(kRedisPassword), std::string::npos);
+  }
+}
+
+TEST_F(SharedCacheE2ETest, WithRedisKilledAnswersComeFromTheLocalCacheAndTheRegistryInTime) {
+  auto first = StartReplica(dir_.File("first.pub"));
+  auto second = StartReplica(dir_.File("second.pub"));
+  const PushedImage cached = PushSigned("e2e/shared/cached", "v1");
+  const PushedImage later = PushSigned("e2e/shared/later", "v1");
+  ASSERT_EQ(Verdict(*first, cached.DigestReference()), "valid " + cached.DigestReference());
+  ASSERT_TRUE(Eventually([&] { return Stored(*first) >= 1; })) << Metrics(*first);
+  // Positive control: with Redis up the second replica answers from it.
+  const int before = RegistryRequests("e2e/shared/cached");
+  ASSERT_EQ(Verdict(*second, cached.DigestReference()), "valid " + cached.DigestReference());
+  ASSERT_EQ(RegistryRequests("e2e/shared/cached"), before);
+
+  redis_->Stop();
+  for (int i = 0; i < 3; ++i) {
+    // Each answer inside the request deadline (1500 ms; the client would
+    // see a timeout reason otherwise): from the local cache, or verified.
+    EXPECT_EQ(Verdict(*second, cached.DigestReference()), "valid " + cached.DigestReference());
+    EXPECT_EQ(Verdict(*second, later.DigestReference()), "valid " + later.DigestReference());
+  }
+  EXPECT_EQ(Verdict(*first, later.DigestReference()), "valid " + later.DigestReference());
+  const std::string metrics = Metrics(*second);
+  EXPECT_EQ(MetricValue(metrics, "signet_provider_shared_cache_up"), 0) << metrics;
+  EXPECT_GE(MetricValue(metrics, "signet_provider_shared_cache_connection_failures_total"), 1)
+      << metrics;
+  EXPECT_GE(MetricValue(metrics, "signet_provider_shared_cache_lookups_total{result=\"error\"}"), 1)
+      << metrics;
+  // Logged once per change of state, however many calls failed.
+  const std::string log = second->log();
+  std::size_t downs = 0;
+  for (std::size_t at = log.find("shared_cache_down"); at != std::string::npos;
+       at = log.find("shared_cache_down", at + 1)) {
+    ++downs;
+  }
+  EXPECT_EQ(downs, 1u) << log;
+}
 
 }  // namespace
 }  // namespace signet::provider

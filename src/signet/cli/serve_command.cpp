@@ -30,6 +30,7 @@ struct ServeFlags {
   std::string mutate_deadline;
   std::string refresh_ahead;
   std::string last_known_good_grace;
+  std::string redis_address;
   int workers = 0;
   std::string registry_secret_dir;
   std::vector<std::string> registry_secret_hosts;
@@ -100,6 +101,7 @@ Status ApplyFlags(const ServeFlags& f, policy::Config& config) {
     if (!grace.ok()) return grace.error().WithContext("--last-known-good-grace");
     config.verification.last_known_good_grace = *grace;
   }
+  if (f.Given("--redis-address")) config.cache.redis.address = f.redis_address;
   if (f.Given("--workers")) config.verification.workers = f.workers;
   if (f.Given("--dangerously-send-credentials-to-any-registry")) {
     config.dangerously_send_credentials_to_any_registry =
@@ -198,6 +200,7 @@ int RunServe(const ServeFlags& flags) {
        {"mutate_deadline", policy::FormatDuration(config.verification.mutate_deadline)},
        {"mutate_exempt_images", config.mutation.exempt_images},
        {"workers", config.verification.workers},
+       {"shared_cache", config.cache.redis.address.empty() ? "off" : config.cache.redis.address},
        {"keys", keys},
        {"policies", config.policies.size()}});
   // Requests in flight finish within their deadline; give them that and more.
@@ -246,6 +249,9 @@ void RegisterServeCommand(CLI::App& app, Action& action) {
                   "while the registry is unavailable (5xx, 429, timeout, unreachable), answer "
                   "valid for a digest these keys verified within cache TTL + this, e.g. 24h; "
                   "0 = off (default 0)");
+  cmd->add_option("--redis-address", f.redis_address,
+                  "share verdicts with other replicas through Redis at host:port "
+                  "(cache.redis.address; default: off)");
   cmd->add_option("--workers", f.workers, "verification worker threads (default 16)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--registry-secret-dir", f.registry_secret_dir,

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -216,6 +217,26 @@ void ReadVerification(Reader& r, const YAML::Node& node, VerificationConfig& out
     r.Fail(node["unmatchedImages"], p + ".unmatchedImages",
            "must be \"deny\" or \"verify\", got \"" + unmatched + "\"");
   }
+}
+
+void ReadCache(Reader& r, const YAML::Node& node, CacheConfig& out) {
+  if (!node.IsDefined() || node.IsNull()) return;
+  if (!r.ExpectMap(node, "cache", {"redis"})) return;
+  const YAML::Node redis = node["redis"];
+  const std::string p = "cache.redis";
+  if (!redis.IsDefined() || redis.IsNull()) return;
+  if (!r.ExpectMap(redis, p,
+                   {"address", "timeout", "keyPrefix", "passwordFile", "passwordEnv",
+                    "maxReconnectBackoff"})) {
+    return;
+  }
+  r.String(redis["address"], p + ".address", out.redis.address);
+  r.Duration(redis["timeout"], p + ".timeout", out.redis.timeout);
+  r.String(redis["keyPrefix"], p + ".keyPrefix", out.redis.key_prefix);
+  r.String(redis["passwordFile"], p + ".passwordFile", out.redis.password_file);
+  r.String(redis["passwordEnv"], p + ".passwordEnv", out.redis.password_env);
+  r.Duration(redis["maxReconnectBackoff"], p + ".maxReconnectBackoff",
+             out.redis.max_reconnect_backoff);
 }
 
 void ReadMutation(Reader& r, const YAML::Node& node, MutationConfig& out) {
@@ -435,10 +456,11 @@ Result<Config> ParseConfig(std::string_view yaml, std::string_view source) {
   try {
     if (r.ExpectMap(
             root, "",
-            {"server", "verification", "mutation", "keys", "policies", "registries",
+            {"server", "verification", "cache", "mutation", "keys", "policies", "registries",
              "registryLimits", "dockerConfigFile", "dangerouslySendCredentialsToAnyRegistry"})) {
       ReadServer(r, root["server"], config.server);
       ReadVerification(r, root["verification"], config.verification);
+      ReadCache(r, root["cache"], config.cache);
       ReadMutation(r, root["mutation"], config.mutation);
       ReadKeys(r, root["keys"], config.keys);
       ReadPolicies(r, root["policies"], config.policies);
@@ -470,13 +492,18 @@ Result<Config> LoadConfigFile(const std::string& path) {
   return ParseConfig(text.str(), path);
 }
 
-Result<ListenAddress> ParseListenAddress(std::string_view text) {
-  const auto invalid = [text](const std::string& why) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "\"" + std::string(text) + "\": " + why +
-                     " (expected host:port, :port, [v6]:port or \"off\")");
+namespace {
+
+// "host:port" or "[v6]:port" split into host and port (port as a number in
+// [min_port, 65535]); errors are the reason only.
+struct HostPort {
+  std::string_view host;
+  int port = 0;
+};
+Result<HostPort> SplitHostPort(std::string_view text, int min_port) {
+  const auto invalid = [](const std::string& why) {
+    return Error(ErrorCode::kInvalidArgument, why);
   };
-  if (text == "off") return ListenAddress{};
   std::string_view host;
   std::string_view port;
   if (!text.empty() && text.front() == '[') {
@@ -497,17 +524,85 @@ Result<ListenAddress> ParseListenAddress(std::string_view text) {
   }
   int number = -1;
   const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
-  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || number < 0 ||
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || number < min_port ||
       number > 65535) {
-    return invalid("the port must be a number from 0 to 65535");
+    return invalid("the port must be a number from " + std::to_string(min_port) + " to 65535");
   }
+  return HostPort{host, number};
+}
+
+}  // namespace
+
+Result<RedisAddress> ParseRedisAddress(std::string_view text) {
+  const auto invalid = [text](const std::string& why) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "\"" + std::string(text) + "\": " + why + " (expected host:port or [v6]:port)");
+  };
+  auto split = SplitHostPort(text, 1);
+  if (!split.ok()) return invalid(split.error().message());
+  if (split->host.empty()) return invalid("no host");
+  for (const char c : split->host) {
+    const bool ok =
+        std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' || c == ':';
+    if (!ok) return invalid("the host has a character that is not allowed");
+  }
+  return RedisAddress{std::string(split->host), split->port};
+}
+
+Result<ListenAddress> ParseListenAddress(std::string_view text) {
+  const auto invalid = [text](const std::string& why) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "\"" + std::string(text) + "\": " + why +
+                     " (expected host:port, :port, [v6]:port or \"off\")");
+  };
+  if (text == "off") return ListenAddress{};
+  auto split = SplitHostPort(text, 0);
+  if (!split.ok()) return invalid(split.error().message());
   ListenAddress out;
   out.enabled = true;
-  out.host = host.empty() ? "0.0.0.0" : std::string(host);
-  out.port = number;
+  out.host = split->host.empty() ? "0.0.0.0" : std::string(split->host);
+  out.port = split->port;
   if (!IsIpLiteral(out.host)) return invalid("the host must be an IP address");
   return out;
 }
+
+namespace {
+
+Status ValidateRedisCache(const RedisCacheConfig& redis, std::chrono::milliseconds deadline) {
+  const auto invalid = [](const std::string& message) {
+    return Status(Error(ErrorCode::kInvalidArgument, "cache.redis." + message));
+  };
+  if (redis.address.empty()) {
+    if (!redis.password_file.empty() || !redis.password_env.empty()) {
+      return invalid("address: needed with passwordFile or passwordEnv");
+    }
+    return OkStatus();
+  }
+  if (auto address = ParseRedisAddress(redis.address); !address.ok()) {
+    return invalid("address: " + address.error().message());
+  }
+  // A Redis call may take at most half the request deadline, so that a slow
+  // Redis leaves the registry time to answer.
+  if (redis.timeout.count() <= 0 || redis.timeout * 2 > deadline) {
+    return invalid("timeout: must be positive and at most half of verification.deadline (" +
+                   FormatDuration(deadline) + ")");
+  }
+  if (redis.key_prefix.size() > 128) return invalid("keyPrefix: at most 128 characters");
+  for (const char c : redis.key_prefix) {
+    if (!std::isgraph(static_cast<unsigned char>(c))) {
+      return invalid("keyPrefix: printable characters without spaces only");
+    }
+  }
+  if (!redis.password_file.empty() && !redis.password_env.empty()) {
+    return invalid("passwordFile: give passwordFile or passwordEnv, not both");
+  }
+  if (redis.max_reconnect_backoff.count() <= 0) {
+    return invalid("maxReconnectBackoff: must be positive");
+  }
+  return OkStatus();
+}
+
+}  // namespace
 
 Status ValidateConfig(const Config& config) {
   const auto invalid = [](const std::string& message) {
@@ -551,6 +646,9 @@ Status ValidateConfig(const Config& config) {
   }
   if (v.last_known_good_grace.count() < 0) {
     return invalid("verification.lastKnownGoodGrace: must not be negative (0 = off)");
+  }
+  if (auto status = ValidateRedisCache(config.cache.redis, v.deadline); !status.ok()) {
+    return status;
   }
   for (std::size_t i = 0; i < config.mutation.exempt_images.size(); ++i) {
     if (auto status = ExemptImages::CheckEntry(config.mutation.exempt_images[i]); !status.ok()) {

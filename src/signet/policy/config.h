@@ -128,9 +128,27 @@ struct MutationConfig {
   std::vector<std::string> exempt_images;
 };
 
+// The optional verdict cache that replicas share (cache.redis); off while
+// `address` is empty. Read by provider::RedisVerdictCache.
+struct RedisCacheConfig {
+  std::string address;                    // "host:port" (IPv4/IPv6 literal or DNS name)
+  std::chrono::milliseconds timeout{50};  // per Redis call, connecting included
+  std::string key_prefix = "signet:";     // every key starts with it
+  std::string password_file;              // AUTH password, read at start
+  std::string password_env;               // or: the environment variable holding it
+  // Back-off between reconnect attempts after a failure: starts at
+  // `timeout`'s tenfold (at least 100 ms), doubles, stops at this.
+  std::chrono::milliseconds max_reconnect_backoff{30000};
+};
+
+struct CacheConfig {
+  RedisCacheConfig redis;
+};
+
 struct Config {
   ServerConfig server;
   VerificationConfig verification;
+  CacheConfig cache;
   MutationConfig mutation;
   std::vector<KeyConfig> keys;
   std::vector<PolicyConfig> policies;
@@ -180,6 +198,15 @@ struct ListenAddress {
   int port = 0;
 };
 Result<ListenAddress> ParseListenAddress(std::string_view text);
+
+// Where the shared verdict cache's Redis listens: "host:port" or
+// "[v6]:port"; the host is an IP address literal or a DNS name, the port
+// 1-65535.
+struct RedisAddress {
+  std::string host;
+  int port = 0;
+};
+Result<RedisAddress> ParseRedisAddress(std::string_view text);
 
 // "2500ms", "10s", "5m", "1h", and Go's compound form "1m30s" (largest unit first);
 // a bare integer is milliseconds.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "signet/crypto/encoding.h"
 #include "signet/crypto/keys.h"
 
 namespace signet::policy {
@@ -60,6 +61,23 @@ std::uint64_t TrustedKeys::Generation() {
   std::lock_guard<std::mutex> lock(mu_);
   RefreshLocked();
   return generation_;
+}
+
+std::string TrustedKeys::Fingerprint() {
+  std::lock_guard<std::mutex> lock(mu_);
+  RefreshLocked();
+  if (fingerprint_.empty() || fingerprint_generation_ != generation_) {
+    std::string material;
+    for (const auto& key : keys_) {
+      // Length-prefixed, so that no two key sets spell the same bytes.
+      const std::string pem = key.verifier ? key.verifier->PublicKeyPem() : std::string();
+      material +=
+          std::to_string(key.name.size()) + ":" + key.name + std::to_string(pem.size()) + ":" + pem;
+    }
+    fingerprint_ = crypto::Sha256Digest(material);
+    fingerprint_generation_ = generation_;
+  }
+  return fingerprint_;
 }
 
 Result<std::vector<std::shared_ptr<const crypto::Verifier>>> TrustedKeys::Select(

@@ -42,6 +42,12 @@ class TrustedKeys {
   // generation must not be reused under another.
   std::uint64_t Generation();
 
+  // "sha256:<hex>" over the names and public keys trusted now, after
+  // reloading changed files: the same key material gives the same value in
+  // every process (replicas sharing verdicts key them by it), and a rotated,
+  // removed or added key gives another.
+  std::string Fingerprint();
+
   // Messages of reloads that failed since the last call (then cleared).
   std::vector<std::string> TakeReloadErrors();
 
@@ -65,6 +71,8 @@ class TrustedKeys {
   std::vector<Key> keys_;
   std::vector<std::string> reload_errors_;
   std::uint64_t generation_ = 0;
+  std::string fingerprint_;  // of generation fingerprint_generation_
+  std::uint64_t fingerprint_generation_ = 0;
 };
 
 }  // namespace signet::policy

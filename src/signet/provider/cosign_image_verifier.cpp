@@ -35,7 +35,9 @@ Result<std::string> CosignImageVerifier::ResolveDigest(const oci::ImageReference
 }
 
 std::string CosignImageVerifier::TrustVersion() {
-  return "keys#" + std::to_string(keys_->Generation());
+  // Content, not a local counter: replicas sharing verdicts (cache.redis)
+  // agree on it, and any change of a trusted key changes it.
+  return "keys:" + keys_->Fingerprint();
 }
 
 Status CosignImageVerifier::Readiness() { return keys_->Health(); }

@@ -10,6 +10,7 @@
 #include "signet/provider/cosign_image_verifier.h"
 #include "signet/provider/handlers.h"
 #include "signet/provider/provider_metrics.h"
+#include "signet/provider/redis_verdict_cache.h"
 #include "signet/provider/verification_service.h"
 #include "signet/server/https_server.h"
 #include "signet/server/standard_routes.h"
@@ -140,6 +141,11 @@ Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
   engine.refresh_ahead =
       config.verification.refresh_ahead.value_or(config.verification.cache_ttl / 10);
   engine.last_known_good_grace = config.verification.last_known_good_grace;
+  if (!config.cache.redis.address.empty()) {
+    auto shared = RedisVerdictCache::Create(config.cache.redis, metrics);
+    if (!shared.ok()) return shared.error();
+    engine.shared_cache = std::move(shared).value();
+  }
   parts->service = std::make_unique<VerificationService>(engine, std::move(verifier),
                                                          std::move(policies).value(), metrics);
 

@@ -16,11 +16,18 @@ ProviderMetrics::ProviderMetrics(server::MetricsRegistry& registry)
       grace_answers_(registry.GetCounter(
           "signet_provider_grace_answers_total",
           "Keys answered valid from a last-known-good verdict while the registry was "
-          "unavailable.")) {
+          "unavailable.")),
+      shared_connection_failures_(
+          registry.GetCounter("signet_provider_shared_cache_connection_failures_total",
+                              "Failed connections or calls to the shared verdict cache (Redis).")),
+      shared_up_(registry.GetGauge("signet_provider_shared_cache_up",
+                                   "1 while the shared verdict cache (Redis) answers, else 0.")) {
   // Exposed from the start, so that alerts and dashboards see zeros.
-  for (const char* result : {"valid", "invalid", "unavailable", "keys_changed"}) {
+  for (const char* result : {"valid", "invalid", "unavailable", "keys_changed", "shared"}) {
     RefreshCounter(result);
   }
+  for (const char* result : {"hit", "miss", "malformed", "error"}) SharedCacheCounter(true, result);
+  for (const char* result : {"stored", "error"}) SharedCacheCounter(false, result);
 }
 
 void ProviderMetrics::RequestFinished(const std::string& endpoint, const std::string& outcome,
@@ -109,5 +116,27 @@ void ProviderMetrics::RegistryAdmission(const std::string& host, Admission event
   }
   registry_.GetCounter(name, help, {{"host", host}}).Increment();
 }
+
+server::Counter& ProviderMetrics::SharedCacheCounter(bool lookup, const char* result) {
+  return lookup ? registry_.GetCounter("signet_provider_shared_cache_lookups_total",
+                                       "Lookups in the shared verdict cache (Redis), by result.",
+                                       {{"result", result}})
+                : registry_.GetCounter("signet_provider_shared_cache_stores_total",
+                                       "Verdicts stored in the shared verdict cache (Redis), by "
+                                       "result.",
+                                       {{"result", result}});
+}
+
+void ProviderMetrics::SharedCacheLookup(const char* result) {
+  SharedCacheCounter(true, result).Increment();
+}
+
+void ProviderMetrics::SharedCacheStore(const char* result) {
+  SharedCacheCounter(false, result).Increment();
+}
+
+void ProviderMetrics::SharedCacheConnectionFailure() { shared_connection_failures_.Increment(); }
+
+void ProviderMetrics::SharedCacheUp(bool up) { shared_up_.Set(up ? 1 : 0); }
 
 }  // namespace signet::provider

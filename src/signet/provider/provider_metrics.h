@@ -14,7 +14,7 @@
 //   signet_provider_coalesced_waits_total
 //   signet_provider_cache_refreshes_total{result}       background refreshes of valid results
 //                                                       result: valid | invalid | unavailable |
-//                                                       keys_changed
+//                                                       keys_changed | shared
 //   signet_provider_grace_answers_total                 keys answered valid from a
 //                                                       last-known-good verdict
 //   signet_provider_registry_requests_total{code}       code: HTTP status, 0 = transport failure
@@ -24,6 +24,11 @@
 //                                                              before their deadline
 //   signet_provider_registry_throttled_total{host}             429 answers
 //   (host: "host:port" as requests address it)
+//   signet_provider_shared_cache_lookups_total{result}  shared verdict cache (cache.redis)
+//                                                       result: hit | miss | malformed | error
+//   signet_provider_shared_cache_stores_total{result}   result: stored | error
+//   signet_provider_shared_cache_connection_failures_total
+//   signet_provider_shared_cache_up                     gauge: 1 while Redis answers
 //
 // Thread-safety: every method may be called concurrently. The registry must
 // outlive this object.
@@ -60,17 +65,25 @@ class ProviderMetrics {
   void RegistryResponse(long status);
   enum class Admission { kWaited, kRejected, kThrottled };
   void RegistryAdmission(const std::string& host, Admission event);
+  // The shared verdict cache (see above for the results).
+  void SharedCacheLookup(const char* result);
+  void SharedCacheStore(const char* result);
+  void SharedCacheConnectionFailure();
+  void SharedCacheUp(bool up);
 
   server::MetricsRegistry& registry() { return registry_; }
 
  private:
   server::Counter& RefreshCounter(const std::string& result);
+  server::Counter& SharedCacheCounter(bool lookup, const char* result);
 
   server::MetricsRegistry& registry_;
   server::Gauge& in_flight_;
   server::Histogram& verification_duration_;
   server::Counter& coalesced_;
   server::Counter& grace_answers_;
+  server::Counter& shared_connection_failures_;
+  server::Gauge& shared_up_;
 };
 
 }  // namespace signet::provider

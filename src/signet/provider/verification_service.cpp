@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "signet/crypto/encoding.h"
 #include "signet/provider/json_log.h"
 
 namespace signet::provider {
@@ -22,6 +23,25 @@ ProviderMetrics::CacheResult CacheLookupResult(bool found) {
 }
 
 }  // namespace
+
+std::string SharedSubject(const std::string& digest_reference, const policy::PolicyConfig& policy,
+                          const std::string& trust_version) {
+  // Length-prefixed fields: no two policies spell the same bytes.
+  std::string decides;
+  const auto field = [&decides](const std::string& text) {
+    decides += std::to_string(text.size()) + ":" + text;
+  };
+  field(policy.name);
+  decides += "keys" + std::to_string(policy.keys.size()) + ";";
+  for (const auto& key : policy.keys) field(key);
+  decides += "annotations" + std::to_string(policy.annotations.size()) + ";";
+  for (const auto& [name, value] : policy.annotations) {
+    field(name);
+    field(value);
+  }
+  return "signet-verdict/1\n" + digest_reference + "\n" + policy.name + "\n" +
+         crypto::Sha256Digest(decides) + "\n" + trust_version;
+}
 
 bool IsRegistryUnavailable(const Error& error) {
   switch (error.code()) {
@@ -119,7 +139,8 @@ std::optional<VerificationService::Outcome> VerificationService::LookupCached(
 
 VerificationService::Outcome VerificationService::Compute(const oci::ImageReference& reference,
                                                           const policy::PolicyConfig& policy,
-                                                          Deadline deadline) {
+                                                          Deadline deadline,
+                                                          std::optional<PendingShare>& share) {
   std::string digest = reference.digest();
   const DigestOrigin origin = digest.empty() ? DigestOrigin::kResolved : DigestOrigin::kRequested;
   if (digest.empty()) {
@@ -154,8 +175,8 @@ VerificationService::Outcome VerificationService::Compute(const oci::ImageRefere
   const std::string digest_reference = reference.repository().Name() + "@" + digest;
   // Taken before verifying: a key that changes meanwhile makes this result
   // unreachable for lookups under the new keys.
-  const std::string result_key =
-      ResultKey(digest_reference, policy.name, verifier_->TrustVersion());
+  const std::string trust_version = verifier_->TrustVersion();
+  const std::string result_key = ResultKey(digest_reference, policy.name, trust_version);
   auto cached_result = results_.Find(result_key);
   if (metrics_) {
     metrics_->CacheLookup("verification", CacheLookupResult(cached_result.has_value()));
@@ -165,6 +186,11 @@ VerificationService::Outcome VerificationService::Compute(const oci::ImageRefere
       MaybeRefresh(result_key, digest_reference, policy, cached_result->expires);
     }
     return cached_result->value;
+  }
+  const std::string subject =
+      options_.shared_cache ? SharedSubject(digest_reference, policy, trust_version) : "";
+  if (options_.shared_cache) {
+    if (auto shared = LookupShared(result_key, subject, digest_reference)) return *shared;
   }
 
   auto pinned = oci::ImageReference::Parse(digest_reference);
@@ -178,6 +204,7 @@ VerificationService::Outcome VerificationService::Compute(const oci::ImageRefere
     outcome.digest_reference = digest_reference;
     results_.Put(result_key, outcome, options_.cache_ttl);
     Remember(result_key, digest_reference, options_.clock() + options_.cache_ttl);
+    share = ShareOf(subject, outcome, nullptr, options_.cache_ttl);
     return outcome;
   }
   ForgetUnless(result_key, status.error());
@@ -185,8 +212,74 @@ VerificationService::Outcome VerificationService::Compute(const oci::ImageRefere
   Outcome failure = FailureOutcome(status.error());
   if (status.error().code() != ErrorCode::kTimeout) {
     results_.Put(result_key, failure, options_.negative_cache_ttl);
+    share = ShareOf(subject, failure, &status.error(), options_.negative_cache_ttl);
   }
   return failure;
+}
+
+std::optional<VerificationService::Outcome> VerificationService::LookupShared(
+    const std::string& result_key, const std::string& subject,
+    const std::string& digest_reference) {
+  auto found = options_.shared_cache->Get(subject);
+  if (!found) return std::nullopt;
+  Outcome outcome;
+  outcome.valid = found->verdict.valid;
+  if (outcome.valid) {
+    outcome.digest_reference = digest_reference;
+  } else {
+    outcome.reason = found->verdict.reason;
+    outcome.detail = found->verdict.detail;
+  }
+  // Never longer here than this replica would keep its own verdict.
+  const auto ttl =
+      std::min(found->ttl, outcome.valid ? options_.cache_ttl : options_.negative_cache_ttl);
+  results_.Put(result_key, outcome, ttl);
+  if (outcome.valid) {
+    Remember(result_key, digest_reference, options_.clock() + ttl);
+  } else {
+    // A verdict against the image (never "registry unavailable", which is
+    // not shared): an earlier valid verdict no longer holds.
+    remembered_.Erase(result_key);
+  }
+  outcome.cached = true;
+  return outcome;
+}
+
+bool VerificationService::RenewFromShared(const std::string& result_key,
+                                          const std::string& digest_reference,
+                                          const policy::PolicyConfig& policy,
+                                          const std::string& trust_version) {
+  if (!options_.shared_cache ||
+      ResultKey(digest_reference, policy.name, trust_version) != result_key) {
+    return false;
+  }
+  auto found = options_.shared_cache->Get(SharedSubject(digest_reference, policy, trust_version));
+  // Only a verdict fresher than the one being refreshed: another replica
+  // verified the image again (or first) since.
+  if (!found || !found->verdict.valid || found->ttl <= options_.refresh_ahead) return false;
+  Outcome outcome;
+  outcome.valid = true;
+  outcome.digest_reference = digest_reference;
+  const auto ttl = std::min(found->ttl, options_.cache_ttl);
+  results_.Put(result_key, outcome, ttl);
+  Remember(result_key, digest_reference, options_.clock() + ttl);
+  return true;
+}
+
+std::optional<VerificationService::PendingShare> VerificationService::ShareOf(
+    const std::string& subject, const Outcome& outcome, const Error* error,
+    std::chrono::milliseconds ttl) const {
+  if (!options_.shared_cache || ttl.count() <= 0) return std::nullopt;
+  if (error != nullptr && (error->code() == ErrorCode::kTimeout || IsRegistryUnavailable(*error))) {
+    return std::nullopt;
+  }
+  PendingShare share;
+  share.subject = subject;
+  share.verdict.valid = outcome.valid;
+  share.verdict.reason = outcome.reason;
+  share.verdict.detail = outcome.detail;
+  share.ttl = ttl;
+  return share;
 }
 
 void VerificationService::MaybeRefresh(const std::string& result_key,
@@ -208,6 +301,12 @@ void VerificationService::Refresh(const std::string& result_key,
                                   const std::string& digest_reference,
                                   const policy::PolicyConfig& policy) {
   const std::string trust_version = verifier_->TrustVersion();
+  if (RenewFromShared(result_key, digest_reference, policy, trust_version)) {
+    if (metrics_) metrics_->Refreshed("shared");
+    std::lock_guard<std::mutex> lock(refreshing_mu_);
+    refreshing_.erase(result_key);
+    return;
+  }
   auto pinned = oci::ImageReference::Parse(digest_reference);
   const auto start = std::chrono::steady_clock::now();
   // kRequested: the refresh checks again that the digest exists.
@@ -226,6 +325,8 @@ void VerificationService::Refresh(const std::string& result_key,
     outcome.digest_reference = digest_reference;
     results_.Put(result_key, outcome, options_.cache_ttl);
     Remember(result_key, digest_reference, options_.clock() + options_.cache_ttl);
+    Share(ShareOf(SharedSubject(digest_reference, policy, trust_version), outcome, nullptr,
+                  options_.cache_ttl));
   } else if (IsRegistryUnavailable(status.error())) {
     result = "unavailable";  // the valid entry expires when it was due to
   } else {
@@ -233,7 +334,10 @@ void VerificationService::Refresh(const std::string& result_key,
     ForgetUnless(result_key, status.error());
     // Erase first: with a zero negative TTL, Put stores nothing.
     results_.Erase(result_key);
-    results_.Put(result_key, FailureOutcome(status.error()), options_.negative_cache_ttl);
+    const Outcome failure = FailureOutcome(status.error());
+    results_.Put(result_key, failure, options_.negative_cache_ttl);
+    Share(ShareOf(SharedSubject(digest_reference, policy, trust_version), failure, &status.error(),
+                  options_.negative_cache_ttl));
   }
   if (metrics_) metrics_->Refreshed(result);
   std::lock_guard<std::mutex> lock(refreshing_mu_);
@@ -289,6 +393,7 @@ void VerificationService::RunFlight(const std::string& flight_key, std::shared_p
     deadline = flight->latest_deadline;
   }
   Outcome outcome;
+  std::optional<PendingShare> share;
   if (std::chrono::steady_clock::now() >= deadline) {
     // Every waiter has given up; do not spend a worker on it.
     outcome.reason = std::string(kTimedOutReason);
@@ -298,7 +403,7 @@ void VerificationService::RunFlight(const std::string& flight_key, std::shared_p
       metrics_->Verified(&timed_out, 0.0);
     }
   } else {
-    outcome = Compute(reference, policy, deadline);
+    outcome = Compute(reference, policy, deadline, share);
   }
   {
     std::lock_guard<std::mutex> lock(flights_mu_);
@@ -312,6 +417,11 @@ void VerificationService::RunFlight(const std::string& flight_key, std::shared_p
     subscribers.swap(flight->subscribers);
   }
   for (auto& subscriber : subscribers) subscriber(outcome);
+  Share(std::move(share));
+}
+
+void VerificationService::Share(std::optional<PendingShare> share) {
+  if (share) options_.shared_cache->Put(share->subject, share->verdict, share->ttl);
 }
 
 void VerificationService::Join(const std::string& flight_key, const oci::ImageReference& reference,

@@ -38,6 +38,21 @@
 //   cache; a tag that cannot be resolved now is never graced. Any other
 //   failure of that digest forgets the verdict; a trust version change makes
 //   it unreachable at once.
+// - shared verdict cache (options.shared_cache, cache.redis): on a miss of
+//   the verification cache, the flight asks the shared cache for the
+//   (digest, policy, trust version) subject (SharedSubject) before the
+//   registry; a verdict found there fills the local cache for the time it
+//   has left (at most the local TTL) and answers. Every verdict the local
+//   cache stores is shared too (valid: cache_ttl, failures: negative TTL),
+//   except failures that say the registry was unavailable to this replica
+//   (IsRegistryUnavailable: they would deny on the others and defeat their
+//   last-known-good grace). Stores happen after the waiters are answered.
+//   A verdict read from the shared cache counts as this replica's own for
+//   refresh-ahead and last-known-good grace. A refresh first asks the shared
+//   cache: a valid verdict there with more than refresh_ahead left (another
+//   replica verified the image since) renews the local result without the
+//   registry (counted as refresh result "shared").
+//   Grace answers and timeouts are never shared.
 // Nothing unverified is ever reported valid.
 //
 // Thread-safety: Decide may be called concurrently from many threads. The
@@ -60,6 +75,7 @@
 #include "signet/provider/expiring_cache.h"
 #include "signet/provider/image_verifier.h"
 #include "signet/provider/provider_metrics.h"
+#include "signet/provider/shared_verdict_cache.h"
 #include "signet/provider/worker_pool.h"
 
 namespace signet::provider {
@@ -87,7 +103,15 @@ struct VerificationServiceOptions {
   // Last-known-good grace after a valid result's expiry; 0 = off.
   std::chrono::milliseconds last_known_good_grace{0};
   Clock clock = SteadyClock();  // for cache expiry only; deadlines use real time
+  // The verdict cache replicas share; null = none.
+  std::shared_ptr<SharedVerdictCache> shared_cache;
 };
+
+// The subject a verdict is shared under: the digest reference, the policy's
+// name and a hash of what decides its verdicts (keys, required annotations),
+// and the trust version (ImageVerifier::TrustVersion).
+std::string SharedSubject(const std::string& digest_reference, const policy::PolicyConfig& policy,
+                          const std::string& trust_version);
 
 // The answer for one key.
 struct KeyDecision {
@@ -137,6 +161,12 @@ class VerificationService {
     Outcome failure;
   };
   struct Flight;
+  // A verdict to store in the shared cache once the waiters are answered.
+  struct PendingShare {
+    std::string subject;
+    SharedVerdict verdict;
+    std::chrono::milliseconds ttl{0};
+  };
 
   std::optional<Outcome> LookupCached(const oci::ImageReference& reference,
                                       const policy::PolicyConfig& policy);
@@ -146,7 +176,18 @@ class VerificationService {
   void RunFlight(const std::string& flight_key, std::shared_ptr<Flight> flight,
                  const oci::ImageReference& reference, const policy::PolicyConfig& policy);
   Outcome Compute(const oci::ImageReference& reference, const policy::PolicyConfig& policy,
-                  Deadline deadline);
+                  Deadline deadline, std::optional<PendingShare>& share);
+  // The shared cache's verdict for `result_key`, stored in the local cache.
+  std::optional<Outcome> LookupShared(const std::string& result_key, const std::string& subject,
+                                      const std::string& digest_reference);
+  void Share(std::optional<PendingShare> share);
+  // Refresh from the shared cache: true (and the local result renewed) when
+  // it holds a valid verdict with more than refresh_ahead left.
+  bool RenewFromShared(const std::string& result_key, const std::string& digest_reference,
+                       const policy::PolicyConfig& policy, const std::string& trust_version);
+  // The share of an outcome the local cache stored for `ttl`, if any.
+  std::optional<PendingShare> ShareOf(const std::string& subject, const Outcome& outcome,
+                                      const Error* error, std::chrono::milliseconds ttl) const;
   Outcome FailureOutcome(const Error& error) const;
   // Starts the background refresh of a valid result that expires at
   // `expires`, when refresh-ahead is on, it is due and none runs for it.
