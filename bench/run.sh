@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every signet benchmark side by side and writes a markdown report.
 #
-#   bench/run.sh [--smoke] [--build-dir DIR] [--out FILE] [--skip LIST]
+#   bench/run.sh [--smoke] [--build-dir DIR] [--out FILE] [--skip LIST | --only LIST]
 #
 #   --smoke      a few seconds per section: checks that every benchmark runs,
 #                measures nothing worth reading. Writes DIR/bench-smoke.md
@@ -12,6 +12,9 @@
 #   --out        the report (default: bench/results/latest.md).
 #   --skip LIST  comma-separated sections to leave out: crypto, warm, cold,
 #                scale, memory, cli. Skipped sections say so in the report.
+#   --only LIST  comma-separated sections to run; every other one is skipped
+#                (`--only warm` runs the warm-cache comparison with nginx alone).
+#                Without the scale section, only the images the others need are pushed.
 #
 # Everything runs on 127.0.0.1: a docker-registry, a python proxy in front of
 # it (added latency, 429 throttling), `signet serve`, nginx as the baseline,
@@ -35,6 +38,12 @@ while [ $# -gt 0 ]; do
     --build-dir) build_dir=$(cd "$2" 2>/dev/null && pwd || echo "$2"); build_given=1; shift ;;
     --out) out=$2; shift ;;
     --skip) skip=",$2,"; shift ;;
+    --only)
+      skip=","
+      for section in crypto warm cold scale memory cli; do
+        case ",$2," in *",$section,"*) ;; *) skip="$skip$section," ;; esac
+      done
+      shift ;;
     -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -55,6 +64,10 @@ else
   bench_min_time=0.5; key_counts="1 10 100"; cold_repeats=3
 fi
 wrk_connections=16
+skipped() { case "$skip" in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+# The scale section is what needs many distinct images; the others use at most
+# cold_many of them (and 100 digest references for the warm section).
+if skipped scale && [ "$images" -gt 100 ]; then images=$((cold_many > 100 ? cold_many : 100)); fi
 
 # The system python (it has `cryptography`); a python3 earlier on PATH may be a slow shim.
 py=$(command -v /usr/bin/python3 || command -v python3)
@@ -66,7 +79,9 @@ cache_bench="$build_dir/bench/cache_memory"
 tools_dir=$(sed -n 's/^SIGNET_TOOLS_DIR:PATH=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
 cosign="${SIGNET_COSIGN:-${tools_dir:-$root/build/tools}/cosign/usr/bin/cosign}"
 
-if [ ! -x "$signet" ] || [ ! -x "$crypto_bench" ]; then
+need_crypto_bench=1
+if skipped crypto; then need_crypto_bench=0; fi
+if [ ! -x "$signet" ] || { [ "$need_crypto_bench" = 1 ] && [ ! -x "$crypto_bench" ]; }; then
   if [ "$build_given" = 1 ]; then
     echo "run.sh: $build_dir holds no signet or bench/crypto_bench; build them first" >&2
     exit 2
@@ -122,8 +137,6 @@ stop_pidfile() {  # stops the process whose pid FILE holds, and waits for it to 
     sleep 0.1
   done
 }
-skipped() { case "$skip" in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
-
 failures=()
 sections="$work/sections"
 mkdir -p "$sections"
