@@ -23,6 +23,9 @@
 // outlive this object.
 #pragma once
 
+#include <array>
+#include <atomic>
+#include <functional>
 #include <string>
 
 #include "signet/result.h"
@@ -57,12 +60,20 @@ class ProviderMetrics {
 
  private:
   server::Counter& RefreshCounter(const std::string& result);
+  // The counter in `slot`, looked up with `get` and kept there the first
+  // time: a series still appears in the registry only once it is used.
+  static server::Counter& Cached(std::atomic<server::Counter*>& slot,
+                                 const std::function<server::Counter&()>& get);
 
   server::MetricsRegistry& registry_;
   server::Gauge& in_flight_;
   server::Histogram& verification_duration_;
   server::Counter& coalesced_;
   server::Counter& grace_answers_;
+  // Per-key counters, kept once used: items by {validate, mutate} x
+  // {valid, invalid, exempt}; cache lookups by {verification, tag} x {hit, miss}.
+  std::array<std::atomic<server::Counter*>, 6> items_{};
+  std::array<std::atomic<server::Counter*>, 4> cache_lookups_{};
 };
 
 }  // namespace signet::provider
