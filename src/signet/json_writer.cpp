@@ -1,13 +1,33 @@
 #include "signet/json_writer.h"
 
+#include <cstdint>
+#include <cstring>
+
 namespace signet {
 
 namespace {
 
+bool NeedsEscapingByte(unsigned char byte) {
+  return byte < 0x20 || byte >= 0x7f || byte == '"' || byte == '\\';
+}
+
+// Whether any byte of `text` is a control character, '"', '\\', DEL or not
+// ASCII; eight bytes at a time (each test below is exact about "any byte").
 bool NeedsEscaping(std::string_view text) {
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte >= 0x7f || c == '"' || c == '\\') return true;
+  constexpr std::uint64_t kOnes = 0x0101010101010101u;
+  constexpr std::uint64_t kHigh = 0x8080808080808080u;
+  auto has_zero = [](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  std::size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    std::uint64_t x;
+    std::memcpy(&x, text.data() + i, sizeof(x));
+    const std::uint64_t found = ((x - kOnes * 0x20) & ~x & kHigh) |  // a byte below 0x20
+                                has_zero(x ^ (kOnes * '"')) | has_zero(x ^ (kOnes * '\\')) |
+                                has_zero(x ^ (kOnes * 0x7f)) | (x & kHigh);
+    if (found != 0) return true;
+  }
+  for (; i < text.size(); ++i) {
+    if (NeedsEscapingByte(static_cast<unsigned char>(text[i]))) return true;
   }
   return false;
 }

@@ -53,6 +53,20 @@ TEST(JsonWriterTest, FastPathCopiesPrintableAscii) {
   EXPECT_EQ(out, "\"a\\\"b\"");
 }
 
+TEST(JsonWriterTest, EveryByteAtEveryPositionIsEscapedAsNlohmannDoes) {
+  // Strings are scanned eight bytes at a time: every byte value, in every
+  // lane and in the tail of a 19-byte string.
+  for (int byte = 0; byte < 256; ++byte) {
+    for (std::size_t position = 0; position < 19; ++position) {
+      std::string text(19, 'a');
+      text[position] = static_cast<char>(byte);
+      std::string out;
+      AppendJsonString(out, text);
+      ASSERT_EQ(out, Reference(nlohmann::json(text))) << byte << " at " << position;
+    }
+  }
+}
+
 TEST(JsonWriterTest, ValuesAreTheBytesNlohmannWrites) {
   nlohmann::json images = nlohmann::json::array();
   for (const std::string& text : Strings()) {
