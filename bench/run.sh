@@ -329,8 +329,8 @@ EOF
   local before after
   before=$(registry_requests)
   {
-    echo "| keys | connections | answer bytes | signet req/s | nginx req/s | ratio | signet p50 / p99 / p99.9 ms | nginx p50 / p99 / p99.9 ms | errors (signet/nginx) | targets |"
-    echo "| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |"
+    echo "| keys | connections | answer bytes | signet req/s | nginx req/s | ratio | signet p50 / p99 / p99.9 ms | nginx p50 / p99 / p99.9 ms | p99 ratio | errors (signet/nginx) | targets |"
+    echo "| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | --- | --- |"
   } >> "$md"
   # warm_row KEYS CONNECTIONS: one wrk run against each server, one table row.
   warm_row() {
@@ -341,17 +341,20 @@ EOF
     BENCH_BODY="" wrk -t1 -c"$c" -d"${wrk_seconds}s" \
       -s "$bench/wrk/report.lua" "https://127.0.0.1:$nginx_port/answer-$n.json" \
       | tail -n 1 > "$g"
-    local srps grps r target
+    local srps grps r p99r target
     srps=$(jget "$s" rps); grps=$(jget "$g" rps); r=$(ratio "$srps" "$grps")
-    target="req/s ≥ 0.50 × nginx: $(verdict "$r" '>=' 0.5)"
+    p99r=$(ratio "$(jget "$s" p99_ms)" "$(jget "$g" p99_ms)")
+    target="req/s ≥ 0.50 × nginx: $(verdict "$r" '>=' 0.5); p99 ≤ 1.5 × nginx: $(verdict "$p99r" '<=' 1.5)"
     if [ "$n" = 1 ]; then
       target="$target; p99 < 1 ms: $(verdict "$(jget "$s" p99_ms)" '<' 1)"
     fi
-    echo "| $n | $c | $(stat -c %s "$work/nginx/html/answer-$n.json") | $(fmt "$srps") | $(fmt "$grps") | $r | $(jget "$s" p50_ms) / $(jget "$s" p99_ms) / $(jget "$s" p999_ms) | $(jget "$g" p50_ms) / $(jget "$g" p99_ms) / $(jget "$g" p999_ms) | $(( $(jget "$s" errors) + $(jget "$s" non_2xx) )) / $(( $(jget "$g" errors) + $(jget "$g" non_2xx) )) | $target |" >> "$md"
+    echo "| $n | $c | $(stat -c %s "$work/nginx/html/answer-$n.json") | $(fmt "$srps") | $(fmt "$grps") | $r | $(jget "$s" p50_ms) / $(jget "$s" p99_ms) / $(jget "$s" p999_ms) | $(jget "$g" p50_ms) / $(jget "$g" p99_ms) / $(jget "$g" p999_ms) | $p99r | $(( $(jget "$s" errors) + $(jget "$s" non_2xx) )) / $(( $(jget "$g" errors) + $(jget "$g" non_2xx) )) | $target |" >> "$md"
   }
-  warm_row 1 1
+  local c
   for n in $key_counts; do
-    warm_row "$n" "$wrk_connections"
+    for c in 1 "$wrk_connections"; do
+      warm_row "$n" "$c"
+    done
   done
   after=$(registry_requests)
   kill "$nginx_pid" 2>/dev/null || true
