@@ -89,6 +89,50 @@ TEST(ProtocolTest, SerialisesItemsInOrderWithValuesAndErrors) {
   EXPECT_FALSE(json["response"].contains("idempotent"));
 }
 
+// The answer's bytes are those of the equivalent nlohmann::json, dumped
+// compactly (members sorted by key, invalid UTF-8 replaced).
+std::string DomSerialised(const ProviderResponse& response) {
+  nlohmann::json inner = nlohmann::json::object();
+  if (response.idempotent) inner["idempotent"] = true;
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& item : response.items) {
+    nlohmann::json entry = {{"key", item.key}};
+    if (!item.error.empty()) {
+      entry["error"] = item.error;
+    } else if (item.value) {
+      entry["value"] = *item.value;
+    }
+    items.push_back(std::move(entry));
+  }
+  if (!response.items.empty()) inner["items"] = std::move(items);
+  if (!response.system_error.empty()) inner["systemError"] = response.system_error;
+  const nlohmann::json document = {
+      {"apiVersion", kResponseApiVersion}, {"kind", kResponseKind}, {"response", std::move(inner)}};
+  return document.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+TEST(ProtocolTest, SerialisedBytesAreThoseOfTheJsonDocument) {
+  std::vector<ProviderResponse> responses;
+  responses.emplace_back();  // nothing at all: "response":{}
+  responses.push_back(SystemErrorResponse("too many keys: 3 (the limit is 2)"));
+  responses.push_back(SystemErrorResponse("quote \" and \x01", true));
+  ProviderResponse mixed;
+  mixed.idempotent = true;
+  mixed.items.push_back({"reg/a:1", std::string("reg/a@sha256:" + std::string(64, 'e')), ""});
+  mixed.items.push_back({"bad \xc3\x28 key", std::nullopt, "bad \xc3\x28 key_invalid: x"});
+  mixed.items.push_back({"caf\xc3\xa9\t\"", std::nullopt, ""});  // neither value nor error
+  mixed.items.push_back({"", std::string(""), ""});
+  mixed.system_error = "and a system error";
+  responses.push_back(mixed);
+  for (const auto& response : responses) {
+    EXPECT_EQ(SerializeProviderResponse(response), DomSerialised(response));
+  }
+  // Positive control of the comparison: a change in one byte is seen.
+  ProviderResponse changed = mixed;
+  changed.items[0].key = "reg/a:2";
+  EXPECT_NE(SerializeProviderResponse(changed), DomSerialised(mixed));
+}
+
 TEST(ProtocolTest, SystemErrorResponseMatchesTestDataShape) {
   const auto expected =
       nlohmann::json::parse(GatekeeperFile("provider-response-system-error.json"));

@@ -54,7 +54,8 @@ server::HttpResponse ProviderHandlers::Handle(Endpoint endpoint,
     event["endpoint"] = name;
     event["outcome"] = outcome;
     event["duration_ms"] = seconds * 1000.0;
-    LogEvent(outcome == "system_error" ? spdlog::level::warn : spdlog::level::info, event);
+    LogEvent(outcome == "system_error" ? spdlog::level::warn : spdlog::level::info,
+             std::move(event));
     return JsonResponse(response);
   };
 

@@ -2,37 +2,60 @@
 
 #include <spdlog/pattern_formatter.h>
 
+#include <atomic>
 #include <ctime>
 
 #include "signet/bounded_json.h"
+#include "signet/json_writer.h"
 
 namespace signet::provider {
 
 namespace {
+
+// Set by InstallJsonLogFormat: LogEvent may then write whole lines itself.
+std::atomic<bool> json_format_installed{false};
+// The source "file" of a message LogEvent made into a whole line already,
+// which the formatter copies as it is. Compared by address: no other message
+// carries it, and copies of the message (a backtrace, an asynchronous sink)
+// keep it.
+constexpr char kWholeLine[] = "signet::provider::LogEvent whole line";
+
+std::string TimeStamp(spdlog::log_clock::time_point time) {
+  const auto since_epoch = time.time_since_epoch();
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch - seconds).count();
+  const std::time_t t = static_cast<std::time_t>(seconds.count());
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char stamp[40];
+  const std::size_t n = std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &utc);
+  char with_millis[64];
+  std::snprintf(with_millis, sizeof(with_millis), "%.*s.%03dZ", static_cast<int>(n), stamp,
+                static_cast<int>(millis));
+  return with_millis;
+}
+
+std::string LevelName(spdlog::level::level_enum level) {
+  const auto name = spdlog::level::to_string_view(level);
+  return std::string(name.data(), name.size());
+}
+
+std::string Dump(const nlohmann::json& value) { return DumpJson(value); }
 
 // Formats the whole line; used as the only flag of the pattern.
 class JsonLineFlag : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
-    const auto since_epoch = msg.time.time_since_epoch();
-    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
-    const auto millis =
-        std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch - seconds).count();
-    const std::time_t t = static_cast<std::time_t>(seconds.count());
-    std::tm utc{};
-    gmtime_r(&t, &utc);
-    char stamp[40];
-    const std::size_t n = std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &utc);
-    char with_millis[64];
-    std::snprintf(with_millis, sizeof(with_millis), "%.*s.%03dZ", static_cast<int>(n), stamp,
-                  static_cast<int>(millis));
-
     const std::string_view text(msg.payload.data(), msg.payload.size());
+    if (msg.source.filename == kWholeLine) {
+      dest.append(text.data(), text.data() + text.size());
+      return;
+    }
     nlohmann::json line = nlohmann::json::object();
-    line["time"] = with_millis;
-    line["level"] = std::string(spdlog::level::to_string_view(msg.level).data(),
-                                spdlog::level::to_string_view(msg.level).size());
+    line["time"] = TimeStamp(msg.time);
+    line["level"] = LevelName(msg.level);
     nlohmann::json parsed;
     if (!text.empty() && text.front() == '{') {
       if (auto bounded = ParseBoundedJson(text, "log line"); bounded.ok()) {
@@ -44,7 +67,7 @@ class JsonLineFlag : public spdlog::custom_flag_formatter {
     } else {
       line["msg"] = std::string(text);
     }
-    const std::string out = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    const std::string out = Dump(line);
     dest.append(out.data(), out.data() + out.size());
   }
 
@@ -59,11 +82,24 @@ void InstallJsonLogFormat() {
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
   formatter->add_flag<JsonLineFlag>('J').set_pattern("%J");
   spdlog::set_formatter(std::move(formatter));
+  json_format_installed.store(true);
 }
 
-void LogEvent(spdlog::level::level_enum level, const nlohmann::json& event) {
+void LogEvent(spdlog::level::level_enum level, nlohmann::json event) {
   if (!spdlog::should_log(level)) return;
-  spdlog::log(level, "{}", event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  if (!json_format_installed.load(std::memory_order_relaxed) || !event.is_object()) {
+    spdlog::log(level, "{}", Dump(event));
+    return;
+  }
+  // The line the formatter would make of this event (its fields, and "time"
+  // and "level" unless the event has its own), serialised once instead of
+  // being serialised, parsed again and merged.
+  const auto now = spdlog::log_clock::now();
+  if (!event.contains("time")) event["time"] = TimeStamp(now);
+  if (!event.contains("level")) event["level"] = LevelName(level);
+  const std::string line = Dump(event);
+  spdlog::default_logger_raw()->log(now, spdlog::source_loc{kWholeLine, 0, ""}, level,
+                                    spdlog::string_view_t(line.data(), line.size()));
 }
 
 }  // namespace signet::provider

@@ -4,7 +4,9 @@
 // (UTC, RFC 3339) and "level". A message that is itself a JSON object (as
 // LogEvent writes) has its fields merged in; any other message becomes the
 // "msg" field, escaped. LogEvent logs an event built by the caller, who must
-// put no secrets in it.
+// put no secrets in it. Once the format is installed, LogEvent writes that
+// line in one serialisation (the event is not serialised, parsed and merged
+// again); the line is the same.
 //
 // Thread-safety: LogEvent may be called concurrently; InstallJsonLogFormat
 // once at startup.
@@ -18,6 +20,6 @@ namespace signet::provider {
 
 void InstallJsonLogFormat();
 
-void LogEvent(spdlog::level::level_enum level, const nlohmann::json& event);
+void LogEvent(spdlog::level::level_enum level, nlohmann::json event);
 
 }  // namespace signet::provider

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "signet/bounded_json.h"
+#include "signet/json_writer.h"
 
 namespace signet::provider {
 
@@ -64,24 +65,62 @@ Result<ProviderRequest> ParseProviderRequest(std::string_view body, std::size_t 
 }
 
 std::string SerializeProviderResponse(const ProviderResponse& response) {
-  json inner = json::object();
-  if (response.idempotent) inner["idempotent"] = true;
-  json items = json::array();
+  // Written directly, in the bytes (and the member order, sorted by key) that
+  // dumping the equivalent nlohmann::json gives. Invalid UTF-8 in keys is
+  // replaced rather than aborting serialisation (AppendJsonString).
+  std::string out;
+  std::size_t estimate = 128 + response.system_error.size();
   for (const auto& item : response.items) {
-    json entry = {{"key", item.key}};
-    if (!item.error.empty()) {
-      entry["error"] = item.error;
-    } else if (item.value) {
-      entry["value"] = *item.value;
-    }
-    items.push_back(std::move(entry));
+    estimate += 32 + item.key.size() + item.error.size() + (item.value ? item.value->size() : 0);
   }
-  if (!response.items.empty()) inner["items"] = std::move(items);
-  if (!response.system_error.empty()) inner["systemError"] = response.system_error;
-  json document = {
-      {"apiVersion", kResponseApiVersion}, {"kind", kResponseKind}, {"response", std::move(inner)}};
-  // Invalid UTF-8 in keys is replaced rather than aborting serialisation.
-  return document.dump(-1, ' ', false, json::error_handler_t::replace);
+  out.reserve(estimate);
+  out += "{\"apiVersion\":";
+  AppendJsonString(out, kResponseApiVersion);
+  out += ",\"kind\":";
+  AppendJsonString(out, kResponseKind);
+  out += ",\"response\":{";
+  bool first = true;
+  auto member = [&](std::string_view name) {
+    if (!first) out.push_back(',');
+    first = false;
+    out.push_back('"');
+    out.append(name);
+    out += "\":";
+  };
+  if (response.idempotent) {
+    member("idempotent");
+    out += "true";
+  }
+  if (!response.items.empty()) {
+    member("items");
+    out.push_back('[');
+    for (std::size_t i = 0; i < response.items.size(); ++i) {
+      const ResponseItem& item = response.items[i];
+      if (i > 0) out.push_back(',');
+      out.push_back('{');
+      if (!item.error.empty()) {
+        out += "\"error\":";
+        AppendJsonString(out, item.error);
+        out += ",\"key\":";
+        AppendJsonString(out, item.key);
+      } else {
+        out += "\"key\":";
+        AppendJsonString(out, item.key);
+        if (item.value) {
+          out += ",\"value\":";
+          AppendJsonString(out, *item.value);
+        }
+      }
+      out.push_back('}');
+    }
+    out.push_back(']');
+  }
+  if (!response.system_error.empty()) {
+    member("systemError");
+    AppendJsonString(out, response.system_error);
+  }
+  out += "}}";
+  return out;
 }
 
 ProviderResponse SystemErrorResponse(std::string message, bool idempotent) {

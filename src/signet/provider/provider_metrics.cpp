@@ -2,6 +2,18 @@
 
 namespace signet::provider {
 
+server::Counter& ProviderMetrics::Cached(std::atomic<server::Counter*>& slot,
+                                         const std::function<server::Counter&()>& get) {
+  server::Counter* counter = slot.load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    // The registry returns the same instance every time: threads that race
+    // here store the same pointer.
+    counter = &get();
+    slot.store(counter, std::memory_order_release);
+  }
+  return *counter;
+}
+
 ProviderMetrics::ProviderMetrics(server::MetricsRegistry& registry)
     : registry_(registry),
       in_flight_(registry.GetGauge("signet_provider_requests_in_flight",
@@ -47,10 +59,17 @@ void ProviderMetrics::ItemDecided(const std::string& endpoint, ItemDecision deci
   const char* name = decision == ItemDecision::kValid     ? "valid"
                      : decision == ItemDecision::kInvalid ? "invalid"
                                                           : "exempt";
-  registry_
-      .GetCounter("signet_provider_items_total", "Answered keys by endpoint and decision.",
-                  {{"endpoint", endpoint}, {"decision", name}})
-      .Increment();
+  auto counter = [&]() -> server::Counter& {
+    return registry_.GetCounter("signet_provider_items_total",
+                                "Answered keys by endpoint and decision.",
+                                {{"endpoint", endpoint}, {"decision", name}});
+  };
+  const int endpoint_index = endpoint == "validate" ? 0 : endpoint == "mutate" ? 1 : -1;
+  if (endpoint_index < 0) {
+    counter().Increment();
+    return;
+  }
+  Cached(items_[endpoint_index * 3 + static_cast<int>(decision)], counter).Increment();
 }
 
 void ProviderMetrics::Verified(const Error* error, double seconds) {
@@ -63,16 +82,19 @@ void ProviderMetrics::Verified(const Error* error, double seconds) {
 }
 
 void ProviderMetrics::CacheLookup(const std::string& cache, CacheResult result) {
-  if (result == CacheResult::kHit) {
-    registry_
-        .GetCounter("signet_provider_cache_hits_total", "Cache hits by cache.", {{"cache", cache}})
-        .Increment();
-  } else {
-    registry_
-        .GetCounter("signet_provider_cache_misses_total", "Cache misses by cache.",
-                    {{"cache", cache}})
-        .Increment();
+  const bool hit = result == CacheResult::kHit;
+  auto counter = [&]() -> server::Counter& {
+    return hit ? registry_.GetCounter("signet_provider_cache_hits_total", "Cache hits by cache.",
+                                      {{"cache", cache}})
+               : registry_.GetCounter("signet_provider_cache_misses_total",
+                                      "Cache misses by cache.", {{"cache", cache}});
+  };
+  const int cache_index = cache == "verification" ? 0 : cache == "tag" ? 1 : -1;
+  if (cache_index < 0) {
+    counter().Increment();
+    return;
   }
+  Cached(cache_lookups_[cache_index * 2 + (hit ? 0 : 1)], counter).Increment();
 }
 
 void ProviderMetrics::CoalescedWait() { coalesced_.Increment(); }

@@ -34,6 +34,9 @@
 // outlive this object.
 #pragma once
 
+#include <array>
+#include <atomic>
+#include <functional>
 #include <string>
 
 #include "signet/result.h"
@@ -76,6 +79,10 @@ class ProviderMetrics {
  private:
   server::Counter& RefreshCounter(const std::string& result);
   server::Counter& SharedCacheCounter(bool lookup, const char* result);
+  // The counter in `slot`, looked up with `get` and kept there the first
+  // time: a series still appears in the registry only once it is used.
+  static server::Counter& Cached(std::atomic<server::Counter*>& slot,
+                                 const std::function<server::Counter&()>& get);
 
   server::MetricsRegistry& registry_;
   server::Gauge& in_flight_;
@@ -84,6 +91,10 @@ class ProviderMetrics {
   server::Counter& grace_answers_;
   server::Counter& shared_connection_failures_;
   server::Gauge& shared_up_;
+  // Per-key counters, kept once used: items by {validate, mutate} x
+  // {valid, invalid, exempt}; cache lookups by {verification, tag} x {hit, miss}.
+  std::array<std::atomic<server::Counter*>, 6> items_{};
+  std::array<std::atomic<server::Counter*>, 4> cache_lookups_{};
 };
 
 }  // namespace signet::provider

@@ -1,0 +1,90 @@
+// The provider's JSON log lines: LogEvent writes an event in one
+// serialisation, and the line is the one the formatter makes of the same
+// event logged as text.
+#include "signet/provider/json_log.h"
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+
+#include <regex>
+#include <sstream>
+
+namespace signet::provider {
+namespace {
+
+class JsonLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    previous_ = spdlog::default_logger();
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("json-log-test", sink));
+    spdlog::set_level(spdlog::level::info);
+    InstallJsonLogFormat();
+  }
+  void TearDown() override { spdlog::set_default_logger(previous_); }
+
+  // The lines written so far, with each "time" value replaced by T (after
+  // checking its shape).
+  std::vector<std::string> Lines() {
+    std::vector<std::string> lines;
+    std::istringstream in(out_.str());
+    static const std::regex kTime(
+        R"re("time":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")re");
+    for (std::string line; std::getline(in, line);) {
+      EXPECT_TRUE(std::regex_search(line, kTime)) << line;
+      lines.push_back(std::regex_replace(line, kTime, R"("time":T)"));
+    }
+    out_.str("");
+    return lines;
+  }
+
+  std::ostringstream out_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
+nlohmann::json Event() {
+  nlohmann::json images = nlohmann::json::array();
+  images.push_back({{"key", "reg/a@sha256:1"}, {"decision", "valid"}, {"cached", true}});
+  images.push_back({{"key", "bad \xc3\x28 \"key\"\n"}, {"decision", "invalid"}});
+  return {{"event", "provider_request"}, {"duration_ms", 1.25}, {"images", images},
+          {"api_version", "v1"},         {"zeta", nullptr},     {"count", 3}};
+}
+
+TEST_F(JsonLogTest, EventLineIsTheLineOfTheSameEventLoggedAsText) {
+  LogEvent(spdlog::level::warn, Event());
+  spdlog::warn("{}", Event().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  const auto lines = Lines();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], lines[1]);
+  EXPECT_EQ(lines[0].rfind(R"({"api_version":"v1","count":3,"duration_ms":1.25,)", 0), 0u)
+      << lines[0];
+  EXPECT_NE(lines[0].find(R"("level":"warning","time":T,"zeta":null})"), std::string::npos)
+      << lines[0];
+}
+
+TEST_F(JsonLogTest, FieldsOfTheEventWinOverTimeAndLevel) {
+  // Its "time" is not a time stamp: compared here, not through Lines().
+  LogEvent(spdlog::level::info, {{"event", "e"}, {"level", "own"}, {"time", "then"}});
+  EXPECT_EQ(out_.str(), "{\"event\":\"e\",\"level\":\"own\",\"time\":\"then\"}\n");
+}
+
+TEST_F(JsonLogTest, OtherMessagesBecomeTheMsgField) {
+  spdlog::info("listening on {}", "127.0.0.1:1");
+  spdlog::info("{}", "{not json");
+  LogEvent(spdlog::level::info, "a string event");
+  const auto lines = Lines();
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], R"({"level":"info","msg":"listening on 127.0.0.1:1","time":T})");
+  EXPECT_EQ(lines[1], R"({"level":"info","msg":"{not json","time":T})");
+  EXPECT_EQ(lines[2], R"({"level":"info","msg":"\"a string event\"","time":T})");
+}
+
+TEST_F(JsonLogTest, BelowTheLevelNothingIsWritten) {
+  LogEvent(spdlog::level::debug, Event());
+  EXPECT_EQ(out_.str(), "");
+  LogEvent(spdlog::level::info, {{"event", "e"}});  // positive control
+  EXPECT_EQ(Lines().size(), 1u);
+}
+
+}  // namespace
+}  // namespace signet::provider
