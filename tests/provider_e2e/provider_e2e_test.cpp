@@ -1296,12 +1296,15 @@ class RoundTripTest : public ::testing::TestWithParam<RegistryServer::Mode> {
 
   bool token() const { return GetParam() == RegistryServer::Mode::kTokenAuth; }
 
-  PushedImage PushSigned(const std::string& path) {
+  PushedImage PushSigned(const std::string& path,
+                         cosign::SignatureFormat format = cosign::SignatureFormat::kLegacy) {
     PushedImage image = signet::testing::PushRandomImage(
         *client_, signet::testing::RepositoryOn(*registry_, path), "v1");
     auto reference = oci::ImageReference::Parse(image.DigestReference());
     EXPECT_TRUE(reference.ok());
-    auto signed_result = cosign::SignImage(*client_, *reference, *signer_, {});
+    cosign::SignOptions options;
+    options.format = format;
+    auto signed_result = cosign::SignImage(*client_, *reference, *signer_, options);
     EXPECT_TRUE(signed_result.ok()) << signed_result.error().message();
     return image;
   }
@@ -1331,9 +1334,14 @@ class RoundTripTest : public ::testing::TestWithParam<RegistryServer::Mode> {
   // carries a token registry's challenge.
   int Expected() const { return token() ? 4 : 3; }
 
-  signet::testing::CommandResult Verify(const std::string& reference) const {
+  // `signet verify` of the legacy format only (--new-bundle-format=false),
+  // the format `signet serve` reads; `formats` "both" verifies as cosign v3
+  // does (bundle discovery beside the legacy path).
+  signet::testing::CommandResult Verify(const std::string& reference,
+                                        const std::string& formats = "legacy") const {
     std::vector<std::string> argv = {signet::testing::SignetBinary(), "verify", "--key",
                                      dir_.File("cosign.pub")};
+    if (formats == "legacy") argv.push_back("--new-bundle-format=false");
     if (registry_->tls()) {
       argv.insert(argv.end(),
                   {"--registry-cacert", registry_->ca_file(), "--registry-username",
@@ -1343,10 +1351,12 @@ class RoundTripTest : public ::testing::TestWithParam<RegistryServer::Mode> {
     return signet::testing::RunCommand(argv);
   }
 
-  std::unique_ptr<ProviderProcess> StartProvider() {
-    std::vector<std::string> args = {"--tls-cert-file", server_cert_.cert_file,
-                                     "--tls-key-file",  server_cert_.key_file,
-                                     "--key",           dir_.File("cosign.pub")};
+  // The legacy format only unless `formats` says otherwise: the 3-request
+  // count is the legacy-only one.
+  std::unique_ptr<ProviderProcess> StartProvider(const std::string& formats = "legacy") {
+    std::vector<std::string> args = {
+        "--tls-cert-file", server_cert_.cert_file,  "--tls-key-file",      server_cert_.key_file,
+        "--key",           dir_.File("cosign.pub"), "--signature-formats", formats};
     if (registry_->tls()) {
       args.insert(args.end(),
                   {"--registry-secret-dir", dir_.File("secret"), "--registry-secret-host",
@@ -1399,6 +1409,40 @@ TEST_P(RoundTripTest, CliVerifyCostsThreeRequestsByTagAndByDigest) {
   EXPECT_EQ(RequestsSince(before, Expected() - 1), Expected() - 1);
 }
 
+// Both formats, as cosign v3: bundle discovery adds the referrers API call
+// (docker-registry answers 404) and the fallback tag (404), made beside the
+// legacy path, so the count is two more and nothing else changes.
+TEST_P(RoundTripTest, CliVerifyOfBothFormatsAddsTheTwoReferrerLookups) {
+  const PushedImage image = PushSigned("rt/cli-both");
+  const int before = RegistryRequests();
+  const auto verified = Verify(image.DigestReference(), "both");
+  ASSERT_EQ(verified.exit_code, 0) << verified.err;
+  const int expected = Expected() + 2;
+  if (token()) {
+    // Each thread of the new process may meet the registry's challenge (a
+    // 401) before the other has learnt it.
+    const int seen = RequestsSince(before, expected);
+    EXPECT_GE(seen, expected) << registry_->log();
+    EXPECT_LE(seen, expected + 1) << registry_->log();
+  } else {
+    EXPECT_EQ(RequestsSince(before, expected), expected) << registry_->log();
+  }
+  const std::string referrers = "/v2/rt/cli-both/referrers/" + image.digest;
+  const std::string tag = "/v2/rt/cli-both/manifests/sha256-" + image.digest.substr(7);
+  // The fallback tag sha256-<hex>, not the legacy sha256-<hex>.sig.
+  const auto fallback_gets = [&] {
+    return registry_->CountRequests("GET", tag) - registry_->CountRequests("GET", tag + ".sig");
+  };
+  EXPECT_EQ(registry_->CountRequests("GET", referrers), 1) << registry_->log();
+  EXPECT_EQ(fallback_gets(), 1) << registry_->log();
+  // Control: the legacy-only verification asks for neither.
+  const int legacy_before = RegistryRequests();
+  ASSERT_EQ(Verify(image.DigestReference()).exit_code, 0);
+  EXPECT_EQ(RequestsSince(legacy_before, Expected()), Expected()) << registry_->log();
+  EXPECT_EQ(registry_->CountRequests("GET", referrers), 1);
+  EXPECT_EQ(fallback_gets(), 1);
+}
+
 TEST_P(RoundTripTest, ServeValidateCostsThreeRequestsByTagAndByDigest) {
   const PushedImage by_tag = PushSigned("rt/serve-tag");
   const PushedImage by_digest = PushSigned("rt/serve-digest");
@@ -1426,6 +1470,53 @@ TEST_P(RoundTripTest, ServeValidateCostsThreeRequestsByTagAndByDigest) {
   const int before = RegistryRequests();
   EXPECT_EQ(Validate(*provider, by_digest.DigestReference()).front(), '|');
   EXPECT_EQ(RegistryRequests() - before, 0);
+}
+
+// signet serve reads both formats by default: a legacy-signed image costs
+// the two referrer lookups more (made beside the legacy fetches), a
+// bundle-signed one is verified from its referrer, and with
+// --signature-formats legacy the bundle is not looked for.
+TEST_P(RoundTripTest, ServeValidatesBothFormatsByDefault) {
+  const PushedImage legacy = PushSigned("rt/both-legacy");
+  const PushedImage bundle = PushSigned("rt/both-bundle", cosign::SignatureFormat::kBundle);
+  auto provider = StartProvider("both");
+  ASSERT_TRUE(provider->started());
+  // legacy: HEAD, GET .sig, GET blob, GET referrers (404), GET sha256-<hex> (404);
+  // bundle: HEAD, GET .sig (404), GET referrers (404), GET sha256-<hex>,
+  // GET referrer manifest, GET bundle blob.
+  const std::vector<std::pair<PushedImage, int>> cases = {{legacy, 5}, {bundle, 6}};
+  for (const auto& [image, requests] : cases) {
+    const int before = RegistryRequests();
+    EXPECT_EQ(Validate(*provider, image.DigestReference()), "|" + image.DigestReference())
+        << provider->log();
+    if (!token()) {
+      EXPECT_EQ(RequestsSince(before, requests), requests) << registry_->log();
+    } else {
+      EXPECT_GE(RequestsSince(before, requests), requests) << registry_->log();
+    }
+  }
+  // A bundle signed by another key is refused, with the reason.
+  auto other = crypto::GenerateKeyPair("other");
+  ASSERT_TRUE(other.ok());
+  auto other_signer = crypto::LoadPrivateKey(other->private_pem, "other", "other key");
+  ASSERT_TRUE(other_signer.ok());
+  const PushedImage stranger = signet::testing::PushRandomImage(
+      *client_, signet::testing::RepositoryOn(*registry_, "rt/both-stranger"), "v1");
+  cosign::SignOptions bundle_options;
+  bundle_options.format = cosign::SignatureFormat::kBundle;
+  auto stranger_ref = oci::ImageReference::Parse(stranger.DigestReference());
+  ASSERT_TRUE(stranger_ref.ok());
+  ASSERT_TRUE(cosign::SignImage(*client_, *stranger_ref, **other_signer, bundle_options).ok());
+  EXPECT_NE(Validate(*provider, stranger.DigestReference()).find("no matching signatures"),
+            std::string::npos);
+
+  // Legacy only: the bundle is not looked for, the legacy image still passes.
+  auto legacy_only = StartProvider("legacy");
+  ASSERT_TRUE(legacy_only->started());
+  EXPECT_NE(Validate(*legacy_only, bundle.DigestReference()).find("no signatures found"),
+            std::string::npos)
+      << legacy_only->log();
+  EXPECT_EQ(Validate(*legacy_only, legacy.DigestReference()), "|" + legacy.DigestReference());
 }
 
 INSTANTIATE_TEST_SUITE_P(Registries, RoundTripTest,

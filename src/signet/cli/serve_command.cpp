@@ -31,6 +31,7 @@ struct ServeFlags {
   std::string refresh_ahead;
   std::string last_known_good_grace;
   std::string redis_address;
+  std::string signature_formats;
   int workers = 0;
   std::string registry_secret_dir;
   std::vector<std::string> registry_secret_hosts;
@@ -102,6 +103,11 @@ Status ApplyFlags(const ServeFlags& f, policy::Config& config) {
     config.verification.last_known_good_grace = *grace;
   }
   if (f.Given("--redis-address")) config.cache.redis.address = f.redis_address;
+  if (f.Given("--signature-formats")) {
+    auto formats = policy::ParseSignatureFormats(f.signature_formats);
+    if (!formats.ok()) return formats.error().WithContext("--signature-formats");
+    config.verification.signature_formats = *formats;
+  }
   if (f.Given("--workers")) config.verification.workers = f.workers;
   if (f.Given("--dangerously-send-credentials-to-any-registry")) {
     config.dangerously_send_credentials_to_any_registry =
@@ -252,6 +258,9 @@ void RegisterServeCommand(CLI::App& app, Action& action) {
   cmd->add_option("--redis-address", f.redis_address,
                   "share verdicts with other replicas through Redis at host:port "
                   "(cache.redis.address; default: off)");
+  cmd->add_option("--signature-formats", f.signature_formats,
+                  "both: Sigstore bundle referrers (cosign v3), else legacy .sig, looked up in "
+                  "parallel; legacy: only .sig (default both)");
   cmd->add_option("--workers", f.workers, "verification worker threads (default 16)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--registry-secret-dir", f.registry_secret_dir,
