@@ -185,6 +185,8 @@ TEST(ConfigTest, RegistryLimitsForEveryHostAndPerHost) {
                     "registries: host \"ghcr.io\": burst must be between 1");
   ExpectConfigError("registries:\n  - host: \"*\"\n    maxConcurrentRequests: 2\n",
                     "host \"*\" cannot carry limits");
+}
+
 TEST(ConfigTest, SharedRedisCache) {
   const std::string keys = "keys:\n  - name: k\n    path: /k.pub\n";
   auto defaults = ParseConfig(keys, "signet.yaml");
