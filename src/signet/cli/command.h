@@ -16,9 +16,8 @@ using Action = std::function<int()>;
 void RegisterKeyCommands(CLI::App& app,
                          Action& action);  // generate-key-pair, import-key-pair, public-key
 void RegisterBlobCommands(CLI::App& app, Action& action);  // sign-blob, verify-blob
-void RegisterImageCommands(
-    CLI::App& app,
-    Action& action);  // sign, verify, triangulate, attest, verify-attestation
+// sign, verify, triangulate, attest, verify-attestation
+void RegisterImageCommands(CLI::App& app, Action& action);
 void RegisterServeCommand(CLI::App& app, Action& action);  // serve
 
 // login
