@@ -1,6 +1,7 @@
 #include "support/in_memory_registry.h"
 
 #include "signet/crypto/encoding.h"
+#include "signet/oci/manifest.h"
 
 namespace signet::testing {
 namespace {
@@ -110,6 +111,39 @@ Result<std::vector<std::string>> InMemoryRegistry::ListTags(const oci::Repositor
   if (r == repos_.end()) return Error(ErrorCode::kNotFound, "repository " + repo.Name());
   for (const auto& [tag, digest] : r->second.tags) tags.push_back(tag);
   return tags;
+}
+
+Result<oci::Referrers> InMemoryRegistry::ListReferrers(const oci::Repository& repo,
+                                                       const std::string& subject_digest,
+                                                       oci::Deadline /*deadline*/,
+                                                       const oci::ReferrersOptions& options) {
+  std::lock_guard lock(mutex_);
+  if (auto s = CheckUp(); !s) return s.error();
+  oci::Referrers referrers;
+  if (!referrers_api_) return referrers;
+  referrers.answer = oci::ReferrersAnswer::kListed;
+  auto r = repos_.find(repo.Name());
+  if (r == repos_.end()) return referrers;
+  for (const auto& [digest, stored] : r->second.manifests) {
+    if (stored.media_type != oci::kOciManifestMediaType) continue;
+    auto manifest = oci::ParseImageManifest(stored.bytes);
+    if (!manifest || !manifest->subject || manifest->subject->digest != subject_digest) continue;
+    oci::Descriptor entry;
+    entry.media_type = std::string(oci::kOciManifestMediaType);
+    entry.digest = digest;
+    entry.size = static_cast<std::int64_t>(stored.bytes.size());
+    entry.annotations = manifest->annotations;
+    entry.artifact_type =
+        manifest->artifact_type.empty() ? manifest->config.media_type : manifest->artifact_type;
+    if (!options.artifact_type.empty() && entry.artifact_type != options.artifact_type) continue;
+    referrers.index.manifests.push_back(std::move(entry));
+  }
+  return referrers;
+}
+
+void InMemoryRegistry::EnableReferrersApi(bool enabled) {
+  std::lock_guard lock(mutex_);
+  referrers_api_ = enabled;
 }
 
 void InMemoryRegistry::CorruptBlob(const oci::Repository& repo, const std::string& digest,

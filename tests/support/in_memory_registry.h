@@ -6,7 +6,11 @@
 // asked for (so CorruptBlob makes it lie detectably, as a real client would
 // see), size caps yield kTooLarge, absent things yield kNotFound. SetDown
 // makes every call fail with kNetwork. Call counters let tests observe
-// traffic. Thread-safe: every method takes an internal mutex.
+// traffic. By default it has no referrers API (ListReferrers answers
+// kNoReferrersApi, so referrers go to the fallback tag); EnableReferrersApi
+// makes ListReferrers list every stored OCI manifest of the repository whose
+// subject is the digest asked for, as a registry with the API does. Thread-safe: every method takes
+// an internal mutex.
 #pragma once
 
 #include <atomic>
@@ -37,6 +41,9 @@ class InMemoryRegistry : public oci::Registry {
                                   oci::Deadline deadline = std::nullopt) override;
   Result<std::vector<std::string>> ListTags(const oci::Repository& repo,
                                             oci::Deadline deadline = std::nullopt) override;
+  Result<oci::Referrers> ListReferrers(const oci::Repository& repo,
+                                       const std::string& subject_digest, oci::Deadline deadline,
+                                       const oci::ReferrersOptions& options = {}) override;
 
   // Test controls.
   // Replaces a stored blob's bytes without changing its digest key.
@@ -47,6 +54,7 @@ class InMemoryRegistry : public oci::Registry {
   // Removes a tag.
   void DeleteTag(const oci::Repository& repo, const std::string& tag);
   void SetDown(bool down);
+  void EnableReferrersApi(bool enabled);
   int blob_gets() const { return blob_gets_; }
   int manifest_gets() const { return manifest_gets_; }
 
@@ -65,6 +73,7 @@ class InMemoryRegistry : public oci::Registry {
   mutable std::mutex mutex_;
   std::map<std::string, Repo> repos_;  // by Repository::Name()
   bool down_ = false;
+  bool referrers_api_ = false;
   std::atomic<int> blob_gets_{0};
   std::atomic<int> manifest_gets_{0};
 };

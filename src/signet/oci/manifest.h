@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "signet/oci/registry.h"
+#include "signet/oci/media_types.h"
 #include "signet/result.h"
 
 namespace signet::oci {

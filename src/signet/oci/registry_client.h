@@ -17,12 +17,13 @@
 //   manifest's media type is taken from Content-Type or its body, uploads
 //   stay on the registry's host.
 //
-// Referrers (OCI 1.1): ListReferrers reads the registry's referrers API and
-// ReadReferrersTag the fallback tag `sha256-<hex>` that clients keep for
-// registries without one (distribution-spec v1.1.1 "referrers tag schema").
-// AddToReferrersTag is the fallback write, PushReferrer the push of a
-// referrer manifest that uses whichever the registry needs. None of them is
-// used by image signing or verification yet.
+// Referrers (OCI 1.1): the Registry interface declares them (registry.h);
+// this class answers ListReferrers from the registry's referrers API, and
+// pushes referrers with PushReferrer, which reads the OCI-Subject header.
+// The fallback tag `sha256-<hex>` (distribution-spec v1.1.1 "referrers tag
+// schema") is read and written by the Registry defaults, over this class's
+// manifest calls; AddToReferrersTag serializes writers sharing one client.
+// cosign/image_bundle.h signs and verifies images with them.
 //
 // A cold verification on an anonymous registry therefore costs three
 // requests (HEAD tag, GET signature manifest, GET signature blob); a
@@ -54,66 +55,6 @@ namespace signet::oci {
 // without it.
 struct RegistryClientOptions : TransportOptions, AuthOptions {};
 
-// What GET /v2/<name>/referrers/<digest> told.
-enum class ReferrersAnswer {
-  // 200 with Content-Type exactly application/vnd.oci.image.index.v1+json:
-  // Referrers::index is the registry's list (its first page: a Link to
-  // further pages is not followed, as in go-containerregistry).
-  kListed,
-  // 404, 400 or 406, or 200 with any other Content-Type: the registry has no
-  // referrers API; the list, if any, is in the fallback tag
-  // (ReadReferrersTag). Other statuses (401, 403, 5xx, ...) are errors.
-  kNoReferrersApi,
-};
-
-struct ReferrersOptions {
-  // "" (the default): every referrer. Verification always reads with "",
-  // since cosign up to v3.1.1 recorded the wrong artifactType. Otherwise the
-  // value is sent as ?artifactType= and, whether or not the registry says
-  // it applied it (OCI-Filters-Applied), entries with another artifactType
-  // are dropped here.
-  std::string artifact_type;
-  // Cap on the response body (kTooLarge beyond) and on the entries listed.
-  ManifestLimits limits;
-};
-
-struct Referrers {
-  ReferrersAnswer answer = ReferrersAnswer::kNoReferrersApi;
-  ImageIndex index;  // empty unless answer == kListed
-};
-
-// What the fallback tag sha256-<hex> of a subject holds.
-enum class ReferrersTagAnswer {
-  kFound,   // an OCI image index: ReferrersTag::index (and its manifest)
-  kAbsent,  // the tag (or the repository) does not exist: no referrers
-};
-
-struct ReferrersTag {
-  ReferrersTagAnswer answer = ReferrersTagAnswer::kAbsent;
-  Manifest manifest;  // the index as served (bytes and digest), when kFound
-  ImageIndex index;   // parsed, when kFound
-};
-
-enum class ReferrersTagUpdate {
-  kAdded,          // the tag now lists the referrer (written)
-  kAlreadyListed,  // it was listed already: nothing written
-};
-
-// Who keeps the list a pushed referrer is in.
-enum class ReferrerListedBy {
-  kReferrersApi,  // the registry (OCI-Subject on the PUT, and its API lists)
-  kFallbackTag,   // signet, in the fallback tag (AddToReferrersTag)
-};
-
-struct ReferrerPush {
-  std::string digest;       // of the referrer manifest
-  std::string oci_subject;  // the PUT's OCI-Subject header ("" when absent)
-  ReferrerListedBy listed_by = ReferrerListedBy::kFallbackTag;
-};
-
-// "sha256-<hex>": the fallback tag of a subject digest "sha256:<hex>".
-std::string ReferrersTagFor(const std::string& subject_digest);
-
 // How many entries the per-host caches hold (for tests and diagnostics).
 using RegistryClientCacheSizes = AuthCacheSizes;
 
@@ -140,43 +81,19 @@ class RegistryClient : public Registry {
   Result<std::vector<std::string>> ListTags(const Repository& repo,
                                             Deadline deadline = std::nullopt) override;
 
-  // GET /v2/<repo>/referrers/<subject_digest> (see ReferrersAnswer). The
-  // listed index must be an OCI image index within options.limits whose
-  // entries carry valid sha256 digests; anything else is an error (kParse,
-  // kTooLarge), never a shorter list.
+  // The referrers API over HTTP (registry.h has the contracts).
+  // ListReferrers: GET /v2/<repo>/referrers/<subject_digest>.
   Result<Referrers> ListReferrers(const Repository& repo, const std::string& subject_digest,
-                                  Deadline deadline, const ReferrersOptions& options = {});
-  // GET the manifest tagged ReferrersTagFor(subject_digest). kAbsent on 404;
-  // a manifest there that is not an OCI image index within `limits` is an
-  // error (kParse, kTooLarge).
-  Result<ReferrersTag> ReadReferrersTag(const Repository& repo, const std::string& subject_digest,
-                                        Deadline deadline, const ManifestLimits& limits = {});
-
-  // Lists `referrer_manifest` (the exact bytes of an OCI image manifest with
-  // a subject, already pushed to `repo` by digest) in its subject's fallback
-  // tag: reads the index there (none: a new one), skips the write when the
-  // digest is listed, else appends {mediaType, size, digest, artifactType
-  // (the manifest's, else its config.mediaType), annotations (copied)},
-  // keeps every existing entry as it was (unknown fields included), sorts by
-  // digest as cosign does and PUTs the index to the tag. A tag holding
-  // something other than an OCI index is an error and is left alone.
-  // Writers sharing this client are serialized, and each call re-reads the
-  // tag after writing and starts over (a bounded number of times) when its
-  // entry is gone; separate processes that write the same tag in the same
-  // instant can still lose an entry, since docker-registry has no
-  // conditional manifest PUT (cosign has the same window).
+                                  Deadline deadline, const ReferrersOptions& options = {}) override;
+  // AddToReferrersTag: writers sharing this client are serialized.
   Result<ReferrersTagUpdate> AddToReferrersTag(const Repository& repo,
                                                const std::string& referrer_manifest,
-                                               Deadline deadline);
-
-  // Pushes a referrer manifest (an OCI image manifest with a subject, whose
-  // blobs are in `repo`) by digest and makes sure it is listed, as the
-  // distribution spec says: when the PUT's OCI-Subject names the subject
-  // and the referrers API then answers with a list, the registry keeps the
-  // list; otherwise (no OCI-Subject, or a registry that sends it without an
-  // API) AddToReferrersTag lists it in the fallback tag.
+                                               Deadline deadline) override;
+  // PushReferrer: trusts the PUT's OCI-Subject header only after the
+  // referrers API confirms it with a list; without the header the referrer
+  // goes straight to the fallback tag.
   Result<ReferrerPush> PushReferrer(const Repository& repo, const std::string& referrer_manifest,
-                                    Deadline deadline);
+                                    Deadline deadline) override;
 
   RegistryClientCacheSizes CacheSizes() const;
 

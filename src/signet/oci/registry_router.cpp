@@ -68,4 +68,30 @@ Result<std::vector<std::string>> RegistryRouter::ListTags(const Repository& repo
   return For(repo).ListTags(repo, deadline);
 }
 
+Result<Referrers> RegistryRouter::ListReferrers(const Repository& repo,
+                                                const std::string& subject_digest,
+                                                Deadline deadline,
+                                                const ReferrersOptions& options) {
+  return For(repo).ListReferrers(repo, subject_digest, deadline, options);
+}
+
+Result<ReferrersTag> RegistryRouter::ReadReferrersTag(const Repository& repo,
+                                                      const std::string& subject_digest,
+                                                      Deadline deadline,
+                                                      const ManifestLimits& limits) {
+  return For(repo).ReadReferrersTag(repo, subject_digest, deadline, limits);
+}
+
+Result<ReferrersTagUpdate> RegistryRouter::AddToReferrersTag(const Repository& repo,
+                                                             const std::string& referrer_manifest,
+                                                             Deadline deadline) {
+  return For(repo).AddToReferrersTag(repo, referrer_manifest, deadline);
+}
+
+Result<ReferrerPush> RegistryRouter::PushReferrer(const Repository& repo,
+                                                  const std::string& referrer_manifest,
+                                                  Deadline deadline) {
+  return For(repo).PushReferrer(repo, referrer_manifest, deadline);
+}
+
 }  // namespace signet::oci

@@ -49,6 +49,16 @@ class RegistryRouter : public Registry {
                                   Deadline deadline = std::nullopt) override;
   Result<std::vector<std::string>> ListTags(const Repository& repo,
                                             Deadline deadline = std::nullopt) override;
+  Result<Referrers> ListReferrers(const Repository& repo, const std::string& subject_digest,
+                                  Deadline deadline, const ReferrersOptions& options = {}) override;
+  Result<ReferrersTag> ReadReferrersTag(const Repository& repo, const std::string& subject_digest,
+                                        Deadline deadline,
+                                        const ManifestLimits& limits = {}) override;
+  Result<ReferrersTagUpdate> AddToReferrersTag(const Repository& repo,
+                                               const std::string& referrer_manifest,
+                                               Deadline deadline) override;
+  Result<ReferrerPush> PushReferrer(const Repository& repo, const std::string& referrer_manifest,
+                                    Deadline deadline) override;
 
  private:
   RegistryClient& For(const Repository& repo);
