@@ -2,10 +2,12 @@
 
 #include <chrono>
 #include <ctime>
+#include <variant>
 
 #include "signet/bounded_json.h"
 #include "signet/cosign/dsse.h"
 #include "signet/cosign/go_json.h"
+#include "signet/cosign/image_bundle.h"
 #include "signet/cosign/predicate_types.h"
 #include "signet/cosign/signature_manifest.h"
 #include "signet/cosign/triangulate.h"
@@ -203,6 +205,35 @@ Result<std::vector<Candidate>> LegacyCandidates(oci::Registry& registry,
   return candidates;
 }
 
+// The bundle referrers of `digest` checked as attestations; empty when there
+// are none that parse (cosign then falls back to the ".att" tag, also when
+// the listing fails).
+std::vector<Candidate> BundleCandidates(oci::Registry& registry, const oci::ImageReference& image,
+                                        const std::string& digest,
+                                        const VerifyAttestationOptions& options) {
+  std::vector<Candidate> candidates;
+  const oci::Repository& repo = ArtifactRepository(image, options.target_repository);
+  auto discovery = DiscoverBundles(registry, repo, digest, options.deadline);
+  if (!discovery) return candidates;
+  const TlogPolicy policy =
+      options.insecure_ignore_tlog ? TlogPolicy::kInsecureIgnore : TlogPolicy::kRequire;
+  for (const FoundBundle& found : discovery->bundles) {
+    Candidate candidate;
+    auto verified = VerifyImageBundle(found, options.keys, digest, {}, policy);
+    if (!verified) {
+      candidate.error = verified.error();
+    } else {
+      const auto* envelope = std::get_if<DsseEnvelope>(&found.bundle.content);
+      candidate.verified =
+          VerifiedAttestation{envelope != nullptr ? MarshalDsseEnvelope(*envelope) : std::string(),
+                              std::move(verified->payload), std::move(verified->statement),
+                              repo.Name() + "@" + found.referrer_digest};
+    }
+    candidates.push_back(std::move(candidate));
+  }
+  return candidates;
+}
+
 bool IsRegistryFailure(ErrorCode code) {
   switch (code) {
     case ErrorCode::kNetwork:
@@ -288,9 +319,17 @@ Result<AttestResult> AttestImage(oci::Registry& registry, const oci::ImageRefere
     result.stored_at = std::move(*stored);
     return result;
   }
-  return Error(ErrorCode::kUnsupported,
-               "attesting in the bundle format is not built yet; pass --new-bundle-format=false "
-               "for the legacy .att tag");
+  auto subject = oci::ImageReference::Parse(result.reference);
+  if (!subject) return subject.error();
+  AttachOptions attach;
+  attach.target_repository = options.target_repository;
+  attach.created = options.created;
+  attach.deadline = options.deadline;
+  auto attached = AttachDsseBundle(registry, *subject, *envelope, signer.PublicKeyPem(),
+                                   result.predicate_type, attach);
+  if (!attached) return attached.error();
+  result.stored_at = std::move(attached->referrer_reference);
+  return result;
 }
 
 Result<AttestationVerification> VerifyImageAttestations(oci::Registry& registry,
@@ -311,7 +350,14 @@ Result<AttestationVerification> VerifyImageAttestations(oci::Registry& registry,
   result.digest = *digest;
   result.reference_with_digest = image.WithDigest(*digest);
 
-  auto candidates = LegacyCandidates(registry, image, *digest, options);
+  // cosign v3: when at least one bundle referrer parses, only bundles count.
+  std::vector<Candidate> bundles;
+  if (options.discovery == AttestationDiscovery::kAuto) {
+    bundles = BundleCandidates(registry, image, *digest, options);
+  }
+  result.from_bundles = !bundles.empty();
+  auto candidates = result.from_bundles ? Result<std::vector<Candidate>>(std::move(bundles))
+                                        : LegacyCandidates(registry, image, *digest, options);
   if (!candidates) return candidates.error();
 
   std::string reasons;

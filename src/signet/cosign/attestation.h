@@ -9,8 +9,11 @@
 //    existing manifest is appended to), or
 //  - kBundle: as a Sigstore bundle v0.3 referrer of the image, with the
 //    manifest annotation dev.sigstore.bundle.predicateType = <uri>
-//    (AttachDsseBundle in image_bundle.h; not built in this tree yet, see
-//    AttestImage).
+//    (AttachDsseBundle in image_bundle.h).
+//
+// Discovery (kAuto) is cosign v3's: the image's bundle referrers (all of
+// them, `cosign sign` bundles included, DiscoverBundles); when none parses
+// or the listing fails, the ".att" tag.
 //
 // Verification checks every candidate first (DSSE signature by one of the
 // keys over the PAE, payloadType in-toto, a statement subject whose sha256 is
