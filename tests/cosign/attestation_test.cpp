@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "signet/cosign/dsse.h"
+#include "signet/cosign/image_bundle.h"
 #include "signet/cosign/signature_manifest.h"
 #include "signet/cosign/triangulate.h"
 #include "signet/crypto/encoding.h"
@@ -310,6 +313,156 @@ TEST_F(AttestationTest, BadTypeAndMissingKeyAreRefused) {
       VerifyImageAttestations(registry_, Ref(image.DigestReference()), options).error().code(),
       ErrorCode::kInvalidArgument);
 }
+
+// The bundle form, on a registry with the referrers API and on one without
+// (the fallback tag).
+class BundleAttestationTest : public AttestationTest, public ::testing::WithParamInterface<bool> {
+ protected:
+  void SetUp() override { registry_.EnableReferrersApi(GetParam()); }
+
+  AttestResult AttestBundle(const std::string& reference, const std::string& type,
+                            const std::string& predicate, const crypto::Signer* signer = nullptr) {
+    AttestOptions options;
+    options.type = type;
+    options.predicate = predicate;
+    options.timestamp = kTimestamp;
+    auto result =
+        AttestImage(registry_, Ref(reference), signer ? *signer : *keys_->signer, options);
+    EXPECT_TRUE(result.ok()) << result.error().message();
+    return result.ok() ? *result : AttestResult{};
+  }
+
+  Result<AttestationVerification> VerifyBundles(const std::string& reference,
+                                                const std::string& type,
+                                                const std::shared_ptr<const crypto::Verifier>& key,
+                                                bool ignore_tlog = true) {
+    VerifyAttestationOptions options;
+    options.keys = {key};
+    options.type = type;
+    options.insecure_ignore_tlog = ignore_tlog;
+    return VerifyImageAttestations(registry_, Ref(reference), options);
+  }
+
+  // Attaches `statement`, signed by `signer`, as a bundle referrer of `subject`.
+  void AttachStatement(const std::string& subject, const Statement& statement,
+                       const crypto::Signer& signer) {
+    auto payload = MarshalStatement(statement);
+    ASSERT_TRUE(payload.ok());
+    auto envelope = SignDsse(signer, kInTotoPayloadType, *payload);
+    ASSERT_TRUE(envelope.ok());
+    auto attached = AttachDsseBundle(registry_, Ref(subject), *envelope, signer.PublicKeyPem(),
+                                     statement.predicate_type, {});
+    ASSERT_TRUE(attached.ok()) << attached.error().message();
+  }
+};
+
+TEST_P(BundleAttestationTest, RoundTripAndTypeFilter) {
+  const auto image = testing::PushRandomImage(registry_, repo_, "v1");
+  const AttestResult custom = AttestBundle(image.DigestReference(), "custom", "hello");
+  EXPECT_EQ(custom.stored_at.rfind(repo_.Name() + "@sha256:", 0), 0u) << custom.stored_at;
+  const AttestResult slsa =
+      AttestBundle(image.DigestReference(), "slsaprovenance", R"({"builder":{"id":"b"}})");
+  // No ".att" tag is written.
+  EXPECT_EQ(registry_.GetManifest(repo_, ArtifactTag(image.digest, ArtifactType::kAttestation))
+                .error()
+                .code(),
+            ErrorCode::kNotFound);
+  // The referrer manifest names the predicate type, as cosign's does.
+  auto discovery = DiscoverBundles(registry_, repo_, image.digest, std::nullopt);
+  ASSERT_TRUE(discovery.ok());
+  ASSERT_EQ(discovery->bundles.size(), 2u);
+  std::set<std::string> annotated;
+  for (const FoundBundle& found : discovery->bundles) {
+    annotated.insert(found.manifest_annotations.at("dev.sigstore.bundle.predicateType"));
+  }
+  EXPECT_EQ(annotated, (std::set<std::string>{"https://cosign.sigstore.dev/attestation/v1",
+                                              "https://slsa.dev/provenance/v0.2"}));
+
+  auto verified = VerifyBundles(image.TagReference(), "slsaprovenance", keys_->verifier);
+  ASSERT_TRUE(verified.ok()) << verified.error().message();
+  EXPECT_TRUE(verified->from_bundles);
+  ASSERT_EQ(verified->matched.size(), 1u);
+  EXPECT_EQ(verified->matched[0].payload, slsa.payload);
+  EXPECT_EQ(verified->matched[0].envelope_json, slsa.envelope_json);
+  EXPECT_EQ(verified->found_types.size(), 2u);
+
+  auto wrong = VerifyBundles(image.DigestReference(), "vuln", keys_->verifier);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().message().rfind(
+                "none of the attestations matched the predicate type: vuln, found: ", 0),
+            0u)
+      << wrong.error().message();
+  // Without --insecure-ignore-tlog the bundles (which have no log entry) fail.
+  auto strict = VerifyBundles(image.DigestReference(), "slsaprovenance", keys_->verifier, false);
+  ASSERT_FALSE(strict.ok());
+  EXPECT_NE(strict.error().message().find("--insecure-ignore-tlog"), std::string::npos)
+      << strict.error().message();
+}
+
+TEST_P(BundleAttestationTest, SignBundleIsNoSlsaProvenance) {
+  const auto image = testing::PushRandomImage(registry_, repo_, "v1");
+  AttachStatement(image.DigestReference(), MakeCosignSignStatement(image.digest, {}),
+                  *keys_->signer);
+  auto only_sign = VerifyBundles(image.DigestReference(), "slsaprovenance", keys_->verifier);
+  ASSERT_FALSE(only_sign.ok());
+  EXPECT_EQ(only_sign.error().message(),
+            "none of the attestations matched the predicate type: slsaprovenance, found: "
+            "https://sigstore.dev/cosign/sign/v1");
+  // Positive control: with a provenance attestation beside it, only that one matches.
+  const AttestResult slsa =
+      AttestBundle(image.DigestReference(), "slsaprovenance", R"({"builder":{"id":"b"}})");
+  auto both = VerifyBundles(image.DigestReference(), "slsaprovenance", keys_->verifier);
+  ASSERT_TRUE(both.ok()) << both.error().message();
+  ASSERT_EQ(both->matched.size(), 1u);
+  EXPECT_EQ(both->matched[0].payload, slsa.payload);
+}
+
+TEST_P(BundleAttestationTest, AnotherKeyFails) {
+  const auto image = testing::PushRandomImage(registry_, repo_, "v1");
+  AttestBundle(image.DigestReference(), "slsaprovenance", R"({"builder":{"id":"b"}})",
+               other_keys_->signer.get());
+  auto other = VerifyBundles(image.DigestReference(), "slsaprovenance", keys_->verifier);
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().code(), ErrorCode::kNoMatchingSignatures);
+  EXPECT_EQ(other.error().message().rfind("no matching attestations: ", 0), 0u);
+  EXPECT_TRUE(VerifyBundles(image.DigestReference(), "slsaprovenance", other_keys_->verifier).ok());
+}
+
+TEST_P(BundleAttestationTest, StatementAboutAnotherImageFails) {
+  const auto a = testing::PushRandomImage(registry_, repo_, "a");
+  const auto b = testing::PushRandomImage(registry_, repo_, "b");
+  auto about_a = MakeAttestationStatement("slsaprovenance", R"({"builder":{"id":"b"}})", repo_,
+                                          a.digest, kTimestamp);
+  ASSERT_TRUE(about_a.ok());
+  // A's statement, validly signed, attached as a referrer of B.
+  AttachStatement(b.DigestReference(), *about_a, *keys_->signer);
+  auto copied = VerifyBundles(b.DigestReference(), "slsaprovenance", keys_->verifier);
+  ASSERT_FALSE(copied.ok());
+  EXPECT_EQ(copied.error().code(), ErrorCode::kNoMatchingSignatures);
+  // Control: the same statement attached to A verifies.
+  AttachStatement(a.DigestReference(), *about_a, *keys_->signer);
+  EXPECT_TRUE(VerifyBundles(a.DigestReference(), "slsaprovenance", keys_->verifier).ok());
+}
+
+TEST_P(BundleAttestationTest, BundlesTakePrecedenceOverTheAttTagAsInCosign) {
+  const auto image = testing::PushRandomImage(registry_, repo_, "v1");
+  Attest(image.DigestReference(), "custom", "legacy");  // the ".att" tag
+  ASSERT_TRUE(VerifyBundles(image.DigestReference(), "custom", keys_->verifier).ok());
+  AttestBundle(image.DigestReference(), "slsaprovenance", R"({"builder":{"id":"b"}})");
+  // Once a bundle exists only bundles count; --new-bundle-format=false reads the tag.
+  auto bundles_only = VerifyBundles(image.DigestReference(), "custom", keys_->verifier);
+  ASSERT_FALSE(bundles_only.ok());
+  EXPECT_NE(bundles_only.error().message().find("found: https://slsa.dev/provenance/v0.2"),
+            std::string::npos);
+  auto legacy = Verify(image.DigestReference(), "custom", keys_->verifier);
+  ASSERT_TRUE(legacy.ok()) << legacy.error().message();
+  EXPECT_FALSE(legacy->from_bundles);
+}
+
+INSTANTIATE_TEST_SUITE_P(ReferrersApi, BundleAttestationTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "WithReferrersApi" : "FallbackTag";
+                         });
 
 }  // namespace
 }  // namespace signet::cosign
