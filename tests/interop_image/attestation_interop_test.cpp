@@ -1,7 +1,9 @@
 // signet attest / verify-attestation against real cosign 2.5.0 and cosign
-// v3.1.2 on a real docker-registry (no referrers API): each tool must accept
-// the other's attestations, print the same envelopes, and refuse the same
-// things.
+// v3.1.2: the legacy ".att" form on docker-registry (no referrers API), and
+// the bundle form on docker-registry (fallback tag) and on
+// go-containerregistry's registry with the referrers API. Each tool must
+// accept the other's attestations, print the same envelopes, and refuse the
+// same things.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,10 +12,13 @@
 #include <vector>
 
 #include "signet/cosign/attestation.h"
+#include "signet/cosign/dsse.h"
+#include "signet/cosign/image_bundle.h"
 #include "signet/cosign/signature_manifest.h"
 #include "signet/crypto/keys.h"
 #include "support/paths.h"
 #include "support/process.h"
+#include "support/referrers_registry_server.h"
 #include "support/registry_server.h"
 #include "support/test_images.h"
 
@@ -229,6 +234,239 @@ TEST_F(AttestationInteropTest, NoAttestationsExitsOneLikeCosign) {
                            image.DigestReference()}),
                    0);
 }
+
+// The bundle form (cosign v3's default), parameterized on the registry: true
+// = go-containerregistry's registry with the referrers API, false = Debian's
+// docker-registry (fallback tag).
+class BundleAttestationInteropTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    home_ = std::make_unique<TempDir>();
+    auto cosign_keys = RunCommand(
+        {CosignBinary(), "generate-key-pair", "--output-key-prefix", home_->File("cosign")}, Env());
+    ASSERT_EQ(cosign_keys.exit_code, 0) << cosign_keys.err;
+    auto signet_keys = crypto::GenerateKeyPair(kPassword);
+    ASSERT_TRUE(signet_keys.ok());
+    WriteFile(home_->File("signet.key"), signet_keys->private_pem, 0600);
+    WriteFile(home_->File("signet.pub"), signet_keys->public_pem);
+    auto signer = crypto::LoadPrivateKey(signet_keys->private_pem, kPassword, "signet.key");
+    ASSERT_TRUE(signer.ok());
+    signer_ = std::move(*signer);
+    WriteFile(home_->File("custom.txt"), "built by CI run 42\n");
+    WriteFile(home_->File("slsa.json"),
+              R"({"builder":{"id":"https://ci.example/builder"},"buildType":"https://example/t"})");
+    if (GetParam()) {
+      referrers_server_ = ReferrersRegistryServer::Start();
+      oci::RegistryClientOptions options;
+      options.allow_insecure = true;
+      client_ = std::make_unique<oci::RegistryClient>(options);
+    } else {
+      server_ = RegistryServer::Start(RegistryServer::Mode::kPlainHttp);
+      client_ = ClientFor(*server_);
+    }
+  }
+
+  oci::Repository Repo(const std::string& path) const {
+    if (referrers_server_) return oci::Repository{referrers_server_->host(), path};
+    return RepositoryOn(*server_, path);
+  }
+
+  std::vector<std::string> Env() const {
+    return {"HOME=" + home_->path(), "COSIGN_PASSWORD=" + std::string(kPassword),
+            "DOCKER_CONFIG=" + home_->File("docker"), "COSIGN_REPOSITORY"};
+  }
+
+  CommandResult Signet(std::vector<std::string> args) {
+    args.insert(args.begin(), SignetBinary());
+    args.insert(args.end() - 1, "--allow-insecure-registry");
+    return RunCommand(args, Env());
+  }
+  // cosign v3.1.2 with its defaults (bundles), offline.
+  CommandResult Cosign3(std::vector<std::string> args) {
+    if (args[0] == "attest" || args[0] == "sign") {
+      args.insert(args.end() - 1, {"--use-signing-config=false", "--tlog-upload=false", "-y"});
+    }
+    if (args[0] == "verify-attestation") {
+      args.insert(args.end() - 1, "--insecure-ignore-tlog=true");
+    }
+    args.insert(args.begin(), CosignV3Binary());
+    args.insert(args.end() - 1, {"--allow-insecure-registry", "--allow-http-registry"});
+    return RunCommand(args, Env());
+  }
+
+  std::string File(const std::string& name) const { return home_->File(name); }
+
+  static std::string ErrorLine(const CommandResult& result) {
+    const auto at = result.err.rfind("Error: ");
+    if (at == std::string::npos) return "";
+    return result.err.substr(at, result.err.find('\n', at) - at);
+  }
+
+  // ErrorLine with the comma-separated list after "found: " sorted: the
+  // order follows the registry's referrers listing, which go-containerregistry's
+  // registry does not keep stable between two calls.
+  static std::string ErrorLineSorted(const CommandResult& result) {
+    std::string line = ErrorLine(result);
+    const auto at = line.find("found: ");
+    if (at == std::string::npos) return line;
+    std::vector<std::string> types;
+    std::string rest = line.substr(at + 7);
+    for (std::size_t start = 0; start <= rest.size();) {
+      const auto comma = std::min(rest.find(',', start), rest.size());
+      types.push_back(rest.substr(start, comma - start));
+      start = comma + 1;
+    }
+    std::sort(types.begin(), types.end());
+    line.resize(at + 7);
+    for (std::size_t i = 0; i < types.size(); ++i) line += (i ? "," : "") + types[i];
+    return line;
+  }
+
+  std::unique_ptr<TempDir> home_;
+  std::unique_ptr<crypto::Signer> signer_;
+  std::unique_ptr<RegistryServer> server_;
+  std::unique_ptr<ReferrersRegistryServer> referrers_server_;
+  std::unique_ptr<oci::RegistryClient> client_;
+};
+
+TEST_P(BundleAttestationInteropTest, SignetAttestsCosignVerifies) {
+  const auto image = PushRandomImage(*client_, Repo("bundle/ours"), "v1");
+  EXPECT_EXIT_CODE(Signet({"attest", "--key", File("signet.key"), "--type", "custom", "--predicate",
+                           File("custom.txt"), image.DigestReference()}),
+                   0);
+  EXPECT_EXIT_CODE(
+      Signet({"attest", "--key", File("signet.key"), "--tlog-upload=false", "--type",
+              "slsaprovenance", "--predicate", File("slsa.json"), image.DigestReference()}),
+      0);
+  for (const std::string type : {"custom", "slsaprovenance"}) {
+    const auto theirs = Cosign3({"verify-attestation", "--key", File("signet.pub"), "--type", type,
+                                 image.DigestReference()});
+    EXPECT_EXIT_CODE(theirs, 0);
+    const auto ours =
+        Signet({"verify-attestation", "--key", File("signet.pub"), "--insecure-ignore-tlog=true",
+                "--type", type, image.DigestReference()});
+    EXPECT_EXIT_CODE(ours, 0);
+    EXPECT_FALSE(ours.out.empty());
+    EXPECT_EQ(ours.out, theirs.out);
+    EXPECT_NE(ours.err.find("Existence of the claims in the transparency log was verified offline"),
+              std::string::npos)
+        << ours.err;
+  }
+  // Another key, and a type nobody attested: both refuse alike.
+  EXPECT_EXIT_CODE(Cosign3({"verify-attestation", "--key", File("cosign.pub"), "--type", "custom",
+                            image.DigestReference()}),
+                   1);
+  EXPECT_EXIT_CODE(Signet({"verify-attestation", "--key", File("cosign.pub"),
+                           "--insecure-ignore-tlog", "--type", "custom", image.DigestReference()}),
+                   1);
+  const auto theirs = Cosign3({"verify-attestation", "--key", File("signet.pub"), "--type", "vuln",
+                               image.DigestReference()});
+  EXPECT_EXIT_CODE(theirs, 1);
+  const auto ours = Signet({"verify-attestation", "--key", File("signet.pub"),
+                            "--insecure-ignore-tlog", "--type", "vuln", image.DigestReference()});
+  EXPECT_EXIT_CODE(ours, 1);
+  EXPECT_NE(ErrorLine(ours).find("none of the attestations matched the predicate type: vuln"),
+            std::string::npos)
+      << ours.err;
+  EXPECT_EQ(ErrorLineSorted(ours), ErrorLineSorted(theirs));
+}
+
+TEST_P(BundleAttestationInteropTest, CosignAttestsSignetVerifies) {
+  const auto image = PushRandomImage(*client_, Repo("bundle/theirs"), "v1");
+  EXPECT_EXIT_CODE(Cosign3({"attest", "--key", File("cosign.key"), "--type", "slsaprovenance",
+                            "--predicate", File("slsa.json"), image.DigestReference()}),
+                   0);
+  EXPECT_EXIT_CODE(Cosign3({"sign", "--key", File("cosign.key"), image.DigestReference()}), 0);
+  const auto theirs = Cosign3({"verify-attestation", "--key", File("cosign.pub"), "--type",
+                               "slsaprovenance", image.DigestReference()});
+  EXPECT_EXIT_CODE(theirs, 0);
+  const auto ours =
+      Signet({"verify-attestation", "--key", File("cosign.pub"), "--insecure-ignore-tlog=true",
+              "--type", "slsaprovenance", image.TagReference()});
+  EXPECT_EXIT_CODE(ours, 0);
+  EXPECT_FALSE(ours.out.empty());
+  EXPECT_EQ(ours.out, theirs.out);
+  // The sign bundle is verified but is no custom attestation, for both tools.
+  const auto custom_theirs = Cosign3({"verify-attestation", "--key", File("cosign.pub"), "--type",
+                                      "custom", image.DigestReference()});
+  EXPECT_EXIT_CODE(custom_theirs, 1);
+  const auto custom_ours =
+      Signet({"verify-attestation", "--key", File("cosign.pub"), "--insecure-ignore-tlog", "--type",
+              "custom", image.DigestReference()});
+  EXPECT_EXIT_CODE(custom_ours, 1);
+  EXPECT_EQ(ErrorLineSorted(custom_ours), ErrorLineSorted(custom_theirs));
+  EXPECT_NE(ErrorLine(custom_ours).find("https://sigstore.dev/cosign/sign/v1"), std::string::npos);
+  // Another key; and without --insecure-ignore-tlog (the bundles have no log entry).
+  EXPECT_EXIT_CODE(
+      Signet({"verify-attestation", "--key", File("signet.pub"), "--insecure-ignore-tlog", "--type",
+              "slsaprovenance", image.DigestReference()}),
+      1);
+  const auto strict = Signet({"verify-attestation", "--key", File("cosign.pub"), "--type",
+                              "slsaprovenance", image.DigestReference()});
+  EXPECT_EXIT_CODE(strict, 1);
+  EXPECT_NE(strict.err.find("--insecure-ignore-tlog=true"), std::string::npos) << strict.err;
+  EXPECT_EQ(strict.err.find("WARNING: Skipping tlog"), std::string::npos) << strict.err;
+}
+
+TEST_P(BundleAttestationInteropTest, SignBundleIsNoProvenanceForEitherTool) {
+  const auto image = PushRandomImage(*client_, Repo("bundle/signed"), "v1");
+  EXPECT_EXIT_CODE(Cosign3({"sign", "--key", File("cosign.key"), image.DigestReference()}), 0);
+  const std::vector<std::string> slsa = {"verify-attestation", "--key",
+                                         File("cosign.pub"),   "--type",
+                                         "slsaprovenance",     image.DigestReference()};
+  std::vector<std::string> ours_args = slsa;
+  ours_args.insert(ours_args.begin() + 1, "--insecure-ignore-tlog");
+  const auto ours = Signet(ours_args);
+  const auto theirs = Cosign3(slsa);
+  EXPECT_EXIT_CODE(ours, 1);
+  EXPECT_EXIT_CODE(theirs, 1);
+  EXPECT_TRUE(ours.out.empty());
+  EXPECT_EQ(ErrorLine(ours),
+            "Error: none of the attestations matched the predicate type: slsaprovenance, found: "
+            "https://sigstore.dev/cosign/sign/v1");
+  EXPECT_EQ(ErrorLine(ours), ErrorLine(theirs));
+  // Positive control: a provenance attestation beside the signature makes both pass.
+  EXPECT_EXIT_CODE(Cosign3({"attest", "--key", File("cosign.key"), "--type", "slsaprovenance",
+                            "--predicate", File("slsa.json"), image.DigestReference()}),
+                   0);
+  EXPECT_EXIT_CODE(Signet(ours_args), 0);
+  EXPECT_EXIT_CODE(Cosign3(slsa), 0);
+}
+
+TEST_P(BundleAttestationInteropTest, StatementAboutAnotherImageIsRefusedByBoth) {
+  const oci::Repository repo = Repo("bundle/moved");
+  const auto a = PushRandomImage(*client_, repo, "a");
+  const auto b = PushRandomImage(*client_, repo, "b");
+  auto about_a = cosign::MakeAttestationStatement("slsaprovenance", ReadFile(File("slsa.json")),
+                                                  repo, a.digest, "2026-12-02T13:18:22Z");
+  ASSERT_TRUE(about_a.ok());
+  auto payload = cosign::MarshalStatement(*about_a);
+  ASSERT_TRUE(payload.ok());
+  auto envelope = cosign::SignDsse(*signer_, cosign::kInTotoPayloadType, *payload);
+  ASSERT_TRUE(envelope.ok());
+  for (const auto* subject : {&a, &b}) {
+    auto ref = oci::ImageReference::Parse(subject->DigestReference());
+    ASSERT_TRUE(ref.ok());
+    auto attached = cosign::AttachDsseBundle(*client_, *ref, *envelope, signer_->PublicKeyPem(),
+                                             about_a->predicate_type, {});
+    ASSERT_TRUE(attached.ok()) << attached.error().message();
+  }
+  for (const auto* image : {&a, &b}) {
+    const int expected = image == &a ? 0 : 1;
+    EXPECT_EXIT_CODE(Cosign3({"verify-attestation", "--key", File("signet.pub"), "--type",
+                              "slsaprovenance", image->DigestReference()}),
+                     expected);
+    EXPECT_EXIT_CODE(
+        Signet({"verify-attestation", "--key", File("signet.pub"), "--insecure-ignore-tlog",
+                "--type", "slsaprovenance", image->DigestReference()}),
+        expected);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Registries, BundleAttestationInteropTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "ReferrersApi" : "DockerRegistry";
+                         });
 
 }  // namespace
 }  // namespace signet::testing
