@@ -91,9 +91,10 @@ TEST(MakeAttestationStatementTest, RefusesWhatCosignRefusesOrSignetDoesNotWrite)
 class AttestationTest : public testing::TwoKeyPairsTest {
  protected:
   AttestResult Attest(const std::string& reference, const std::string& type,
-                      const std::string& predicate, const crypto::Signer* signer = nullptr) {
+                      const std::string& predicate, const crypto::Signer* signer = nullptr,
+                      AttestationFormat format = AttestationFormat::kLegacy) {
     AttestOptions options;
-    options.format = AttestationFormat::kLegacy;
+    options.format = format;
     options.type = type;
     options.predicate = predicate;
     options.timestamp = kTimestamp;
@@ -322,14 +323,7 @@ class BundleAttestationTest : public AttestationTest, public ::testing::WithPara
 
   AttestResult AttestBundle(const std::string& reference, const std::string& type,
                             const std::string& predicate, const crypto::Signer* signer = nullptr) {
-    AttestOptions options;
-    options.type = type;
-    options.predicate = predicate;
-    options.timestamp = kTimestamp;
-    auto result =
-        AttestImage(registry_, Ref(reference), signer ? *signer : *keys_->signer, options);
-    EXPECT_TRUE(result.ok()) << result.error().message();
-    return result.ok() ? *result : AttestResult{};
+    return Attest(reference, type, predicate, signer, AttestationFormat::kBundle);
   }
 
   Result<AttestationVerification> VerifyBundles(const std::string& reference,

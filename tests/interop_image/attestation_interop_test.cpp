@@ -32,9 +32,11 @@ constexpr char kPassword[] = "attest-password";
                                       << (result).out << "\nstderr:\n" \
                                       << (result).err
 
-class AttestationInteropTest : public ::testing::Test {
+// Keys (cosign's own and signet's), predicate files and the commands both
+// fixtures below share.
+class AttestationInteropBase {
  protected:
-  void SetUp() override {
+  void SetUpHome() {
     home_ = std::make_unique<TempDir>();
     auto cosign_keys = RunCommand(
         {CosignBinary(), "generate-key-pair", "--output-key-prefix", home_->File("cosign")}, Env());
@@ -43,11 +45,29 @@ class AttestationInteropTest : public ::testing::Test {
     ASSERT_TRUE(signet_keys.ok());
     WriteFile(home_->File("signet.key"), signet_keys->private_pem, 0600);
     WriteFile(home_->File("signet.pub"), signet_keys->public_pem);
+    auto signer = crypto::LoadPrivateKey(signet_keys->private_pem, kPassword, "signet.key");
+    ASSERT_TRUE(signer.ok());
+    signer_ = std::move(*signer);
     WriteFile(home_->File("custom.txt"), "built by CI run 42\n");
     WriteFile(home_->File("slsa.json"),
               R"({"builder":{"id":"https://ci.example/builder"},"buildType":"https://example/t"})");
+  }
+
+  void StartDockerRegistry() {
     server_ = RegistryServer::Start(RegistryServer::Mode::kPlainHttp);
     client_ = ClientFor(*server_);
+  }
+
+  void StartReferrersRegistry() {
+    referrers_server_ = ReferrersRegistryServer::Start();
+    oci::RegistryClientOptions options;
+    options.allow_insecure = true;
+    client_ = std::make_unique<oci::RegistryClient>(options);
+  }
+
+  oci::Repository Repo(const std::string& path) const {
+    if (referrers_server_) return oci::Repository{referrers_server_->host(), path};
+    return RepositoryOn(*server_, path);
   }
 
   std::vector<std::string> Env() const {
@@ -55,20 +75,48 @@ class AttestationInteropTest : public ::testing::Test {
             "DOCKER_CONFIG=" + home_->File("docker"), "COSIGN_REPOSITORY"};
   }
 
-  // `tool` with `args`, the registry flag inserted before the last (image)
+  // `tool` with `args`, the registry flags inserted before the last (image)
   // argument.
-  CommandResult Run(const std::string& tool, std::vector<std::string> args) {
+  CommandResult RunTool(const std::string& tool, std::vector<std::string> args,
+                        const std::vector<std::string>& registry_flags) {
     args.insert(args.begin(), tool);
-    args.insert(args.end() - 1, "--allow-insecure-registry");
+    args.insert(args.end() - 1, registry_flags.begin(), registry_flags.end());
     return RunCommand(args, Env());
   }
-  CommandResult Signet(std::vector<std::string> args) { return Run(SignetBinary(), args); }
+  CommandResult Signet(std::vector<std::string> args) {
+    return RunTool(SignetBinary(), std::move(args), {"--allow-insecure-registry"});
+  }
+
+  std::string File(const std::string& name) const { return home_->File(name); }
+
+  // The last line of a command's stderr that starts with "Error: ".
+  static std::string ErrorLine(const CommandResult& result) {
+    const auto at = result.err.rfind("Error: ");
+    if (at == std::string::npos) return "";
+    return result.err.substr(at, result.err.find('\n', at) - at);
+  }
+
+  std::unique_ptr<TempDir> home_;
+  std::unique_ptr<crypto::Signer> signer_;
+  std::unique_ptr<RegistryServer> server_;
+  std::unique_ptr<ReferrersRegistryServer> referrers_server_;
+  std::unique_ptr<oci::RegistryClient> client_;
+};
+
+// The legacy ".att" form on docker-registry.
+class AttestationInteropTest : public AttestationInteropBase, public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SetUpHome();
+    StartDockerRegistry();
+  }
+
   // cosign 2.5.0 (legacy only).
   CommandResult Cosign2(std::vector<std::string> args) {
     if (args[0] == "attest") args.insert(args.end() - 1, {"--tlog-upload=false", "-y"});
     if (args[0] == "verify-attestation") args.insert(args.end() - 1, "--insecure-ignore-tlog");
-    args.insert(args.end() - 1, "--allow-http-registry");
-    return Run(CosignBinary(), args);
+    return RunTool(CosignBinary(), std::move(args),
+                   {"--allow-insecure-registry", "--allow-http-registry"});
   }
   // cosign v3.1.2 in its legacy mode.
   CommandResult Cosign3Legacy(std::vector<std::string> args) {
@@ -77,11 +125,9 @@ class AttestationInteropTest : public ::testing::Test {
                                    "--tlog-upload=false", "-y"});
     }
     if (args[0] == "verify-attestation") args.insert(args.end() - 1, "--insecure-ignore-tlog");
-    args.insert(args.end() - 1, "--allow-http-registry");
-    return Run(CosignV3Binary(), args);
+    return RunTool(CosignV3Binary(), std::move(args),
+                   {"--allow-insecure-registry", "--allow-http-registry"});
   }
-
-  std::string File(const std::string& name) const { return home_->File(name); }
 
   // The layers of the ".att" manifest of `digest` in `repo`.
   std::vector<cosign::SignatureLayer> AttLayers(const oci::Repository& repo,
@@ -95,21 +141,10 @@ class AttestationInteropTest : public ::testing::Test {
     EXPECT_TRUE(parsed.ok());
     return parsed.ok() ? parsed->layers : std::vector<cosign::SignatureLayer>{};
   }
-
-  // The last line of a command's stderr that starts with "Error: ".
-  static std::string ErrorLine(const CommandResult& result) {
-    const auto at = result.err.rfind("Error: ");
-    if (at == std::string::npos) return "";
-    return result.err.substr(at, result.err.find('\n', at) - at);
-  }
-
-  std::unique_ptr<TempDir> home_;
-  std::unique_ptr<RegistryServer> server_;
-  std::unique_ptr<oci::RegistryClient> client_;
 };
 
 TEST_F(AttestationInteropTest, SignetLegacyAttestationsVerifyWithBothCosigns) {
-  const oci::Repository repo = RepositoryOn(*server_, "attest/ours");
+  const oci::Repository repo = Repo("attest/ours");
   const auto image = PushRandomImage(*client_, repo, "v1");
   EXPECT_EXIT_CODE(Signet({"attest", "--key", File("signet.key"), "--new-bundle-format=false",
                            "--tlog-upload=false", "--type", "custom", "--predicate",
@@ -150,7 +185,7 @@ TEST_F(AttestationInteropTest, SignetLegacyAttestationsVerifyWithBothCosigns) {
 }
 
 TEST_F(AttestationInteropTest, CosignLegacyAttestationsVerifyWithSignet) {
-  const oci::Repository repo = RepositoryOn(*server_, "attest/theirs");
+  const oci::Repository repo = Repo("attest/theirs");
   const auto image = PushRandomImage(*client_, repo, "v1");
   // cosign 2.5.0 writes "keyid":"" and the statement in another field order;
   // cosign v3 writes protojson with random spaces. signet reads both.
@@ -192,7 +227,7 @@ TEST_F(AttestationInteropTest, CosignLegacyAttestationsVerifyWithSignet) {
 }
 
 TEST_F(AttestationInteropTest, BothToolsAttestTheSameImage) {
-  const oci::Repository repo = RepositoryOn(*server_, "attest/both");
+  const oci::Repository repo = Repo("attest/both");
   const auto image = PushRandomImage(*client_, repo, "v1");
   EXPECT_EXIT_CODE(Cosign3Legacy({"attest", "--key", File("cosign.key"), "--type", "custom",
                                   "--predicate", File("custom.txt"), image.DigestReference()}),
@@ -218,7 +253,7 @@ TEST_F(AttestationInteropTest, BothToolsAttestTheSameImage) {
 }
 
 TEST_F(AttestationInteropTest, NoAttestationsExitsOneLikeCosign) {
-  const auto image = PushRandomImage(*client_, RepositoryOn(*server_, "attest/none"), "v1");
+  const auto image = PushRandomImage(*client_, Repo("attest/none"), "v1");
   const auto ours = Signet({"verify-attestation", "--key", File("cosign.pub"), "--type", "custom",
                             image.DigestReference()});
   EXPECT_EXIT_CODE(ours, 1);
@@ -238,49 +273,18 @@ TEST_F(AttestationInteropTest, NoAttestationsExitsOneLikeCosign) {
 // The bundle form (cosign v3's default), parameterized on the registry: true
 // = go-containerregistry's registry with the referrers API, false = Debian's
 // docker-registry (fallback tag).
-class BundleAttestationInteropTest : public ::testing::TestWithParam<bool> {
+class BundleAttestationInteropTest : public AttestationInteropBase,
+                                     public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
-    home_ = std::make_unique<TempDir>();
-    auto cosign_keys = RunCommand(
-        {CosignBinary(), "generate-key-pair", "--output-key-prefix", home_->File("cosign")}, Env());
-    ASSERT_EQ(cosign_keys.exit_code, 0) << cosign_keys.err;
-    auto signet_keys = crypto::GenerateKeyPair(kPassword);
-    ASSERT_TRUE(signet_keys.ok());
-    WriteFile(home_->File("signet.key"), signet_keys->private_pem, 0600);
-    WriteFile(home_->File("signet.pub"), signet_keys->public_pem);
-    auto signer = crypto::LoadPrivateKey(signet_keys->private_pem, kPassword, "signet.key");
-    ASSERT_TRUE(signer.ok());
-    signer_ = std::move(*signer);
-    WriteFile(home_->File("custom.txt"), "built by CI run 42\n");
-    WriteFile(home_->File("slsa.json"),
-              R"({"builder":{"id":"https://ci.example/builder"},"buildType":"https://example/t"})");
+    SetUpHome();
     if (GetParam()) {
-      referrers_server_ = ReferrersRegistryServer::Start();
-      oci::RegistryClientOptions options;
-      options.allow_insecure = true;
-      client_ = std::make_unique<oci::RegistryClient>(options);
+      StartReferrersRegistry();
     } else {
-      server_ = RegistryServer::Start(RegistryServer::Mode::kPlainHttp);
-      client_ = ClientFor(*server_);
+      StartDockerRegistry();
     }
   }
 
-  oci::Repository Repo(const std::string& path) const {
-    if (referrers_server_) return oci::Repository{referrers_server_->host(), path};
-    return RepositoryOn(*server_, path);
-  }
-
-  std::vector<std::string> Env() const {
-    return {"HOME=" + home_->path(), "COSIGN_PASSWORD=" + std::string(kPassword),
-            "DOCKER_CONFIG=" + home_->File("docker"), "COSIGN_REPOSITORY"};
-  }
-
-  CommandResult Signet(std::vector<std::string> args) {
-    args.insert(args.begin(), SignetBinary());
-    args.insert(args.end() - 1, "--allow-insecure-registry");
-    return RunCommand(args, Env());
-  }
   // cosign v3.1.2 with its defaults (bundles), offline.
   CommandResult Cosign3(std::vector<std::string> args) {
     if (args[0] == "attest" || args[0] == "sign") {
@@ -289,17 +293,8 @@ class BundleAttestationInteropTest : public ::testing::TestWithParam<bool> {
     if (args[0] == "verify-attestation") {
       args.insert(args.end() - 1, "--insecure-ignore-tlog=true");
     }
-    args.insert(args.begin(), CosignV3Binary());
-    args.insert(args.end() - 1, {"--allow-insecure-registry", "--allow-http-registry"});
-    return RunCommand(args, Env());
-  }
-
-  std::string File(const std::string& name) const { return home_->File(name); }
-
-  static std::string ErrorLine(const CommandResult& result) {
-    const auto at = result.err.rfind("Error: ");
-    if (at == std::string::npos) return "";
-    return result.err.substr(at, result.err.find('\n', at) - at);
+    return RunTool(CosignV3Binary(), std::move(args),
+                   {"--allow-insecure-registry", "--allow-http-registry"});
   }
 
   // ErrorLine with the comma-separated list after "found: " sorted: the
@@ -321,12 +316,6 @@ class BundleAttestationInteropTest : public ::testing::TestWithParam<bool> {
     for (std::size_t i = 0; i < types.size(); ++i) line += (i ? "," : "") + types[i];
     return line;
   }
-
-  std::unique_ptr<TempDir> home_;
-  std::unique_ptr<crypto::Signer> signer_;
-  std::unique_ptr<RegistryServer> server_;
-  std::unique_ptr<ReferrersRegistryServer> referrers_server_;
-  std::unique_ptr<oci::RegistryClient> client_;
 };
 
 TEST_P(BundleAttestationInteropTest, SignetAttestsCosignVerifies) {

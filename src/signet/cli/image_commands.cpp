@@ -341,6 +341,16 @@ struct VerifyAttestationFlags {
   std::vector<std::string> images;
 };
 
+Result<std::vector<oci::ImageReference>> ParseReferences(const std::vector<std::string>& images) {
+  std::vector<oci::ImageReference> references;
+  for (const std::string& image : images) {
+    auto reference = oci::ImageReference::Parse(image);
+    if (!reference) return reference.error();
+    references.push_back(std::move(*reference));
+  }
+  return references;
+}
+
 // cosign's verify-attestation fails with exit 1 whatever went wrong (its
 // errors are wrapped), unlike verify's 10/11/12.
 int ReportAttestationError(const Error& error) {
@@ -367,19 +377,15 @@ int RunVerifyAttestation(const VerifyAttestationFlags& flags) {
   auto deadline = flags.registry.Deadline();
   if (!deadline) return ReportError(deadline.error());
   options.deadline = *deadline;
-  std::vector<oci::ImageReference> references;
-  for (const std::string& image : flags.images) {
-    auto reference = oci::ImageReference::Parse(image);
-    if (!reference) return ReportError(reference.error());
-    references.push_back(std::move(*reference));
-  }
-  auto client = flags.registry.MakeClient(references);
+  auto references = ParseReferences(flags.images);
+  if (!references) return ReportError(references.error());
+  auto client = flags.registry.MakeClient(*references);
   if (flags.insecure_ignore_tlog) {
     std::cerr << "WARNING: Skipping tlog verification is an insecure practice that lacks "
                  "transparency and auditability verification for the attestation.\n";
   }
-  for (std::size_t i = 0; i < references.size(); ++i) {
-    auto result = cosign::VerifyImageAttestations(*client, references[i], options);
+  for (std::size_t i = 0; i < references->size(); ++i) {
+    auto result = cosign::VerifyImageAttestations(*client, (*references)[i], options);
     if (!result) return ReportAttestationError(result.error());
     std::cerr << "\nVerification for " << flags.images[i] << " --\n"
               << "The following checks were performed on each of these signatures:\n"

@@ -9,6 +9,7 @@
 #include "signet/cosign/go_json.h"
 #include "signet/cosign/image_bundle.h"
 #include "signet/cosign/predicate_types.h"
+#include "signet/cosign/sign.h"
 #include "signet/cosign/signature_manifest.h"
 #include "signet/cosign/triangulate.h"
 #include "signet/cosign/verify.h"
@@ -25,15 +26,6 @@ std::string NowRfc3339() {
   char text[32];
   std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
   return text;
-}
-
-std::string TagWarning(const oci::ImageReference& image) {
-  return "Image reference " + image.Name() +
-         " uses a tag, not a digest, to identify the image to sign.\n"
-         "    This can lead you to sign a different image than the intended one. Please use a\n"
-         "    digest (example.com/ubuntu@sha256:abc123...) rather than tag\n"
-         "    (example.com/ubuntu:latest) for the input to cosign. The ability to refer to\n"
-         "    images by tag will be removed in a future release.";
 }
 
 // A new ".att" layer holding `envelope_json`.
@@ -234,19 +226,6 @@ std::vector<Candidate> BundleCandidates(oci::Registry& registry, const oci::Imag
   return candidates;
 }
 
-bool IsRegistryFailure(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kNetwork:
-    case ErrorCode::kAuth:
-    case ErrorCode::kTimeout:
-    case ErrorCode::kRegistry:
-    case ErrorCode::kDigestMismatch:
-      return true;
-    default:
-      return false;
-  }
-}
-
 }  // namespace
 
 Result<Statement> MakeAttestationStatement(std::string_view type, std::string_view predicate,
@@ -293,7 +272,7 @@ Result<Statement> MakeAttestationStatement(std::string_view type, std::string_vi
 Result<AttestResult> AttestImage(oci::Registry& registry, const oci::ImageReference& image,
                                  const crypto::Signer& signer, const AttestOptions& options) {
   AttestResult result;
-  if (!image.has_digest()) result.tag_warning = TagWarning(image);
+  if (!image.has_digest()) result.tag_warning = TagReferenceWarning(image);
   auto digest = ResolveDigest(registry, image, options.deadline);
   if (!digest) return digest.error();
   result.digest = *digest;
