@@ -86,7 +86,7 @@ export COSIGN_PASSWORD=demo-password
 ls -l "$work/cosign.key" "$work/cosign.pub"
 
 step "Signing $signed_image"
-"$signet" sign --key "$work/cosign.key" --allow-insecure-registry -a team=demo -y "$signed_image"
+"$signet" sign --key "$work/cosign.key" --new-bundle-format=false --allow-insecure-registry -a team=demo -y "$signed_image"
 
 step "Verifying the signed image"
 "$signet" verify --key "$work/cosign.pub" --allow-insecure-registry "$signed_image"

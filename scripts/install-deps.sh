@@ -17,9 +17,11 @@
 #   - go-containerregistry's registry with the OCI referrers API enabled
 #     (tests/referrers_registry, pinned in its go.mod), built the same way by
 #     scripts/build-referrers-registry.sh;
-#   - sigstore-js (@sigstore/verify and its three sibling packages, the exact
-#     versions in tests/interop_blob/sigstore-js/package.json) via npm, as an
-#     independent verifier of the bundles signet writes.
+#   - sigstore-js (@sigstore/verify and its three sibling packages, and
+#     @sigstore/oci with promise-retry, which it requires without declaring
+#     it; the exact versions in tests/interop_blob/sigstore-js/package.json)
+#     via npm, as an independent verifier of the bundles signet writes and an
+#     independent producer of bundle referrers on images.
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "$0")/.." && pwd)

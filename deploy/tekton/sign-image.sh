@@ -41,7 +41,7 @@ if [[ -n ${IMAGE_DIGEST:-} ]]; then
   ref="$name@$IMAGE_DIGEST"
 fi
 
-args=(sign --yes --key "$KEY_FILE")
+args=(sign --yes --new-bundle-format=false --key "$KEY_FILE")
 if [[ -n ${BUILD_ID:-} ]]; then
   args+=(-a "build-id=$BUILD_ID")
 fi

@@ -78,7 +78,9 @@ TEST(TektonTask, TakesKeyAndPasswordFromSecretsAndAnnotationsFromParams) {
   const std::string script = step["script"].as<std::string>("");
   EXPECT_NE(script.find("-a \"build-id=$BUILD_ID\""), std::string::npos);
   EXPECT_NE(script.find("-a \"commit=$COMMIT\""), std::string::npos);
-  EXPECT_NE(script.find("args=(sign --yes --key \"$KEY_FILE\")"), std::string::npos);
+  // The legacy .sig format, which every signet serve reads.
+  EXPECT_NE(script.find("args=(sign --yes --new-bundle-format=false --key \"$KEY_FILE\")"),
+            std::string::npos);
 }
 
 TEST(TektonPipeline, BuildsThenSignsThenDeploys) {

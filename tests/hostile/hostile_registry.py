@@ -30,6 +30,14 @@ damaged as <fault> says. Faults:
                   first byte of its answer is written, so a client that waits
                   for each answer before sending the next is always seen at 1.
 
+Referrers API faults (GET /v2/<fault>/<repo>/referrers/<digest>, answered 200
+with Content-Type application/vnd.oci.image.index.v1+json; every other fault
+answers that route 404, as a registry without the API does):
+  refgarbage      a body that is not JSON
+  refhuge         a valid index of 5 MiB (one huge annotation)
+  refmany         a valid index listing 5,000 referrers
+  refdeep         an index whose annotations nest 100,000 arrays deep
+
 Listeners (any may be omitted):
   --plain PORT    no authentication; every fault above
   --basic PORT    Basic auth (user/password from --user, --password); fault
@@ -66,6 +74,32 @@ from urllib.parse import parse_qsl, urlsplit
 MIB = 1024 * 1024
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OVERLAP_HOLD = 0.15  # seconds each request of the overlap fault is held
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+def referrers_index(manifests, annotations=None):
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}
+    if annotations is not None:
+        index["annotations"] = annotations
+    return json.dumps(index).encode()
+
+
+def many_referrers():
+    return referrers_index([{"mediaType": OCI_MANIFEST, "size": 100,
+                             "digest": "sha256:%064x" % i,
+                             "artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json"}
+                            for i in range(5000)])
+
+
+REFERRERS_FAULTS = {
+    "refgarbage": lambda: b"\x00<html>not an index{[",
+    "refhuge": lambda: referrers_index([], {"padding": "x" * (5 * MIB)}),
+    "refmany": many_referrers,
+    "refdeep": lambda: (b'{"schemaVersion":2,"mediaType":"' + OCI_INDEX.encode() +
+                        b'","manifests":[],"annotations":{"a":' + b"[" * 100000 +
+                        b"]" * 100000 + b"}}"),
+}
 
 args = None
 log_lock = threading.Lock()
@@ -212,6 +246,10 @@ class Handler(BaseHTTPRequestHandler):
             if self.listener == "token" and not self.check_token("", ""):
                 return None
             return self.reply(200, b"{}", {"Content-Type": "application/json"})
+        referrers = re.match(r"^/v2/([^/]+)/(.+)/referrers/([^/]+)$", path)
+        if referrers and referrers.group(1) in REFERRERS_FAULTS:
+            return self.reply(200, REFERRERS_FAULTS[referrers.group(1)](),
+                              {"Content-Type": OCI_INDEX})
         match = re.match(r"^/v2/([^/]+)/(.+)/(manifests|blobs)/([^/]+)$", path)
         if not match:
             return self.reply(404, b'{"errors":[{"code":"NAME_UNKNOWN","message":"no route"}]}')

@@ -337,6 +337,57 @@ TEST_P(HostileVerifyTest, EndsWithTheExpectedResultInsideTheTimeout) {
 
 INSTANTIATE_TEST_SUITE_P(Faults, HostileVerifyTest, ::testing::ValuesIn(Faults()), FaultName);
 
+// ---------------------------------------------------------------------------
+// signet verify against a referrers API that answers 200 with an index
+// Content-Type but garbage, a huge index, 5,000 referrers or deep JSON. As in
+// cosign, a referrers list that cannot be read is a failed bundle discovery,
+// never a list: the legacy .sig path decides, and the reason is reported.
+
+class HostileReferrersTest : public HostileRegistryTest {
+ protected:
+  CommandResult Verify(const std::string& fault, const std::string& path,
+                       const std::string& digest) {
+    const std::string reference =
+        "127.0.0.1:" + std::to_string(shared_->plain) + "/" + fault + "/" + path + "@" + digest;
+    return signet::testing::RunCommand(
+        {signet::testing::SignetBinary(), "verify", "--key", shared_->dir.File("cosign.pub"),
+         "--allow-insecure-registry", "--insecure-ignore-tlog", "--timeout", "10s", reference},
+        {}, "", std::chrono::seconds(60));
+  }
+};
+
+TEST_F(HostileReferrersTest, UnreadableReferrersListsFallBackToLegacyAndSayWhy) {
+  auto client = signet::testing::ClientFor(*shared_->upstream);
+  const auto unsigned_image = signet::testing::PushRandomImage(
+      *client, signet::testing::RepositoryOn(*shared_->upstream, "hostile/unsigned"), "v1");
+  for (const std::string fault : {"refgarbage", "refhuge", "refmany", "refdeep"}) {
+    SCOPED_TRACE(fault);
+    const std::size_t mark = Mark();
+    // The legacy signature of the signed image still verifies.
+    const CommandResult signed_result =
+        Verify(fault, shared_->image.repository.path, shared_->image.digest);
+    EXPECT_EQ(signed_result.exit_code, 0) << signed_result.err;
+    EXPECT_NE(signed_result.out.find(shared_->image.digest), std::string::npos);
+    EXPECT_FALSE(Since(mark, {"/v2/" + fault + "/hostile/app/referrers/sha256:"}).empty());
+    // Without one, "no signatures" (exit 10) names the discovery failure.
+    const CommandResult unsigned_result =
+        Verify(fault, unsigned_image.repository.path, unsigned_image.digest);
+    EXPECT_EQ(unsigned_result.exit_code, 10) << unsigned_result.err;
+    EXPECT_NE(unsigned_result.err.find("Sigstore bundle discovery failed too"), std::string::npos)
+        << unsigned_result.err;
+    EXPECT_EQ(unsigned_result.out, "");
+  }
+  // Control: a registry without the API (the proxy answers the route 404)
+  // gives the same verdicts, and no discovery failure.
+  const CommandResult signed_result =
+      Verify("pass", shared_->image.repository.path, shared_->image.digest);
+  EXPECT_EQ(signed_result.exit_code, 0) << signed_result.err;
+  const CommandResult unsigned_result =
+      Verify("pass", unsigned_image.repository.path, unsigned_image.digest);
+  EXPECT_EQ(unsigned_result.exit_code, 10) << unsigned_result.err;
+  EXPECT_EQ(unsigned_result.err.find("discovery failed"), std::string::npos) << unsigned_result.err;
+}
+
 class HostileRedirectTest : public HostileRegistryTest {};
 
 TEST_F(HostileRedirectTest, CredentialsNeverFollowARedirectToAnotherHost) {

@@ -1283,9 +1283,14 @@ class RoundTripTest : public ::testing::TestWithParam<RegistryServer::Mode> {
   // carries a token registry's challenge.
   int Expected() const { return token() ? 4 : 3; }
 
-  signet::testing::CommandResult Verify(const std::string& reference) const {
+  // `signet verify` of the legacy format only (--new-bundle-format=false),
+  // the format `signet serve` reads; `formats` "both" verifies as cosign v3
+  // does (bundle discovery beside the legacy path).
+  signet::testing::CommandResult Verify(const std::string& reference,
+                                        const std::string& formats = "legacy") const {
     std::vector<std::string> argv = {signet::testing::SignetBinary(), "verify", "--key",
                                      dir_.File("cosign.pub")};
+    if (formats == "legacy") argv.push_back("--new-bundle-format=false");
     if (registry_->tls()) {
       argv.insert(argv.end(),
                   {"--registry-cacert", registry_->ca_file(), "--registry-username",
@@ -1349,6 +1354,40 @@ TEST_P(RoundTripTest, CliVerifyCostsThreeRequestsByTagAndByDigest) {
   const int before = RegistryRequests();
   EXPECT_NE(Verify(unsigned_image.TagReference()).exit_code, 0);
   EXPECT_EQ(RequestsSince(before, Expected() - 1), Expected() - 1);
+}
+
+// Both formats, as cosign v3: bundle discovery adds the referrers API call
+// (docker-registry answers 404) and the fallback tag (404), made beside the
+// legacy path, so the count is two more and nothing else changes.
+TEST_P(RoundTripTest, CliVerifyOfBothFormatsAddsTheTwoReferrerLookups) {
+  const PushedImage image = PushSigned("rt/cli-both");
+  const int before = RegistryRequests();
+  const auto verified = Verify(image.DigestReference(), "both");
+  ASSERT_EQ(verified.exit_code, 0) << verified.err;
+  const int expected = Expected() + 2;
+  if (token()) {
+    // Each thread of the new process may meet the registry's challenge (a
+    // 401) before the other has learnt it.
+    const int seen = RequestsSince(before, expected);
+    EXPECT_GE(seen, expected) << registry_->log();
+    EXPECT_LE(seen, expected + 1) << registry_->log();
+  } else {
+    EXPECT_EQ(RequestsSince(before, expected), expected) << registry_->log();
+  }
+  const std::string referrers = "/v2/rt/cli-both/referrers/" + image.digest;
+  const std::string tag = "/v2/rt/cli-both/manifests/sha256-" + image.digest.substr(7);
+  // The fallback tag sha256-<hex>, not the legacy sha256-<hex>.sig.
+  const auto fallback_gets = [&] {
+    return registry_->CountRequests("GET", tag) - registry_->CountRequests("GET", tag + ".sig");
+  };
+  EXPECT_EQ(registry_->CountRequests("GET", referrers), 1) << registry_->log();
+  EXPECT_EQ(fallback_gets(), 1) << registry_->log();
+  // Control: the legacy-only verification asks for neither.
+  const int legacy_before = RegistryRequests();
+  ASSERT_EQ(Verify(image.DigestReference()).exit_code, 0);
+  EXPECT_EQ(RequestsSince(legacy_before, Expected()), Expected()) << registry_->log();
+  EXPECT_EQ(registry_->CountRequests("GET", referrers), 1);
+  EXPECT_EQ(fallback_gets(), 1);
 }
 
 TEST_P(RoundTripTest, ServeValidateCostsThreeRequestsByTagAndByDigest) {

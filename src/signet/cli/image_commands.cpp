@@ -12,6 +12,8 @@
 #include "signet/cli/command.h"
 #include "signet/cli/password_prompt.h"
 #include "signet/cosign/attestation.h"
+#include "signet/cosign/go_json.h"
+#include "signet/cosign/image_verification.h"
 #include "signet/cosign/payload.h"
 #include "signet/cosign/sign.h"
 #include "signet/cosign/triangulate.h"
@@ -150,6 +152,9 @@ struct SignFlags {
   std::vector<std::string> annotations;
   bool recursive = false;
   bool yes = false;
+  bool new_bundle_format = true;
+  bool tlog_upload = false;
+  bool use_signing_config = false;
   RegistryFlags registry;
   std::string image;
 };
@@ -167,6 +172,8 @@ int RunSign(const SignFlags& flags) {
   if (!signer) return ReportError(signer.error());
 
   cosign::SignOptions options;
+  options.format =
+      flags.new_bundle_format ? cosign::SignatureFormat::kBundle : cosign::SignatureFormat::kLegacy;
   options.annotations = std::move(*annotations);
   options.recursive = flags.recursive;
   options.signature_repository = std::move(*signature_repository);
@@ -178,10 +185,22 @@ int RunSign(const SignFlags& flags) {
   if (!result) return ReportError(result.error());
   if (!result->tag_warning.empty()) std::cerr << "WARNING: " << result->tag_warning << "\n";
   for (const cosign::SignedManifest& each : result->signed_manifests) {
-    std::cerr << "Pushing signature to: " << each.signature_reference << "\n";
+    if (options.format == cosign::SignatureFormat::kBundle) {
+      std::cerr << "Pushing Sigstore bundle to: " << each.signature_reference << " (listed by "
+                << (each.listed_by_registry
+                        ? std::string("the registry's referrers API")
+                        : "the fallback tag " + oci::ReferrersTagFor(each.digest))
+                << ")\n";
+    } else {
+      std::cerr << "Pushing signature to: " << each.signature_reference << "\n";
+    }
     std::cerr << "Signed " << each.reference
               << (each.already_present ? " (an identical signature was already stored)" : "")
               << "\n";
+  }
+  if (options.format == cosign::SignatureFormat::kBundle) {
+    std::cerr << "The bundle has no transparency log entry (signet never uploads to one): "
+                 "verify with --insecure-ignore-tlog=true\n";
   }
   return kExitOk;
 }
@@ -190,7 +209,9 @@ struct VerifyFlags {
   std::string key;
   std::vector<std::string> annotations;
   std::string output = "json";
-  bool insecure_ignore_tlog = true;
+  bool insecure_ignore_tlog = false;
+  bool new_bundle_format = true;
+  bool require_sign_predicate = false;
   RegistryFlags registry;
   std::vector<std::string> images;
 };
@@ -203,18 +224,47 @@ void PrintVerificationHeader(const oci::ImageReference& reference, bool annotati
             << "  - The signatures were verified against the specified public key\n";
 }
 
-void PrintVerification(const cosign::VerificationResult& result, const std::string& output) {
+void PrintLegacyVerification(const std::vector<cosign::VerifiedSignature>& signatures,
+                             const std::string& output) {
   if (output == "text") {
-    for (const auto& signature : result.signatures) std::cout << signature.payload << "\n";
+    for (const auto& signature : signatures) std::cout << signature.payload << "\n";
     return;
   }
   std::string list = "[";
-  for (std::size_t i = 0; i < result.signatures.size(); ++i) {
+  for (std::size_t i = 0; i < signatures.size(); ++i) {
     if (i > 0) list += ',';
-    list += cosign::MarshalPayload(result.signatures[i].parsed);
+    list += cosign::MarshalPayload(signatures[i].parsed);
   }
   list += ']';
   std::cout << "\n" << list << "\n";
+}
+
+// cosign v3 prints, for each verified bundle, a simple-signing-like object
+// it synthesizes (not the signed bytes): the reference as typed, the
+// digest, the statement's predicateType and the subject's annotations.
+// json: one array; text: one object per line.
+void PrintBundleVerification(const oci::ImageReference& reference,
+                             const cosign::ImageVerification& result, const std::string& output) {
+  std::vector<std::string> objects;
+  for (const cosign::VerifiedBundle& bundle : result.bundles) {
+    const nlohmann::json object = {{"critical",
+                                    {{"identity", {{"docker-reference", reference.Name()}}},
+                                     {"image", {{"docker-manifest-digest", result.digest}}},
+                                     {"type", bundle.predicate_type}}},
+                                   {"optional", bundle.subject_annotations}};
+    auto marshalled = cosign::GoMarshal(object);
+    objects.push_back(marshalled ? *marshalled : object.dump());
+  }
+  if (output == "text") {
+    for (const std::string& object : objects) std::cout << object << "\n";
+    return;
+  }
+  std::string list = "[";
+  for (std::size_t i = 0; i < objects.size(); ++i) {
+    if (i > 0) list += ',';
+    list += objects[i];
+  }
+  std::cout << "\n" << list << "]\n";
 }
 
 int RunVerify(const VerifyFlags& flags) {
@@ -229,13 +279,20 @@ int RunVerify(const VerifyFlags& flags) {
   auto key = crypto::LoadPublicKeyFile(flags.key);
   if (!key) return ReportError(key.error());
 
-  cosign::VerifyOptions options;
-  options.keys.push_back(std::shared_ptr<const crypto::Verifier>(std::move(*key)));
-  options.annotations = std::move(*annotations);
-  options.signature_repository = std::move(*signature_repository);
+  cosign::ImageVerifyOptions options;
+  options.common.keys.push_back(std::shared_ptr<const crypto::Verifier>(std::move(*key)));
+  options.common.annotations = std::move(*annotations);
+  options.common.signature_repository = std::move(*signature_repository);
+  options.formats = flags.new_bundle_format ? cosign::SignatureFormats::kBoth
+                                            : cosign::SignatureFormats::kLegacyOnly;
+  options.bundle_signatures = flags.require_sign_predicate
+                                  ? cosign::BundleSignatures::kSignPredicateOnly
+                                  : cosign::BundleSignatures::kAnyPredicate;
+  options.bundle_tlog_policy = flags.insecure_ignore_tlog ? cosign::TlogPolicy::kInsecureIgnore
+                                                          : cosign::TlogPolicy::kRequire;
   auto deadline = flags.registry.Deadline();
   if (!deadline) return ReportError(deadline.error());
-  options.deadline = *deadline;
+  options.common.deadline = *deadline;
   std::vector<oci::ImageReference> references;
   for (const std::string& image : flags.images) {
     auto reference = oci::ImageReference::Parse(image);
@@ -248,10 +305,14 @@ int RunVerify(const VerifyFlags& flags) {
                  "transparency and auditability verification for the signature.\n";
   }
   for (const oci::ImageReference& reference : references) {
-    auto result = cosign::VerifyImage(*client, reference, options);
+    auto result = cosign::VerifyImageSignatures(*client, reference, options);
     if (!result) return ReportError(result.error());
-    PrintVerificationHeader(reference, !options.annotations.empty());
-    PrintVerification(*result, flags.output);
+    PrintVerificationHeader(reference, !options.common.annotations.empty());
+    if (result->format == cosign::VerifiedFormat::kBundle) {
+      PrintBundleVerification(reference, *result, flags.output);
+    } else {
+      PrintLegacyVerification(result->legacy_signatures, flags.output);
+    }
   }
   return kExitOk;
 }
@@ -389,11 +450,8 @@ int RunVerifyAttestation(const VerifyAttestationFlags& flags) {
     if (!result) return ReportAttestationError(result.error());
     std::cerr << "\nVerification for " << flags.images[i] << " --\n"
               << "The following checks were performed on each of these signatures:\n"
-              << "  - The cosign claims were validated\n";
-    if (result->from_bundles) {
-      std::cerr << "  - Existence of the claims in the transparency log was verified offline\n";
-    }
-    std::cerr << "  - The signatures were verified against the specified public key\n";
+              << "  - The cosign claims were validated\n"
+              << "  - The signatures were verified against the specified public key\n";
     for (const cosign::VerifiedAttestation& each : result->matched) {
       std::cout << each.envelope_json << "\n";
     }
@@ -406,25 +464,60 @@ int RunVerifyAttestation(const VerifyAttestationFlags& flags) {
 void RegisterImageCommands(CLI::App& app, Action& action) {
   auto sign_flags = std::make_shared<SignFlags>();
   CLI::App* sign = app.add_subcommand(
-      "sign", "Sign a container image and store the signature in its registry (cosign format)");
+      "sign",
+      "Sign a container image and store the signature in its registry (cosign format). By "
+      "default, as cosign v3: an in-toto statement in a DSSE envelope, stored as a Sigstore "
+      "bundle v0.3 referrer of the image (listed by the registry's referrers API, or else in "
+      "the fallback tag sha256-<hex>). --new-bundle-format=false writes the legacy "
+      "sha256-<hex>.sig signature instead. Nothing is uploaded to a transparency log: "
+      "--tlog-upload=false and --use-signing-config=false are accepted for cosign command "
+      "lines, true values are refused.");
   sign->add_option("--key", sign_flags->key, "encrypted cosign private key file")->required();
   sign->add_option("-a,--annotations", sign_flags->annotations,
                    "extra key=value pairs to sign (comma-separated, repeatable)");
   sign->add_flag("-r,--recursive", sign_flags->recursive,
-                 "for an index, also sign every child manifest");
+                 "for an index, also sign every child manifest, each at its own digest");
   sign->add_flag("-y,--yes", sign_flags->yes, "skip confirmation prompts");
+  sign->add_flag("--new-bundle-format", sign_flags->new_bundle_format,
+                 "write a Sigstore bundle referrer, as cosign v3 does (default true); "
+                 "--new-bundle-format=false writes the legacy sha256-<hex>.sig signature that "
+                 "cosign before v3 reads");
+  sign->add_flag("--tlog-upload", sign_flags->tlog_upload,
+                 "Only false is accepted: signet never uploads to a transparency log")
+      ->check(OnlyFalse("signet never uploads to a transparency log, so it cannot honour "
+                        "--tlog-upload=true; pass --tlog-upload=false (the bundle then has no "
+                        "tlogEntries and verifiers need --insecure-ignore-tlog=true)"));
+  sign->add_flag("--use-signing-config", sign_flags->use_signing_config,
+                 "Only false is accepted: signet signs offline with --key")
+      ->check(OnlyFalse("signet never fetches a signing config (it signs offline with --key and "
+                        "no transparency log); pass --use-signing-config=false or omit it"));
   sign_flags->registry.Add(*sign);
   sign->add_option("IMAGE", sign_flags->image, "image reference")->required();
   sign->callback([sign_flags, &action] { action = [sign_flags] { return RunSign(*sign_flags); }; });
 
   auto verify_flags = std::make_shared<VerifyFlags>();
   CLI::App* verify = app.add_subcommand(
-      "verify", "Verify the cosign signatures of container images against a public key");
+      "verify",
+      "Verify the cosign signatures of container images against a public key. As cosign v3: "
+      "Sigstore bundle referrers first; when the image has none (or they cannot be listed), "
+      "legacy .sig signatures. A bundle without a transparency log entry (what `cosign sign "
+      "--tlog-upload=false` and `signet sign` write) needs --insecure-ignore-tlog=true; signet "
+      "never verifies log entries. Exit codes: 1 when bundles fail; 10 (no signatures), 11 "
+      "(image not found), 12 (no matching signatures) on the legacy path.");
   verify->add_option("--key", verify_flags->key, "public key file")->required();
   verify->add_option("-a,--annotations", verify_flags->annotations,
                      "key=value pairs the signed payload must carry");
   verify->add_option("-o,--output", verify_flags->output, "output format: json or text");
   AddInsecureIgnoreTlogFlag(*verify, verify_flags->insecure_ignore_tlog);
+  verify->add_flag("--new-bundle-format", verify_flags->new_bundle_format,
+                   "look for Sigstore bundle referrers first and, when there is none, for "
+                   "legacy .sig signatures, as cosign v3 does (default true); "
+                   "--new-bundle-format=false reads only the legacy .sig signatures");
+  verify->add_flag("--require-sign-predicate", verify_flags->require_sign_predicate,
+                   "count a bundle as a signature only when its statement's predicateType is "
+                   "https://sigstore.dev/cosign/sign/v1 (cosign counts every attestation the "
+                   "key signed, e.g. an SBOM); other bundles then do not hide legacy .sig "
+                   "signatures either");
   verify_flags->registry.Add(*verify);
   verify->add_option("IMAGE", verify_flags->images, "image references")->required();
   verify->callback(

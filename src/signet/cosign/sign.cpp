@@ -1,7 +1,10 @@
 #include "signet/cosign/sign.h"
 
+#include "signet/cosign/dsse.h"
+#include "signet/cosign/image_bundle.h"
 #include "signet/cosign/payload.h"
 #include "signet/cosign/signature_manifest.h"
+#include "signet/cosign/statement.h"
 #include "signet/cosign/triangulate.h"
 #include "signet/cosign/verify.h"
 #include "signet/crypto/encoding.h"
@@ -92,6 +95,30 @@ Result<SignedManifest> SignOne(oci::Registry& registry, const oci::ImageReferenc
   return result;
 }
 
+Result<SignedManifest> SignOneBundle(oci::Registry& registry, const oci::ImageReference& image,
+                                     const std::string& digest, const crypto::Signer& signer,
+                                     const SignOptions& options) {
+  SignedManifest result;
+  result.digest = digest;
+  result.reference = image.WithDigest(digest);
+  auto subject = oci::ImageReference::Parse(result.reference);
+  if (!subject) return subject.error();
+  auto payload = MarshalStatement(MakeCosignSignStatement(digest, options.annotations));
+  if (!payload) return payload.error().WithContext("signing " + result.reference);
+  result.payload = *payload;
+  auto envelope = SignDsse(signer, kInTotoPayloadType, std::move(*payload));
+  if (!envelope) return envelope.error().WithContext("signing " + result.reference);
+  AttachOptions attach;
+  attach.target_repository = options.signature_repository;
+  attach.deadline = options.deadline;
+  auto attached = AttachDsseBundle(registry, *subject, *envelope, signer.PublicKeyPem(),
+                                   kCosignSignPredicateType, attach);
+  if (!attached) return attached.error();
+  result.signature_reference = attached->referrer_reference;
+  result.listed_by_registry = attached->listed_by_registry;
+  return result;
+}
+
 }  // namespace
 
 std::string TagReferenceWarning(const oci::ImageReference& image) {
@@ -124,7 +151,9 @@ Result<SignResult> SignImage(oci::Registry& registry, const oci::ImageReference&
 
   const std::unique_ptr<crypto::Verifier> own_key = signer.MakeVerifier();
   for (const std::string& each : digests) {
-    auto signed_manifest = SignOne(registry, image, each, signer, *own_key, options);
+    auto signed_manifest = options.format == SignatureFormat::kBundle
+                               ? SignOneBundle(registry, image, each, signer, options)
+                               : SignOne(registry, image, each, signer, *own_key, options);
     if (!signed_manifest) return signed_manifest.error();
     result.signed_manifests.push_back(std::move(*signed_manifest));
   }
