@@ -453,6 +453,38 @@ TEST_P(BundleAttestationTest, BundlesTakePrecedenceOverTheAttTagAsInCosign) {
   EXPECT_FALSE(legacy->from_bundles);
 }
 
+TEST_P(BundleAttestationTest, RequireAttestationsNeedsEveryType) {
+  const auto image = testing::PushRandomImage(registry_, repo_, "v1");
+  AttachStatement(image.DigestReference(), MakeCosignSignStatement(image.digest, {}),
+                  *keys_->signer);
+  VerifyAttestationOptions options;
+  options.keys = {keys_->verifier};
+  options.insecure_ignore_tlog = true;
+  const auto ref = Ref(image.DigestReference());
+  // A signature alone is no provenance.
+  auto before = RequireAttestations(registry_, ref, {"slsaprovenance"}, options);
+  ASSERT_FALSE(before.ok());
+  EXPECT_NE(before.error().message().find("predicate type: slsaprovenance, found: "
+                                          "https://sigstore.dev/cosign/sign/v1"),
+            std::string::npos)
+      << before.error().message();
+  AttestBundle(image.DigestReference(), "slsaprovenance", R"({"builder":{"id":"b"}})");
+  EXPECT_TRUE(RequireAttestations(registry_, ref, {"slsaprovenance"}, options).ok());
+  EXPECT_TRUE(
+      RequireAttestations(registry_, ref, {"https://slsa.dev/provenance/v0.2"}, options).ok());
+  EXPECT_TRUE(RequireAttestations(registry_, ref, {}, options).ok());
+  auto two = RequireAttestations(registry_, ref, {"slsaprovenance", "cyclonedx"}, options);
+  ASSERT_FALSE(two.ok());
+  EXPECT_NE(two.error().message().find("predicate type: cyclonedx"), std::string::npos);
+  EXPECT_EQ(RequireAttestations(registry_, ref, {"no such type"}, options).error().code(),
+            ErrorCode::kInvalidArgument);
+  // The policy's keys decide: with another key nothing verifies.
+  options.keys = {other_keys_->verifier};
+  auto other = RequireAttestations(registry_, ref, {"slsaprovenance"}, options);
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().message().rfind("no matching attestations: ", 0), 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(ReferrersApi, BundleAttestationTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& info) {
                            return info.param ? "WithReferrersApi" : "FallbackTag";

@@ -1,5 +1,6 @@
 #include "signet/cosign/attestation.h"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <variant>
@@ -311,21 +312,23 @@ Result<AttestResult> AttestImage(oci::Registry& registry, const oci::ImageRefere
   return result;
 }
 
-Result<AttestationVerification> VerifyImageAttestations(oci::Registry& registry,
-                                                        const oci::ImageReference& image,
-                                                        const VerifyAttestationOptions& options) {
+namespace {
+
+// Every attestation of `image` that verifies, whatever its type, in
+// discovery order; sets `result`'s digest, reference and from_bundles.
+// Errors when there is none (see VerifyImageAttestations).
+Result<std::vector<VerifiedAttestation>> CollectVerified(oci::Registry& registry,
+                                                         const oci::ImageReference& image,
+                                                         const VerifyAttestationOptions& options,
+                                                         AttestationVerification& result) {
   if (options.keys.empty()) {
     return Error(ErrorCode::kInvalidArgument, "no public key to verify against");
   }
   for (const auto& key : options.keys) {
     if (key == nullptr) return Error(ErrorCode::kInvalidArgument, "null public key");
   }
-  auto wanted = ResolvePredicateType(options.type);
-  if (!wanted) return wanted.error();
   auto digest = ResolveDigest(registry, image, options.deadline);
   if (!digest) return digest.error();
-
-  AttestationVerification result;
   result.digest = *digest;
   result.reference_with_digest = image.WithDigest(*digest);
 
@@ -339,14 +342,12 @@ Result<AttestationVerification> VerifyImageAttestations(oci::Registry& registry,
                                         : LegacyCandidates(registry, image, *digest, options);
   if (!candidates) return candidates.error();
 
+  std::vector<VerifiedAttestation> verified;
   std::string reasons;
   std::optional<Error> registry_failure;
   for (Candidate& candidate : *candidates) {
     if (candidate.verified) {
-      result.found_types.push_back(candidate.verified->statement.predicate_type);
-      if (candidate.verified->statement.predicate_type == *wanted) {
-        result.matched.push_back(std::move(*candidate.verified));
-      }
+      verified.push_back(std::move(*candidate.verified));
       continue;
     }
     if (!reasons.empty()) reasons += "\n ";
@@ -355,19 +356,63 @@ Result<AttestationVerification> VerifyImageAttestations(oci::Registry& registry,
       registry_failure = candidate.error;
     }
   }
-  if (!result.matched.empty()) return result;
-  if (!result.found_types.empty()) {
-    std::string found;
-    for (const std::string& type : result.found_types) {
-      if (!found.empty()) found += ',';
-      found += type;
-    }
-    return Error(ErrorCode::kNoMatchingSignatures,
-                 "none of the attestations matched the predicate type: " + options.type +
-                     ", found: " + found);
-  }
+  if (!verified.empty()) return verified;
   if (registry_failure) return registry_failure->WithContext("fetching attestations");
   return Error(ErrorCode::kNoMatchingSignatures, "no matching attestations: " + reasons);
+}
+
+Error NoneOfType(std::string_view type, const std::vector<std::string>& found_types) {
+  std::string found;
+  for (const std::string& each : found_types) {
+    if (!found.empty()) found += ',';
+    found += each;
+  }
+  return Error(ErrorCode::kNoMatchingSignatures,
+               "none of the attestations matched the predicate type: " + std::string(type) +
+                   ", found: " + found);
+}
+
+}  // namespace
+
+Result<AttestationVerification> VerifyImageAttestations(oci::Registry& registry,
+                                                        const oci::ImageReference& image,
+                                                        const VerifyAttestationOptions& options) {
+  auto wanted = ResolvePredicateType(options.type);
+  if (!wanted) return wanted.error();
+  AttestationVerification result;
+  auto verified = CollectVerified(registry, image, options, result);
+  if (!verified) return verified.error();
+  for (VerifiedAttestation& each : *verified) {
+    result.found_types.push_back(each.statement.predicate_type);
+    if (each.statement.predicate_type == *wanted) result.matched.push_back(std::move(each));
+  }
+  if (result.matched.empty()) return NoneOfType(options.type, result.found_types);
+  return result;
+}
+
+Status RequireAttestations(oci::Registry& registry, const oci::ImageReference& image,
+                           const std::vector<std::string>& types,
+                           const VerifyAttestationOptions& options) {
+  if (types.empty()) return OkStatus();
+  std::vector<std::string> uris;
+  for (const std::string& type : types) {
+    auto uri = ResolvePredicateType(type);
+    if (!uri) return uri.error();
+    uris.push_back(std::move(*uri));
+  }
+  AttestationVerification result;
+  auto verified = CollectVerified(registry, image, options, result);
+  if (!verified) return verified.error();
+  std::vector<std::string> found_types;
+  for (const VerifiedAttestation& each : *verified) {
+    found_types.push_back(each.statement.predicate_type);
+  }
+  for (std::size_t i = 0; i < types.size(); ++i) {
+    if (std::find(found_types.begin(), found_types.end(), uris[i]) == found_types.end()) {
+      return NoneOfType(types[i], found_types);
+    }
+  }
+  return OkStatus();
 }
 
 }  // namespace signet::cosign

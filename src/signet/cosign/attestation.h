@@ -150,4 +150,14 @@ Result<AttestationVerification> VerifyImageAttestations(oci::Registry& registry,
                                                         const oci::ImageReference& image,
                                                         const VerifyAttestationOptions& options);
 
+// For admission policies: OK when, for each of `types` (--type shorthands or
+// URIs), at least one attestation of `image` verifies as
+// VerifyImageAttestations checks it and has that predicate type. Discovery
+// and verification run once for all types; options.type is not used; no
+// types: OK without asking the registry. Errors as VerifyImageAttestations,
+// naming the first type that is missing.
+Status RequireAttestations(oci::Registry& registry, const oci::ImageReference& image,
+                           const std::vector<std::string>& types,
+                           const VerifyAttestationOptions& options);
+
 }  // namespace signet::cosign
