@@ -192,7 +192,8 @@ head -n "$images" "$work/all-digest-refs.txt" > "$work/digest-refs.txt"
 # ---- provider lifecycle ------------------------------------------------------------------
 provider_url=""
 stop_provider() { stop_pidfile "$work/provider.pid"; }
-# start_provider: a fresh `signet serve` (empty cache), waits until it answers.
+# start_provider [ARGS...]: a fresh `signet serve` (empty cache) with extra ARGS, waits until
+# it answers.
 start_provider() {
   stop_provider
   local provider_port
@@ -201,7 +202,7 @@ start_provider() {
   "$signet" serve --address 127.0.0.1 --port "$provider_port" --tls-min-version 1.3 \
     --tls-cert-file "$work/tls.crt" \
     --tls-key-file "$work/tls.key" --key "$pub" --allow-insecure-registry \
-    --health-addr 127.0.0.1:0 > "$work/provider.log" 2>&1 &
+    --health-addr 127.0.0.1:0 "$@" > "$work/provider.log" 2>&1 &
   provider_pid=$!
   echo "$provider_pid" > "$work/provider.pid"
   track "$provider_pid"
@@ -359,11 +360,13 @@ section_cold() {
   start_proxy --delay-ms "$delay_ms"
   local tag_refs="$work/refs.txt"
   # (a) one cold verification, repeated on three images (one in a smoke run) with a fresh
-  # provider each time.
-  local i before after trips=() one_ms=()
+  # provider each time: the legacy .sig format only (--signature-formats legacy), then the
+  # default (Sigstore bundle discovery beside the legacy fetches) on the same image, so that
+  # the two are measured in the same run on the same images.
+  local i before after trips=() one_ms=() both_trips=() both_ms=()
   for i in $(seq "$cold_repeats"); do
-    start_provider
     sed -n "${i}p" "$tag_refs" > "$work/one.txt"
+    start_provider --signature-formats legacy
     before=$(registry_requests)
     client once --refs "$work/one.txt" --n 1 --timeout 30 > "$work/cold-one-$i.json"
     sleep 0.2
@@ -373,14 +376,27 @@ section_cold() {
     if [ "$(jget "$work/cold-one-$i.json" item_errors)" != 0 ]; then
       echo "cold verification failed: $(cat "$work/cold-one-$i.json")" >&2; return 1
     fi
+    start_provider
+    before=$(registry_requests)
+    client once --refs "$work/one.txt" --n 1 --timeout 30 > "$work/cold-both-$i.json"
+    sleep 0.2
+    after=$(registry_requests)
+    both_trips+=($((after - before)))
+    both_ms+=("$(jget "$work/cold-both-$i.json" ms)")
+    if [ "$(jget "$work/cold-both-$i.json" item_errors)" != 0 ]; then
+      echo "cold verification (both formats) failed: $(cat "$work/cold-both-$i.json")" >&2; return 1
+    fi
   done
-  # The access log of the last one, for the table.
+  local both_median
+  both_median=$(printf '%s\n' "${both_ms[@]}" | sort -g | sed -n "$(( (cold_repeats + 1) / 2 ))p")
+  # The access log of the last legacy-only one, for the table.
   local last_requests
-  last_requests=$(grep -E '"(GET|HEAD) /v2/' "$work/registry.log" | tail -n "${trips[-1]}" \
+  last_requests=$(grep -E '"(GET|HEAD) /v2/' "$work/registry.log" \
+    | tail -n "$((trips[-1] + both_trips[-1]))" | head -n "${trips[-1]}" \
     | sed -E 's/.*"(GET|HEAD) ([^ ]*) .*/\1 \2/' | sed -E 's/sha256[:-][0-9a-f]{64}/<digest>/g' \
     | tr '\n' ';' | sed 's/;$//; s/;/; /g')
-  # (b) 100 images cold vs 1 image cold.
-  start_provider
+  # (b) 100 images cold vs 1 image cold (legacy format only, as (a)'s reference).
+  start_provider --signature-formats legacy
   before=$(registry_requests)
   client once --refs "$tag_refs" --n "$cold_many" --timeout 60 > "$work/cold-many.json"
   sleep 0.2
@@ -389,8 +405,8 @@ section_cold() {
   local one_median many_ms
   one_median=$(printf '%s\n' "${one_ms[@]}" | sort -g | sed -n "$(( (cold_repeats + 1) / 2 ))p")
   many_ms=$(jget "$work/cold-many.json" ms)
-  # (c) concurrent identical cold requests vs one.
-  start_provider
+  # (c) concurrent identical cold requests vs one (legacy format only).
+  start_provider --signature-formats legacy
   sed -n "5p" "$tag_refs" > "$work/same.txt"
   before=$(registry_requests)
   client concurrent --refs "$work/same.txt" --n 1 --clients "$concurrent" --timeout 30 \
@@ -407,12 +423,16 @@ section_cold() {
   {
     echo "Registry behind a proxy adding ${delay_ms} ms per round trip (and per new connection)."
     echo "Each measurement starts a fresh \`signet serve\` (empty cache, default settings: 2.5 s"
-    echo "deadline, 16 verification workers); tag references, anonymous registry (no token fetches)."
+    echo "deadline, 16 verification workers; \`--signature-formats legacy\` unless the row says \"both"
+    echo "formats\"); tag references, anonymous registry (no token fetches); legacy-signed images."
     echo
     echo "| measurement | value | target | result |"
     echo "| --- | ---: | --- | --- |"
     echo "| registry round trips per cold verification (each of $cold_repeats image(s)) | ${trips[*]} | ≤ 3 | $(verdict "$max_trips" '<=' 3) |"
     echo "| cold latency, 1 image (median of $cold_repeats) | $(fmt "$one_median") ms | — | — |"
+    echo "| both formats (default): registry requests per cold verification | ${both_trips[*]} | — | — |"
+    echo "| both formats: cold latency, 1 image (median of $cold_repeats) | $(fmt "$both_median") ms | — | — |"
+    echo "| latency(both formats) ÷ latency(legacy only), 1 image | $(ratio "$both_median" "$one_median") | — | — |"
     echo "| cold latency, $cold_many images in one request | $(fmt "$many_ms") ms ($(jget "$work/cold-many.json" item_errors) item errors, $many_trips registry requests) | — | — |"
     echo "| latency($cold_many images) ÷ latency(1 image) | $r | ≤ 3 | $(verdict "$r" '<=' 3) |"
     echo "| registry requests caused by $concurrent concurrent identical cold requests | $concurrent_trips (one request: ${trips[0]}) | same as one request | $(verdict "$concurrent_trips" '<=' "${trips[0]}") |"

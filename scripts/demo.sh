@@ -85,15 +85,15 @@ export COSIGN_PASSWORD=demo-password
 (cd "$work" && "$signet" generate-key-pair)
 ls -l "$work/cosign.key" "$work/cosign.pub"
 
-step "Signing $signed_image"
-"$signet" sign --key "$work/cosign.key" --new-bundle-format=false --allow-insecure-registry -a team=demo -y "$signed_image"
+step "Signing $signed_image (a Sigstore bundle stored as an OCI referrer, as cosign v3 signs)"
+"$signet" sign --key "$work/cosign.key" --allow-insecure-registry -a team=demo -y "$signed_image"
 
-step "Verifying the signed image"
-"$signet" verify --key "$work/cosign.pub" --allow-insecure-registry "$signed_image"
+step "Verifying the signed image (the bundle has no transparency log entry, as with cosign --tlog-upload=false)"
+"$signet" verify --key "$work/cosign.pub" --insecure-ignore-tlog=true --allow-insecure-registry "$signed_image"
 
 step "Verifying the unsigned image (expected to fail)"
 set +e
-"$signet" verify --key "$work/cosign.pub" --allow-insecure-registry "$unsigned_image"
+"$signet" verify --key "$work/cosign.pub" --insecure-ignore-tlog=true --allow-insecure-registry "$unsigned_image"
 rc=$?
 set -e
 echo "signet verify exited with $rc (10 = no signatures found)"

@@ -615,15 +615,17 @@ class HostileParallelTest : public HostileRegistryTest {
 
   // Starts `signet serve --workers <workers>`, sends `keys` in ONE /validate
   // request and returns the items with what the proxy saw meanwhile.
-  static Run ValidateInOneRequest(int workers, const std::vector<std::string>& keys) {
+  static Run ValidateInOneRequest(int workers, const std::vector<std::string>& keys,
+                                  const std::string& formats = "legacy") {
     Run run;
     const int port = signet::testing::FreePort();
     const std::string log = shared_->dir.File("parallel-serve.log");
-    ChildProcess server({signet::testing::SignetBinary(), "serve", "--insecure-http", "--address",
-                         "127.0.0.1", "--port", std::to_string(port), "--health-addr", "off",
-                         "--key", shared_->dir.File("cosign.pub"), "--allow-insecure-registry",
-                         "--deadline", "60s", "--workers", std::to_string(workers)},
-                        {}, log);
+    ChildProcess server(
+        {signet::testing::SignetBinary(), "serve", "--insecure-http", "--address", "127.0.0.1",
+         "--port", std::to_string(port), "--health-addr", "off", "--key",
+         shared_->dir.File("cosign.pub"), "--allow-insecure-registry", "--deadline", "60s",
+         "--workers", std::to_string(workers), "--signature-formats", formats},
+        {}, log);
     if (!signet::testing::WaitForPort(port, std::chrono::seconds(30))) {
       ADD_FAILURE() << signet::testing::ReadFile(log);
       return run;
@@ -661,6 +663,7 @@ TEST_F(HostileParallelTest, OneRequestsImagesReachTheRegistryInParallelWithinThe
   std::vector<std::string> keys;
   for (const auto& image : images) keys.push_back(image.first);
 
+  // The legacy format only: one registry request at a time per verification.
   const Run parallel = ValidateInOneRequest(kWorkers, keys);
   ExpectAllValid(parallel, images);
   RecordProperty("max_in_flight_workers_16", parallel.max_in_flight);
@@ -686,6 +689,21 @@ TEST_F(HostileParallelTest, OneRequestsImagesReachTheRegistryInParallelWithinThe
   std::cout << "max registry requests in flight with --workers 1: " << sequential.max_in_flight
             << " (" << sequential.requests << " requests)\n";
   EXPECT_EQ(sequential.max_in_flight, 1);
+
+  // Both formats (the default): bundle discovery runs beside the legacy
+  // fetches, so each verification of these images (one signature, no
+  // referrer) has at most two requests in flight, and the bound is twice
+  // --workers; with one worker, two at once, never more.
+  const Run both = ValidateInOneRequest(kWorkers, keys, "both");
+  ExpectAllValid(both, images);
+  std::cout << "both formats: max registry requests in flight with --workers " << kWorkers << ": "
+            << both.max_in_flight << " (" << both.requests << " requests)\n";
+  EXPECT_GE(both.max_in_flight, 4);
+  EXPECT_LE(both.max_in_flight, 2 * kWorkers);
+  const Run both_sequential = ValidateInOneRequest(1, few_keys, "both");
+  ExpectAllValid(both_sequential, few);
+  EXPECT_LE(both_sequential.max_in_flight, 2);
+  EXPECT_GT(both_sequential.requests, sequential.requests);
 }
 
 // ---------------------------------------------------------------------------

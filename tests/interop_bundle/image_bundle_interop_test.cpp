@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "server/server_test_support.h"
 #include "signet/cosign/image_bundle.h"
 #include "signet/cosign/statement.h"
 #include "signet/oci/registry_client.h"
@@ -301,6 +302,54 @@ TEST_P(ImageBundleInterop, BundleAttachedBySigstoreJsOciVerifies) {
   auto refused = SignetVerify("js-other.pub", other.TagReference(), {kIgnoreTlog});
   EXPECT_EXIT_CODE(refused, 1);
   EXPECT_NE(refused.err.find("no subject"), std::string::npos) << refused.err;
+}
+
+// signet serve (both formats by default) admits an image cosign v3 signed
+// in the bundle format and one cosign 2.5.0 signed in the legacy format, and
+// denies an unsigned one; with --signature-formats legacy the bundle-signed
+// image has no signature.
+TEST_P(ImageBundleInterop, SignetServeVerifiesCosignV3BundlesAndLegacySignatures) {
+  const auto bundle = PushRandomImage(*client_, Repo("bundle/serve"), "bundle");
+  const auto legacy = PushRandomImage(*client_, Repo("bundle/serve"), "legacy");
+  const auto unsigned_image = PushRandomImage(*client_, Repo("bundle/serve"), "unsigned");
+  EXPECT_EXIT_CODE(CosignV3Sign("v3.key", bundle.DigestReference()), 0);
+  EXPECT_EXIT_CODE(Cosign2Sign("v2.key", legacy.DigestReference()), 0);
+  const std::vector<std::string> keys = {bundle.DigestReference(), legacy.DigestReference(),
+                                         unsigned_image.DigestReference()};
+  const auto validate = [&](const std::string& formats) {
+    const int port = FreePort();
+    ChildProcess server({SignetBinary(), "serve", "--insecure-http", "--address", "127.0.0.1",
+                         "--port", std::to_string(port), "--health-addr", "off", "--key",
+                         Key("v3.pub"), "--key", Key("v2.pub"), "--allow-insecure-registry",
+                         "--deadline", "10s", "--signature-formats", formats},
+                        {}, dir_.File("serve-" + formats + ".log"));
+    EXPECT_TRUE(WaitForPort(port, std::chrono::seconds(30)))
+        << ReadFile(dir_.File("serve-" + formats + ".log"));
+    HttpClient http;
+    const nlohmann::json body = {{"apiVersion", "externaldata.gatekeeper.sh/v1beta1"},
+                                 {"kind", "ProviderRequest"},
+                                 {"request", {{"keys", keys}}}};
+    const ClientResponse response =
+        http.Request("POST", "http://127.0.0.1:" + std::to_string(port) + "/validate", body.dump(),
+                     {{"Content-Type", "application/json"}});
+    EXPECT_EQ(response.status, 200) << response.body;
+    auto answer = nlohmann::json::parse(response.body, nullptr, false);
+    return answer.is_discarded() ? nlohmann::json::array()
+                                 : answer["response"].value("items", nlohmann::json::array());
+  };
+  const nlohmann::json both = validate("both");
+  ASSERT_EQ(both.size(), 3u) << both.dump();
+  EXPECT_EQ(both[0].value("error", ""), "") << both.dump();
+  EXPECT_EQ(both[0].value("value", ""), bundle.DigestReference());
+  EXPECT_EQ(both[1].value("error", ""), "") << both.dump();
+  EXPECT_EQ(both[1].value("value", ""), legacy.DigestReference());
+  EXPECT_NE(both[2].value("error", "").find("no signatures found"), std::string::npos)
+      << both.dump();
+  const nlohmann::json legacy_only = validate("legacy");
+  ASSERT_EQ(legacy_only.size(), 3u) << legacy_only.dump();
+  EXPECT_NE(legacy_only[0].value("error", "").find("no signatures found"), std::string::npos)
+      << legacy_only.dump();
+  EXPECT_EQ(legacy_only[1].value("value", ""), legacy.DigestReference()) << legacy_only.dump();
 }
 
 INSTANTIATE_TEST_SUITE_P(Registries, ImageBundleInterop,

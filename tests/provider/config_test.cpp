@@ -129,6 +129,21 @@ TEST(ConfigTest, PolicyAttestations) {
                     "policies[0].attestations");
 }
 
+TEST(ConfigTest, SignatureFormatsDefaultToBoth) {
+  const std::string keys = "keys:\n  - name: k\n    path: /k.pub\n";
+  auto defaults = ParseConfig(keys, "signet.yaml");
+  ASSERT_TRUE(defaults.ok()) << defaults.error().message();
+  EXPECT_EQ(defaults->verification.signature_formats, SignatureFormats::kBoth);
+  auto legacy = ParseConfig(keys + "verification:\n  signatureFormats: legacy\n", "signet.yaml");
+  ASSERT_TRUE(legacy.ok()) << legacy.error().message();
+  EXPECT_EQ(legacy->verification.signature_formats, SignatureFormats::kLegacy);
+  auto both = ParseConfig(keys + "verification:\n  signatureFormats: both\n", "signet.yaml");
+  ASSERT_TRUE(both.ok()) << both.error().message();
+  EXPECT_EQ(both->verification.signature_formats, SignatureFormats::kBoth);
+  ExpectConfigError("verification:\n  signatureFormats: bundle\n",
+                    "bad.yaml:2: verification.signatureFormats: must be \"both\" or \"legacy\"");
+}
+
 TEST(ConfigTest, RefreshAheadAndLastKnownGoodGrace) {
   const std::string keys = "keys:\n  - name: k\n    path: /k.pub\n";
   auto defaults = ParseConfig(keys, "signet.yaml");

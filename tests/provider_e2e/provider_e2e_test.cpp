@@ -1327,12 +1327,15 @@ class RoundTripTest : public ::testing::TestWithParam<RegistryServer::Mode> {
 
   bool token() const { return GetParam() == RegistryServer::Mode::kTokenAuth; }
 
-  PushedImage PushSigned(const std::string& path) {
+  PushedImage PushSigned(const std::string& path,
+                         cosign::SignatureFormat format = cosign::SignatureFormat::kLegacy) {
     PushedImage image = signet::testing::PushRandomImage(
         *client_, signet::testing::RepositoryOn(*registry_, path), "v1");
     auto reference = oci::ImageReference::Parse(image.DigestReference());
     EXPECT_TRUE(reference.ok());
-    auto signed_result = cosign::SignImage(*client_, *reference, *signer_, {});
+    cosign::SignOptions options;
+    options.format = format;
+    auto signed_result = cosign::SignImage(*client_, *reference, *signer_, options);
     EXPECT_TRUE(signed_result.ok()) << signed_result.error().message();
     return image;
   }
@@ -1379,10 +1382,12 @@ class RoundTripTest : public ::testing::TestWithParam<RegistryServer::Mode> {
     return signet::testing::RunCommand(argv);
   }
 
-  std::unique_ptr<ProviderProcess> StartProvider() {
-    std::vector<std::string> args = {"--tls-cert-file", server_cert_.cert_file,
-                                     "--tls-key-file",  server_cert_.key_file,
-                                     "--key",           dir_.File("cosign.pub")};
+  // The legacy format only unless `formats` says otherwise: the 3-request
+  // count is the legacy-only one.
+  std::unique_ptr<ProviderProcess> StartProvider(const std::string& formats = "legacy") {
+    std::vector<std::string> args = {
+        "--tls-cert-file", server_cert_.cert_file,  "--tls-key-file",      server_cert_.key_file,
+        "--key",           dir_.File("cosign.pub"), "--signature-formats", formats};
     if (registry_->tls()) {
       args.insert(args.end(),
                   {"--registry-secret-dir", dir_.File("secret"), "--registry-secret-host",
@@ -1496,6 +1501,53 @@ TEST_P(RoundTripTest, ServeValidateCostsThreeRequestsByTagAndByDigest) {
   const int before = RegistryRequests();
   EXPECT_EQ(Validate(*provider, by_digest.DigestReference()).front(), '|');
   EXPECT_EQ(RegistryRequests() - before, 0);
+}
+
+// signet serve reads both formats by default: a legacy-signed image costs
+// the two referrer lookups more (made beside the legacy fetches), a
+// bundle-signed one is verified from its referrer, and with
+// --signature-formats legacy the bundle is not looked for.
+TEST_P(RoundTripTest, ServeValidatesBothFormatsByDefault) {
+  const PushedImage legacy = PushSigned("rt/both-legacy");
+  const PushedImage bundle = PushSigned("rt/both-bundle", cosign::SignatureFormat::kBundle);
+  auto provider = StartProvider("both");
+  ASSERT_TRUE(provider->started());
+  // legacy: HEAD, GET .sig, GET blob, GET referrers (404), GET sha256-<hex> (404);
+  // bundle: HEAD, GET .sig (404), GET referrers (404), GET sha256-<hex>,
+  // GET referrer manifest, GET bundle blob.
+  const std::vector<std::pair<PushedImage, int>> cases = {{legacy, 5}, {bundle, 6}};
+  for (const auto& [image, requests] : cases) {
+    const int before = RegistryRequests();
+    EXPECT_EQ(Validate(*provider, image.DigestReference()), "|" + image.DigestReference())
+        << provider->log();
+    if (!token()) {
+      EXPECT_EQ(RequestsSince(before, requests), requests) << registry_->log();
+    } else {
+      EXPECT_GE(RequestsSince(before, requests), requests) << registry_->log();
+    }
+  }
+  // A bundle signed by another key is refused, with the reason.
+  auto other = crypto::GenerateKeyPair("other");
+  ASSERT_TRUE(other.ok());
+  auto other_signer = crypto::LoadPrivateKey(other->private_pem, "other", "other key");
+  ASSERT_TRUE(other_signer.ok());
+  const PushedImage stranger = signet::testing::PushRandomImage(
+      *client_, signet::testing::RepositoryOn(*registry_, "rt/both-stranger"), "v1");
+  cosign::SignOptions bundle_options;
+  bundle_options.format = cosign::SignatureFormat::kBundle;
+  auto stranger_ref = oci::ImageReference::Parse(stranger.DigestReference());
+  ASSERT_TRUE(stranger_ref.ok());
+  ASSERT_TRUE(cosign::SignImage(*client_, *stranger_ref, **other_signer, bundle_options).ok());
+  EXPECT_NE(Validate(*provider, stranger.DigestReference()).find("no matching signatures"),
+            std::string::npos);
+
+  // Legacy only: the bundle is not looked for, the legacy image still passes.
+  auto legacy_only = StartProvider("legacy");
+  ASSERT_TRUE(legacy_only->started());
+  EXPECT_NE(Validate(*legacy_only, bundle.DigestReference()).find("no signatures found"),
+            std::string::npos)
+      << legacy_only->log();
+  EXPECT_EQ(Validate(*legacy_only, legacy.DigestReference()), "|" + legacy.DigestReference());
 }
 
 INSTANTIATE_TEST_SUITE_P(Registries, RoundTripTest,

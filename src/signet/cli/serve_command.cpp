@@ -30,6 +30,7 @@ struct ServeFlags {
   std::string mutate_deadline;
   std::string refresh_ahead;
   std::string last_known_good_grace;
+  std::string signature_formats;
   int workers = 0;
   std::string registry_secret_dir;
   std::vector<std::string> registry_secret_hosts;
@@ -96,6 +97,11 @@ Status ApplyFlags(const ServeFlags& f, policy::Config& config) {
     auto grace = policy::ParseDuration(f.last_known_good_grace);
     if (!grace.ok()) return grace.error().WithContext("--last-known-good-grace");
     config.verification.last_known_good_grace = *grace;
+  }
+  if (f.Given("--signature-formats")) {
+    auto formats = policy::ParseSignatureFormats(f.signature_formats);
+    if (!formats.ok()) return formats.error().WithContext("--signature-formats");
+    config.verification.signature_formats = *formats;
   }
   if (f.Given("--workers")) config.verification.workers = f.workers;
   if (f.Given("--dangerously-send-credentials-to-any-registry")) {
@@ -235,6 +241,9 @@ void RegisterServeCommand(CLI::App& app, Action& action) {
                   "while the registry is unavailable (5xx, 429, timeout, unreachable), answer "
                   "valid for a digest these keys verified within cache TTL + this, e.g. 24h; "
                   "0 = off (default 0)");
+  cmd->add_option("--signature-formats", f.signature_formats,
+                  "both: Sigstore bundle referrers (cosign v3), else legacy .sig, looked up in "
+                  "parallel; legacy: only .sig (default both)");
   cmd->add_option("--workers", f.workers, "verification worker threads (default 16)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--registry-secret-dir", f.registry_secret_dir,

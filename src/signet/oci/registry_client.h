@@ -25,11 +25,13 @@
 // manifest calls; AddToReferrersTag serializes writers sharing one client.
 // cosign/image_bundle.h signs and verifies images with them.
 //
-// A cold verification on an anonymous registry therefore costs three
-// requests (HEAD tag, GET signature manifest, GET signature blob); a
-// registry that wants credentials adds the 401 that carries its challenge
-// (once per registry), and a token registry one token request per
-// repository.
+// A cold verification of the legacy format on an anonymous registry
+// therefore costs three requests (HEAD tag, GET signature manifest, GET
+// signature blob); looking for Sigstore bundles as well adds the referrers
+// call and, on a registry without the API, the fallback tag, made at the
+// same time (cosign/image_verification.h). A registry that wants
+// credentials adds the 401 that carries its challenge (once per registry),
+// and a token registry one token request per repository.
 //
 // Thread-safety: all methods may be called concurrently.
 #pragma once

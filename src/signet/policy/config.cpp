@@ -172,13 +172,24 @@ void ReadServer(Reader& r, const YAML::Node& node, ServerConfig& out) {
   r.String(node["mutatePath"], p + ".mutatePath", out.mutate_path);
 }
 
+}  // namespace
+
+Result<SignatureFormats> ParseSignatureFormats(std::string_view text) {
+  if (text == "both") return SignatureFormats::kBoth;
+  if (text == "legacy") return SignatureFormats::kLegacy;
+  return Error(ErrorCode::kInvalidArgument,
+               "must be \"both\" or \"legacy\", got \"" + std::string(text) + "\"");
+}
+
+namespace {
+
 void ReadVerification(Reader& r, const YAML::Node& node, VerificationConfig& out) {
   const std::string p = "verification";
   if (!node.IsDefined() || node.IsNull()) return;
-  if (!r.ExpectMap(
-          node, p,
-          {"deadline", "mutateDeadline", "workers", "cacheTTL", "negativeCacheTTL", "tagCacheTTL",
-           "cacheMaxEntries", "refreshAhead", "lastKnownGoodGrace", "unmatchedImages"})) {
+  if (!r.ExpectMap(node, p,
+                   {"deadline", "mutateDeadline", "workers", "cacheTTL", "negativeCacheTTL",
+                    "tagCacheTTL", "cacheMaxEntries", "refreshAhead", "lastKnownGoodGrace",
+                    "unmatchedImages", "signatureFormats"})) {
     return;
   }
   r.Duration(node["deadline"], p + ".deadline", out.deadline);
@@ -203,6 +214,14 @@ void ReadVerification(Reader& r, const YAML::Node& node, VerificationConfig& out
   } else if (!unmatched.empty()) {
     r.Fail(node["unmatchedImages"], p + ".unmatchedImages",
            "must be \"deny\" or \"verify\", got \"" + unmatched + "\"");
+  }
+  std::string formats;
+  r.String(node["signatureFormats"], p + ".signatureFormats", formats);
+  auto parsed = ParseSignatureFormats(formats.empty() ? "both" : formats);
+  if (parsed.ok()) {
+    out.signature_formats = *parsed;
+  } else {
+    r.Fail(node["signatureFormats"], p + ".signatureFormats", parsed.error().message());
   }
 }
 

@@ -50,6 +50,12 @@ enum class UnmatchedImages {
   kVerify,  // verify with every trusted key and no required annotations
 };
 
+// Which cosign signature formats `signet serve` reads.
+enum class SignatureFormats {
+  kBoth,    // Sigstore bundle referrers, else legacy .sig (cosign v3's rule)
+  kLegacy,  // only the legacy sha256-<hex>.sig tag (3 requests per cold verification)
+};
+
 struct VerificationConfig {
   // Below the shipped Provider timeout (2 s) with margin, so that Gatekeeper gets
   // signet's per-image reasons instead of giving up on the whole object.
@@ -72,6 +78,7 @@ struct VerificationConfig {
   // is unavailable; 0 (default) turns it off.
   std::chrono::milliseconds last_known_good_grace{0};
   UnmatchedImages unmatched_images = UnmatchedImages::kDeny;
+  SignatureFormats signature_formats = SignatureFormats::kBoth;
 };
 
 struct KeyConfig {
@@ -155,6 +162,9 @@ Result<ListenAddress> ParseListenAddress(std::string_view text);
 // "2500ms", "10s", "5m", "1h", and Go's compound form "1m30s" (largest unit first);
 // a bare integer is milliseconds.
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
+
+// "both" or "legacy" (verification.signatureFormats, serve --signature-formats).
+Result<SignatureFormats> ParseSignatureFormats(std::string_view text);
 
 // "2500ms", "10s", "5m" as ParseDuration reads it back (the largest exact unit).
 std::string FormatDuration(std::chrono::milliseconds duration);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "signet/cosign/attestation.h"
+#include "signet/cosign/image_verification.h"
 #include "signet/cosign/triangulate.h"
 #include "signet/cosign/verify.h"
 #include "signet/provider/json_log.h"
@@ -48,8 +49,12 @@ Status CheckRequiredAttestations(oci::Registry& registry, const oci::ImageRefere
 
 CosignImageVerifier::CosignImageVerifier(std::shared_ptr<oci::Registry> registry,
                                          std::shared_ptr<policy::TrustedKeys> keys,
-                                         std::chrono::milliseconds work_budget)
-    : registry_(std::move(registry)), keys_(std::move(keys)), work_budget_(work_budget) {}
+                                         std::chrono::milliseconds work_budget,
+                                         policy::SignatureFormats formats)
+    : registry_(std::move(registry)),
+      keys_(std::move(keys)),
+      work_budget_(work_budget),
+      formats_(formats) {}
 
 Result<std::string> CosignImageVerifier::ResolveDigest(const oci::ImageReference& reference,
                                                        Deadline deadline) {
@@ -71,21 +76,31 @@ Status CosignImageVerifier::Verify(const oci::ImageReference& reference, DigestO
     LogEvent(spdlog::level::warn, {{"event", "key_reload_failed"}, {"error", message}});
   }
   if (!keys.ok()) return keys.error().WithContext("policy \"" + policy.name + "\"");
-  cosign::VerifyOptions options;
-  options.keys = std::move(keys).value();
-  options.annotations = policy.annotations;
-  options.deadline = RegistryDeadline(deadline, work_budget_);
-  auto result =
-      origin == DigestOrigin::kResolved && reference.has_digest()
-          ? cosign::VerifyResolvedImage(*registry_, reference, reference.digest(), options)
-          : cosign::VerifyImage(*registry_, reference, options);
-  if (!result.ok()) return result.error();
+  cosign::ImageVerifyOptions options;
+  options.common.keys = std::move(keys).value();
+  options.common.annotations = policy.annotations;
+  options.common.deadline = RegistryDeadline(deadline, work_budget_);
+  options.formats = formats_ == policy::SignatureFormats::kLegacy
+                        ? cosign::SignatureFormats::kLegacyOnly
+                        : cosign::SignatureFormats::kBoth;
+  // The provider verifies no transparency log, for either format.
+  options.bundle_tlog_policy = cosign::TlogPolicy::kInsecureIgnore;
+  auto result = origin == DigestOrigin::kResolved && reference.has_digest()
+                    ? cosign::VerifyResolvedImageSignatures(*registry_, reference,
+                                                            reference.digest(), options)
+                    : cosign::VerifyImageSignatures(*registry_, reference, options);
+  if (!result.ok()) {
+    if (result.error().code() == ErrorCode::kVerificationFailed) {
+      return Error(ErrorCode::kNoMatchingSignatures, result.error().message());
+    }
+    return result.error();
+  }
   if (reference.has_digest() && result->digest != reference.digest()) {
     return Error(
         ErrorCode::kDigestMismatch,
         "verified digest " + result->digest + " differs from the requested " + reference.digest());
   }
-  if (result->signatures.empty()) {
+  if (result->bundles.empty() && result->legacy_signatures.empty()) {
     return Error(ErrorCode::kNoMatchingSignatures, "no signature verified");
   }
 

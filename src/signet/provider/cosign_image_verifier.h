@@ -1,9 +1,21 @@
 // The production ImageVerifier: tag resolution (cosign::ResolveDigest, the
 // one resolver `signet verify` uses too) and cosign key-based verification
-// (cosign::VerifyImage / VerifyResolvedImage, the same core as `signet
-// verify`) through one shared registry, with the trusted keys a policy names.
-// A digest that ResolveDigest found is not looked up again, so a cold
-// verification of a tag costs HEAD tag, GET signature manifest, GET blob.
+// (cosign::VerifyImageSignatures / VerifyResolvedImageSignatures, the same
+// core as `signet verify`) through one shared registry, with the trusted keys
+// a policy names. A digest that ResolveDigest found is not looked up again.
+//
+// Formats (verification.signatureFormats): kBoth reads Sigstore bundle
+// referrers and legacy .sig signatures as cosign v3 does (bundles first; the
+// legacy path decides when there is no usable bundle), with bundle discovery
+// and the legacy fetches running in parallel, so a cold verification of a
+// legacy-signed tag costs HEAD tag, then at once GET signature manifest (and
+// its blob) and the referrers lookup (on a registry without the API also the
+// fallback tag): 5 requests, 3 deep. kLegacy reads only .sig: HEAD tag, GET
+// signature manifest, GET blob. The provider never verifies transparency
+// logs, so bundles pass without log entries (as with
+// --insecure-ignore-tlog=true); every bundle the keys signed counts, whatever
+// its predicateType (cosign's rule). A bundle-path failure is reported as
+// kNoMatchingSignatures.
 //
 // Registry time: each ResolveDigest or Verify call passes the registry the
 // later of its request deadline and `work_budget` after it started, so a
@@ -18,6 +30,7 @@
 #include <memory>
 
 #include "signet/oci/registry.h"
+#include "signet/policy/config.h"
 #include "signet/policy/trusted_keys.h"
 #include "signet/provider/image_verifier.h"
 
@@ -27,7 +40,8 @@ class CosignImageVerifier : public ImageVerifier {
  public:
   CosignImageVerifier(std::shared_ptr<oci::Registry> registry,
                       std::shared_ptr<policy::TrustedKeys> keys,
-                      std::chrono::milliseconds work_budget = std::chrono::seconds(10));
+                      std::chrono::milliseconds work_budget = std::chrono::seconds(10),
+                      policy::SignatureFormats formats = policy::SignatureFormats::kBoth);
 
   Result<std::string> ResolveDigest(const oci::ImageReference& reference,
                                     Deadline deadline) override;
@@ -41,6 +55,7 @@ class CosignImageVerifier : public ImageVerifier {
   std::shared_ptr<oci::Registry> registry_;
   std::shared_ptr<policy::TrustedKeys> keys_;
   std::chrono::milliseconds work_budget_;
+  policy::SignatureFormats formats_;
 };
 
 }  // namespace signet::provider

@@ -1,7 +1,8 @@
 // The seam between the verification engine and the registry: resolve a tag
 // to a digest, and verify one digest-pinned image under one policy. The
-// production implementation (CosignImageVerifier) calls cosign::VerifyImage
-// through a shared registry client; tests use fakes.
+// production implementation (CosignImageVerifier) calls
+// cosign::VerifyImageSignatures through a shared registry client; tests use
+// fakes.
 //
 // Implementations must be thread-safe: the engine calls them from many worker
 // threads at once. They should give up soon after `deadline`; the engine never

@@ -98,8 +98,8 @@ Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
           {registry.host, registry.ca_file, registry.insecure, registry.token_realm_hosts});
     }
     auto registry = std::make_shared<oci::RegistryRouter>(client, hosts);
-    verifier =
-        std::make_shared<CosignImageVerifier>(std::move(registry), std::move(keys).value(), budget);
+    verifier = std::make_shared<CosignImageVerifier>(std::move(registry), std::move(keys).value(),
+                                                     budget, config.verification.signature_formats);
   }
 
   VerificationServiceOptions engine;
