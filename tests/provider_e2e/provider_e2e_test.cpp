@@ -476,7 +476,9 @@ TEST_F(ProviderE2ETest, PolicyRequiringAnAttestation) {
   const PushedImage other_key = PushSigned("e2e/slsa/other-key", "v1");
   attest(other_key, "slsaprovenance", **signer_b, cosign::AttestationFormat::kBundle);
   const PushedImage unsigned_image = PushUnsigned("e2e/slsa/unsigned", "v1");
-  attest(unsigned_image, "slsaprovenance", *shared_->signer, cosign::AttestationFormat::kBundle);
+  attest(unsigned_image, "slsaprovenance", *shared_->signer, cosign::AttestationFormat::kLegacy);
+  const PushedImage provenance_only = PushUnsigned("e2e/slsa/provenance-only", "v1");
+  attest(provenance_only, "slsaprovenance", *shared_->signer, cosign::AttestationFormat::kBundle);
 
   signet::testing::WriteFile(dir_.File("slsa.yaml"),
                              "keys:\n  - {name: a, path: \"" + shared_->dir.File("cosign.pub") +
@@ -498,7 +500,8 @@ TEST_F(ProviderE2ETest, PolicyRequiringAnAttestation) {
                                          other_type.TagReference(),
                                          other_key.TagReference(),
                                          unsigned_image.TagReference(),
-                                         shared_->signed_image.TagReference()};
+                                         shared_->signed_image.TagReference(),
+                                         provenance_only.TagReference()};
   const json answer = PostJson(*provider, "/validate", ProviderRequestBody(keys));
   // Positive controls: provenance as a bundle and as .att; the catch-all
   // policy requires none.
@@ -517,11 +520,17 @@ TEST_F(ProviderE2ETest, PolicyRequiringAnAttestation) {
                 "none of the attestations matched the predicate type: slsaprovenance, found: "
                 "https://openvex.dev/ns")
       << answer.dump();
-  EXPECT_EQ(ItemField(answer, 4, "error").rfind(keys[4] + requires_prefix + "no matching", 0), 0u)
+  // Key b's bundle hides key a's legacy signature (cosign v3's precedence)
+  // and verifies in neither role.
+  EXPECT_EQ(ItemField(answer, 4, "error").rfind(keys[4] + "_invalid: no matching signatures", 0),
+            0u)
       << answer.dump();
-  // The attestation does not stand in for the signature.
+  // A legacy .att attestation does not stand in for the signature ...
   EXPECT_EQ(ItemField(answer, 5, "error"), keys[5] + "_invalid: no signatures found")
       << answer.dump();
+  // ... but a bundle attestation by the policy's key counts as a signature,
+  // as in cosign v3 verify (docs/cosign-v3.md, signatures versus attestations).
+  EXPECT_EQ(ItemField(answer, 7, "value"), provenance_only.DigestReference()) << answer.dump();
 }
 
 TEST_F(ProviderE2ETest, WholeRequestFailuresAreSystemErrors) {
