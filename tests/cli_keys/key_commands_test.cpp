@@ -234,8 +234,9 @@ TEST(KeyCommands, HelpExplainsPasswordAndFlags) {
 TEST(KeyCommands, TopLevelHelpIsAnIndexOfEveryCommand) {
   auto r = Signet({"--help"}, "x");
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* command : {"generate-key-pair", "import-key-pair", "public-key", "sign-blob",
-                              "verify-blob", "sign", "verify", "triangulate", "serve"}) {
+  for (const char* command :
+       {"generate-key-pair", "import-key-pair", "public-key", "sign-blob", "verify-blob", "sign",
+        "verify", "attest", "verify-attestation", "triangulate", "serve"}) {
     EXPECT_NE(r.out.find(std::string("  ") + command + " "), std::string::npos) << command;
   }
   std::istringstream lines(r.out);

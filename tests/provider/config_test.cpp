@@ -109,6 +109,26 @@ void ExpectConfigError(const std::string& yaml, const std::string& part) {
       << "message: " << config.error().message();
 }
 
+TEST(ConfigTest, PolicyAttestations) {
+  const std::string keys = "keys:\n  - name: k\n    path: /k.pub\n";
+  auto none = ParseConfig(keys + "policies:\n  - {name: p, images: [\"**\"]}\n", "signet.yaml");
+  ASSERT_TRUE(none.ok()) << none.error().message();
+  EXPECT_TRUE(none->policies[0].attestations.empty());
+  auto set = ParseConfig(keys +
+                             "policies:\n  - name: p\n    images: [\"**\"]\n"
+                             "    attestations: [slsaprovenance, \"https://example.com/p/v1\"]\n",
+                         "signet.yaml");
+  ASSERT_TRUE(set.ok()) << set.error().message();
+  EXPECT_EQ(set->policies[0].attestations,
+            (std::vector<std::string>{"slsaprovenance", "https://example.com/p/v1"}));
+  ExpectConfigError(keys +
+                        "policies:\n  - name: p\n    images: [\"**\"]\n"
+                        "    attestations: [slsaprovenance, not-a-type]\n",
+                    "bad.yaml:7: policies[0].attestations[1]: invalid predicate type: not-a-type");
+  ExpectConfigError(keys + "policies:\n  - {name: p, images: [\"**\"], attestations: slsa}\n",
+                    "policies[0].attestations");
+}
+
 TEST(ConfigTest, SignatureFormatsDefaultToBoth) {
   const std::string keys = "keys:\n  - name: k\n    path: /k.pub\n";
   auto defaults = ParseConfig(keys, "signet.yaml");

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "server/server_test_support.h"
+#include "signet/cosign/attestation.h"
 #include "signet/cosign/sign.h"
 #include "signet/crypto/keys.h"
 #include "support/paths.h"
@@ -444,6 +445,93 @@ TEST_F(ProviderE2ETest, HostSpellingsDoNotFallThroughToTheCatchAllPolicy) {
     EXPECT_EQ(error.rfind(keys[i] + "_invalid: ", 0), 0u) << answer.dump();
     EXPECT_NE(error.find("non-canonical numeric"), std::string::npos) << error;
   }
+}
+
+// A policy that requires SLSA provenance: the signature alone no longer
+// suffices; the attestation must verify with the policy's key and name the
+// image, in either storage form.
+TEST_F(ProviderE2ETest, PolicyRequiringAnAttestation) {
+  const std::string registry = shared_->registry->host();
+  auto key_b = crypto::GenerateKeyPair("b-password");
+  ASSERT_TRUE(key_b.ok()) << key_b.error().message();
+  auto signer_b = crypto::LoadPrivateKey(key_b->private_pem, "b-password", "key b");
+  ASSERT_TRUE(signer_b.ok()) << signer_b.error().message();
+  const auto attest = [&](const PushedImage& image, const std::string& type,
+                          const crypto::Signer& signer, cosign::AttestationFormat format) {
+    auto reference = oci::ImageReference::Parse(image.DigestReference());
+    ASSERT_TRUE(reference.ok());
+    cosign::AttestOptions options;
+    options.format = format;
+    options.type = type;
+    options.predicate = R"({"builder":{"id":"https://ci.example/builder"}})";
+    auto attested = cosign::AttestImage(*shared_->client, *reference, signer, options);
+    ASSERT_TRUE(attested.ok()) << attested.error().message();
+  };
+  const PushedImage as_bundle = PushSigned("e2e/slsa/bundle", "v1");
+  attest(as_bundle, "slsaprovenance", *shared_->signer, cosign::AttestationFormat::kBundle);
+  const PushedImage as_att = PushSigned("e2e/slsa/att", "v1");
+  attest(as_att, "slsaprovenance", *shared_->signer, cosign::AttestationFormat::kLegacy);
+  const PushedImage signed_only = PushSigned("e2e/slsa/bare", "v1");
+  const PushedImage other_type = PushSigned("e2e/slsa/vex", "v1");
+  attest(other_type, "openvex", *shared_->signer, cosign::AttestationFormat::kBundle);
+  const PushedImage other_key = PushSigned("e2e/slsa/other-key", "v1");
+  attest(other_key, "slsaprovenance", **signer_b, cosign::AttestationFormat::kBundle);
+  const PushedImage unsigned_image = PushUnsigned("e2e/slsa/unsigned", "v1");
+  attest(unsigned_image, "slsaprovenance", *shared_->signer, cosign::AttestationFormat::kLegacy);
+  const PushedImage provenance_only = PushUnsigned("e2e/slsa/provenance-only", "v1");
+  attest(provenance_only, "slsaprovenance", *shared_->signer, cosign::AttestationFormat::kBundle);
+
+  signet::testing::WriteFile(dir_.File("slsa.yaml"),
+                             "keys:\n  - {name: a, path: \"" + shared_->dir.File("cosign.pub") +
+                                 "\"}\npolicies:\n  - {name: slsa, images: [\"" + registry +
+                                 "/e2e/slsa/**\"], keys: [a], attestations: [slsaprovenance]}\n"
+                                 "  - {name: default, images: [\"**\"], keys: [a]}\n");
+  std::vector<std::string> args = BaseArgs();
+  auto key_flag = std::find(args.begin(), args.end(), "--key");
+  ASSERT_NE(key_flag, args.end());
+  args.erase(key_flag, key_flag + 2);
+  // A deadline that measures correctness, not a loaded machine (below the
+  // test client's 20 s timeout).
+  args.insert(args.end(), {"--config", dir_.File("slsa.yaml"), "--deadline", "15s"});
+  auto provider = Start({}, args);
+
+  const std::vector<std::string> keys = {as_bundle.TagReference(),
+                                         as_att.TagReference(),
+                                         signed_only.TagReference(),
+                                         other_type.TagReference(),
+                                         other_key.TagReference(),
+                                         unsigned_image.TagReference(),
+                                         shared_->signed_image.TagReference(),
+                                         provenance_only.TagReference()};
+  const json answer = PostJson(*provider, "/validate", ProviderRequestBody(keys));
+  // Positive controls: provenance as a bundle and as .att; the catch-all
+  // policy requires none.
+  EXPECT_EQ(ItemField(answer, 0, "value"), as_bundle.DigestReference()) << answer.dump();
+  EXPECT_EQ(ItemField(answer, 1, "value"), as_att.DigestReference()) << answer.dump();
+  EXPECT_EQ(ItemField(answer, 6, "value"), shared_->signed_image.DigestReference())
+      << answer.dump();
+  const std::string requires_prefix =
+      "_invalid: verification failed: policy \"slsa\" requires attestations: ";
+  EXPECT_EQ(ItemField(answer, 2, "error"),
+            keys[2] + requires_prefix + "no matching attestations: no attestations found for " +
+                signed_only.DigestReference())
+      << answer.dump();
+  EXPECT_EQ(ItemField(answer, 3, "error"),
+            keys[3] + requires_prefix +
+                "none of the attestations matched the predicate type: slsaprovenance, found: "
+                "https://openvex.dev/ns")
+      << answer.dump();
+  // Key b's bundle hides key a's legacy signature (cosign v3's precedence)
+  // and verifies in neither role.
+  EXPECT_EQ(ItemField(answer, 4, "error").rfind(keys[4] + "_invalid: no matching signatures", 0),
+            0u)
+      << answer.dump();
+  // A legacy .att attestation does not stand in for the signature ...
+  EXPECT_EQ(ItemField(answer, 5, "error"), keys[5] + "_invalid: no signatures found")
+      << answer.dump();
+  // ... but a bundle attestation by the policy's key counts as a signature,
+  // as in cosign v3 verify (docs/cosign-v3.md, signatures versus attestations).
+  EXPECT_EQ(ItemField(answer, 7, "value"), provenance_only.DigestReference()) << answer.dump();
 }
 
 TEST_F(ProviderE2ETest, WholeRequestFailuresAreSystemErrors) {

@@ -15,9 +15,10 @@ using Action = std::function<int()>;
 
 void RegisterKeyCommands(CLI::App& app,
                          Action& action);  // generate-key-pair, import-key-pair, public-key
-void RegisterBlobCommands(CLI::App& app, Action& action);   // sign-blob, verify-blob
-void RegisterImageCommands(CLI::App& app, Action& action);  // sign, verify, triangulate
-void RegisterServeCommand(CLI::App& app, Action& action);   // serve
+void RegisterBlobCommands(CLI::App& app, Action& action);  // sign-blob, verify-blob
+// sign, verify, triangulate, attest, verify-attestation
+void RegisterImageCommands(CLI::App& app, Action& action);
+void RegisterServeCommand(CLI::App& app, Action& action);  // serve
 
 // login
 void RegisterLoginCommand(CLI::App& app, Action& action);

@@ -1,12 +1,17 @@
-// signet sign / verify / triangulate: flag parsing and output only; the work
-// is done by signet::cosign.
+// signet sign / verify / triangulate / attest / verify-attestation: flag parsing
+// and output only; the work is done by signet::cosign.
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <optional>
 
 #include "signet/cli/command.h"
 #include "signet/cli/password_prompt.h"
+#include "signet/cosign/attestation.h"
 #include "signet/cosign/go_json.h"
 #include "signet/cosign/image_verification.h"
 #include "signet/cosign/payload.h"
@@ -334,6 +339,126 @@ int RunTriangulate(const TriangulateFlags& flags) {
   return kExitOk;
 }
 
+struct AttestFlags {
+  std::string key;
+  std::string predicate;
+  std::string type = "custom";
+  bool new_bundle_format = true;
+  bool tlog_upload = false;
+  bool use_signing_config = false;
+  bool yes = false;
+  RegistryFlags registry;
+  std::string image;
+};
+
+Result<std::string> ReadPredicateFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Error(ErrorCode::kNotFound,
+                 path + ": cannot open predicate file: " + std::strerror(errno));
+  }
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return Error(ErrorCode::kIo, path + ": cannot read predicate file");
+  return content;
+}
+
+int RunAttest(const AttestFlags& flags) {
+  auto reference = oci::ImageReference::Parse(flags.image);
+  if (!reference) return ReportError(reference.error());
+  auto target_repository = SignatureRepositoryFromEnv();
+  if (!target_repository) return ReportError(target_repository.error());
+  auto predicate = ReadPredicateFile(flags.predicate);
+  if (!predicate) return ReportError(predicate.error());
+  auto password = ReadKeyPassword(PasswordConfirmation::kOnce);
+  if (!password) return ReportError(password.error());
+  auto signer = crypto::LoadPrivateKeyFile(flags.key, password->view());
+  if (!signer) return ReportError(signer.error());
+
+  cosign::AttestOptions options;
+  options.format = flags.new_bundle_format ? cosign::AttestationFormat::kBundle
+                                           : cosign::AttestationFormat::kLegacy;
+  options.type = flags.type;
+  options.predicate = std::move(*predicate);
+  options.target_repository = std::move(*target_repository);
+  auto deadline = flags.registry.Deadline();
+  if (!deadline) return ReportError(deadline.error());
+  options.deadline = *deadline;
+  std::cerr << "Using payload from: " << flags.predicate << "\n";
+  auto client = flags.registry.MakeClient({*reference});
+  auto result = cosign::AttestImage(*client, *reference, **signer, options);
+  if (!result) return ReportError(result.error());
+  if (!result->tag_warning.empty()) std::cerr << "WARNING: " << result->tag_warning << "\n";
+  std::cerr << "Pushing attestation (" << result->predicate_type << ") to: " << result->stored_at
+            << "\n";
+  return kExitOk;
+}
+
+struct VerifyAttestationFlags {
+  std::string key;
+  std::string type = "custom";
+  bool new_bundle_format = true;
+  bool insecure_ignore_tlog = false;
+  RegistryFlags registry;
+  std::vector<std::string> images;
+};
+
+Result<std::vector<oci::ImageReference>> ParseReferences(const std::vector<std::string>& images) {
+  std::vector<oci::ImageReference> references;
+  for (const std::string& image : images) {
+    auto reference = oci::ImageReference::Parse(image);
+    if (!reference) return reference.error();
+    references.push_back(std::move(*reference));
+  }
+  return references;
+}
+
+// cosign's verify-attestation fails with exit 1 whatever went wrong (its
+// errors are wrapped), unlike verify's 10/11/12.
+int ReportAttestationError(const Error& error) {
+  const int code = ReportError(error);
+  return code == kExitNoSignatures || code == kExitImageNotFound ||
+                 code == kExitNoMatchingSignatures
+             ? kExitError
+             : code;
+}
+
+int RunVerifyAttestation(const VerifyAttestationFlags& flags) {
+  auto target_repository = SignatureRepositoryFromEnv();
+  if (!target_repository) return ReportError(target_repository.error());
+  auto key = crypto::LoadPublicKeyFile(flags.key);
+  if (!key) return ReportError(key.error());
+
+  cosign::VerifyAttestationOptions options;
+  options.keys.push_back(std::shared_ptr<const crypto::Verifier>(std::move(*key)));
+  options.type = flags.type;
+  options.discovery = flags.new_bundle_format ? cosign::AttestationDiscovery::kAuto
+                                              : cosign::AttestationDiscovery::kLegacyOnly;
+  options.target_repository = std::move(*target_repository);
+  options.insecure_ignore_tlog = flags.insecure_ignore_tlog;
+  auto deadline = flags.registry.Deadline();
+  if (!deadline) return ReportError(deadline.error());
+  options.deadline = *deadline;
+  auto references = ParseReferences(flags.images);
+  if (!references) return ReportError(references.error());
+  auto client = flags.registry.MakeClient(*references);
+  if (flags.insecure_ignore_tlog) {
+    std::cerr << "WARNING: Skipping tlog verification is an insecure practice that lacks "
+                 "transparency and auditability verification for the attestation.\n";
+  }
+  for (std::size_t i = 0; i < references->size(); ++i) {
+    auto result = cosign::VerifyImageAttestations(*client, (*references)[i], options);
+    if (!result) return ReportAttestationError(result.error());
+    std::cerr << "\nVerification for " << flags.images[i] << " --\n"
+              << "The following checks were performed on each of these signatures:\n"
+              << "  - The cosign claims were validated\n"
+              << "  - The signatures were verified against the specified public key\n";
+    for (const cosign::VerifiedAttestation& each : result->matched) {
+      std::cout << each.envelope_json << "\n";
+    }
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 void RegisterImageCommands(CLI::App& app, Action& action) {
@@ -407,6 +532,70 @@ void RegisterImageCommands(CLI::App& app, Action& action) {
   triangulate->add_option("IMAGE", triangulate_flags->image, "image reference")->required();
   triangulate->callback([triangulate_flags, &action] {
     action = [triangulate_flags] { return RunTriangulate(*triangulate_flags); };
+  });
+  auto attest_flags = std::make_shared<AttestFlags>();
+  CLI::App* attest = app.add_subcommand(
+      "attest",
+      "Attest an in-toto predicate about a container image, like `cosign attest --key`. "
+      "Signs an in-toto Statement v0.1 (subject: the image's repository and sha256 digest; "
+      "predicate: for --type custom the file's text wrapped as {\"Data\",\"Timestamp\"}, for "
+      "other types the file's JSON object) in a DSSE envelope and stores it as a Sigstore "
+      "bundle referrer of the image (cosign v3's default) or, with --new-bundle-format=false, "
+      "as a layer of the <repo>:sha256-<hex>.att tag (cosign's legacy format). Nothing is "
+      "uploaded to a transparency log. The key password comes from COSIGN_PASSWORD, the "
+      "terminal, or stdin; COSIGN_REPOSITORY moves the attestation to another repository.");
+  attest->add_option("--key", attest_flags->key, "encrypted cosign private key file")->required();
+  attest->add_option("--predicate", attest_flags->predicate, "path to the predicate file")
+      ->required();
+  attest->add_option("--type", attest_flags->type,
+                     "predicate type: custom (default), slsaprovenance, slsaprovenance02, "
+                     "slsaprovenance1, spdxjson, cyclonedx, link, vuln, openvex, or a URI");
+  attest->add_flag("--new-bundle-format", attest_flags->new_bundle_format,
+                   "store a Sigstore bundle as an OCI referrer (default true); false: the "
+                   "legacy .att tag");
+  attest
+      ->add_flag("--tlog-upload", attest_flags->tlog_upload,
+                 "only false is accepted: signet never uploads to a transparency log")
+      ->check(OnlyFalse("signet never uploads to a transparency log, so it cannot honour "
+                        "--tlog-upload=true; pass --tlog-upload=false (verifiers then need "
+                        "--insecure-ignore-tlog=true)"));
+  attest
+      ->add_flag("--use-signing-config", attest_flags->use_signing_config,
+                 "only false is accepted: signet signs offline with --key")
+      ->check(OnlyFalse("signet never fetches a signing config (it signs offline with --key and "
+                        "no transparency log); pass --use-signing-config=false or omit it"));
+  attest->add_flag("-y,--yes", attest_flags->yes, "skip confirmation prompts");
+  attest_flags->registry.Add(*attest);
+  attest->add_option("IMAGE", attest_flags->image, "image reference")->required();
+  attest->callback(
+      [attest_flags, &action] { action = [attest_flags] { return RunAttest(*attest_flags); }; });
+
+  auto verify_attestation_flags = std::make_shared<VerifyAttestationFlags>();
+  CLI::App* verify_attestation = app.add_subcommand(
+      "verify-attestation",
+      "Verify the attestations of container images against a public key, like `cosign "
+      "verify-attestation --key`. Finds Sigstore bundle referrers of the image (cosign v3) and, "
+      "when there are none, the legacy .att tag; checks every DSSE envelope's signature, its "
+      "in-toto payload type and that the statement names the image's digest; then keeps those "
+      "whose predicate type is --type and prints their DSSE envelopes, one per line. Fails "
+      "(exit 1) when none verifies, or with \"none of the attestations matched the predicate "
+      "type\" when none of the verified ones has the type. Bundles need "
+      "--insecure-ignore-tlog=true, as in cosign: signet verifies no transparency log.");
+  verify_attestation->add_option("--key", verify_attestation_flags->key, "public key file")
+      ->required();
+  verify_attestation->add_option("--type", verify_attestation_flags->type,
+                                 "predicate type to require: custom (default), slsaprovenance, "
+                                 "slsaprovenance02, slsaprovenance1, spdx, spdxjson, cyclonedx, "
+                                 "link, vuln, openvex, or a URI");
+  verify_attestation->add_flag("--new-bundle-format", verify_attestation_flags->new_bundle_format,
+                               "look for bundle referrers first (default true); false: only the "
+                               "legacy .att tag");
+  AddInsecureIgnoreTlogFlag(*verify_attestation, verify_attestation_flags->insecure_ignore_tlog);
+  verify_attestation_flags->registry.Add(*verify_attestation);
+  verify_attestation->add_option("IMAGE", verify_attestation_flags->images, "image references")
+      ->required();
+  verify_attestation->callback([verify_attestation_flags, &action] {
+    action = [verify_attestation_flags] { return RunVerifyAttestation(*verify_attestation_flags); };
   });
 }
 

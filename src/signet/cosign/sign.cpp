@@ -119,7 +119,9 @@ Result<SignedManifest> SignOneBundle(oci::Registry& registry, const oci::ImageRe
   return result;
 }
 
-std::string TagWarning(const oci::ImageReference& image) {
+}  // namespace
+
+std::string TagReferenceWarning(const oci::ImageReference& image) {
   return "Image reference " + image.Name() +
          " uses a tag, not a digest, to identify the image to sign.\n"
          "    This can lead you to sign a different image than the intended one. Please use a\n"
@@ -128,12 +130,10 @@ std::string TagWarning(const oci::ImageReference& image) {
          "    images by tag will be removed in a future release.";
 }
 
-}  // namespace
-
 Result<SignResult> SignImage(oci::Registry& registry, const oci::ImageReference& image,
                              const crypto::Signer& signer, const SignOptions& options) {
   SignResult result;
-  if (!image.has_digest()) result.tag_warning = TagWarning(image);
+  if (!image.has_digest()) result.tag_warning = TagReferenceWarning(image);
 
   auto digest = ResolveDigest(registry, image, options.deadline);
   if (!digest) return digest.error();

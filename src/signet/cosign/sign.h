@@ -67,6 +67,11 @@ struct SignResult {
   std::vector<SignedManifest> signed_manifests;  // index first, then children
 };
 
+// cosign's warning for an image named by tag rather than digest, which
+// `sign` and `attest` print (the digest is resolved once, but the tag may
+// have moved before).
+std::string TagReferenceWarning(const oci::ImageReference& image);
+
 Result<SignResult> SignImage(oci::Registry& registry, const oci::ImageReference& image,
                              const crypto::Signer& signer, const SignOptions& options);
 

@@ -24,6 +24,8 @@ struct LayerOutcome {
   std::optional<Error> error;
 };
 
+}  // namespace
+
 bool IsRegistryFailure(ErrorCode code) {
   switch (code) {
     case ErrorCode::kNetwork:
@@ -36,6 +38,8 @@ bool IsRegistryFailure(ErrorCode code) {
       return false;
   }
 }
+
+namespace {
 
 // The payload blobs of one verification, each distinct (digest, size)
 // fetched once however many layers name it: a signature manifest whose

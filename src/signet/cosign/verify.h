@@ -74,6 +74,11 @@ struct VerificationResult {
   std::vector<VerifiedSignature> signatures;  // passing layers, in layer order
 };
 
+// True for the errors of a registry that failed or lied (network, auth,
+// timeout, protocol, digest mismatch), which verifiers report as such rather
+// than as a bad signature.
+bool IsRegistryFailure(ErrorCode code);
+
 Result<VerificationResult> VerifyImage(oci::Registry& registry,
                                        const oci::ImageReference& reference,
                                        const VerifyOptions& options);

@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 
+#include "signet/cosign/predicate_types.h"
 #include "signet/policy/exempt_images.h"
 #include "signet/policy/image_pattern.h"
 
@@ -293,13 +294,20 @@ void ReadPolicies(Reader& r, const YAML::Node& node, std::vector<PolicyConfig>& 
   out.clear();
   for (std::size_t i = 0; i < node.size() && !r.failed(); ++i) {
     const std::string p = "policies[" + std::to_string(i) + "]";
-    if (!r.ExpectMap(node[i], p, {"name", "images", "keys", "annotations"})) return;
+    if (!r.ExpectMap(node[i], p, {"name", "images", "keys", "annotations", "attestations"})) return;
     PolicyConfig policy;
     r.String(node[i]["name"], p + ".name", policy.name);
     r.StringList(node[i]["images"], p + ".images", policy.images);
     r.StringList(node[i]["keys"], p + ".keys", policy.keys);
     r.StringMap(node[i]["annotations"], p + ".annotations", policy.annotations);
+    r.StringList(node[i]["attestations"], p + ".attestations", policy.attestations);
     if (r.failed()) return;
+    for (std::size_t j = 0; j < policy.attestations.size() && !r.failed(); ++j) {
+      if (auto type = cosign::ResolvePredicateType(policy.attestations[j]); !type.ok()) {
+        r.Fail(node[i]["attestations"][j], p + ".attestations[" + std::to_string(j) + "]",
+               type.error().message());
+      }
+    }
     if (policy.name.empty()) r.Fail(node[i], p + ".name", "is required");
     if (policy.images.empty()) r.Fail(node[i], p + ".images", "needs at least one pattern");
     for (std::size_t j = 0; j < policy.images.size() && !r.failed(); ++j) {
@@ -692,6 +700,11 @@ Status ValidateConfig(const Config& config) {
       if (!key_names.count(key)) {
         return invalid("policies: policy \"" + policy.name + "\" refers to unknown key \"" + key +
                        "\"");
+      }
+    }
+    for (const auto& type : policy.attestations) {
+      if (auto uri = cosign::ResolvePredicateType(type); !uri.ok()) {
+        return invalid("policies: policy \"" + policy.name + "\": " + uri.error().message());
       }
     }
     for (const auto& glob : policy.images) {

@@ -91,6 +91,10 @@ struct PolicyConfig {
   std::vector<std::string> images;  // globs over "registry/repo"
   std::vector<std::string> keys;    // key names; empty = all keys
   std::map<std::string, std::string> annotations;
+  // Predicate types (cosign --type shorthands or URIs) that must each carry
+  // an attestation that verifies with one of the policy's keys, besides the
+  // signature; empty = none required.
+  std::vector<std::string> attestations = {};
 };
 
 // Admission control of the requests to one registry host (oci/admission.h):

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 
+#include "signet/cosign/attestation.h"
 #include "signet/cosign/image_verification.h"
 #include "signet/cosign/triangulate.h"
+#include "signet/cosign/verify.h"
 #include "signet/provider/json_log.h"
 
 namespace signet::provider {
@@ -19,6 +21,28 @@ Status CheckDeadline(Deadline deadline, const oci::ImageReference& reference) {
 
 oci::Deadline RegistryDeadline(Deadline deadline, std::chrono::milliseconds budget) {
   return std::max<oci::DeadlineClock::time_point>(deadline, oci::DeadlineClock::now() + budget);
+}
+
+// The attestations `policy` requires, checked with the same keys as the
+// signature; bundles without a transparency log pass, as signatures do here.
+// A missing or invalid attestation is kVerificationFailed naming the policy
+// (reason "verification failed: ..."); registry failures keep their codes.
+Status CheckRequiredAttestations(oci::Registry& registry, const oci::ImageReference& reference,
+                                 std::vector<std::shared_ptr<const crypto::Verifier>> keys,
+                                 const policy::PolicyConfig& policy, oci::Deadline deadline) {
+  if (policy.attestations.empty()) return OkStatus();
+  cosign::VerifyAttestationOptions options;
+  options.keys = std::move(keys);
+  options.insecure_ignore_tlog = true;
+  options.deadline = deadline;
+  auto status = cosign::RequireAttestations(registry, reference, policy.attestations, options);
+  if (status.ok()) return status;
+  const Error& error = status.error();
+  if (cosign::IsRegistryFailure(error.code()) || error.code() == ErrorCode::kTimeout) {
+    return error.WithContext("attestations");
+  }
+  return Error(ErrorCode::kVerificationFailed,
+               "policy \"" + policy.name + "\" requires attestations: " + error.message());
 }
 
 }  // namespace
@@ -81,7 +105,16 @@ Status CosignImageVerifier::Verify(const oci::ImageReference& reference, DigestO
   if (result->bundles.empty() && result->legacy_signatures.empty()) {
     return Error(ErrorCode::kNoMatchingSignatures, "no signature verified");
   }
-  return OkStatus();
+
+  if (policy.attestations.empty()) return OkStatus();
+  auto attestation_keys = keys_->Select(policy.keys);
+  if (!attestation_keys.ok()) {
+    return attestation_keys.error().WithContext("policy \"" + policy.name + "\"");
+  }
+  auto pinned = oci::ImageReference::Parse(reference.WithDigest(result->digest));
+  if (!pinned.ok()) return pinned.error();
+  return CheckRequiredAttestations(*registry_, *pinned, std::move(attestation_keys).value(), policy,
+                                   RegistryDeadline(deadline, work_budget_));
 }
 
 }  // namespace signet::provider
