@@ -236,7 +236,7 @@ class Connection:
         conn = http.client.HTTPSConnection(s.host, s.port, context=s.tls, timeout=s.timeout)
         conn.connect()
         fp = hashlib.sha256(conn.sock.getpeercert(binary_form=True)).hexdigest()
-        s.record_handshake(started, fp, "worker")
+        s.record_handshake(started, fp, "worker", s.clock.now())
         self.conn, self.uses = conn, 0
 
     def post(self, body):
@@ -303,7 +303,7 @@ class Soak:
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.requests = []      # dicts: t0, t1, lat, error, verdicts, lag
-        self.handshakes = []    # (t connect started, fingerprint, who)
+        self.handshakes = []    # (t connect started, fingerprint, who, t handshake ended)
         self.samples = []       # (t, sample)
         self.events = []        # dicts: name, planned, start, window
         self.pushed = collections.Counter()
@@ -321,9 +321,10 @@ class Soak:
                           a.hot, random.Random(a.seed))
         self.signing_key = fixture.load_key(a.signing_key)
 
-    def record_handshake(self, t, fp, who):
+    def record_handshake(self, t, fp, who, done=None):
+        # t: when the connection was started; done: when its handshake ended.
         with self.lock:
-            self.handshakes.append((t, fp, who))
+            self.handshakes.append((t, fp, who, t if done is None else done))
 
     # -- workers
     def worker(self, jobs):
@@ -473,7 +474,7 @@ class Soak:
             except (OSError, http.client.HTTPException):
                 fp = None
             if fp:
-                self.record_handshake(t, fp, "probe")
+                self.record_handshake(t, fp, "probe", done)
             if fp == self.new_fp:
                 seen = done  # handshake finished: every later connection must get it too
                 break
@@ -765,7 +766,10 @@ def analyse(soak, idle_start, end_sample, idle_end, load_end, metrics):
     seen_ok = rot.get("seen") is not None and rot["seen"] - rot["start"] <= 5
     late_old = [h for h in soak.handshakes if rot.get("seen") is not None and h[0] >= rot["seen"]
                 and h[1] != soak.new_fp]
-    early_new = [h for h in soak.handshakes if rot.get("start") is not None and h[0] < rot["start"]
+    # A connection opened just before the files changed may finish its
+    # handshake after the provider picked the new certificate up: only a
+    # handshake that ended before the change must not have seen it.
+    early_new = [h for h in soak.handshakes if rot.get("start") is not None and h[3] < rot["start"]
                  and h[1] == soak.new_fp]
     after = [h for h in soak.handshakes
              if rot.get("seen") is not None and h[0] >= rot["seen"] and h[2] == "worker"]
