@@ -240,7 +240,8 @@ void RegisterServeCommand(CLI::App& app, Action& action) {
                   "0 = off (default 0)");
   cmd->add_option("--redis-address", f.redis_address,
                   "share verdicts with other replicas through Redis at host:port "
-                  "(cache.redis.address; default: off)");
+                  "(cache.redis.address; needs cache.redis.hmacKeyFile or hmacKeyEnv in "
+                  "--config; default: off)");
   cmd->add_option("--workers", f.workers, "verification worker threads (default 16)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--registry-secret-dir", f.registry_secret_dir,
