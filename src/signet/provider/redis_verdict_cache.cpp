@@ -1,10 +1,12 @@
 #include "signet/provider/redis_verdict_cache.h"
 
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -143,25 +145,35 @@ Result<std::string> ReadHmacKey(const policy::RedisCacheConfig& config) {
   std::string key;
   if (!config.hmac_key_file.empty()) {
     const std::string name = "cache.redis.hmacKeyFile " + config.hmac_key_file;
+    // Checked on the descriptor that is read, so the file cannot change
+    // between the checks and the read.
+    const int fd = ::open(config.hmac_key_file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return Error(ErrorCode::kNotFound, name + ": " + std::strerror(errno));
     struct stat info {};
-    if (::stat(config.hmac_key_file.c_str(), &info) != 0) {
-      return Error(ErrorCode::kNotFound, name + ": " + std::strerror(errno));
+    std::string why;
+    if (::fstat(fd, &info) != 0) {
+      why = std::strerror(errno);
+    } else if (!S_ISREG(info.st_mode)) {
+      why = "not a regular file";
+    } else if ((info.st_mode & (S_IWGRP | S_IRWXO)) != 0) {
+      why = "readable or writable by others (mode " + std::to_string((info.st_mode >> 6) & 7) +
+            std::to_string((info.st_mode >> 3) & 7) + std::to_string(info.st_mode & 7) +
+            "); allow at most 0640";
+    } else if (info.st_size > static_cast<off_t>(RedisVerdictCache::kMaxHmacKeyBytes + 2)) {
+      why = "longer than 4096 bytes";
     }
-    if (!S_ISREG(info.st_mode)) return invalid(name + ": not a regular file");
-    if ((info.st_mode & (S_IWGRP | S_IRWXO)) != 0) {
-      return invalid(name + ": readable or writable by others (mode " +
-                     std::to_string((info.st_mode >> 6) & 7) +
-                     std::to_string((info.st_mode >> 3) & 7) + std::to_string(info.st_mode & 7) +
-                     "); allow at most 0640");
+    char buffer[RedisVerdictCache::kMaxHmacKeyBytes + 3];
+    while (why.empty()) {
+      const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) why = std::strerror(errno);
+      if (n <= 0) break;
+      key.append(buffer, static_cast<std::size_t>(n));
+      if (key.size() > RedisVerdictCache::kMaxHmacKeyBytes + 2) why = "longer than 4096 bytes";
     }
-    if (info.st_size > static_cast<off_t>(RedisVerdictCache::kMaxHmacKeyBytes + 2)) {
-      return invalid(name + ": longer than 4096 bytes");
-    }
-    std::ifstream in(config.hmac_key_file, std::ios::binary);
-    if (!in) return Error(ErrorCode::kNotFound, name + ": cannot read it");
-    std::ostringstream text;
-    text << in.rdbuf();
-    key = text.str();
+    ::close(fd);
+    OPENSSL_cleanse(buffer, sizeof(buffer));
+    if (!why.empty()) return invalid(name + ": " + why);
   } else if (!config.hmac_key_env.empty()) {
     const char* value = std::getenv(config.hmac_key_env.c_str());
     if (value == nullptr) {
