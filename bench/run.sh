@@ -571,12 +571,16 @@ section_replicas() {
     echo "redis-server did not start" >&2
     return 1
   }
+  # The HMAC key the replicas share (required with a Redis address).
+  (umask 077 && openssl rand -hex 32 > "$work/redis-hmac.key")
+  printf 'cache:\n  redis:\n    hmacKeyFile: "%s"\n' "$work/redis-hmac.key" > "$work/shared-cache.yaml"
+  local shared=(--config "$work/shared-cache.yaml" --redis-address "127.0.0.1:$redis_port")
   rollout tags-local "$work/refs.txt"
   start_redis
-  rollout tags-shared "$work/refs.txt" --redis-address "127.0.0.1:$redis_port"
+  rollout tags-shared "$work/refs.txt" "${shared[@]}"
   rollout digests-local "$work/digest-refs.txt"
   start_redis
-  rollout digests-shared "$work/digest-refs.txt" --redis-address "127.0.0.1:$redis_port"
+  rollout digests-shared "$work/digest-refs.txt" "${shared[@]}"
   stop_pidfile "$work/redis.pid"
   start_proxy
   local kind

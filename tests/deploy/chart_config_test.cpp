@@ -29,7 +29,8 @@ TEST(ChartConfig, ProviderAcceptsTheRenderedConfig) {
        "registries[0].host=registry.internal:5000", "--set",
        "registries[0].caFile=/etc/signet/registry-ca/ca.crt"},
       {"--set", "sharedCache.redis.address=signet-redis.gatekeeper-system.svc:6379", "--set",
-       "sharedCache.redis.passwordSecret.name=signet-redis"},
+       "sharedCache.redis.passwordSecret.name=signet-redis", "--set",
+       "sharedCache.redis.hmacSecret.name=signet-redis-hmac"},
   };
   for (const auto& extra : variants) {
     const std::string yaml = RenderedConfig(extra);
@@ -50,30 +51,48 @@ TEST(ChartConfig, ProviderRejectsABrokenValue) {
 }
 
 // sharedCache.redis (values) becomes the provider's cache.redis, with the
-// password from the Secret through the environment; nothing when off.
+// HMAC key and the password from their Secrets through the environment;
+// nothing when off; no rendering at all without the HMAC key's Secret.
 TEST(ChartConfig, SharedCacheReachesTheProviderConfig) {
-  const auto on = signet::policy::ParseConfig(
-      RenderedConfig({"--set", "sharedCache.redis.address=signet-redis:6379", "--set",
-                      "sharedCache.redis.passwordSecret.name=signet-redis"}),
-      "configmap");
+  const std::vector<std::string> on_values = {
+      "--set", "sharedCache.redis.address=signet-redis:6379",
+      "--set", "sharedCache.redis.passwordSecret.name=signet-redis",
+      "--set", "sharedCache.redis.hmacSecret.name=signet-redis-hmac"};
+  const auto on = signet::policy::ParseConfig(RenderedConfig(on_values), "configmap");
   ASSERT_TRUE(on.ok()) << on.error().message();
   EXPECT_EQ(on->cache.redis.address, "signet-redis:6379");
   EXPECT_EQ(on->cache.redis.password_env, "SIGNET_REDIS_PASSWORD");
+  EXPECT_EQ(on->cache.redis.hmac_key_env, "SIGNET_REDIS_HMAC_KEY");
   EXPECT_EQ(on->cache.redis.timeout, std::chrono::milliseconds(50));
-  const auto rendered =
-      HelmTemplate({"--set", "sharedCache.redis.address=signet-redis:6379", "--set",
-                    "sharedCache.redis.passwordSecret.name=signet-redis"});
+  const auto rendered = HelmTemplate(on_values);
   ASSERT_EQ(rendered.exit_code, 0) << rendered.err;
   const auto deployment = FindObject(Documents(rendered.out), "Deployment", "signet");
   ASSERT_TRUE(deployment.IsDefined());
   const auto env = deployment["spec"]["template"]["spec"]["containers"][0]["env"];
   ASSERT_TRUE(env.IsSequence()) << rendered.out;
-  EXPECT_EQ(env[0]["name"].as<std::string>(""), "SIGNET_REDIS_PASSWORD");
-  EXPECT_EQ(env[0]["valueFrom"]["secretKeyRef"]["name"].as<std::string>(""), "signet-redis");
+  ASSERT_EQ(env.size(), 2u) << rendered.out;
+  EXPECT_EQ(env[0]["name"].as<std::string>(""), "SIGNET_REDIS_HMAC_KEY");
+  EXPECT_EQ(env[0]["valueFrom"]["secretKeyRef"]["name"].as<std::string>(""), "signet-redis-hmac");
+  EXPECT_EQ(env[0]["valueFrom"]["secretKeyRef"]["key"].as<std::string>(""), "hmac-key");
+  EXPECT_EQ(env[1]["name"].as<std::string>(""), "SIGNET_REDIS_PASSWORD");
+  EXPECT_EQ(env[1]["valueFrom"]["secretKeyRef"]["name"].as<std::string>(""), "signet-redis");
+
+  // Fail closed: an address without the HMAC key's Secret does not render.
+  const auto no_secret =
+      HelmTemplate({"--set", "sharedCache.redis.address=signet-redis:6379", "--set",
+                    "sharedCache.redis.passwordSecret.name=signet-redis"});
+  EXPECT_NE(no_secret.exit_code, 0) << no_secret.out;
+  EXPECT_NE(no_secret.err.find("sharedCache.redis.hmacSecret.name is required"), std::string::npos)
+      << no_secret.err;
 
   const auto off = signet::policy::ParseConfig(RenderedConfig({}), "configmap");
   ASSERT_TRUE(off.ok()) << off.error().message();
   EXPECT_EQ(off->cache.redis.address, "");
+  const auto off_rendered = HelmTemplate({});
+  ASSERT_EQ(off_rendered.exit_code, 0) << off_rendered.err;
+  const auto off_deployment = FindObject(Documents(off_rendered.out), "Deployment", "signet");
+  ASSERT_TRUE(off_deployment.IsDefined());
+  EXPECT_FALSE(off_deployment["spec"]["template"]["spec"]["containers"][0]["env"].IsDefined());
 }
 
 // mutation.exemptImages (values) feeds the ConfigMap's mutation.exemptImages

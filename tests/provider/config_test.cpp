@@ -218,6 +218,7 @@ TEST(ConfigTest, SharedRedisCache) {
                              "cache:\n  redis:\n    address: redis.signet.svc:6379\n"
                              "    timeout: 100ms\n    keyPrefix: \"prod-signet:\"\n"
                              "    passwordFile: /etc/signet/redis/password\n"
+                             "    hmacKeyFile: /etc/signet/redis-hmac/key\n"
                              "    maxReconnectBackoff: 10s\n",
                          "signet.yaml");
   ASSERT_TRUE(set.ok()) << set.error().message();
@@ -225,7 +226,13 @@ TEST(ConfigTest, SharedRedisCache) {
   EXPECT_EQ(set->cache.redis.timeout, milliseconds(100));
   EXPECT_EQ(set->cache.redis.key_prefix, "prod-signet:");
   EXPECT_EQ(set->cache.redis.password_file, "/etc/signet/redis/password");
+  EXPECT_EQ(set->cache.redis.hmac_key_file, "/etc/signet/redis-hmac/key");
   EXPECT_EQ(set->cache.redis.max_reconnect_backoff, milliseconds(10000));
+  auto from_env = ParseConfig(
+      keys + "cache:\n  redis:\n    address: r:1\n    hmacKeyEnv: SIGNET_REDIS_HMAC_KEY\n",
+      "signet.yaml");
+  ASSERT_TRUE(from_env.ok()) << from_env.error().message();
+  EXPECT_EQ(from_env->cache.redis.hmac_key_env, "SIGNET_REDIS_HMAC_KEY");
   auto v6 = ParseRedisAddress("[::1]:6380");
   ASSERT_TRUE(v6.ok()) << v6.error().message();
   EXPECT_EQ(v6->host, "::1");
@@ -248,6 +255,16 @@ TEST(ConfigTest, SharedRedisCache) {
                     "cache.redis.passwordFile: give passwordFile or passwordEnv, not both");
   ExpectConfigError(keys + "cache:\n  redis:\n    passwordEnv: P\n",
                     "cache.redis.address: needed with passwordFile or passwordEnv");
+  // Fail closed: no sharing of verdicts that are not authenticated.
+  ExpectConfigError(keys + "cache:\n  redis:\n    address: r:1\n",
+                    "cache.redis.hmacKeyFile: give hmacKeyFile or hmacKeyEnv (exactly one) with "
+                    "address");
+  ExpectConfigError(keys +
+                        "cache:\n  redis:\n    address: r:1\n    hmacKeyFile: /k\n"
+                        "    hmacKeyEnv: K\n",
+                    "cache.redis.hmacKeyFile: give hmacKeyFile or hmacKeyEnv (exactly one)");
+  ExpectConfigError(keys + "cache:\n  redis:\n    hmacKeyEnv: K\n",
+                    "cache.redis.address: needed with hmacKeyFile or hmacKeyEnv");
 }
 
 TEST(ConfigTest, ErrorsNameTheKeyAndLine) {

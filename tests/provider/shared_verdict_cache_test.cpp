@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -129,6 +130,14 @@ class SharedVerdictCacheTest : public ::testing::Test {
     config_.address = redis_->address();
     config_.timeout = milliseconds(200);
     config_.key_prefix = "test:";
+    signet::testing::WriteFile(keys_.File("hmac.key"), std::string(kHmacKey) + "\n", 0600);
+    config_.hmac_key_file = keys_.File("hmac.key");
+  }
+
+  static std::int64_t NowUnixMs() {
+    return std::chrono::duration_cast<milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
   }
 
   // The Redis key a verdict for digest `c` under `policy` and `trust` lives at.
@@ -137,6 +146,11 @@ class SharedVerdictCacheTest : public ::testing::Test {
     return replica.cache->KeyOf(SharedSubject(DigestKey(c), policy, trust));
   }
 
+  // The secret the replicas share (64 hex characters, as `openssl rand -hex
+  // 32` writes).
+  static constexpr char kHmacKey[] =
+      "3f1c9a7e5b2d4f6081a3c5e7092b4d6f8a1c3e5071b3d5f7092a4c6e8b1d3f50";
+  signet::testing::TempDir keys_;
   std::unique_ptr<signet::testing::RedisServer> redis_;
   policy::RedisCacheConfig config_;
 };
@@ -243,26 +257,36 @@ TEST_F(SharedVerdictCacheTest, AVerdictOfOtherKeysOrAnotherPolicyIsNeverUsed) {
 
 TEST_F(SharedVerdictCacheTest, MalformedValuesAreMissesThatAreCounted) {
   Replica writer(config_, DefaultPolicy());
-  const std::string subject_of_b = SharedSubject(DigestKey('b'), DefaultPolicy(), "");
-  const std::string oversized = "{\"v\":1,\"subject\":" + nlohmann::json(subject_of_b).dump() +
-                                ",\"valid\":true,\"pad\":\"" +
-                                std::string(RedisVerdictCache::kMaxValueBytes, 'x') + "\"}";
+  const auto subject = [](char c) { return SharedSubject(DigestKey(c), DefaultPolicy(), ""); };
+  const std::int64_t later = NowUnixMs() + 60000;
+  // Authenticated under the right key, so that only the shape is wrong.
+  const auto sealed = [](const std::string& payload) {
+    return RedisVerdictCache::Seal(payload, kHmacKey);
+  };
+  const std::string oversized = RedisVerdictCache::Encode(
+      subject('b'), SharedVerdict{false, std::string(RedisVerdictCache::kMaxValueBytes, 'x'), ""},
+      later, kHmacKey);
   struct Case {
     char digest;
     std::vector<std::string> write;  // the redis-cli command that plants it
   };
   const auto key = [&](char c) { return KeyFor(writer, c, DefaultPolicy()); };
+  const std::string exp = std::to_string(later);
   const std::vector<Case> cases = {
-      {'a', {"SET", key('a'), "not json", "PX", "60000"}},
-      {'b', {"SET", key('b'), oversized, "PX", "60000"}},
-      {'c', {"SET", key('c'), "{\"v\":1,\"valid\":true}", "PX", "60000"}},
-      {'d', {"SET", key('d'), "{\"v\":2,\"valid\":true,\"subject\":\"x\"}", "PX", "60000"}},
+      {'a', {"SET", key('a'), sealed("not json"), "PX", "60000"}},
+      {'b', {"SET", key('b'), sealed(oversized), "PX", "60000"}},
+      {'c',
+       {"SET", key('c'), sealed("{\"v\":2,\"exp\":" + exp + ",\"valid\":true}"), "PX", "60000"}},
+      // The format before values were authenticated (v 1, no expiry).
+      {'d',
+       {"SET", key('d'),
+        sealed("{\"v\":1,\"subject\":" + nlohmann::json(subject('d')).dump() + ",\"valid\":true}"),
+        "PX", "60000"}},
       {'e', {"HSET", key('e'), "valid", "true"}},  // another Redis type
       // The right value with no TTL: signet never writes one.
       {'f',
        {"SET", key('f'),
-        RedisVerdictCache::Encode(SharedSubject(DigestKey('f'), DefaultPolicy(), ""),
-                                  SharedVerdict{true, "", ""})}},
+        RedisVerdictCache::Encode(subject('f'), SharedVerdict{true, "", ""}, later, kHmacKey)}},
   };
   for (const Case& c : cases) ASSERT_NE(redis_->Command(c.write), "") << c.digest;
 
@@ -276,19 +300,167 @@ TEST_F(SharedVerdictCacheTest, MalformedValuesAreMissesThatAreCounted) {
     EXPECT_EQ(decision.reason, "no signatures found") << c.digest;
   }
   EXPECT_EQ(reader.Lookups("malformed"), static_cast<double>(cases.size()));
+  EXPECT_EQ(reader.Lookups("unauthenticated"), 0);
   EXPECT_EQ(reader.fake->verify_calls.load(), static_cast<int>(cases.size()));
   EXPECT_EQ(reader.Lookups("hit"), 0);
 
   // Positive control: such a value, well formed and with a TTL, is a hit
   // (the reader's own denials have replaced the planted values meanwhile).
-  const std::string good = RedisVerdictCache::Encode(
-      SharedSubject(DigestKey('0'), DefaultPolicy(), ""), SharedVerdict{true, "", ""});
+  const std::string good =
+      RedisVerdictCache::Encode(subject('0'), SharedVerdict{true, "", ""}, later, kHmacKey);
   ASSERT_EQ(redis_->Command({"SET", key('0'), good, "PX", "60000"}), "OK");
   Replica control(config_, DefaultPolicy());
   control.fake->Add(kRepo, "0", Failing('0', ErrorCode::kNoSignatures, "unsigned"));
   EXPECT_TRUE(control.Decide(DigestKey('0')).valid);
   EXPECT_EQ(control.Lookups("hit"), 1);
   EXPECT_EQ(control.fake->verify_calls.load(), 0);
+}
+
+// Whoever can write to Redis but lacks the replicas' secret cannot plant a
+// verdict: a "valid" value for exactly the right subject without a MAC, with
+// a wrong one, or with one under another secret is never used; the replica
+// asks its registry, whose answer (unsigned) is what it reports.
+TEST_F(SharedVerdictCacheTest, AForgedValidVerdictIsNeverUsed) {
+  Replica writer(config_, DefaultPolicy());
+  const auto subject = [](char c) { return SharedSubject(DigestKey(c), DefaultPolicy(), ""); };
+  const auto key = [&](char c) { return KeyFor(writer, c, DefaultPolicy()); };
+  const std::int64_t later = NowUnixMs() + 60000;
+  const auto payload = [&](char c) {
+    return nlohmann::json{{"v", 2}, {"subject", subject(c)}, {"exp", later}, {"valid", true}}
+        .dump();
+  };
+  std::string flipped = RedisVerdictCache::Seal(payload('c'), kHmacKey);
+  flipped[0] = flipped[0] == '0' ? '1' : '0';
+  const std::string other_secret(64, 'k');
+  const std::map<char, std::string> forged = {
+      // The pre-authentication format, and the current one without a MAC.
+      {'a', "{\"v\":1,\"subject\":" + nlohmann::json(subject('a')).dump() + ",\"valid\":true}"},
+      {'b', payload('b')},
+      {'c', flipped},
+      {'d', RedisVerdictCache::Seal(payload('d'), other_secret)},
+      {'e', std::string(64, '0') + payload('e')},
+  };
+  for (const auto& [c, value] : forged) {
+    ASSERT_EQ(redis_->Command({"SET", key(c), value, "PX", "60000"}), "OK") << c;
+  }
+
+  Replica reader(config_, DefaultPolicy());
+  for (const auto& [c, value] : forged) {
+    reader.fake->Add(kRepo, std::string(1, c), Failing(c, ErrorCode::kNoSignatures, "unsigned"));
+    const KeyDecision decision = reader.Decide(DigestKey(c));
+    EXPECT_FALSE(decision.valid) << c;
+    EXPECT_FALSE(decision.cached) << c;
+    EXPECT_EQ(decision.reason, "no signatures found") << c;
+  }
+  EXPECT_EQ(reader.fake->verify_calls.load(), static_cast<int>(forged.size()));
+  EXPECT_EQ(reader.Lookups("unauthenticated"), static_cast<double>(forged.size()));
+  EXPECT_EQ(reader.Lookups("hit"), 0);
+
+  // Positive control: the same value authenticated with the shared secret
+  // (as a replica writes it) is used without asking the registry.
+  ASSERT_EQ(redis_->Command(
+                {"SET", key('f'), RedisVerdictCache::Seal(payload('f'), kHmacKey), "PX", "60000"}),
+            "OK");
+  reader.fake->Add(kRepo, "f", Failing('f', ErrorCode::kNoSignatures, "unsigned"));
+  EXPECT_TRUE(reader.Decide(DigestKey('f')).valid);
+  EXPECT_EQ(reader.Lookups("hit"), 1);
+  EXPECT_EQ(reader.fake->verify_calls.load(), static_cast<int>(forged.size()));
+}
+
+// The MAC covers the expiry: a value whose TTL was extended in Redis past
+// the expiry its writer set is not used, and the TTL a hit reports is never
+// longer than that expiry.
+TEST_F(SharedVerdictCacheTest, AnExtendedValueIsNotUsedPastTheExpiryItsWriterSet) {
+  Replica writer(config_, DefaultPolicy());
+  const std::string subject = SharedSubject(DigestKey('a'), DefaultPolicy(), "");
+  const std::string key = KeyFor(writer, 'a', DefaultPolicy());
+  const SharedVerdict valid{true, "", ""};
+  ASSERT_EQ(redis_->Command({"SET", key,
+                             RedisVerdictCache::Encode(subject, valid, NowUnixMs() - 1, kHmacKey),
+                             "PX", "600000"}),
+            "OK");
+  EXPECT_FALSE(writer.cache->Get(subject).has_value());
+  EXPECT_EQ(writer.Lookups("malformed"), 1);
+
+  // Positive control: expiring in 5 s, kept 600 s by Redis: a hit for 5 s.
+  ASSERT_EQ(
+      redis_->Command({"SET", key,
+                       RedisVerdictCache::Encode(subject, valid, NowUnixMs() + 5000, kHmacKey),
+                       "PX", "600000"}),
+      "OK");
+  const auto found = writer.cache->Get(subject);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_TRUE(found->verdict.valid);
+  EXPECT_GT(found->ttl.count(), 0);
+  EXPECT_LE(found->ttl.count(), 5000);
+}
+
+// Replicas that do not share the secret do not share verdicts.
+TEST_F(SharedVerdictCacheTest, AReplicaWithAnotherSecretDoesNotUseTheVerdicts) {
+  Replica first(config_, DefaultPolicy());
+  ASSERT_TRUE(first.Decide(DigestKey('a')).valid);
+  ASSERT_TRUE(first.WaitForStores(1));
+  ASSERT_EQ(first.Stores("stored"), 1);
+
+  // Positive control: a replica with the same secret uses it.
+  Replica same(config_, DefaultPolicy());
+  EXPECT_TRUE(same.Decide(DigestKey('a')).cached);
+  EXPECT_EQ(same.fake->verify_calls.load(), 0);
+
+  signet::testing::WriteFile(keys_.File("other.key"), std::string(64, 'z'), 0600);
+  policy::RedisCacheConfig other = config_;
+  other.hmac_key_file = keys_.File("other.key");
+  Replica stranger(other, DefaultPolicy());
+  stranger.fake->Add(kRepo, "a", Failing('a', ErrorCode::kNoSignatures, "unsigned"));
+  const KeyDecision decision = stranger.Decide(DigestKey('a'));
+  EXPECT_FALSE(decision.valid);
+  EXPECT_EQ(decision.reason, "no signatures found");
+  EXPECT_EQ(stranger.fake->verify_calls.load(), 1);
+  EXPECT_EQ(stranger.Lookups("unauthenticated"), 1);
+}
+
+// Without a usable secret the cache is not created (start-up fails), and the
+// message never quotes the key.
+TEST_F(SharedVerdictCacheTest, ItRefusesToStartWithoutAUsableSecret) {
+  // Positive control: the fixture's key file and the same key from the
+  // environment.
+  EXPECT_TRUE(RedisVerdictCache::Create(config_, nullptr).ok());
+  policy::RedisCacheConfig from_env = config_;
+  from_env.hmac_key_file.clear();
+  from_env.hmac_key_env = "SIGNET_TEST_SHARED_HMAC_KEY";
+  ::setenv("SIGNET_TEST_SHARED_HMAC_KEY", kHmacKey, 1);
+  EXPECT_TRUE(RedisVerdictCache::Create(from_env, nullptr).ok());
+
+  const std::string short_key = "only-31-bytes-of-secret-0123456";
+  ASSERT_EQ(short_key.size(), 31u);
+  ::setenv("SIGNET_TEST_SHARED_HMAC_KEY", short_key.c_str(), 1);
+  auto too_short = RedisVerdictCache::Create(from_env, nullptr);
+  ASSERT_FALSE(too_short.ok());
+  EXPECT_NE(too_short.error().message().find("at least 32"), std::string::npos);
+  EXPECT_EQ(too_short.error().message().find(short_key), std::string::npos);
+  ::unsetenv("SIGNET_TEST_SHARED_HMAC_KEY");
+  EXPECT_FALSE(RedisVerdictCache::Create(from_env, nullptr).ok());
+
+  policy::RedisCacheConfig none = config_;
+  none.hmac_key_file.clear();
+  auto missing = RedisVerdictCache::Create(none, nullptr);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message().find("hmacKeyFile or hmacKeyEnv is required"),
+            std::string::npos)
+      << missing.error().message();
+
+  policy::RedisCacheConfig file = config_;
+  signet::testing::WriteFile(keys_.File("open.key"), kHmacKey, 0644);
+  file.hmac_key_file = keys_.File("open.key");
+  auto readable = RedisVerdictCache::Create(file, nullptr);
+  ASSERT_FALSE(readable.ok());
+  EXPECT_NE(readable.error().message().find("readable or writable by others"), std::string::npos)
+      << readable.error().message();
+  EXPECT_EQ(readable.error().message().find(kHmacKey), std::string::npos);
+  file.hmac_key_file = keys_.path();  // a directory
+  EXPECT_FALSE(RedisVerdictCache::Create(file, nullptr).ok());
+  file.hmac_key_file = keys_.File("absent.key");
+  EXPECT_FALSE(RedisVerdictCache::Create(file, nullptr).ok());
 }
 
 TEST_F(SharedVerdictCacheTest, WithRedisGoneAnswersComeFromTheLocalCacheAndTheRegistry) {

@@ -26,6 +26,7 @@
 #include "signet/cosign/attestation.h"
 #include "signet/cosign/sign.h"
 #include "signet/crypto/keys.h"
+#include "signet/provider/redis_verdict_cache.h"
 #include "support/paths.h"
 #include "support/pki.h"
 #include "support/process.h"
@@ -1621,10 +1622,12 @@ class SharedCacheE2ETest : public ProviderE2ETest {
     redis_ = signet::testing::RedisServer::Launch(kRedisPassword);
     signet::testing::WriteFile(dir_.File("redis-password"), std::string(kRedisPassword) + "\n",
                                0600);
+    signet::testing::WriteFile(dir_.File("redis-hmac"), std::string(kHmacKey) + "\n", 0600);
     signet::testing::WriteFile(dir_.File("shared.yaml"),
                                "cache:\n  redis:\n    address: \"" + redis_->address() +
                                    "\"\n    timeout: 200ms\n    passwordFile: \"" +
-                                   dir_.File("redis-password") + "\"\n");
+                                   dir_.File("redis-password") + "\"\n    hmacKeyFile: \"" +
+                                   dir_.File("redis-hmac") + "\"\n");
   }
 
   // A replica trusting `key_file`, a copy of the signing key.
@@ -1655,6 +1658,7 @@ class SharedCacheE2ETest : public ProviderE2ETest {
   }
 
   static constexpr char kRedisPassword[] = "e2e-redis-password";
+  static constexpr char kHmacKey[] = "e2e-shared-verdict-hmac-key-0123456789abcdef";
   std::unique_ptr<signet::testing::RedisServer> redis_;
 };
 
@@ -1711,7 +1715,79 @@ TEST_F(SharedCacheE2ETest, TheSecondReplicaAnswersWithoutTheRegistryAndNeverAcro
   EXPECT_EQ(Verdict(*first, digest_key), valid);
   for (ProviderProcess* replica : {first.get(), second.get()}) {
     EXPECT_EQ(replica->log().find(kRedisPassword), std::string::npos);
+    EXPECT_EQ(replica->log().find(kHmacKey), std::string::npos);
   }
+}
+
+// Whoever can write to Redis but lacks the replicas' HMAC key cannot admit
+// an image: a "valid" verdict planted for exactly the right subject (copied
+// from the denial a replica stored) without a MAC or with a wrong one is not
+// used; the replica asks the registry and reports the real verdict.
+TEST_F(SharedCacheE2ETest, AForgedValidVerdictInRedisIsNotUsed) {
+  auto first = StartReplica(dir_.File("first.pub"));
+  const PushedImage image = PushUnsigned("e2e/shared/forged", "v1");
+  const std::string digest_key = image.DigestReference();
+  const std::string denied = digest_key + "_invalid: no signatures found";
+  ASSERT_EQ(Verdict(*first, digest_key), denied);
+  ASSERT_TRUE(Eventually([&] { return Stored(*first) >= 1; })) << Metrics(*first);
+  const std::string key = redis_->Command({"KEYS", "signet:verdict:*"});
+  ASSERT_EQ(key.find('\n'), std::string::npos) << key;  // exactly one entry
+  const std::string stored = redis_->Command({"GET", key});
+  ASSERT_GT(stored.size(), 64u) << stored;
+  json forged = json::parse(stored.substr(64));
+  ASSERT_EQ(forged.value("valid", true), false) << stored;
+  forged["valid"] = true;
+  forged.erase("reason");
+  forged.erase("detail");
+  const std::string payload = forged.dump();
+  std::string wrong_mac = RedisVerdictCache::Seal(payload, kHmacKey);
+  wrong_mac[0] = wrong_mac[0] == 'a' ? 'b' : 'a';
+
+  for (const std::string& value : {payload, wrong_mac}) {
+    ASSERT_EQ(redis_->Command({"SET", key, value, "PX", "60000"}), "OK");
+    auto replica = StartReplica(dir_.File("replica.pub"));
+    const int before = RegistryRequests("e2e/shared/forged");
+    EXPECT_EQ(Verdict(*replica, digest_key), denied);
+    EXPECT_GT(RegistryRequests("e2e/shared/forged"), before);
+    const std::string metrics = Metrics(*replica);
+    EXPECT_EQ(MetricValue(metrics,
+                          "signet_provider_shared_cache_lookups_total{result=\"unauthenticated\"}"),
+              1)
+        << metrics;
+    EXPECT_EQ(MetricValue(metrics, "signet_provider_shared_cache_lookups_total{result=\"hit\"}"), 0)
+        << metrics;
+  }
+
+  // Positive control: the same value authenticated with the replicas' key
+  // is used without the registry (which is why that key must stay secret).
+  ASSERT_EQ(
+      redis_->Command({"SET", key, RedisVerdictCache::Seal(payload, kHmacKey), "PX", "60000"}),
+      "OK");
+  auto control = StartReplica(dir_.File("control.pub"));
+  const int before = RegistryRequests("e2e/shared/forged");
+  EXPECT_EQ(Verdict(*control, digest_key), "valid " + digest_key);
+  EXPECT_EQ(RegistryRequests("e2e/shared/forged"), before);
+}
+
+// Fail closed: with cache.redis.address and no HMAC key, serve refuses to
+// start and says why.
+TEST_F(SharedCacheE2ETest, ServeRefusesRedisWithoutAnHmacKey) {
+  signet::testing::WriteFile(dir_.File("no-key.yaml"),
+                             "cache:\n  redis:\n    address: \"" + redis_->address() + "\"\n");
+  std::vector<std::string> args = {signet::testing::SignetBinary(),
+                                   "serve",
+                                   "--port",
+                                   "0",
+                                   "--health-addr",
+                                   "127.0.0.1:0",
+                                   "--config",
+                                   dir_.File("no-key.yaml")};
+  for (const std::string& arg : BaseArgs()) args.push_back(arg);
+  const auto result = signet::testing::RunCommand(args, {}, "", std::chrono::seconds(30));
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find("cache.redis.hmacKeyFile: give hmacKeyFile or hmacKeyEnv"),
+            std::string::npos)
+      << result.err << result.out;
 }
 
 TEST_F(SharedCacheE2ETest, WithRedisKilledAnswersComeFromTheLocalCacheAndTheRegistryInTime) {

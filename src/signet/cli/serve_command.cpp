@@ -257,7 +257,8 @@ void RegisterServeCommand(CLI::App& app, Action& action) {
                   "0 = off (default 0)");
   cmd->add_option("--redis-address", f.redis_address,
                   "share verdicts with other replicas through Redis at host:port "
-                  "(cache.redis.address; default: off)");
+                  "(cache.redis.address; needs cache.redis.hmacKeyFile or hmacKeyEnv in "
+                  "--config; default: off)");
   cmd->add_option("--signature-formats", f.signature_formats,
                   "both: Sigstore bundle referrers (cosign v3), else legacy .sig, looked up in "
                   "parallel; legacy: only .sig (default both)");

@@ -246,8 +246,8 @@ void ReadCache(Reader& r, const YAML::Node& node, CacheConfig& out) {
   const std::string p = "cache.redis";
   if (!redis.IsDefined() || redis.IsNull()) return;
   if (!r.ExpectMap(redis, p,
-                   {"address", "timeout", "keyPrefix", "passwordFile", "passwordEnv",
-                    "maxReconnectBackoff"})) {
+                   {"address", "timeout", "keyPrefix", "passwordFile", "passwordEnv", "hmacKeyFile",
+                    "hmacKeyEnv", "maxReconnectBackoff"})) {
     return;
   }
   r.String(redis["address"], p + ".address", out.redis.address);
@@ -255,6 +255,8 @@ void ReadCache(Reader& r, const YAML::Node& node, CacheConfig& out) {
   r.String(redis["keyPrefix"], p + ".keyPrefix", out.redis.key_prefix);
   r.String(redis["passwordFile"], p + ".passwordFile", out.redis.password_file);
   r.String(redis["passwordEnv"], p + ".passwordEnv", out.redis.password_env);
+  r.String(redis["hmacKeyFile"], p + ".hmacKeyFile", out.redis.hmac_key_file);
+  r.String(redis["hmacKeyEnv"], p + ".hmacKeyEnv", out.redis.hmac_key_env);
   r.Duration(redis["maxReconnectBackoff"], p + ".maxReconnectBackoff",
              out.redis.max_reconnect_backoff);
 }
@@ -603,6 +605,9 @@ Status ValidateRedisCache(const RedisCacheConfig& redis, std::chrono::millisecon
     if (!redis.password_file.empty() || !redis.password_env.empty()) {
       return invalid("address: needed with passwordFile or passwordEnv");
     }
+    if (!redis.hmac_key_file.empty() || !redis.hmac_key_env.empty()) {
+      return invalid("address: needed with hmacKeyFile or hmacKeyEnv");
+    }
     return OkStatus();
   }
   if (auto address = ParseRedisAddress(redis.address); !address.ok()) {
@@ -622,6 +627,13 @@ Status ValidateRedisCache(const RedisCacheConfig& redis, std::chrono::millisecon
   }
   if (!redis.password_file.empty() && !redis.password_env.empty()) {
     return invalid("passwordFile: give passwordFile or passwordEnv, not both");
+  }
+  // Without a shared secret anyone who can write to Redis could plant a
+  // "valid" verdict: refuse to start rather than trust unauthenticated values.
+  if (redis.hmac_key_file.empty() == redis.hmac_key_env.empty()) {
+    return invalid(
+        "hmacKeyFile: give hmacKeyFile or hmacKeyEnv (exactly one) with address: the secret, "
+        "shared by the replicas, that authenticates the verdicts stored in Redis");
   }
   if (redis.max_reconnect_backoff.count() <= 0) {
     return invalid("maxReconnectBackoff: must be positive");

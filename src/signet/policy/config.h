@@ -147,6 +147,11 @@ struct RedisCacheConfig {
   std::string key_prefix = "signet:";     // every key starts with it
   std::string password_file;              // AUTH password, read at start
   std::string password_env;               // or: the environment variable holding it
+  // The secret (at least 32 bytes) the replicas authenticate every value in
+  // Redis with (HMAC-SHA256), read at start; one of the two is required
+  // with `address`.
+  std::string hmac_key_file;
+  std::string hmac_key_env;
   // Back-off between reconnect attempts after a failure: starts at
   // `timeout`'s tenfold (at least 100 ms), doubles, stops at this.
   std::chrono::milliseconds max_reconnect_backoff{30000};

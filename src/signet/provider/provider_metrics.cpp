@@ -38,7 +38,9 @@ ProviderMetrics::ProviderMetrics(server::MetricsRegistry& registry)
   for (const char* result : {"valid", "invalid", "unavailable", "keys_changed", "shared"}) {
     RefreshCounter(result);
   }
-  for (const char* result : {"hit", "miss", "malformed", "error"}) SharedCacheCounter(true, result);
+  for (const char* result : {"hit", "miss", "malformed", "unauthenticated", "error"}) {
+    SharedCacheCounter(true, result);
+  }
   for (const char* result : {"stored", "error"}) SharedCacheCounter(false, result);
 }
 

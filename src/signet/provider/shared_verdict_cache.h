@@ -10,7 +10,8 @@
 // under other keys are never found.
 //
 // The store is untrusted input: an implementation returns a verdict only
-// when the stored value parses strictly and names exactly the subject asked
+// when the stored value is authenticated as written by a replica holding
+// the shared secret, parses strictly and names exactly the subject asked
 // for; anything else is a miss. It never blocks past the deadline it is
 // given, and when the store is down or slow it answers "no verdict" at once
 // (the caller then falls back to its own cache and the registry).
