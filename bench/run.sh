@@ -197,9 +197,11 @@ registry_requests() {  # registry API requests in the access log so far
 "$py" "$tools/fixture.py" keygen "$work/keys"
 pub="$work/keys/cosign.pub"
 log "pushing $images signed images"
+# Plus 1 + cold_repeats unsigned ones: the cold section signs all but the first of them in the
+# Sigstore bundle format.
 "$py" "$tools/fixture.py" push --registry "127.0.0.1:$registry_port" \
   --ref-host "127.0.0.1:$proxy_port" --key "$work/keys/bench.key.pem" \
-  --count "$images" --unsigned 1 --out "$work/all-refs.txt" --out-digests "$work/all-digest-refs.txt"
+  --count "$images" --unsigned "$((1 + cold_repeats))" --out "$work/all-refs.txt" --out-digests "$work/all-digest-refs.txt"
 head -n "$images" "$work/all-refs.txt" > "$work/refs.txt"
 head -n "$images" "$work/all-digest-refs.txt" > "$work/digest-refs.txt"
 
@@ -371,56 +373,115 @@ EOF
   } >> "$md"
 }
 
+# cold_once NAME REFS EXPECT [PROVIDER ARGS...]: one cold verification of the image in REFS by a
+# fresh provider started with PROVIDER ARGS. Writes the client's answer to $work/cold-NAME.json
+# and the registry requests it caused (from the registry's access log) to
+# $work/cold-NAME.requests. EXPECT is the digest reference the answer must hold as its one
+# valid item, or "deny" when the one item must be an error; any other answer fails.
+cold_once() {
+  local name=$1 refs=$2 expect=$3
+  shift 3
+  start_provider "$@"
+  local before after answer="$work/cold-$name.json"
+  before=$(registry_requests)
+  client once --refs "$refs" --n 1 --timeout 30 > "$answer"
+  sleep 0.2
+  after=$(registry_requests)
+  grep -E '"(GET|HEAD) /v2/' "$work/registry.log" | tail -n +"$((before + 1))" \
+    | head -n "$((after - before))" > "$work/cold-$name.requests" || true
+  local ok
+  if [ "$expect" = deny ]; then
+    ok=$(jq -r '.status == 200 and .items == 1 and .item_errors == 1 and .system_error == ""
+      and (.timed_out | not) and .values == [null]' "$answer")
+  else
+    ok=$(jq -r --arg v "$expect" '.status == 200 and .items == 1 and .item_errors == 0
+      and .system_error == "" and (.timed_out | not) and .values == [$v]' "$answer")
+  fi
+  if [ "$ok" != true ]; then
+    echo "cold verification $name ($(cat "$refs")): expected ${expect/#deny/a denial}, got $(cat "$answer")" >&2
+    return 1
+  fi
+}
+median() { printf '%s\n' "$@" | sort -g | sed -n "$((($# + 1) / 2))p"; }
+requests_line() {  # FILE of access log lines -> "GET /v2/...; HEAD ..." with digests masked
+  sed -E 's/.*"(GET|HEAD) ([^ ]*) .*/\1 \2/' "$1" \
+    | sed -E 's/sha256:[0-9a-f]{64}/<digest>/g; s/sha256-[0-9a-f]{64}/sha256-<hex>/g' \
+    | tr '\n' ';' | sed 's/;$//; s/;/; /g'
+}
+
 # ---- 3. provider, cold cache, with added latency -----------------------------------------
 section_cold() {
   local md=$1
-  start_proxy --delay-ms "$delay_ms"
   local tag_refs="$work/refs.txt"
+  # The images after the legacy-signed ones and the one unsigned image are signed here by
+  # `signet sign` in its default format (a Sigstore bundle in the fallback tag: docker-registry
+  # has no referrers API), through the proxy before it adds latency, with the same key.
+  local bundle_refs="$work/bundle-refs.txt" bundle_digests="$work/bundle-digest-refs.txt"
+  sed -n "$((images + 2)),$((images + 1 + cold_repeats))p" "$work/all-refs.txt" > "$bundle_refs"
+  sed -n "$((images + 2)),$((images + 1 + cold_repeats))p" "$work/all-digest-refs.txt" \
+    > "$bundle_digests"
+  if [ "$(wc -l < "$bundle_refs")" != "$cold_repeats" ]; then
+    echo "expected $cold_repeats unsigned images to sign in the bundle format" >&2; return 1
+  fi
+  if [ ! -f "$work/keys/import.key" ]; then
+    COSIGN_PASSWORD=bench "$signet" import-key-pair --key "$work/keys/bench.key.pem" \
+      --output-key-prefix "$work/keys/import" > /dev/null
+  fi
+  local ref
+  while read -r ref; do
+    COSIGN_PASSWORD=bench "$signet" sign --key "$work/keys/import.key" --yes \
+      --tlog-upload=false "$ref" > "$work/sign-bundle.log" 2>&1 \
+      || { cat "$work/sign-bundle.log" >&2; return 1; }
+  done < "$bundle_refs"
+  start_proxy --delay-ms "$delay_ms"
   # (a) one cold verification, repeated on three images (one in a smoke run) with a fresh
-  # provider each time: the legacy .sig format only (--signature-formats legacy), then the
-  # default (Sigstore bundle discovery beside the legacy fetches) on the same image, so that
-  # the two are measured in the same run on the same images.
-  local i before after trips=() one_ms=() both_trips=() both_ms=()
+  # provider each time: a legacy-signed image with the legacy .sig format only
+  # (--signature-formats legacy), then the same image with the default (Sigstore bundle
+  # discovery beside the legacy fetches), then a bundle-signed image with the default; all
+  # three in the same run, behind the same proxy. Each must answer valid with the image's digest.
+  local i trips=() one_ms=() both_trips=() both_ms=() bundle_trips=() bundle_ms=()
   for i in $(seq "$cold_repeats"); do
     sed -n "${i}p" "$tag_refs" > "$work/one.txt"
-    start_provider --signature-formats legacy
-    before=$(registry_requests)
-    client once --refs "$work/one.txt" --n 1 --timeout 30 > "$work/cold-one-$i.json"
-    sleep 0.2
-    after=$(registry_requests)
-    trips+=($((after - before)))
+    sed -n "${i}p" "$bundle_refs" > "$work/bundle-one.txt"
+    local digest_ref bundle_digest_ref
+    digest_ref=$(sed -n "${i}p" "$work/digest-refs.txt")
+    bundle_digest_ref=$(sed -n "${i}p" "$bundle_digests")
+    cold_once "one-$i" "$work/one.txt" "$digest_ref" --signature-formats legacy
+    trips+=("$(wc -l < "$work/cold-one-$i.requests")")
     one_ms+=("$(jget "$work/cold-one-$i.json" ms)")
-    if [ "$(jget "$work/cold-one-$i.json" item_errors)" != 0 ]; then
-      echo "cold verification failed: $(cat "$work/cold-one-$i.json")" >&2; return 1
-    fi
-    start_provider
-    before=$(registry_requests)
-    client once --refs "$work/one.txt" --n 1 --timeout 30 > "$work/cold-both-$i.json"
-    sleep 0.2
-    after=$(registry_requests)
-    both_trips+=($((after - before)))
+    cold_once "both-$i" "$work/one.txt" "$digest_ref"
+    both_trips+=("$(wc -l < "$work/cold-both-$i.requests")")
     both_ms+=("$(jget "$work/cold-both-$i.json" ms)")
-    if [ "$(jget "$work/cold-both-$i.json" item_errors)" != 0 ]; then
-      echo "cold verification (both formats) failed: $(cat "$work/cold-both-$i.json")" >&2; return 1
-    fi
+    cold_once "bundle-$i" "$work/bundle-one.txt" "$bundle_digest_ref"
+    bundle_trips+=("$(wc -l < "$work/cold-bundle-$i.requests")")
+    bundle_ms+=("$(jget "$work/cold-bundle-$i.json" ms)")
   done
-  local both_median
-  both_median=$(printf '%s\n' "${both_ms[@]}" | sort -g | sed -n "$(( (cold_repeats + 1) / 2 ))p")
-  # The access log of the last legacy-only one, for the table.
-  local last_requests
-  last_requests=$(grep -E '"(GET|HEAD) /v2/' "$work/registry.log" \
-    | tail -n "$((trips[-1] + both_trips[-1]))" | head -n "${trips[-1]}" \
-    | sed -E 's/.*"(GET|HEAD) ([^ ]*) .*/\1 \2/' | sed -E 's/sha256[:-][0-9a-f]{64}/<digest>/g' \
-    | tr '\n' ';' | sed 's/;$//; s/;/; /g')
+  # Control: the bundle-signed image has no legacy signature, so its valid answers above came
+  # from the bundle; with the legacy format only it is denied.
+  cold_once "bundle-legacy" "$work/bundle-one.txt" deny --signature-formats legacy
+  if ! jq -e '.first_error | endswith("no signatures found")' "$work/cold-bundle-legacy.json" \
+    > /dev/null; then
+    echo "bundle-signed image with --signature-formats legacy: expected \"no signatures found\"," \
+      "got $(cat "$work/cold-bundle-legacy.json")" >&2
+    return 1
+  fi
+  local one_median both_median bundle_median
+  one_median=$(median "${one_ms[@]}")
+  both_median=$(median "${both_ms[@]}")
+  bundle_median=$(median "${bundle_ms[@]}")
+  # The access logs of the last legacy-only and bundle verifications, for the table.
+  local last_requests last_bundle_requests
+  last_requests=$(requests_line "$work/cold-one-$cold_repeats.requests")
+  last_bundle_requests=$(requests_line "$work/cold-bundle-$cold_repeats.requests")
   # (b) 100 images cold vs 1 image cold (legacy format only, as (a)'s reference).
+  local before after
   start_provider --signature-formats legacy
   before=$(registry_requests)
   client once --refs "$tag_refs" --n "$cold_many" --timeout 60 > "$work/cold-many.json"
   sleep 0.2
   after=$(registry_requests)
   local many_trips=$((after - before))
-  local one_median many_ms
-  one_median=$(printf '%s\n' "${one_ms[@]}" | sort -g | sed -n "$(( (cold_repeats + 1) / 2 ))p")
+  local many_ms
   many_ms=$(jget "$work/cold-many.json" ms)
   # (c) concurrent identical cold requests vs one (legacy format only).
   start_provider --signature-formats legacy
@@ -441,7 +502,12 @@ section_cold() {
     echo "Registry behind a proxy adding ${delay_ms} ms per round trip (and per new connection)."
     echo "Each measurement starts a fresh \`signet serve\` (empty cache, default settings: 2.5 s"
     echo "deadline, 16 verification workers; \`--signature-formats legacy\` unless the row says \"both"
-    echo "formats\"); tag references, anonymous registry (no token fetches); legacy-signed images."
+    echo "formats\"); tag references, anonymous registry (no token fetches). Legacy-signed images"
+    echo "(\`sha256-<hex>.sig\`) unless the row says \"bundle-signed\": those images were signed by"
+    echo "\`signet sign\` in its default format (cosign v3's Sigstore bundle; docker-registry has no"
+    echo "referrers API, so it is listed in the fallback tag \`sha256-<hex>\`) and carry no legacy"
+    echo "signature (with \`--signature-formats legacy\` one is denied: \"no signatures found\"). Every"
+    echo "1-image row is of verifications that answered valid with the image's digest."
     echo
     echo "| measurement | value | target | result |"
     echo "| --- | ---: | --- | --- |"
@@ -450,12 +516,17 @@ section_cold() {
     echo "| both formats (default): registry requests per cold verification | ${both_trips[*]} | — | — |"
     echo "| both formats: cold latency, 1 image (median of $cold_repeats) | $(fmt "$both_median") ms | — | — |"
     echo "| latency(both formats) ÷ latency(legacy only), 1 image | $(ratio "$both_median" "$one_median") | — | — |"
+    echo "| bundle-signed image, both formats (default): registry requests per cold verification | ${bundle_trips[*]} | — | — |"
+    echo "| bundle-signed image: cold latency, 1 image (median of $cold_repeats) | $(fmt "$bundle_median") ms | — | — |"
+    echo "| latency(bundle-signed, both formats) ÷ latency(legacy-signed, legacy only), 1 image | $(ratio "$bundle_median" "$one_median") | — | — |"
     echo "| cold latency, $cold_many images in one request | $(fmt "$many_ms") ms ($(jget "$work/cold-many.json" item_errors) item errors, $many_trips registry requests) | — | — |"
     echo "| latency($cold_many images) ÷ latency(1 image) | $r | ≤ 3 | $(verdict "$r" '<=' 3) |"
     echo "| registry requests caused by $concurrent concurrent identical cold requests | $concurrent_trips (one request: ${trips[0]}) | same as one request | $(verdict "$concurrent_trips" '<=' "${trips[0]}") |"
     echo "| those $concurrent requests: item errors / timeouts / median latency | $(jget "$work/cold-concurrent.json" item_errors) / $(jget "$work/cold-concurrent.json" timeouts) / $(fmt "$(jget "$work/cold-concurrent.json" p50_ms)") ms | — | — |"
     echo
-    echo "Registry requests of one cold verification, from the registry's access log: \`$last_requests\`."
+    echo "Registry requests of one cold verification, from the registry's access log: legacy-signed"
+    echo "image, legacy only: \`$last_requests\`; bundle-signed image, both formats:"
+    echo "\`$last_bundle_requests\`."
   } >> "$md"
 }
 

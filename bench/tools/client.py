@@ -7,7 +7,7 @@ Common flags: --url https://127.0.0.1:PORT/validate --ca CA.pem --timeout SECOND
   client.py once --refs FILE --n N
       One request with the first N references of FILE as keys. Prints JSON
       {"ms": latency, "items": n, "item_errors": n, "system_error": "...",
-       "status": http status, "first_error": "..."}.
+       "status": http status, "first_error": "...", "values": [each item's value or null]}.
   client.py concurrent --refs FILE --n N --clients C
       C clients, each on its own connection, send the same N-key request at the
       same instant (a barrier). Prints JSON with per-request latencies summary.
@@ -118,9 +118,13 @@ def cmd_once(args):
     client.connect()  # the handshake is not part of the measured latency
     elapsed, status, parsed, timed_out = client.post(keys)
     items, item_errors, system_error, first_error = summarise_answer(parsed)
+    response = parsed.get("response") if isinstance(parsed, dict) else None
+    answered = response.get("items") if isinstance(response, dict) else None
+    values = [i.get("value") if isinstance(i, dict) else None
+              for i in (answered if isinstance(answered, list) else [])]
     print(json.dumps({"ms": elapsed * 1000, "status": status, "items": items,
                       "item_errors": item_errors, "system_error": system_error,
-                      "first_error": first_error, "timed_out": timed_out}))
+                      "first_error": first_error, "timed_out": timed_out, "values": values}))
 
 
 def cmd_concurrent(args):
