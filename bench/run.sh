@@ -377,11 +377,12 @@ EOF
 # fresh provider started with PROVIDER ARGS. Writes the client's answer to $work/cold-NAME.json
 # and the registry requests it caused (from the registry's access log) to
 # $work/cold-NAME.requests. EXPECT is the digest reference the answer must hold as its one
-# valid item, or "deny" when the one item must be an error; any other answer fails.
+# valid item, or "deny" when the one item must be an error; any other answer fails. (Callers
+# add `|| return 1`: run_section tests the section's status, so `set -e` is off inside it.)
 cold_once() {
   local name=$1 refs=$2 expect=$3
   shift 3
-  start_provider "$@"
+  start_provider "$@" || return 1
   local before after answer="$work/cold-$name.json"
   before=$(registry_requests)
   client once --refs "$refs" --n 1 --timeout 30 > "$answer"
@@ -425,7 +426,8 @@ section_cold() {
   fi
   if [ ! -f "$work/keys/import.key" ]; then
     COSIGN_PASSWORD=bench "$signet" import-key-pair --key "$work/keys/bench.key.pem" \
-      --output-key-prefix "$work/keys/import" > /dev/null
+      --output-key-prefix "$work/keys/import" > "$work/import-key.log" 2>&1 \
+      || { cat "$work/import-key.log" >&2; return 1; }
   fi
   local ref
   while read -r ref; do
@@ -446,19 +448,19 @@ section_cold() {
     local digest_ref bundle_digest_ref
     digest_ref=$(sed -n "${i}p" "$work/digest-refs.txt")
     bundle_digest_ref=$(sed -n "${i}p" "$bundle_digests")
-    cold_once "one-$i" "$work/one.txt" "$digest_ref" --signature-formats legacy
+    cold_once "one-$i" "$work/one.txt" "$digest_ref" --signature-formats legacy || return 1
     trips+=("$(wc -l < "$work/cold-one-$i.requests")")
     one_ms+=("$(jget "$work/cold-one-$i.json" ms)")
-    cold_once "both-$i" "$work/one.txt" "$digest_ref"
+    cold_once "both-$i" "$work/one.txt" "$digest_ref" || return 1
     both_trips+=("$(wc -l < "$work/cold-both-$i.requests")")
     both_ms+=("$(jget "$work/cold-both-$i.json" ms)")
-    cold_once "bundle-$i" "$work/bundle-one.txt" "$bundle_digest_ref"
+    cold_once "bundle-$i" "$work/bundle-one.txt" "$bundle_digest_ref" || return 1
     bundle_trips+=("$(wc -l < "$work/cold-bundle-$i.requests")")
     bundle_ms+=("$(jget "$work/cold-bundle-$i.json" ms)")
   done
   # Control: the bundle-signed image has no legacy signature, so its valid answers above came
   # from the bundle; with the legacy format only it is denied.
-  cold_once "bundle-legacy" "$work/bundle-one.txt" deny --signature-formats legacy
+  cold_once "bundle-legacy" "$work/bundle-one.txt" deny --signature-formats legacy || return 1
   if ! jq -e '.first_error | endswith("no signatures found")' "$work/cold-bundle-legacy.json" \
     > /dev/null; then
     echo "bundle-signed image with --signature-formats legacy: expected \"no signatures found\"," \
