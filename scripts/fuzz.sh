@@ -16,7 +16,7 @@ root=$(pwd)
 seconds=${1:-30}
 build=${2:-build-fuzz}
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
-targets=${FUZZ_TARGETS:-"reference keys payload manifest signature_manifest www_authenticate provider_request config bundle"}
+targets=${FUZZ_TARGETS:-"reference keys payload manifest signature_manifest www_authenticate provider_request config bundle shared_verdict"}
 jobs=${FUZZ_JOBS:-1}
 
 CC=${CC:-clang-14} CXX=${CXX:-clang++-14} cmake -S "$root" -B "$build" -G Ninja -DSIGNET_FUZZ=ON \
