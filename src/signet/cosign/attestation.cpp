@@ -20,15 +20,6 @@
 namespace signet::cosign {
 namespace {
 
-std::string NowRfc3339() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
-
 // A new ".att" layer holding `envelope_json`.
 SignatureLayer MakeAttestationLayer(std::string_view envelope_json,
                                     std::string_view predicate_type) {

@@ -15,15 +15,6 @@ namespace {
 
 constexpr std::size_t kMaxDiscoveryWorkers = 4;
 
-std::string NowRfc3339() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
-
 std::string Descriptor(std::string_view media_type, std::uint64_t size, const std::string& digest) {
   return "{\"mediaType\":" + GoJsonQuote(media_type) + ",\"size\":" + std::to_string(size) +
          ",\"digest\":" + GoJsonQuote(digest);
@@ -85,6 +76,15 @@ Error BundleFailure(const FoundBundle& found, const std::string& why) {
 }
 
 }  // namespace
+
+std::string NowRfc3339() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
 
 std::string MarshalBundleReferrerManifest(const std::string& bundle_digest,
                                           std::uint64_t bundle_size,

@@ -69,6 +69,11 @@ inline constexpr std::string_view kBundlePredicateTypeAnnotation =
 inline constexpr std::string_view kCreatedAnnotation = "org.opencontainers.image.created";
 inline constexpr std::string_view kDsseEnvelopeContent = "dsse-envelope";
 
+// The current time as cosign writes it into a referrer's
+// org.opencontainers.image.created and a custom predicate's Timestamp:
+// RFC 3339 in UTC, whole seconds ("2026-07-24T18:31:58Z").
+std::string NowRfc3339();
+
 struct AttachOptions {
   // Where the referrer goes (COSIGN_REPOSITORY); nullopt = the image's own
   // repository. The subject still names the image.
