@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "signet/bounded_json.h"
 #include "signet/crypto/encoding.h"
@@ -169,16 +170,24 @@ Result<ReferrerPush> Registry::PushReferrer(const Repository& repo,
   if (!put.ok()) return put.error();
   ReferrerPush out;
   out.digest = digest;
-  auto listed = ListReferrers(repo, manifest->subject->digest, deadline);
-  if (!listed.ok()) return listed.error().WithContext("PushReferrer " + digest);
+  return ListPushedReferrer(repo, referrer_manifest, manifest->subject->digest, std::move(out),
+                            deadline);
+}
+
+Result<ReferrerPush> Registry::ListPushedReferrer(const Repository& repo,
+                                                  const std::string& referrer_manifest,
+                                                  const std::string& subject, ReferrerPush pushed,
+                                                  Deadline deadline) {
+  auto listed = ListReferrers(repo, subject, deadline);
+  if (!listed.ok()) return listed.error().WithContext("PushReferrer " + pushed.digest);
   if (listed->answer == ReferrersAnswer::kListed) {
-    out.listed_by = ReferrerListedBy::kReferrersApi;
-    return out;
+    pushed.listed_by = ReferrerListedBy::kReferrersApi;
+    return pushed;
   }
   auto added = AddToReferrersTag(repo, referrer_manifest, deadline);
   if (!added.ok()) return added.error();
-  out.listed_by = ReferrerListedBy::kFallbackTag;
-  return out;
+  pushed.listed_by = ReferrerListedBy::kFallbackTag;
+  return pushed;
 }
 
 }  // namespace signet::oci

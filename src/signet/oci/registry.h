@@ -169,6 +169,15 @@ class Registry {
   virtual Result<ReferrerPush> PushReferrer(const Repository& repo,
                                             const std::string& referrer_manifest,
                                             Deadline deadline);
+
+ protected:
+  // The end of a push, once the referrer manifest is stored: `pushed` is
+  // returned listed by the referrers API when ListReferrers of `subject`
+  // answers with a list, else after AddToReferrersTag.
+  Result<ReferrerPush> ListPushedReferrer(const Repository& repo,
+                                          const std::string& referrer_manifest,
+                                          const std::string& subject, ReferrerPush pushed,
+                                          Deadline deadline);
 };
 
 // The fallback-tag write of AddToReferrersTag through `registry`'s

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <utility>
 
 #include "signet/bounded_json.h"
 #include "signet/crypto/encoding.h"
@@ -488,12 +489,7 @@ Result<ReferrerPush> RegistryClient::PushReferrer(const Repository& repo,
   out.oci_subject = put->oci_subject;
   if (put->oci_subject == subject) {
     // Some registries send OCI-Subject without a referrers API: ask it.
-    auto listed = ListReferrers(repo, subject, deadline);
-    if (!listed.ok()) return listed.error().WithContext("PushReferrer " + digest);
-    if (listed->answer == ReferrersAnswer::kListed) {
-      out.listed_by = ReferrerListedBy::kReferrersApi;
-      return out;
-    }
+    return ListPushedReferrer(repo, referrer_manifest, subject, std::move(out), deadline);
   }
   auto added = AddToReferrersTag(repo, referrer_manifest, deadline);
   if (!added.ok()) return added.error();
