@@ -324,23 +324,18 @@ class Handler(BaseHTTPRequestHandler):
         signature = kind == "manifests" and is_signature_manifest(upstream_path)
         if fault == "slow":
             time.sleep(30)
-        if fault == "ratelimit":
+        if fault in ("ratelimit", "ratelimitdate"):
+            # Every other request is throttled, with Retry-After in seconds
+            # (ratelimit) or as an HTTP-date (ratelimitdate).
             key = (self.listener, self.command, self.path)
             with state_lock:
                 seen[key] = seen.get(key, 0) + 1
                 odd = seen[key] % 2 == 1
             if odd:
+                retry_after = ("1" if fault == "ratelimit"
+                               else email.utils.formatdate(time.time() + 2, usegmt=True))
                 return self.reply(429, b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}',
-                                  {"Retry-After": "1", "Content-Type": "application/json"})
-        if fault == "ratelimitdate":
-            key = (self.listener, self.command, self.path)
-            with state_lock:
-                seen[key] = seen.get(key, 0) + 1
-                odd = seen[key] % 2 == 1
-            if odd:
-                return self.reply(429, b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}',
-                                  {"Retry-After": email.utils.formatdate(time.time() + 2, usegmt=True),
-                                   "Content-Type": "application/json"})
+                                  {"Retry-After": retry_after, "Content-Type": "application/json"})
         if fault == "ratelimitlong" and kind == "manifests":
             return self.reply(429, b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}',
                               {"Retry-After": "3600", "Content-Type": "application/json"})
