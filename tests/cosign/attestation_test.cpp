@@ -485,6 +485,47 @@ TEST_P(BundleAttestationTest, RequireAttestationsNeedsEveryType) {
   EXPECT_EQ(other.error().message().rfind("no matching attestations: ", 0), 0u);
 }
 
+TEST_P(BundleAttestationTest, FailedDiscoveryDecidesWhenAskedAndNoLegacyAttestationVerifies) {
+  const auto attested = testing::PushRandomImage(registry_, repo_, "v1");
+  Attest(attested.DigestReference(), "slsaprovenance", R"({"builder":{"id":"b"}})");
+  const auto bare = testing::PushRandomImage(registry_, repo_, "v2");
+  VerifyAttestationOptions cosign_options;
+  cosign_options.keys = {keys_->verifier};
+  cosign_options.insecure_ignore_tlog = true;
+  VerifyAttestationOptions provider_options = cosign_options;
+  provider_options.discovery_failure_fails = true;
+  // Control: with the referrers route answering, the bare image has no
+  // attestations in both modes.
+  for (const VerifyAttestationOptions& options : {cosign_options, provider_options}) {
+    auto none =
+        RequireAttestations(registry_, Ref(bare.DigestReference()), {"slsaprovenance"}, options);
+    ASSERT_FALSE(none.ok());
+    EXPECT_EQ(none.error().code(), ErrorCode::kNoSignatures) << none.error().message();
+  }
+  registry_.FailReferrers(true);
+  // The legacy ".att" attestation still verifies in both modes.
+  for (const VerifyAttestationOptions& options : {cosign_options, provider_options}) {
+    auto found = RequireAttestations(registry_, Ref(attested.DigestReference()), {"slsaprovenance"},
+                                     options);
+    EXPECT_TRUE(found.ok()) << found.error().message();
+  }
+  // cosign's behaviour: the legacy result decides and names the failure.
+  auto cosign_like = RequireAttestations(registry_, Ref(bare.DigestReference()), {"slsaprovenance"},
+                                         cosign_options);
+  ASSERT_FALSE(cosign_like.ok());
+  EXPECT_EQ(cosign_like.error().code(), ErrorCode::kNoSignatures);
+  EXPECT_NE(cosign_like.error().message().find("bundle discovery failed too"), std::string::npos)
+      << cosign_like.error().message();
+  // The provider's: the registry failure decides, never "no attestations".
+  auto strict = RequireAttestations(registry_, Ref(bare.DigestReference()), {"slsaprovenance"},
+                                    provider_options);
+  ASSERT_FALSE(strict.ok());
+  EXPECT_EQ(strict.error().code(), ErrorCode::kNetwork) << strict.error().message();
+  EXPECT_NE(strict.error().message().find("discovering Sigstore bundle attestations of"),
+            std::string::npos)
+      << strict.error().message();
+}
+
 INSTANTIATE_TEST_SUITE_P(ReferrersApi, BundleAttestationTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& info) {
                            return info.param ? "WithReferrersApi" : "FallbackTag";

@@ -158,6 +158,41 @@ TEST_F(ImageVerificationTest, DiscoveryFailureFallsBackToLegacyAndSaysSo) {
   EXPECT_NE(failed.error().message().find("bundle discovery failed"), std::string::npos);
 }
 
+TEST_F(ImageVerificationTest, FailedDiscoveryDecidesWhenAskedAndNoLegacySignatureVerifies) {
+  const auto signed_image = testing::PushRandomImage(registry_, repo_, "v1");
+  Sign(signed_image.DigestReference(), SignatureFormat::kLegacy);
+  const auto unsigned_image = testing::PushRandomImage(registry_, repo_, "v2");
+  ImageVerifyOptions provider_options = Options();
+  provider_options.discovery_failure_fails = true;
+  // Control: with the referrers route answering, the unsigned image is
+  // "no signatures" in both modes.
+  for (const ImageVerifyOptions& options : {Options(), provider_options}) {
+    auto failed = Verify(unsigned_image.DigestReference(), options);
+    ASSERT_FALSE(failed.ok());
+    EXPECT_EQ(failed.error().code(), ErrorCode::kNoSignatures) << failed.error().message();
+  }
+  registry_.FailReferrers(true);
+  // The legacy signature still verifies in both modes.
+  for (const ImageVerifyOptions& options : {Options(), provider_options}) {
+    auto verified = Verify(signed_image.DigestReference(), options);
+    ASSERT_TRUE(verified.ok()) << verified.error().message();
+    EXPECT_EQ(verified->format, VerifiedFormat::kLegacy);
+  }
+  // cosign's behaviour: the legacy result decides and names the failure.
+  auto cosign_like = Verify(unsigned_image.DigestReference(), Options());
+  ASSERT_FALSE(cosign_like.ok());
+  EXPECT_EQ(cosign_like.error().code(), ErrorCode::kNoSignatures);
+  EXPECT_NE(cosign_like.error().message().find("bundle discovery failed too"), std::string::npos)
+      << cosign_like.error().message();
+  // The provider's: a bundle may exist behind the failure; the registry
+  // failure decides.
+  auto strict = Verify(unsigned_image.DigestReference(), provider_options);
+  ASSERT_FALSE(strict.ok());
+  EXPECT_EQ(strict.error().code(), ErrorCode::kNetwork) << strict.error().message();
+  EXPECT_NE(strict.error().message().find("discovering Sigstore bundles of"), std::string::npos)
+      << strict.error().message();
+}
+
 TEST_F(ImageVerificationTest, RecursiveBundleSigningSignsEachChildAtItsOwnDigest) {
   const auto index = testing::PushTwoPlatformIndex(registry_, repo_, "multi");
   Sign(index.DigestReference(), SignatureFormat::kBundle, {}, nullptr, /*recursive=*/true);

@@ -119,6 +119,10 @@ Result<oci::Referrers> InMemoryRegistry::ListReferrers(const oci::Repository& re
                                                        const oci::ReferrersOptions& options) {
   std::lock_guard lock(mutex_);
   if (auto s = CheckUp(); !s) return s.error();
+  if (fail_referrers_) {
+    return Error(ErrorCode::kNetwork, "referrers of " + repo.Name() + "@" + subject_digest +
+                                          ": connection reset (test)");
+  }
   oci::Referrers referrers;
   if (!referrers_api_) return referrers;
   referrers.answer = oci::ReferrersAnswer::kListed;
@@ -144,6 +148,11 @@ Result<oci::Referrers> InMemoryRegistry::ListReferrers(const oci::Repository& re
 void InMemoryRegistry::EnableReferrersApi(bool enabled) {
   std::lock_guard lock(mutex_);
   referrers_api_ = enabled;
+}
+
+void InMemoryRegistry::FailReferrers(bool fail) {
+  std::lock_guard lock(mutex_);
+  fail_referrers_ = fail;
 }
 
 void InMemoryRegistry::CorruptBlob(const oci::Repository& repo, const std::string& digest,

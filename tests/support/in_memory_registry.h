@@ -55,6 +55,9 @@ class InMemoryRegistry : public oci::Registry {
   void DeleteTag(const oci::Repository& repo, const std::string& tag);
   void SetDown(bool down);
   void EnableReferrersApi(bool enabled);
+  // ListReferrers alone fails with kNetwork (a registry whose referrers
+  // route is down while the rest answers).
+  void FailReferrers(bool fail);
   int blob_gets() const { return blob_gets_; }
   int manifest_gets() const { return manifest_gets_; }
 
@@ -74,6 +77,7 @@ class InMemoryRegistry : public oci::Registry {
   std::map<std::string, Repo> repos_;  // by Repository::Name()
   bool down_ = false;
   bool referrers_api_ = false;
+  bool fail_referrers_ = false;
   std::atomic<int> blob_gets_{0};
   std::atomic<int> manifest_gets_{0};
 };

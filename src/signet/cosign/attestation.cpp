@@ -191,14 +191,18 @@ Result<std::vector<Candidate>> LegacyCandidates(oci::Registry& registry,
 
 // The bundle referrers of `digest` checked as attestations; empty when there
 // are none that parse (cosign then falls back to the ".att" tag, also when
-// the listing fails).
+// the listing fails: then `discovery_error` is set).
 std::vector<Candidate> BundleCandidates(oci::Registry& registry, const oci::ImageReference& image,
                                         const std::string& digest,
-                                        const VerifyAttestationOptions& options) {
+                                        const VerifyAttestationOptions& options,
+                                        std::optional<Error>& discovery_error) {
   std::vector<Candidate> candidates;
   const oci::Repository& repo = ArtifactRepository(image, options.target_repository);
   auto discovery = DiscoverBundles(registry, repo, digest, options.deadline);
-  if (!discovery) return candidates;
+  if (!discovery) {
+    discovery_error = discovery.error();
+    return candidates;
+  }
   const TlogPolicy policy =
       options.insecure_ignore_tlog ? TlogPolicy::kInsecureIgnore : TlogPolicy::kRequire;
   for (const FoundBundle& found : discovery->bundles) {
@@ -325,13 +329,26 @@ Result<std::vector<VerifiedAttestation>> CollectVerified(oci::Registry& registry
 
   // cosign v3: when at least one bundle referrer parses, only bundles count.
   std::vector<Candidate> bundles;
+  std::optional<Error> discovery_error;
   if (options.discovery == AttestationDiscovery::kAuto) {
-    bundles = BundleCandidates(registry, image, *digest, options);
+    bundles = BundleCandidates(registry, image, *digest, options, discovery_error);
   }
   result.from_bundles = !bundles.empty();
+  // A legacy failure when the bundle listing failed too: see
+  // VerifyAttestationOptions::discovery_failure_fails.
+  auto with_discovery_failure = [&](const Error& legacy) {
+    if (!discovery_error) return legacy;
+    if (options.discovery_failure_fails && (IsRegistryFailure(discovery_error->code()) ||
+                                            discovery_error->code() == ErrorCode::kTimeout)) {
+      return discovery_error->WithContext("discovering Sigstore bundle attestations of " +
+                                          result.reference_with_digest);
+    }
+    return Error(legacy.code(), legacy.message() + "; Sigstore bundle discovery failed too: " +
+                                    discovery_error->message());
+  };
   auto candidates = result.from_bundles ? Result<std::vector<Candidate>>(std::move(bundles))
                                         : LegacyCandidates(registry, image, *digest, options);
-  if (!candidates) return candidates.error();
+  if (!candidates) return with_discovery_failure(candidates.error());
 
   std::vector<VerifiedAttestation> verified;
   std::string reasons;
@@ -349,7 +366,8 @@ Result<std::vector<VerifiedAttestation>> CollectVerified(oci::Registry& registry
   }
   if (!verified.empty()) return verified;
   if (registry_failure) return registry_failure->WithContext("fetching attestations");
-  return Error(ErrorCode::kNoMatchingSignatures, "no matching attestations: " + reasons);
+  return with_discovery_failure(
+      Error(ErrorCode::kNoMatchingSignatures, "no matching attestations: " + reasons));
 }
 
 Error NoneOfType(std::string_view type, const std::vector<std::string>& found_types) {

@@ -118,6 +118,13 @@ struct VerifyAttestationOptions {
   // with --insecure-ignore-tlog (true here).
   bool insecure_ignore_tlog = false;
   oci::Deadline deadline;
+  // What a failed bundle discovery (a registry failure or timeout while
+  // listing referrers) means when no legacy ".att" attestation verifies
+  // either. false (cosign v3, the CLI): the legacy result decides, and its
+  // message names the discovery failure. true (the provider): the
+  // discovery's error decides, so a registry outage is not reported as
+  // "no attestations found".
+  bool discovery_failure_fails = false;
 };
 
 struct VerifiedAttestation {

@@ -83,6 +83,12 @@ Result<ImageVerification> VerifyResolvedImageSignatures(oci::Registry& registry,
   if (candidates.empty()) {
     Result<VerificationResult> result = legacy.get();
     if (!result) {
+      if (!discovery && options.discovery_failure_fails &&
+          (IsRegistryFailure(discovery.error().code()) ||
+           discovery.error().code() == ErrorCode::kTimeout)) {
+        return discovery.error().WithContext("discovering Sigstore bundles of " +
+                                             reference.WithDigest(digest));
+      }
       if (!discovery) {
         return Error(result.error().code(),
                      result.error().message() +

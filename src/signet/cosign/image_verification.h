@@ -60,6 +60,13 @@ struct ImageVerifyOptions {
   // kRequire fails every bundle (signet verifies no transparency log);
   // --insecure-ignore-tlog gives kInsecureIgnore.
   TlogPolicy bundle_tlog_policy = TlogPolicy::kRequire;
+  // What a failed bundle discovery (a registry failure or timeout while
+  // listing referrers) means when no legacy signature verifies either.
+  // false (cosign v3, the CLI): the legacy result decides, and its message
+  // names the discovery failure. true (the provider): the discovery's error
+  // decides, since a bundle that could not be listed may exist: a registry
+  // outage is then reported (and cached) as one, not as "no signatures".
+  bool discovery_failure_fails = false;
 };
 
 enum class VerifiedFormat { kBundle, kLegacy };

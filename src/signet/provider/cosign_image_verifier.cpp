@@ -35,6 +35,7 @@ Status CheckRequiredAttestations(oci::Registry& registry, const oci::ImageRefere
   options.keys = std::move(keys);
   options.insecure_ignore_tlog = true;
   options.deadline = deadline;
+  options.discovery_failure_fails = true;
   auto status = cosign::RequireAttestations(registry, reference, policy.attestations, options);
   if (status.ok()) return status;
   const Error& error = status.error();
@@ -87,6 +88,9 @@ Status CosignImageVerifier::Verify(const oci::ImageReference& reference, DigestO
                         : cosign::SignatureFormats::kBoth;
   // The provider verifies no transparency log, for either format.
   options.bundle_tlog_policy = cosign::TlogPolicy::kInsecureIgnore;
+  // A referrers listing that failed may hide a bundle: report the registry
+  // failure (not cached as a verdict; last-known-good grace applies).
+  options.discovery_failure_fails = true;
   auto result = origin == DigestOrigin::kResolved && reference.has_digest()
                     ? cosign::VerifyResolvedImageSignatures(*registry_, reference,
                                                             reference.digest(), options)
