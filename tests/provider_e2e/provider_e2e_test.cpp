@@ -31,6 +31,7 @@
 #include "support/paths.h"
 #include "support/pki.h"
 #include "support/process.h"
+#include "support/prometheus_text.h"
 #include "support/redis_server.h"
 #include "support/registry_fixture.h"
 #include "support/registry_server.h"
@@ -47,6 +48,8 @@ using signet::testing::ClientTls;
 using signet::testing::Eventually;
 using signet::testing::HttpClient;
 using signet::testing::LeafSpec;
+using signet::testing::MetricSum;
+using signet::testing::MetricValue;
 using signet::testing::PushedImage;
 using signet::testing::RegistryFixture;
 using signet::testing::RegistryServer;
@@ -61,33 +64,6 @@ std::string ProviderRequestBody(
   return json{
       {"apiVersion", api_version}, {"kind", "ProviderRequest"}, {"request", {{"keys", keys}}}}
       .dump();
-}
-
-// The value of one sample ("name{labels}") in Prometheus text, 0 if absent.
-double MetricValue(const std::string& text, const std::string& sample) {
-  std::size_t pos = 0;
-  while ((pos = text.find(sample + " ", pos)) != std::string::npos) {
-    if (pos == 0 || text[pos - 1] == '\n') return std::stod(text.substr(pos + sample.size() + 1));
-    pos += sample.size();
-  }
-  return 0.0;
-}
-
-// Sum of every sample of metric family `name`.
-double MetricSum(const std::string& text, const std::string& name) {
-  double sum = 0;
-  std::size_t pos = 0;
-  while ((pos = text.find(name, pos)) != std::string::npos) {
-    const bool line_start = pos == 0 || text[pos - 1] == '\n';
-    const std::size_t end = text.find('\n', pos);
-    const std::string line = text.substr(pos, end - pos);
-    pos += name.size();
-    if (!line_start) continue;
-    const char next = line.size() > name.size() ? line[name.size()] : '\0';
-    if (next != '{' && next != ' ') continue;
-    sum += std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return sum;
 }
 
 // Field `field` of item `index` of a ProviderResponse, "" when the item has
