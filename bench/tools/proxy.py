@@ -14,12 +14,15 @@ the stats request itself excluded). Listens on 127.0.0.1 only.
 """
 import argparse
 import http.client
-import http.server
-import json
-import socketserver
+import os
 import sys
 import threading
 import time
+
+# The loopback HTTP server base the test servers share (tests/support).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests",
+                                "support"))
+from loopback_http import LoopbackServer, QuietHandler, serve_until_stopped  # noqa: E402
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
               "trailers", "transfer-encoding", "upgrade"}
@@ -53,11 +56,8 @@ def make_handler(args, bucket, stats):
     upstream_host, upstream_port = args.upstream.rsplit(":", 1)
     delay = args.delay_ms / 1000.0
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
-
-        def log_message(self, *a):  # quiet
-            pass
 
         def setup(self):
             super().setup()
@@ -70,23 +70,12 @@ def make_handler(args, bucket, stats):
             if self.upstream is not None:
                 self.upstream.close()
 
-        def reply(self, status, body: bytes, headers=()):
-            self.send_response(status)
-            for k, v in headers:
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-
         def forward(self):
             if self.path == "/__bench/stats":
                 with stats.lock:
-                    body = json.dumps({"requests": stats.requests,
-                                       "throttled": stats.throttled}).encode()
-                return self.reply(200, body, [("Content-Type", "application/json")])
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else None
+                    counts = {"requests": stats.requests, "throttled": stats.throttled}
+                return self.reply_json(200, counts)
+            body = self.read_body() or None
             with stats.lock:
                 stats.requests += 1
             if delay:
@@ -94,9 +83,8 @@ def make_handler(args, bucket, stats):
             if bucket is not None and not bucket.take():
                 with stats.lock:
                     stats.throttled += 1
-                return self.reply(429, b'{"errors":[{"code":"TOOMANYREQUESTS","message":'
-                                  b'"rate limit exceeded"}]}',
-                                  [("Retry-After", "1"), ("Content-Type", "application/json")])
+                return self.reply_registry_error(429, "TOOMANYREQUESTS", "rate limit exceeded",
+                                                 {"Retry-After": "1"})
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
             for attempt in (0, 1):
                 if self.upstream is None:
@@ -128,12 +116,6 @@ def make_handler(args, bucket, stats):
     return Handler
 
 
-class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 512
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -144,8 +126,9 @@ def main() -> int:
     p.add_argument("--burst", type=float, default=0)
     args = p.parse_args()
     bucket = TokenBucket(args.rate, args.burst or args.rate) if args.rate > 0 else None
-    server = Server(("127.0.0.1", args.listen), make_handler(args, bucket, Stats()))
-    server.serve_forever()
+    server = LoopbackServer(args.listen, make_handler(args, bucket, Stats()), backlog=512)
+    server.announce("proxy")
+    serve_until_stopped(server)
     return 0
 
 

@@ -15,6 +15,7 @@
 #include "signet/crypto/keys.h"
 #include "support/paths.h"
 #include "support/process.h"
+#include "support/registry_fixture.h"
 #include "support/registry_server.h"
 #include "support/test_images.h"
 
@@ -60,10 +61,10 @@ class LoginTest : public ::testing::Test {
 };
 
 TEST_F(LoginTest, SignAndVerifyUseTheCredentialsLoginWrote) {
-  auto server = RegistryServer::Start(RegistryServer::Mode::kTlsBasicAuth);
-  auto client = ClientFor(*server);
-  const auto image = PushRandomImage(*client, RepositoryOn(*server, "login/app"), "v1");
-  const std::vector<std::string> tls = {"--registry-cacert", server->ca_file()};
+  const RegistryFixture registry(RegistryServer::Mode::kTlsBasicAuth);
+  const RegistryServer& server = registry.server();
+  const auto image = registry.PushUnsigned("login/app", "v1");
+  const std::vector<std::string> tls = {"--registry-cacert", server.ca_file()};
   auto sign = [&] {
     std::vector<std::string> args = {"sign", "--key", home_->File("signet.key")};
     args.insert(args.end(), tls.begin(), tls.end());
@@ -87,18 +88,18 @@ TEST_F(LoginTest, SignAndVerifyUseTheCredentialsLoginWrote) {
   // A wrong password is stored (login does not ask the registry) and refused
   // by the registry on use.
   auto wrong_login =
-      Signet({"login", server->host(), "-u", server->username(), "--password-stdin"}, "wrong\n");
+      Signet({"login", server.host(), "-u", server.username(), "--password-stdin"}, "wrong\n");
   EXPECT_EXIT_CODE(wrong_login, 0);
   auto refused = sign();
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.err.find("401"), std::string::npos) << refused.err;
 
-  auto login = Signet({"login", server->host(), "-u", server->username(), "--password-stdin"},
-                      server->password() + "\n");
+  auto login = Signet({"login", server.host(), "-u", server.username(), "--password-stdin"},
+                      server.password() + "\n");
   EXPECT_EXIT_CODE(login, 0);
   EXPECT_NE(login.err.find(Config()), std::string::npos) << login.err;
-  EXPECT_EQ(login.out.find(server->password()), std::string::npos);
-  EXPECT_EQ(login.err.find(server->password()), std::string::npos);
+  EXPECT_EQ(login.out.find(server.password()), std::string::npos);
+  EXPECT_EQ(login.err.find(server.password()), std::string::npos);
   EXPECT_EQ(Mode(Config()), 0600);
   EXPECT_EQ(Mode(home_->File("docker")), 0700);
 

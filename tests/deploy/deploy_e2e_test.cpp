@@ -9,8 +9,10 @@
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "deploy/deploy_files.h"
+#include "support/registry_fixture.h"
 #include "support/registry_server.h"
 #include "support/test_images.h"
 
@@ -21,10 +23,9 @@ using signet::testing::ChildProcess;
 using signet::testing::CommandResult;
 using signet::testing::FreePort;
 using signet::testing::PushedImage;
-using signet::testing::PushRandomImage;
 using signet::testing::ReadFile;
+using signet::testing::RegistryFixture;
 using signet::testing::RegistryServer;
-using signet::testing::RepositoryOn;
 using signet::testing::RunCommand;
 using signet::testing::SignetBinary;
 using signet::testing::TempDir;
@@ -52,17 +53,15 @@ CommandResult RunSignScript(const std::vector<std::string>& env) {
 class DeployEndToEnd : public ::testing::Test {
  protected:
   void SetUp() override {
-    registry_ = RegistryServer::Start(RegistryServer::Mode::kPlainHttp);
-    client_ = signet::testing::ClientFor(*registry_);
+    registry_.emplace(RegistryServer::Mode::kPlainHttp);
     GenerateKeyPair(keys_);
   }
 
   PushedImage Push(const std::string& path, const std::string& tag) {
-    return PushRandomImage(*client_, RepositoryOn(*registry_, path), tag);
+    return registry_->PushUnsigned(path, tag);
   }
 
-  std::unique_ptr<RegistryServer> registry_;
-  std::unique_ptr<oci::RegistryClient> client_;
+  std::optional<RegistryFixture> registry_;
   TempDir keys_;
 };
 
@@ -166,7 +165,7 @@ TEST_F(DeployEndToEnd, ServeWithGenCertsAnswersATls13ClientTrustingOnlyTheCaBund
                 "    keys: [default]\n"
                 "registries:\n"
                 "  - host: " +
-                registry_->host() +
+                registry_->server().host() +
                 "\n"
                 "    insecure: true\n");
   ChildProcess serve({SignetBinary(), "serve", "--config", dir.File("config.yaml")}, {},

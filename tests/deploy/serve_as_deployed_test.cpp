@@ -31,10 +31,9 @@
 #include <thread>
 
 #include "deploy/deploy_files.h"
-#include "signet/cosign/sign.h"
 #include "signet/crypto/keys.h"
-#include "signet/oci/reference.h"
 #include "support/pki.h"
+#include "support/registry_fixture.h"
 #include "support/registry_server.h"
 #include "support/test_images.h"
 
@@ -46,8 +45,8 @@ using signet::testing::ChildProcess;
 using signet::testing::CommandResult;
 using signet::testing::FreePort;
 using signet::testing::HelmBinary;
-using signet::testing::PushRandomImage;
 using signet::testing::ReadFile;
+using signet::testing::RegistryFixture;
 using signet::testing::RegistryServer;
 using signet::testing::RunCommand;
 using signet::testing::SignetBinary;
@@ -156,19 +155,14 @@ TEST(ServeAsDeployed, TheRenderedDeploymentAnswersGatekeeper) {
 
   // A registry with a private CA and Basic auth, holding a signed and an
   // unsigned image.
-  auto registry = RegistryServer::Start(RegistryServer::Mode::kTlsBasicAuth);
-  auto client = signet::testing::ClientFor(*registry);
-  const auto signed_image =
-      PushRandomImage(*client, signet::testing::RepositoryOn(*registry, "team/app"), "signed");
-  const auto unsigned_image =
-      PushRandomImage(*client, signet::testing::RepositoryOn(*registry, "team/app"), "unsigned");
+  const RegistryFixture fixture(RegistryServer::Mode::kTlsBasicAuth);
+  const auto signed_image = fixture.PushUnsigned("team/app", "signed");
+  const auto unsigned_image = fixture.PushUnsigned("team/app", "unsigned");
   auto pair = crypto::GenerateKeyPair("serve-as-deployed");
   ASSERT_TRUE(pair.ok()) << pair.error().message();
   auto signer = crypto::LoadPrivateKey(pair->private_pem, "serve-as-deployed", "test key");
   ASSERT_TRUE(signer.ok()) << signer.error().message();
-  auto reference = oci::ImageReference::Parse(signed_image.TagReference());
-  ASSERT_TRUE(reference.ok());
-  ASSERT_TRUE(cosign::SignImage(*client, *reference, **signer, {}).ok());
+  fixture.Sign(signed_image, **signer);
 
   // The provider's certificates (section 3) and "Gatekeeper's" CA and client
   // certificate (what its gatekeeper-webhook-server-cert Secret holds).
@@ -191,7 +185,7 @@ TEST(ServeAsDeployed, TheRenderedDeploymentAnswersGatekeeper) {
   // with free ports for the HTTPS and health listeners.
   const int port = FreePort();
   const int health_port = FreePort();
-  const std::string host = registry->host();
+  const std::string host = fixture.server().host();
   const auto rendered = RunCommand({HelmBinary(),
                                     "template",
                                     "signet",
@@ -229,14 +223,14 @@ TEST(ServeAsDeployed, TheRenderedDeploymentAnswersGatekeeper) {
     if (doc["kind"].as<std::string>("") != "ConfigMap") continue;
     config_maps[doc["metadata"]["name"].as<std::string>()] = doc["data"].as<Files>();
   }
-  config_maps["registry-ca"] = {{"ca.crt", ReadFile(registry->ca_file())}};
+  config_maps["registry-ca"] = {{"ca.crt", ReadFile(fixture.server().ca_file())}};
   secrets["signet-tls"] = {{"tls.crt", ReadFile(dir.File("certs/tls.crt"))},
                            {"tls.key", ReadFile(dir.File("certs/tls.key"))},
                            {"ca.crt", ReadFile(dir.File("certs/ca.crt"))}};
   secrets["signet-keys"] = {{"cosign.pub", pair->public_pem}};
   secrets["gatekeeper-webhook-server-cert"] = {{"ca.crt", ReadFile(gatekeeper_ca.cert_file)}};
-  secrets["registry-secret"] = {{"username", registry->username()},
-                                {"password", registry->password()}};
+  secrets["registry-secret"] = {{"username", fixture.server().username()},
+                                {"password", fixture.server().password()}};
 
   // The pod's filesystem.
   const uid_t uid = pod["securityContext"]["runAsUser"].as<uid_t>(0);

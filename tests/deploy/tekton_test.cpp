@@ -12,8 +12,10 @@
 
 #include <cstdlib>
 #include <map>
+#include <optional>
 
 #include "deploy/deploy_files.h"
+#include "support/registry_fixture.h"
 #include "support/registry_server.h"
 #include "support/secret_volume.h"
 #include "support/test_images.h"
@@ -25,10 +27,9 @@ using signet::testing::CommandResult;
 using signet::testing::DockerRegistrySecretJson;
 using signet::testing::ProjectSecretVolume;
 using signet::testing::PushedImage;
-using signet::testing::PushRandomImage;
 using signet::testing::ReadFile;
+using signet::testing::RegistryFixture;
 using signet::testing::RegistryServer;
-using signet::testing::RepositoryOn;
 using signet::testing::RunCommand;
 using signet::testing::SignetBinary;
 using signet::testing::TempDir;
@@ -161,14 +162,11 @@ class TektonStepAsItsUser : public ::testing::Test {
     ASSERT_EQ(mkdir(work_.File("home").c_str(), 0777), 0);
     ASSERT_EQ(chmod(work_.File("home").c_str(), 0777), 0);
 
-    registry_ = RegistryServer::Start(RegistryServer::Mode::kTlsBasicAuth);
-    client_ = signet::testing::ClientFor(*registry_);
-    WriteFile(work_.File("registry-ca.crt"), ReadFile(registry_->ca_file()), 0644);
+    registry_.emplace(RegistryServer::Mode::kTlsBasicAuth);
+    WriteFile(work_.File("registry-ca.crt"), ReadFile(registry_->server().ca_file()), 0644);
   }
 
-  PushedImage Push(const std::string& tag) {
-    return PushRandomImage(*client_, RepositoryOn(*registry_, "team/app"), tag);
-  }
+  PushedImage Push(const std::string& tag) { return registry_->PushUnsigned("team/app", tag); }
 
   // The key Secret under work_/<name>, with `mode`; returns the mount path.
   std::string ProjectKey(const std::string& name, int mode) {
@@ -209,11 +207,12 @@ class TektonStepAsItsUser : public ::testing::Test {
   }
 
   CommandResult Verify(const PushedImage& image) {
-    return RunCommand({SignetBinary(), "verify", "--key", work_.File("cosign.pub"),
-                       "--registry-cacert", registry_->ca_file(), "--registry-username",
-                       registry_->username(), "--registry-password", registry_->password(), "-a",
-                       "build-id=run-7", "-a", "commit=c0ffee", image.DigestReference()},
-                      {"DOCKER_CONFIG", "REGISTRY_AUTH_FILE"});
+    return RunCommand(
+        {SignetBinary(), "verify", "--key", work_.File("cosign.pub"), "--registry-cacert",
+         registry_->server().ca_file(), "--registry-username", registry_->server().username(),
+         "--registry-password", registry_->server().password(), "-a", "build-id=run-7", "-a",
+         "commit=c0ffee", image.DigestReference()},
+        {"DOCKER_CONFIG", "REGISTRY_AUTH_FILE"});
   }
 
   TempDir work_;
@@ -223,8 +222,7 @@ class TektonStepAsItsUser : public ::testing::Test {
   int uid_ = -1;
   int gid_ = -1;
   int key_mode_ = -1;
-  std::unique_ptr<RegistryServer> registry_;
-  std::unique_ptr<oci::RegistryClient> client_;
+  std::optional<RegistryFixture> registry_;
 };
 
 TEST_F(TektonStepAsItsUser, DropsToTheStepUser) {
@@ -243,7 +241,8 @@ TEST_F(TektonStepAsItsUser, KeyModeOfTheTaskIsReadableWithoutFsGroup) {
   ProjectSecretVolume(
       docker,
       {{".dockerconfigjson",
-        DockerRegistrySecretJson(registry_->host(), registry_->username(), registry_->password())}},
+        DockerRegistrySecretJson(registry_->server().host(), registry_->server().username(),
+                                 registry_->server().password())}},
       0644);
 
   for (const int old_mode : {0400, 0440}) {
@@ -286,8 +285,9 @@ TEST_P(TektonStepCredentials, SignsWithTheWorkspaceSecret) {
   // kubectl writes --docker-server as given; signet normalises https://host.
   ProjectSecretVolume(
       docker,
-      {{GetParam(), DockerRegistrySecretJson("https://" + registry_->host(), registry_->username(),
-                                             registry_->password())}},
+      {{GetParam(),
+        DockerRegistrySecretJson("https://" + registry_->server().host(),
+                                 registry_->server().username(), registry_->server().password())}},
       mode);
   const auto image = Push("layout");
   const std::string results = ResultsDir("results");
@@ -295,7 +295,7 @@ TEST_P(TektonStepCredentials, SignsWithTheWorkspaceSecret) {
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   EXPECT_EQ(ReadFile(results + "/signed-ref"), image.DigestReference());
   EXPECT_EQ(result.err.find(kPassword), std::string::npos) << "password leaked to the log";
-  EXPECT_EQ(result.err.find(registry_->password()), std::string::npos)
+  EXPECT_EQ(result.err.find(registry_->server().password()), std::string::npos)
       << "registry password leaked";
   const auto verify = Verify(image);
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;

@@ -21,6 +21,7 @@
 #include "support/paths.h"
 #include "support/pki.h"
 #include "support/process.h"
+#include "support/prometheus_text.h"
 
 namespace signet {
 namespace {
@@ -101,10 +102,7 @@ class ConnectionFloodTest : public ::testing::Test {
 
   // A metric's value as the health listener's /metrics shows it; -1 when absent.
   double Metric(const std::string& name) const {
-    const std::string text = Health("/metrics").body;
-    const auto at = text.find("\n" + name + " ");
-    if (at == std::string::npos) return -1;
-    return std::stod(text.substr(at + name.size() + 2));
+    return signet::testing::FindMetricSample(Health("/metrics").body, name).value_or(-1);
   }
 
   // POSTs a ProviderRequest for one image (on a port where no registry

@@ -74,10 +74,14 @@ import json
 import os
 import re
 import socket
+import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from loopback_http import (  # noqa: E402
+    TLS_HANDSHAKE, LoopbackServer, QuietHandler, RequestLog, serve_until_stopped)
 
 MIB = 1024 * 1024
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -110,7 +114,7 @@ REFERRERS_FAULTS = {
 }
 
 args = None
-log_lock = threading.Lock()
+request_log = None  # RequestLog of --log
 state_lock = threading.Lock()
 seen = {}  # (listener, method, path) -> requests so far
 tokens = {}  # token -> (scope, serial number within the scope)
@@ -127,21 +131,15 @@ def is_signature_manifest(path):
     return "/manifests/" in path and re.search(r"/manifests/sha256-[0-9a-f]{64}\.sig$", path)
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
     listener = "plain"
-
-    def log_message(self, fmt, *a):
-        pass
 
     def handle(self):
         # A TLS ClientHello on this plain-HTTP port: hang up at once, as a
         # real plain-HTTP server's error reply would end the handshake.
-        try:
-            first = self.connection.recv(1, socket.MSG_PEEK)
-        except OSError:
-            return
-        if not first or first[0] == 0x16:
+        first = self.peek_first_byte()
+        if first is None or first == TLS_HANDSHAKE:
             return
         super().handle()
 
@@ -154,17 +152,7 @@ class Handler(BaseHTTPRequestHandler):
             "auth": self.headers.get("Authorization") is not None,
         }
         line.update(extra or {})
-        with log_lock, open(args.log, "a") as log:
-            log.write(json.dumps(line) + "\n")
-
-    def reply(self, status, body=b"", headers=None):
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        request_log.write(line)
 
     def upstream(self, path):
         conn = http.client.HTTPConnection(args.upstream, timeout=30)
@@ -188,9 +176,8 @@ class Handler(BaseHTTPRequestHandler):
             (args.user + ":" + args.password).encode()).decode()
         if self.headers.get("Authorization") == expected:
             return True
-        self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
-                   {"WWW-Authenticate": 'Basic realm="hostile"',
-                    "Content-Type": "application/json"})
+        self.reply_registry_error(401, "UNAUTHORIZED", "authentication required",
+                                  {"WWW-Authenticate": 'Basic realm="hostile"'})
         return False
 
     def token_challenge(self, scope, error=None):
@@ -199,8 +186,8 @@ class Handler(BaseHTTPRequestHandler):
             value += ',scope="%s"' % scope
         if error:
             value += ',error="%s"' % error
-        self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"token required"}]}',
-                   {"WWW-Authenticate": value, "Content-Type": "application/json"})
+        self.reply_registry_error(401, "UNAUTHORIZED", "token required",
+                                  {"WWW-Authenticate": value})
 
     def issue_token(self):
         query = dict(parse_qsl(urlsplit(self.path).query))
@@ -213,8 +200,7 @@ class Handler(BaseHTTPRequestHandler):
             token = "tok-%d-%s" % (serial, hashlib.sha256(
                 ("%s %d %f" % (scope, serial, time.time())).encode()).hexdigest()[:16])
             tokens[token] = (scope, serial)
-        return self.reply(200, json.dumps({"token": token, "expires_in": 300}).encode(),
-                          {"Content-Type": "application/json"})
+        return self.reply_json(200, {"token": token, "expires_in": 300})
 
     def check_token(self, fault, repo):
         scope = "repository:%s/%s:pull" % (fault, repo) if fault else ""
@@ -242,9 +228,7 @@ class Handler(BaseHTTPRequestHandler):
         if gate:
             return self.gate(gate.group(1))
         self.record()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        self.read_body()
         path = urlsplit(self.path).path
         if self.listener == "token" and path == "/token":
             return self.issue_token()
@@ -257,7 +241,7 @@ class Handler(BaseHTTPRequestHandler):
                 return None
             if self.listener == "token" and not self.check_token("", ""):
                 return None
-            return self.reply(200, b"{}", {"Content-Type": "application/json"})
+            return self.reply_json(200, {})
         referrers = re.match(r"^/v2/([^/]+)/(.+)/referrers/([^/]+)$", path)
         if referrers and referrers.group(1) in REFERRERS_FAULTS:
             return self.reply(200, REFERRERS_FAULTS[referrers.group(1)](),
@@ -267,10 +251,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(404, b'{"errors":[{"code":"NAME_UNKNOWN","message":"no route"}]}')
         fault, repo, kind, ref = match.groups()
         if self.listener == "basic" and fault == "foreignrealm":
-            return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"token"}]}', {
+            return self.reply_registry_error(401, "UNAUTHORIZED", "token", {
                 "WWW-Authenticate":
-                    'Bearer realm="http://localhost:%d/token",service="foreign"' % args.token,
-                "Content-Type": "application/json"})
+                    'Bearer realm="http://localhost:%d/token",service="foreign"' % args.token})
         if self.listener == "basic" and not self.check_basic():
             return None
         if self.listener == "token" and not self.check_token(fault, repo):
@@ -288,9 +271,7 @@ class Handler(BaseHTTPRequestHandler):
             in_flight = overlap_in_flight
         try:
             self.record({"in_flight": in_flight})
-            length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
+            self.read_body()
             time.sleep(OVERLAP_HOLD)
             path = urlsplit(self.path).path
             status, headers, body = self.upstream("/v2/" + path[len("/v2/overlap/"):])
@@ -334,14 +315,13 @@ class Handler(BaseHTTPRequestHandler):
             if odd:
                 retry_after = ("1" if fault == "ratelimit"
                                else email.utils.formatdate(time.time() + 2, usegmt=True))
-                return self.reply(429, b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}',
-                                  {"Retry-After": retry_after, "Content-Type": "application/json"})
+                return self.reply_registry_error(429, "TOOMANYREQUESTS", "slow down",
+                                                 {"Retry-After": retry_after})
         if fault == "ratelimitlong" and kind == "manifests":
-            return self.reply(429, b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}',
-                              {"Retry-After": "3600", "Content-Type": "application/json"})
+            return self.reply_registry_error(429, "TOOMANYREQUESTS", "slow down",
+                                             {"Retry-After": "3600"})
         if fault == "error500" and kind == "manifests":
-            return self.reply(500, b'{"errors":[{"code":"UNKNOWN","message":"internal error"}]}',
-                              {"Content-Type": "application/json"})
+            return self.reply_registry_error(500, "UNKNOWN", "internal error")
         if fault == "redirectloop" and kind == "blobs":
             return self.reply(307, b"", {"Location": self.path})
         if fault == "redirectother" and kind == "blobs" and self.command == "GET":
@@ -440,19 +420,11 @@ def hang_forever(port):
     while True:
         conn, peer = listener.accept()
         held.append(conn)  # never read, never answered, never closed
-        with log_lock, open(args.log, "a") as log:
-            log.write(json.dumps({"listener": "hang", "peer_port": peer[1]}) + "\n")
-
-
-def serve(port, listener):
-    handler = type("Handler_" + listener, (Handler,), {"listener": listener})
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+        request_log.write({"listener": "hang", "peer_port": peer[1]})
 
 
 def main():
-    global args
+    global args, request_log
     parser = argparse.ArgumentParser()
     parser.add_argument("--upstream", required=True)
     parser.add_argument("--log", required=True)
@@ -463,13 +435,16 @@ def main():
     parser.add_argument("--user", default="hostile-user")
     parser.add_argument("--password", default="hostile-password")
     args = parser.parse_args()
+    request_log = RequestLog(args.log)
+    servers = []
     for name in ("plain", "basic", "token"):
         if getattr(args, name):
-            serve(getattr(args, name), name)
+            handler = type("Handler_" + name, (Handler,), {"listener": name})
+            servers.append(LoopbackServer(getattr(args, name), handler))
+            servers[-1].announce("hostile-registry " + name)
     if args.hang:
         threading.Thread(target=hang_forever, args=(args.hang,), daemon=True).start()
-    while True:
-        time.sleep(3600)
+    serve_until_stopped(*servers)
 
 
 if __name__ == "__main__":

@@ -25,13 +25,13 @@
 #include <vector>
 
 #include "server/server_test_support.h"
-#include "signet/cosign/sign.h"
 #include "signet/crypto/encoding.h"
 #include "signet/crypto/keys.h"
 #include "signet/oci/admission.h"
 #include "signet/oci/registry_client.h"
 #include "support/paths.h"
 #include "support/process.h"
+#include "support/registry_fixture.h"
 #include "support/registry_server.h"
 #include "support/test_images.h"
 
@@ -43,6 +43,7 @@ using signet::testing::ChildProcess;
 using signet::testing::CommandResult;
 using signet::testing::HttpClient;
 using signet::testing::PushedImage;
+using signet::testing::RegistryFixture;
 using signet::testing::RegistryServer;
 using signet::testing::TempDir;
 using Clock = std::chrono::steady_clock;
@@ -211,20 +212,13 @@ class HostileRegistryTest : public ::testing::TestWithParam<Fault> {
   static void SetUpTestSuite() {
     shared_ = new Shared();
     Shared& s = *shared_;
-    s.upstream = RegistryServer::Start(RegistryServer::Mode::kPlainHttp);
-    auto client = signet::testing::ClientFor(*s.upstream);
     auto pair = crypto::GenerateKeyPair("hostile-password");
     ASSERT_TRUE(pair.ok()) << pair.error().message();
     signet::testing::WriteFile(s.dir.File("cosign.pub"), pair->public_pem);
     auto signer = crypto::LoadPrivateKey(pair->private_pem, "hostile-password", "hostile key");
     ASSERT_TRUE(signer.ok()) << signer.error().message();
     s.signer = std::move(signer).value();
-    s.image = signet::testing::PushRandomImage(
-        *client, signet::testing::RepositoryOn(*s.upstream, "hostile/app"), "v1");
-    auto reference = oci::ImageReference::Parse(s.image.TagReference());
-    ASSERT_TRUE(reference.ok());
-    auto signed_image = cosign::SignImage(*client, *reference, *s.signer, {});
-    ASSERT_TRUE(signed_image.ok()) << signed_image.error().message();
+    s.image = s.upstream.PushSigned("hostile/app", "v1", *s.signer);
 
     s.plain = signet::testing::FreePort();
     s.basic = signet::testing::FreePort();
@@ -232,7 +226,7 @@ class HostileRegistryTest : public ::testing::TestWithParam<Fault> {
     s.hang = signet::testing::FreePort();
     s.proxy = ChildProcess(
         {"python3", signet::testing::SourceDir() + "/tests/hostile/hostile_registry.py",
-         "--upstream", s.upstream->host(), "--log", s.dir.File("requests.log"), "--plain",
+         "--upstream", s.upstream.server().host(), "--log", s.dir.File("requests.log"), "--plain",
          std::to_string(s.plain), "--basic", std::to_string(s.basic), "--token",
          std::to_string(s.token), "--hang", std::to_string(s.hang), "--user", kUser, "--password",
          kPassword},
@@ -251,7 +245,7 @@ class HostileRegistryTest : public ::testing::TestWithParam<Fault> {
  protected:
   struct Shared {
     TempDir dir;
-    std::unique_ptr<RegistryServer> upstream;
+    RegistryFixture upstream{RegistryServer::Mode::kPlainHttp};
     std::unique_ptr<crypto::Signer> signer;
     PushedImage image;
     ChildProcess proxy;
@@ -366,9 +360,7 @@ class HostileReferrersTest : public HostileRegistryTest {
 };
 
 TEST_F(HostileReferrersTest, UnreadableReferrersListsFallBackToLegacyAndSayWhy) {
-  auto client = signet::testing::ClientFor(*shared_->upstream);
-  const auto unsigned_image = signet::testing::PushRandomImage(
-      *client, signet::testing::RepositoryOn(*shared_->upstream, "hostile/unsigned"), "v1");
+  const auto unsigned_image = shared_->upstream.PushUnsigned("hostile/unsigned", "v1");
   for (const std::string fault : {"refgarbage", "refhuge", "refmany", "refdeep"}) {
     SCOPED_TRACE(fault);
     const std::size_t mark = Mark();
@@ -603,18 +595,11 @@ class HostileParallelTest : public HostileRegistryTest {
   // Pushes and signs `count` distinct images upstream; returns each one's
   // key as seen through the overlap fault, pinned by digest.
   static std::vector<std::pair<std::string, std::string>> PushSignedImages(int count) {
-    auto client = signet::testing::ClientFor(*shared_->upstream);
     std::vector<std::pair<std::string, std::string>> keys;
     for (int i = 0; i < count; ++i) {
       std::string tag = "t";  // appended: `"t" + std::to_string(i)` trips GCC 12's -Wrestrict
       tag += std::to_string(i);
-      const PushedImage image = signet::testing::PushRandomImage(
-          *client, signet::testing::RepositoryOn(*shared_->upstream, "hostile/many"), tag);
-      auto reference = oci::ImageReference::Parse(image.TagReference());
-      EXPECT_TRUE(reference.ok());
-      if (!reference.ok()) break;
-      auto signed_image = cosign::SignImage(*client, *reference, *shared_->signer, {});
-      EXPECT_TRUE(signed_image.ok()) << signed_image.error().message();
+      const PushedImage image = shared_->upstream.PushSigned("hostile/many", tag, *shared_->signer);
       keys.emplace_back("127.0.0.1:" + std::to_string(shared_->plain) + "/overlap/" +
                             image.repository.path + "@" + image.digest,
                         image.digest);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "signet/crypto/keys.h"
 #include "support/paths.h"
 #include "support/process.h"
+#include "support/registry_fixture.h"
 #include "support/registry_server.h"
 #include "support/test_images.h"
 
@@ -34,8 +36,7 @@ class ImageInteropTest : public ::testing::Test {
   }
 
   void StartRegistry(RegistryServer::Mode mode = RegistryServer::Mode::kPlainHttp) {
-    server_ = RegistryServer::Start(mode);
-    client_ = ClientFor(*server_);
+    registry_.emplace(mode);
   }
 
   std::vector<std::string> Env(const std::vector<std::string>& extra = {}) const {
@@ -53,9 +54,10 @@ class ImageInteropTest : public ::testing::Test {
 
   // Registry flags both tools understand.
   std::vector<std::string> RegistryFlags() const {
-    if (!server_->tls()) return {"--allow-insecure-registry"};
-    return {"--registry-cacert", server_->ca_file(),    "--registry-username",
-            server_->username(), "--registry-password", server_->password()};
+    if (!registry_->server().tls()) return {"--allow-insecure-registry"};
+    return {"--registry-cacert",   registry_->server().ca_file(),
+            "--registry-username", registry_->server().username(),
+            "--registry-password", registry_->server().password()};
   }
 
   CommandResult Cosign(std::vector<std::string> args, const std::vector<std::string>& env = {}) {
@@ -65,10 +67,10 @@ class ImageInteropTest : public ::testing::Test {
     argv.insert(argv.end() - 1, flags.begin(), flags.end());
     if (args[0] == "sign") {
       argv.insert(argv.end() - 1, {"--tlog-upload=false", "-y"});
-      if (!server_->tls()) argv.insert(argv.end() - 1, "--allow-http-registry");
+      if (!registry_->server().tls()) argv.insert(argv.end() - 1, "--allow-http-registry");
     } else if (args[0] == "verify") {
       argv.insert(argv.end() - 1, "--insecure-ignore-tlog=true");
-      if (!server_->tls()) argv.insert(argv.end() - 1, "--allow-http-registry");
+      if (!registry_->server().tls()) argv.insert(argv.end() - 1, "--allow-http-registry");
     }
     return RunCommand(argv, Env(env));
   }
@@ -90,7 +92,7 @@ class ImageInteropTest : public ::testing::Test {
   cosign::SignatureManifest Signatures(const oci::Repository& repo, const std::string& digest) {
     std::string tag = digest;
     tag[6] = '-';
-    auto manifest = client_->GetManifest(repo, tag + ".sig");
+    auto manifest = registry_->client().GetManifest(repo, tag + ".sig");
     EXPECT_TRUE(manifest.ok()) << manifest.error().message();
     if (!manifest.ok()) return {};
     auto parsed = cosign::ParseSignatureManifest(manifest->bytes, 1000);
@@ -99,8 +101,7 @@ class ImageInteropTest : public ::testing::Test {
   }
 
   std::unique_ptr<TempDir> home_;
-  std::unique_ptr<RegistryServer> server_;
-  std::unique_ptr<oci::RegistryClient> client_;
+  std::optional<RegistryFixture> registry_;
 };
 
 #define EXPECT_EXIT_CODE(result, code)                                 \
@@ -110,7 +111,7 @@ class ImageInteropTest : public ::testing::Test {
 
 TEST_F(ImageInteropTest, SignetSignsCosignVerifies) {
   StartRegistry();
-  const auto image = PushRandomImage(*client_, RepositoryOn(*server_, "interop/a"), "v1");
+  const auto image = registry_->PushUnsigned("interop/a", "v1");
   auto sign = Signet({"sign", "--key", Key("signet.key"), image.DigestReference()});
   EXPECT_EXIT_CODE(sign, 0);
   EXPECT_NE(sign.err.find(image.digest), std::string::npos);
@@ -123,7 +124,7 @@ TEST_F(ImageInteropTest, SignetSignsCosignVerifies) {
 
 TEST_F(ImageInteropTest, CosignSignsSignetVerifiesWithIdenticalOutput) {
   StartRegistry();
-  const auto image = PushRandomImage(*client_, RepositoryOn(*server_, "interop/b"), "v1");
+  const auto image = registry_->PushUnsigned("interop/b", "v1");
   EXPECT_EXIT_CODE(Cosign({"sign", "--key", Key("cosign.key"), image.DigestReference()}), 0);
   auto ours = Signet({"verify", "--key", Key("cosign.pub"), image.TagReference()});
   EXPECT_EXIT_CODE(ours, 0);
@@ -137,8 +138,8 @@ TEST_F(ImageInteropTest, CosignSignsSignetVerifiesWithIdenticalOutput) {
 
 TEST_F(ImageInteropTest, BothToolsSignTheSameImage) {
   StartRegistry();
-  const oci::Repository repo = RepositoryOn(*server_, "interop/both");
-  const auto image = PushRandomImage(*client_, repo, "v1");
+  const oci::Repository repo = registry_->Repository("interop/both");
+  const auto image = registry_->PushUnsigned(repo.path, "v1");
   EXPECT_EXIT_CODE(Cosign({"sign", "--key", Key("cosign.key"), image.DigestReference()}), 0);
   const auto after_cosign = Signatures(repo, image.digest);
   ASSERT_EQ(after_cosign.layers.size(), 1u);
@@ -159,8 +160,8 @@ TEST_F(ImageInteropTest, BothToolsSignTheSameImage) {
 
 TEST_F(ImageInteropTest, AnnotationsRoundTripBothWays) {
   StartRegistry();
-  const oci::Repository repo = RepositoryOn(*server_, "interop/annotations");
-  const auto first = PushRandomImage(*client_, repo, "one");
+  const oci::Repository repo = registry_->Repository("interop/annotations");
+  const auto first = registry_->PushUnsigned(repo.path, "one");
   EXPECT_EXIT_CODE(Signet({"sign", "--key", Key("signet.key"), "-a", "env=prod", "-a", "note=x<y>&",
                            first.DigestReference()}),
                    0);
@@ -178,7 +179,7 @@ TEST_F(ImageInteropTest, AnnotationsRoundTripBothWays) {
   ASSERT_EQ(layers.size(), 2u);
   EXPECT_EQ(layers[0].digest, layers[1].digest);
 
-  const auto second = PushRandomImage(*client_, repo, "two");
+  const auto second = registry_->PushUnsigned(repo.path, "two");
   EXPECT_EXIT_CODE(
       Cosign({"sign", "--key", Key("cosign.key"), "-a", "team=blue", second.DigestReference()}), 0);
   EXPECT_EXIT_CODE(
@@ -191,15 +192,15 @@ TEST_F(ImageInteropTest, AnnotationsRoundTripBothWays) {
 
 TEST_F(ImageInteropTest, RecursiveSigningOfATwoPlatformIndex) {
   StartRegistry();
-  const oci::Repository repo = RepositoryOn(*server_, "interop/multi");
-  const auto ours = PushTwoPlatformIndex(*client_, repo, "ours");
+  const oci::Repository repo = registry_->Repository("interop/multi");
+  const auto ours = PushTwoPlatformIndex(registry_->client(), repo, "ours");
   EXPECT_EXIT_CODE(
       Signet({"sign", "--key", Key("signet.key"), "--recursive", ours.DigestReference()}), 0);
   EXPECT_EXIT_CODE(Cosign({"verify", "--key", Key("signet.pub"), ours.DigestReference()}), 0);
   for (const auto& child : ours.children) {
     EXPECT_EXIT_CODE(Cosign({"verify", "--key", Key("signet.pub"), child.DigestReference()}), 0);
   }
-  const auto theirs = PushTwoPlatformIndex(*client_, repo, "theirs");
+  const auto theirs = PushTwoPlatformIndex(registry_->client(), repo, "theirs");
   EXPECT_EXIT_CODE(
       Cosign({"sign", "--key", Key("cosign.key"), "--recursive", theirs.DigestReference()}), 0);
   EXPECT_EXIT_CODE(Signet({"verify", "--key", Key("cosign.pub"), theirs.DigestReference()}), 0);
@@ -210,9 +211,9 @@ TEST_F(ImageInteropTest, RecursiveSigningOfATwoPlatformIndex) {
 
 TEST_F(ImageInteropTest, CosignRepositoryMovesSignaturesForBothTools) {
   StartRegistry();
-  const oci::Repository repo = RepositoryOn(*server_, "interop/app");
-  const std::string env = "COSIGN_REPOSITORY=" + RepositoryOn(*server_, "interop/sigs").Name();
-  const auto image = PushRandomImage(*client_, repo, "v1");
+  const oci::Repository repo = registry_->Repository("interop/app");
+  const std::string env = "COSIGN_REPOSITORY=" + registry_->Repository("interop/sigs").Name();
+  const auto image = registry_->PushUnsigned(repo.path, "v1");
   EXPECT_EXIT_CODE(Signet({"sign", "--key", Key("signet.key"), image.DigestReference()}, {env}), 0);
   EXPECT_EXIT_CODE(Cosign({"verify", "--key", Key("signet.pub"), image.DigestReference()}, {env}),
                    0);
@@ -221,7 +222,7 @@ TEST_F(ImageInteropTest, CosignRepositoryMovesSignaturesForBothTools) {
   EXPECT_EXIT_CODE(where, 0);
   EXPECT_EQ(where.out, Cosign({"triangulate", image.DigestReference()}, {env}).out);
 
-  const auto other = PushRandomImage(*client_, repo, "v2");
+  const auto other = registry_->PushUnsigned(repo.path, "v2");
   EXPECT_EXIT_CODE(Cosign({"sign", "--key", Key("cosign.key"), other.DigestReference()}, {env}), 0);
   EXPECT_EXIT_CODE(Signet({"verify", "--key", Key("cosign.pub"), other.DigestReference()}, {env}),
                    0);
@@ -230,20 +231,20 @@ TEST_F(ImageInteropTest, CosignRepositoryMovesSignaturesForBothTools) {
 
 TEST_F(ImageInteropTest, TlsBasicAuthRegistryRoundTrip) {
   StartRegistry(RegistryServer::Mode::kTlsBasicAuth);
-  const oci::Repository repo = RepositoryOn(*server_, "secure/app");
-  const auto image = PushRandomImage(*client_, repo, "v1");
+  const oci::Repository repo = registry_->Repository("secure/app");
+  const auto image = registry_->PushUnsigned(repo.path, "v1");
   EXPECT_EXIT_CODE(Signet({"sign", "--key", Key("signet.key"), image.TagReference()}), 0);
   EXPECT_EXIT_CODE(Cosign({"verify", "--key", Key("signet.pub"), image.TagReference()}), 0);
-  const auto other = PushRandomImage(*client_, repo, "v2");
+  const auto other = registry_->PushUnsigned(repo.path, "v2");
   EXPECT_EXIT_CODE(Cosign({"sign", "--key", Key("cosign.key"), other.DigestReference()}), 0);
   EXPECT_EXIT_CODE(Signet({"verify", "--key", Key("cosign.pub"), other.TagReference()}), 0);
 
   // Wrong credentials fail, and not with a signature verdict.
-  auto wrong =
-      RunCommand({SignetBinary(), "verify", "--key", Key("cosign.pub"), "--registry-cacert",
-                  server_->ca_file(), "--registry-username", server_->username(),
-                  "--registry-password", "wrong-password", other.TagReference()},
-                 Env());
+  auto wrong = RunCommand(
+      {SignetBinary(), "verify", "--key", Key("cosign.pub"), "--registry-cacert",
+       registry_->server().ca_file(), "--registry-username", registry_->server().username(),
+       "--registry-password", "wrong-password", other.TagReference()},
+      Env());
   EXPECT_EXIT_CODE(wrong, 1);
   EXPECT_EQ(wrong.err.find("wrong-password"), std::string::npos);
 }
@@ -254,7 +255,7 @@ TEST_F(ImageInteropTest, TlsBasicAuthRegistryRoundTrip) {
 // is never tried over plain HTTP, and the TLS failure says what to do.
 TEST_F(ImageInteropTest, PlainHttpLoopbackRegistryNeedsNoFlagAndOtherHostsAreNotDowngraded) {
   StartRegistry(RegistryServer::Mode::kPlainHttp);
-  const auto image = PushRandomImage(*client_, RepositoryOn(*server_, "scheme/app"), "v1");
+  const auto image = registry_->PushUnsigned("scheme/app", "v1");
   const auto bare = [&](std::vector<std::string> args) {
     std::vector<std::string> argv = {SignetBinary()};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -264,28 +265,30 @@ TEST_F(ImageInteropTest, PlainHttpLoopbackRegistryNeedsNoFlagAndOtherHostsAreNot
                          image.DigestReference()}),
                    0);
   EXPECT_EXIT_CODE(bare({"verify", "--key", Key("signet.pub"), image.TagReference()}), 0);
-  const std::string by_name = "localhost:" + std::to_string(server_->port()) + "/scheme/app:v1";
+  const std::string by_name =
+      "localhost:" + std::to_string(registry_->server().port()) + "/scheme/app:v1";
   EXPECT_EXIT_CODE(bare({"verify", "--key", Key("signet.pub"), by_name}), 0);
 
   const std::string other_host =
-      "signet-test.localhost:" + std::to_string(server_->port()) + "/scheme/other@" + image.digest;
-  const int before = server_->CountRequests("HEAD", "/v2/scheme/other/");
+      "signet-test.localhost:" + std::to_string(registry_->server().port()) + "/scheme/other@" +
+      image.digest;
+  const int before = registry_->server().CountRequests("HEAD", "/v2/scheme/other/");
   auto refused = bare({"sign", "--key", Key("signet.key"), other_host});
   EXPECT_NE(refused.exit_code, 0) << refused.err;
   EXPECT_NE(refused.err.find("does not seem to speak TLS"), std::string::npos) << refused.err;
   EXPECT_NE(refused.err.find("--allow-insecure-registry"), std::string::npos) << refused.err;
-  EXPECT_EQ(server_->CountRequests("HEAD", "/v2/scheme/other/"), before);
+  EXPECT_EQ(registry_->server().CountRequests("HEAD", "/v2/scheme/other/"), before);
   // Positive control: with the flag the same name reaches the registry.
   auto allowed =
       bare({"sign", "--key", Key("signet.key"), "--allow-insecure-registry", other_host});
   EXPECT_NE(allowed.err.find("not found"), std::string::npos) << allowed.err;
-  EXPECT_GT(server_->CountRequests("HEAD", "/v2/scheme/other/"), before);
+  EXPECT_GT(registry_->server().CountRequests("HEAD", "/v2/scheme/other/"), before);
 }
 
 TEST_F(ImageInteropTest, TokenAuthRegistryRoundTrip) {
   StartRegistry(RegistryServer::Mode::kTokenAuth);
-  const oci::Repository repo = RepositoryOn(*server_, "token/app");
-  const auto image = PushRandomImage(*client_, repo, "v1");
+  const oci::Repository repo = registry_->Repository("token/app");
+  const auto image = registry_->PushUnsigned(repo.path, "v1");
   EXPECT_EXIT_CODE(Signet({"sign", "--key", Key("signet.key"), image.DigestReference()}), 0);
   EXPECT_EXIT_CODE(Cosign({"verify", "--key", Key("signet.pub"), image.DigestReference()}), 0);
   EXPECT_EXIT_CODE(Cosign({"sign", "--key", Key("cosign.key"), image.DigestReference()}), 0);
@@ -294,8 +297,8 @@ TEST_F(ImageInteropTest, TokenAuthRegistryRoundTrip) {
 
 TEST_F(ImageInteropTest, CliExitCodesForFailures) {
   StartRegistry();
-  const oci::Repository repo = RepositoryOn(*server_, "interop/fail");
-  const auto image = PushRandomImage(*client_, repo, "v1");
+  const oci::Repository repo = registry_->Repository("interop/fail");
+  const auto image = registry_->PushUnsigned(repo.path, "v1");
   // Unsigned: 10, like cosign.
   EXPECT_EXIT_CODE(Signet({"verify", "--key", Key("signet.pub"), image.TagReference()}), 10);
   EXPECT_EXIT_CODE(Cosign({"verify", "--key", Key("signet.pub"), image.TagReference()}), 10);
@@ -309,12 +312,12 @@ TEST_F(ImageInteropTest, CliExitCodesForFailures) {
 
 TEST_F(ImageInteropTest, CorruptedSignatureBlobInStorageIsRejected) {
   StartRegistry();
-  const oci::Repository repo = RepositoryOn(*server_, "interop/corrupt");
-  const auto image = PushRandomImage(*client_, repo, "v1");
+  const oci::Repository repo = registry_->Repository("interop/corrupt");
+  const auto image = registry_->PushUnsigned(repo.path, "v1");
   EXPECT_EXIT_CODE(Signet({"sign", "--key", Key("signet.key"), image.DigestReference()}), 0);
   const auto layers = Signatures(repo, image.digest).layers;
   ASSERT_EQ(layers.size(), 1u);
-  const std::string path = server_->BlobPath(layers[0].digest);
+  const std::string path = registry_->server().BlobPath(layers[0].digest);
   std::string bytes = ReadFile(path);
   ASSERT_FALSE(bytes.empty());
   bytes[bytes.size() / 2] ^= 0x20;
@@ -326,9 +329,9 @@ TEST_F(ImageInteropTest, CorruptedSignatureBlobInStorageIsRejected) {
 
 TEST_F(ImageInteropTest, RegistryDownFails) {
   StartRegistry();
-  const auto image = PushRandomImage(*client_, RepositoryOn(*server_, "interop/down"), "v1");
+  const auto image = registry_->PushUnsigned("interop/down", "v1");
   EXPECT_EXIT_CODE(Signet({"sign", "--key", Key("signet.key"), image.DigestReference()}), 0);
-  server_->Stop();
+  registry_->server().Stop();
   auto result = Signet({"verify", "--key", Key("signet.pub"), image.DigestReference()});
   EXPECT_EXIT_CODE(result, 1);
   EXPECT_TRUE(result.out.empty());

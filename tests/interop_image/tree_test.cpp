@@ -20,6 +20,7 @@
 #include "support/paths.h"
 #include "support/process.h"
 #include "support/referrers_registry_server.h"
+#include "support/registry_fixture.h"
 #include "support/registry_server.h"
 #include "support/test_images.h"
 
@@ -389,8 +390,8 @@ INSTANTIATE_TEST_SUITE_P(Registries, TreeTest, ::testing::Values(false, true),
 // shown as B's and fails the listing (exit 1) with the reason, while B's own
 // referrer is still listed. Positive control: A's own listing.
 TEST(TreeFallbackTest, AReferrerOfAnotherImageInTheFallbackTagIsAnError) {
-  auto server = RegistryServer::Start(RegistryServer::Mode::kPlainHttp);
-  auto client = ClientFor(*server);
+  const RegistryFixture registry(RegistryServer::Mode::kPlainHttp);
+  oci::RegistryClient& client = registry.client();
   TempDir dir;
   const std::vector<std::string> env = {"HOME=" + dir.File("home"), "COSIGN_PASSWORD=pw",
                                         "TUF_ROOT=" + dir.File("home/tuf"), "COSIGN_REPOSITORY"};
@@ -399,8 +400,8 @@ TEST(TreeFallbackTest, AReferrerOfAnotherImageInTheFallbackTagIsAnError) {
                  env)
           .exit_code,
       0);
-  const auto a = PushRandomImage(*client, RepositoryOn(*server, "tree/app"), "a");
-  const auto b = PushRandomImage(*client, RepositoryOn(*server, "tree/app"), "b");
+  const auto a = registry.PushUnsigned("tree/app", "a");
+  const auto b = registry.PushUnsigned("tree/app", "b");
   for (const auto* image : {&a, &b}) {
     auto sign = RunCommand(
         {CosignV3Binary(), "sign", "--key", dir.File("cosign.key"), "--use-signing-config=false",
@@ -408,10 +409,10 @@ TEST(TreeFallbackTest, AReferrerOfAnotherImageInTheFallbackTagIsAnError) {
         env);
     ASSERT_EQ(sign.exit_code, 0) << sign.err;
   }
-  auto of_a = client->ReadReferrersTag(a.repository, a.digest, std::nullopt);
+  auto of_a = client.ReadReferrersTag(a.repository, a.digest, std::nullopt);
   ASSERT_TRUE(of_a.ok()) << of_a.error().message();
   ASSERT_EQ(of_a->index.manifests.size(), 1u);
-  auto of_b = client->ReadReferrersTag(b.repository, b.digest, std::nullopt);
+  auto of_b = client.ReadReferrersTag(b.repository, b.digest, std::nullopt);
   ASSERT_TRUE(of_b.ok()) << of_b.error().message();
   ASSERT_EQ(of_b->index.manifests.size(), 1u);
   const std::string a_referrer = of_a->index.manifests[0].digest;
@@ -427,8 +428,8 @@ TEST(TreeFallbackTest, AReferrerOfAnotherImageInTheFallbackTagIsAnError) {
   nlohmann::json index = nlohmann::json::parse(of_b->manifest.bytes);
   index["manifests"].push_back(nlohmann::json::parse(of_a->manifest.bytes)["manifests"][0]);
   ASSERT_TRUE(client
-                  ->PutManifest(b.repository, "sha256-" + b.digest.substr(7),
-                                "application/vnd.oci.image.index.v1+json", index.dump())
+                  .PutManifest(b.repository, "sha256-" + b.digest.substr(7),
+                               "application/vnd.oci.image.index.v1+json", index.dump())
                   .ok());
   auto tree = RunCommand({SignetBinary(), "tree", b.DigestReference()}, env);
   EXPECT_EXIT_CODE(tree, 1);

@@ -12,15 +12,18 @@ usage: scripted_registry.py PORT LOG
 import base64
 import hashlib
 import json
+import os
 import re
-import socket
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from loopback_http import (  # noqa: E402
+    TLS_HANDSHAKE, LoopbackServer, QuietHandler, RequestLog, serve_until_stopped)
+
 PORT = int(sys.argv[1])
-LOG = sys.argv[2]
+LOG = RequestLog(sys.argv[2])
 MANIFEST = json.dumps({
     "schemaVersion": 2,
     "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -102,23 +105,17 @@ def bump(name):
         return counters[name]
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
 
     def handle(self):
         # A TLS ClientHello on this plain-HTTP port: answer as Go's HTTP
         # servers do (a plain-text 400), which clients read as a peer that
         # does not speak TLS, instead of waiting for a request line.
-        try:
-            first = self.connection.recv(1, socket.MSG_PEEK)
-        except OSError:
+        first = self.peek_first_byte()
+        if first is None:
             return
-        if not first:
-            return
-        if first[0] == 0x16:
+        if first == TLS_HANDSHAKE:
             try:
                 self.connection.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP "
                                         b"request to an HTTPS server.\n")
@@ -128,23 +125,13 @@ class Handler(BaseHTTPRequestHandler):
         super().handle()
 
     def record(self):
-        with lock, open(LOG, "a") as log:
-            log.write(json.dumps({
-                "method": self.command,
-                "path": self.path,
-                "host": self.headers.get("Host", ""),
-                "auth": self.headers.get("Authorization") is not None,
-                "peer_port": self.client_address[1],
-            }) + "\n")
-
-    def reply(self, status, body=b"", headers=None):
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        LOG.write({
+            "method": self.command,
+            "path": self.path,
+            "host": self.headers.get("Host", ""),
+            "auth": self.headers.get("Authorization") is not None,
+            "peer_port": self.client_address[1],
+        })
 
     def manifest(self, digest=MANIFEST_DIGEST):
         self.reply(200, MANIFEST, {
@@ -158,8 +145,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def handle_any(self):
         self.record()
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode() if length else ""
+        body = self.read_body().decode()
         path = self.path
         oauth = re.fullmatch(r"/v2/(oauth[a-z0-9-]*)/manifests/v1", path)
         if oauth:
@@ -289,4 +275,6 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_POST = do_PUT = handle_any
 
 
-ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
+server = LoopbackServer(PORT, Handler)
+server.announce("scripted-registry")
+serve_until_stopped(server)

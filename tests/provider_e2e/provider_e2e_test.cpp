@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -30,7 +31,9 @@
 #include "support/paths.h"
 #include "support/pki.h"
 #include "support/process.h"
+#include "support/prometheus_text.h"
 #include "support/redis_server.h"
+#include "support/registry_fixture.h"
 #include "support/registry_server.h"
 #include "support/test_images.h"
 
@@ -45,7 +48,10 @@ using signet::testing::ClientTls;
 using signet::testing::Eventually;
 using signet::testing::HttpClient;
 using signet::testing::LeafSpec;
+using signet::testing::MetricSum;
+using signet::testing::MetricValue;
 using signet::testing::PushedImage;
+using signet::testing::RegistryFixture;
 using signet::testing::RegistryServer;
 using signet::testing::TempDir;
 using signet::testing::TestPki;
@@ -58,33 +64,6 @@ std::string ProviderRequestBody(
   return json{
       {"apiVersion", api_version}, {"kind", "ProviderRequest"}, {"request", {{"keys", keys}}}}
       .dump();
-}
-
-// The value of one sample ("name{labels}") in Prometheus text, 0 if absent.
-double MetricValue(const std::string& text, const std::string& sample) {
-  std::size_t pos = 0;
-  while ((pos = text.find(sample + " ", pos)) != std::string::npos) {
-    if (pos == 0 || text[pos - 1] == '\n') return std::stod(text.substr(pos + sample.size() + 1));
-    pos += sample.size();
-  }
-  return 0.0;
-}
-
-// Sum of every sample of metric family `name`.
-double MetricSum(const std::string& text, const std::string& name) {
-  double sum = 0;
-  std::size_t pos = 0;
-  while ((pos = text.find(name, pos)) != std::string::npos) {
-    const bool line_start = pos == 0 || text[pos - 1] == '\n';
-    const std::size_t end = text.find('\n', pos);
-    const std::string line = text.substr(pos, end - pos);
-    pos += name.size();
-    if (!line_start) continue;
-    const char next = line.size() > name.size() ? line[name.size()] : '\0';
-    if (next != '{' && next != ' ') continue;
-    sum += std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return sum;
 }
 
 // Field `field` of item `index` of a ProviderResponse, "" when the item has
@@ -161,8 +140,6 @@ class ProviderE2ETest : public ::testing::Test {
   static void SetUpTestSuite() {
     shared_ = new Shared();
     Shared& s = *shared_;
-    s.registry = RegistryServer::Start(RegistryServer::Mode::kTlsBasicAuth);
-    s.client = signet::testing::ClientFor(*s.registry);
     s.pki = std::make_unique<TestPki>(s.dir.path());
     s.ca = s.pki->CreateCa("ca", "signet provider test CA");
     s.server_cert = s.pki->IssueLoopbackServer(s.ca, "server");
@@ -181,9 +158,7 @@ class ProviderE2ETest : public ::testing::Test {
     ASSERT_TRUE(signer.ok()) << signer.error().message();
     s.signer = std::move(signer).value();
 
-    signet::testing::WriteFile(s.dir.File("registry-secret/username"), s.registry->username());
-    signet::testing::WriteFile(s.dir.File("registry-secret/password"),
-                               s.registry->password() + "\n", 0600);
+    s.registry.WriteCredentials(s.dir.File("registry-secret"), "\n");
 
     s.signed_image = PushSigned("e2e/signed", "v1");
     s.unsigned_image = PushUnsigned("e2e/unsigned", "v1");
@@ -195,17 +170,11 @@ class ProviderE2ETest : public ::testing::Test {
   }
 
   static PushedImage PushUnsigned(const std::string& path, const std::string& tag) {
-    return signet::testing::PushRandomImage(
-        *shared_->client, signet::testing::RepositoryOn(*shared_->registry, path), tag);
+    return shared_->registry.PushUnsigned(path, tag);
   }
 
   static PushedImage PushSigned(const std::string& path, const std::string& tag) {
-    PushedImage image = PushUnsigned(path, tag);
-    auto reference = oci::ImageReference::Parse(image.TagReference());
-    EXPECT_TRUE(reference.ok());
-    auto signed_result = cosign::SignImage(*shared_->client, *reference, *shared_->signer, {});
-    EXPECT_TRUE(signed_result.ok()) << signed_result.error().message();
-    return image;
+    return shared_->registry.PushSigned(path, tag, *shared_->signer);
   }
 
   // Flags that point the provider at the shared registry, key and (unless
@@ -223,9 +192,9 @@ class ProviderE2ETest : public ::testing::Test {
             "--registry-secret-dir",
             s.dir.File("registry-secret"),
             "--registry-secret-host",
-            s.registry->host(),
+            s.registry.server().host(),
             "--registry-cacert",
-            s.registry->ca_file()};
+            s.registry.server().ca_file()};
   }
 
   std::unique_ptr<ProviderProcess> Start(std::vector<std::string> extra = {},
@@ -275,8 +244,7 @@ class ProviderE2ETest : public ::testing::Test {
 
   struct Shared {
     TempDir dir;
-    std::unique_ptr<RegistryServer> registry;
-    std::unique_ptr<oci::RegistryClient> client;
+    RegistryFixture registry{RegistryServer::Mode::kTlsBasicAuth};
     std::unique_ptr<TestPki> pki;
     CertFiles ca, server_cert, gatekeeper_cert, other_client_cert;
     std::unique_ptr<crypto::Signer> signer;
@@ -312,7 +280,7 @@ TEST_F(ProviderE2ETest, MixedSignedAndUnsignedGivePerKeyResultsInOrderForBothApi
   auto provider = Start();
   const std::string good = shared_->signed_image.TagReference();
   const std::string bad = shared_->unsigned_image.TagReference();
-  const std::string missing = shared_->registry->host() + "/e2e/missing:v1";
+  const std::string missing = shared_->registry.server().host() + "/e2e/missing:v1";
   for (const std::string api :
        {"externaldata.gatekeeper.sh/v1beta1", "externaldata.gatekeeper.sh/v1alpha1"}) {
     json answer =
@@ -331,7 +299,7 @@ TEST_F(ProviderE2ETest, MixedSignedAndUnsignedGivePerKeyResultsInOrderForBothApi
     EXPECT_FALSE(answer["response"].contains("systemError"));
   }
   EXPECT_NE(provider->log().find("\"request_id\""), std::string::npos);
-  EXPECT_EQ(provider->log().find(shared_->registry->password()), std::string::npos);
+  EXPECT_EQ(provider->log().find(shared_->registry.server().password()), std::string::npos);
 }
 
 TEST_F(ProviderE2ETest, RotatedKeyNeverAnswersFromResultsOfTheOldKey) {
@@ -399,7 +367,7 @@ TEST_F(ProviderE2ETest, RemovedKeyFileRevokesTheKeyAndReadinessSaysWhy) {
 // (key b). An image in prod signed only by key b was accepted when its
 // registry host was spelled numerically ("127.1" for "127.0.0.1").
 TEST_F(ProviderE2ETest, HostSpellingsDoNotFallThroughToTheCatchAllPolicy) {
-  const std::string registry = shared_->registry->host();  // 127.0.0.1:PORT
+  const std::string registry = shared_->registry.server().host();  // 127.0.0.1:PORT
   ASSERT_EQ(registry.rfind("127.0.0.1:", 0), 0u) << registry;
   const std::string port = registry.substr(registry.find(':') + 1);
   auto key_b = crypto::GenerateKeyPair("b-password");
@@ -410,7 +378,7 @@ TEST_F(ProviderE2ETest, HostSpellingsDoNotFallThroughToTheCatchAllPolicy) {
   const PushedImage by_b = PushUnsigned("e2e/prod/by-b", "v1");
   auto by_b_reference = oci::ImageReference::Parse(by_b.TagReference());
   ASSERT_TRUE(by_b_reference.ok());
-  ASSERT_TRUE(cosign::SignImage(*shared_->client, *by_b_reference, **signer_b, {}).ok());
+  ASSERT_TRUE(cosign::SignImage(shared_->registry.client(), *by_b_reference, **signer_b, {}).ok());
   const PushedImage by_a = PushSigned("e2e/prod/by-a", "v1");
 
   signet::testing::WriteFile(dir_.File("policy.yaml"),
@@ -452,7 +420,7 @@ TEST_F(ProviderE2ETest, HostSpellingsDoNotFallThroughToTheCatchAllPolicy) {
 // suffices; the attestation must verify with the policy's key and name the
 // image, in either storage form.
 TEST_F(ProviderE2ETest, PolicyRequiringAnAttestation) {
-  const std::string registry = shared_->registry->host();
+  const std::string registry = shared_->registry.server().host();
   auto key_b = crypto::GenerateKeyPair("b-password");
   ASSERT_TRUE(key_b.ok()) << key_b.error().message();
   auto signer_b = crypto::LoadPrivateKey(key_b->private_pem, "b-password", "key b");
@@ -465,7 +433,7 @@ TEST_F(ProviderE2ETest, PolicyRequiringAnAttestation) {
     options.format = format;
     options.type = type;
     options.predicate = R"({"builder":{"id":"https://ci.example/builder"}})";
-    auto attested = cosign::AttestImage(*shared_->client, *reference, signer, options);
+    auto attested = cosign::AttestImage(shared_->registry.client(), *reference, signer, options);
     ASSERT_TRUE(attested.ok()) << attested.error().message();
   };
   const PushedImage as_bundle = PushSigned("e2e/slsa/bundle", "v1");
@@ -582,7 +550,7 @@ TEST_F(ProviderE2ETest, MutateReturnsDigests) {
 TEST_F(ProviderE2ETest, MutateAnswersExemptUnsignedImagesUnchangedWithoutTheRegistry) {
   const PushedImage pause = PushUnsigned("e2e/pause", "3.10");
   const PushedImage evil = PushUnsigned("e2e/pause-evil", "3.10");
-  const std::string host = shared_->registry->host();
+  const std::string host = shared_->registry.server().host();
   const std::string config = dir_.File("exempt.yaml");
   signet::testing::WriteFile(config, "mutation:\n  exemptImages:\n    - " + host +
                                          "/e2e/pause:*\n    - " + host + "/e2e/pause\n");
@@ -661,7 +629,7 @@ TEST_F(ProviderE2ETest, HundredImagesInOneRequestAreAllVerified) {
     tag += std::to_string(i);
     hundred.push_back(PushSigned("e2e/many", tag).TagReference());
   }
-  const std::string pinned = shared_->registry->host() + "/e2e/many@sha256:";
+  const std::string pinned = shared_->registry.server().host() + "/e2e/many@sha256:";
   // A generous deadline: this test checks answers, it does not race them.
   auto provider = Start({"--deadline", "60s", "--workers", "16"});
   const json answer = PostJson(*provider, "/validate", ProviderRequestBody(hundred));
@@ -676,17 +644,10 @@ TEST_F(ProviderE2ETest, HundredImagesInOneRequestAreAllVerified) {
 }
 
 TEST_F(ProviderE2ETest, RegistryStoppedMidTestGivesItemErrorsAndCachedKeysStillAnswer) {
-  auto registry = RegistryServer::Start(RegistryServer::Mode::kTlsBasicAuth);
-  auto client = signet::testing::ClientFor(*registry);
+  RegistryFixture registry(RegistryServer::Mode::kTlsBasicAuth);
   const auto push = [&](const std::string& path, bool sign) {
-    PushedImage image = signet::testing::PushRandomImage(
-        *client, signet::testing::RepositoryOn(*registry, path), "v1");
-    if (sign) {
-      auto signed_result = cosign::SignImage(
-          *client, *oci::ImageReference::Parse(image.TagReference()), *shared_->signer, {});
-      EXPECT_TRUE(signed_result.ok()) << signed_result.error().message();
-    }
-    return image;
+    return sign ? registry.PushSigned(path, "v1", *shared_->signer)
+                : registry.PushUnsigned(path, "v1");
   };
   const PushedImage cached = push("down/cached", true);
   const PushedImage uncached_signed = push("down/signed", true);
@@ -701,9 +662,9 @@ TEST_F(ProviderE2ETest, RegistryStoppedMidTestGivesItemErrorsAndCachedKeysStillA
                                    "--registry-secret-dir",
                                    shared_->dir.File("registry-secret"),
                                    "--registry-secret-host",
-                                   registry->host(),
+                                   registry.server().host(),
                                    "--registry-cacert",
-                                   registry->ca_file(),
+                                   registry.server().ca_file(),
                                    "--deadline",
                                    "2500ms"};
   ProviderProcess provider(args, dir_.File("provider-down.log"));
@@ -711,7 +672,7 @@ TEST_F(ProviderE2ETest, RegistryStoppedMidTestGivesItemErrorsAndCachedKeysStillA
   const json warm = PostJson(provider, "/validate", ProviderRequestBody({cached.TagReference()}));
   ASSERT_EQ(ItemField(warm, 0, "value"), cached.DigestReference()) << warm.dump();
 
-  registry->Stop();
+  registry.server().Stop();
   json answer =
       PostJson(provider, "/validate",
                ProviderRequestBody({uncached_signed.TagReference(), cached.TagReference(),
@@ -868,21 +829,14 @@ TEST_F(ProviderE2ETest, StartupFailsClearlyWithoutCertificateOrKey) {
 class RefreshAndGraceE2ETest : public ProviderE2ETest {
  protected:
   void SetUp() override {
-    registry_ = RegistryServer::Start(RegistryServer::Mode::kTlsBasicAuth);
-    client_ = signet::testing::ClientFor(*registry_);
-    signet::testing::WriteFile(dir_.File("secret/username"), registry_->username());
-    signet::testing::WriteFile(dir_.File("secret/password"), registry_->password() + "\n", 0600);
+    registry_.emplace(RegistryServer::Mode::kTlsBasicAuth);
+    registry_->WriteCredentials(dir_.File("secret"), "\n");
     signet::testing::WriteFile(dir_.File("cosign.pub"),
                                signet::testing::ReadFile(shared_->dir.File("cosign.pub")));
   }
 
   PushedImage PushSignedHere(const std::string& path) {
-    PushedImage image = signet::testing::PushRandomImage(
-        *client_, signet::testing::RepositoryOn(*registry_, path), "v1");
-    auto signed_result = cosign::SignImage(
-        *client_, *oci::ImageReference::Parse(image.TagReference()), *shared_->signer, {});
-    EXPECT_TRUE(signed_result.ok()) << signed_result.error().message();
-    return image;
+    return registry_->PushSigned(path, "v1", *shared_->signer);
   }
 
   // `verification` is the body of the config file's verification section.
@@ -892,8 +846,8 @@ class RefreshAndGraceE2ETest : public ProviderE2ETest {
         {"--config", dir_.File("signet.yaml")},
         {"--tls-cert-file", shared_->server_cert.cert_file, "--tls-key-file",
          shared_->server_cert.key_file, "--key", dir_.File("cosign.pub"), "--registry-secret-dir",
-         dir_.File("secret"), "--registry-secret-host", registry_->host(), "--registry-cacert",
-         registry_->ca_file(), "--deadline", "2500ms"});
+         dir_.File("secret"), "--registry-secret-host", registry_->server().host(),
+         "--registry-cacert", registry_->server().ca_file(), "--deadline", "2500ms"});
   }
 
   json Validate(ProviderProcess& provider, const std::vector<std::string>& keys) {
@@ -912,8 +866,7 @@ class RefreshAndGraceE2ETest : public ProviderE2ETest {
     return answer;
   }
 
-  std::unique_ptr<RegistryServer> registry_;
-  std::unique_ptr<oci::RegistryClient> client_;
+  std::optional<RegistryFixture> registry_;
 };
 
 constexpr char kGraceAnswers[] = "signet_provider_grace_answers_total";
@@ -930,7 +883,7 @@ TEST_F(RefreshAndGraceE2ETest, GraceAnswersAVerifiedImageWhileTheRegistryIsDown)
   const json warm = Validate(*provider, {verified.DigestReference()});
   ASSERT_EQ(ItemField(warm, 0, "value"), verified.DigestReference()) << warm.dump();
 
-  registry_->Stop();
+  registry_->server().Stop();
   // Once the 1 s result has expired, the verified image is answered from its
   // verdict; the signed image never verified before is denied with the reason.
   const json answer = ValidateUntil(
@@ -949,7 +902,7 @@ TEST_F(RefreshAndGraceE2ETest, GraceOffDeniesAVerifiedImageWithTheReason) {
   auto provider = StartWith("  cacheTTL: 1s\n  refreshAhead: 0s\n  negativeCacheTTL: 0s\n");
   const json warm = Validate(*provider, {verified.DigestReference()});
   ASSERT_EQ(ItemField(warm, 0, "value"), verified.DigestReference()) << warm.dump();
-  registry_->Stop();
+  registry_->server().Stop();
   const json answer = ValidateUntil(*provider, {verified.DigestReference()}, [](const json& a) {
     return !ItemField(a, 0, "error").empty();
   });
@@ -963,7 +916,7 @@ TEST_F(RefreshAndGraceE2ETest, AKeyRotationVoidsGraceAtOnce) {
   auto provider = StartWith("  cacheTTL: 1s\n  refreshAhead: 0s\n  lastKnownGoodGrace: 1h\n");
   ASSERT_EQ(ItemField(Validate(*provider, {verified.DigestReference()}), 0, "value"),
             verified.DigestReference());
-  registry_->Stop();
+  registry_->server().Stop();
   // Positive control: graced under the same key.
   ValidateUntil(*provider, {verified.DigestReference()}, [&](const json& a) {
     return ItemField(a, 0, "value") == verified.DigestReference() &&
@@ -995,8 +948,7 @@ TEST_F(RefreshAndGraceE2ETest, ARefreshThatFindsTheSignatureGoneDeniesAndGraceNe
   const std::string digest = image.DigestReference().substr(image.DigestReference().find('@') + 1);
   std::string signature_tag = digest + ".sig";
   signature_tag[digest.find(':')] = '-';
-  signet::testing::PushRandomImage(
-      *client_, signet::testing::RepositoryOn(*registry_, "refresh/revoked"), signature_tag);
+  registry_->PushUnsigned("refresh/revoked", signature_tag);
   // Still inside the TTL: answered at once, and the refresh starts.
   const json stale = Validate(*provider, {image.DigestReference()});
   EXPECT_EQ(ItemField(stale, 0, "value"), image.DigestReference()) << stale.dump();
@@ -1012,7 +964,7 @@ TEST_F(RefreshAndGraceE2ETest, ARefreshThatFindsTheSignatureGoneDeniesAndGraceNe
   // so the revoked image is verified again and fails to connect, and its
   // forgotten verdict does not make it valid; the control image, still
   // cached, is valid.
-  registry_->Stop();
+  registry_->server().Stop();
   const json down = Validate(*provider, {image.DigestReference(), control.DigestReference()});
   EXPECT_TRUE(Denied(down, 0, "registry unreachable")) << down.dump();
   EXPECT_EQ(ItemField(down, 1, "value"), control.DigestReference()) << down.dump();
@@ -1025,7 +977,8 @@ TEST_F(RefreshAndGraceE2ETest, AHerdInTheRefreshWindowCostsTheRegistryOneVerific
   // Every lookup from 3 s after a verification on is inside the window.
   auto provider = StartWith("  cacheTTL: 10m\n  refreshAhead: 597s\n");
   const auto requests = [&] {
-    return registry_->CountRequests("GET", "/v2/") + registry_->CountRequests("HEAD", "/v2/");
+    return registry_->server().CountRequests("GET", "/v2/") +
+           registry_->server().CountRequests("HEAD", "/v2/");
   };
   // The primer takes the authentication challenge; then one verification of
   // the image by digest costs what its refresh costs.
@@ -1187,7 +1140,7 @@ constexpr char kRequestsOther[] =
     "signet_provider_requests_total{endpoint=\"other\",outcome=\"system_error\"}";
 
 TEST_F(ProviderMetricsE2ETest, EveryCounterMatchesARunWithKnownOutcomes) {
-  const std::string host = shared_->registry->host();
+  const std::string host = shared_->registry.server().host();
   const PushedImage signed_a = PushSigned("metrics/signed-a", "v1");
   const PushedImage signed_b = PushSigned("metrics/signed-b", "v1");
   const PushedImage unsigned_a = PushUnsigned("metrics/unsigned-a", "v1");
@@ -1371,8 +1324,7 @@ TEST_F(ProviderMetricsE2ETest, EveryCounterMatchesARunWithKnownOutcomes) {
 class RoundTripTest : public ::testing::TestWithParam<RegistryServer::Mode> {
  protected:
   void SetUp() override {
-    registry_ = RegistryServer::Start(GetParam());
-    client_ = signet::testing::ClientFor(*registry_);
+    registry_.emplace(GetParam());
     pki_ = std::make_unique<TestPki>(dir_.path());
     ca_ = pki_->CreateCa("ca", "signet round trip test CA");
     server_cert_ = pki_->IssueLoopbackServer(ca_, "server");
@@ -1382,32 +1334,24 @@ class RoundTripTest : public ::testing::TestWithParam<RegistryServer::Mode> {
     auto signer = crypto::LoadPrivateKey(pair->private_pem, "round-trip", "round trip key");
     ASSERT_TRUE(signer.ok()) << signer.error().message();
     signer_ = std::move(signer).value();
-    if (registry_->tls()) {
-      signet::testing::WriteFile(dir_.File("secret/username"), registry_->username());
-      signet::testing::WriteFile(dir_.File("secret/password"), registry_->password(), 0600);
-    }
+    if (registry_->server().tls()) registry_->WriteCredentials(dir_.File("secret"));
   }
 
   bool token() const { return GetParam() == RegistryServer::Mode::kTokenAuth; }
 
   PushedImage PushSigned(const std::string& path,
                          cosign::SignatureFormat format = cosign::SignatureFormat::kLegacy) {
-    PushedImage image = signet::testing::PushRandomImage(
-        *client_, signet::testing::RepositoryOn(*registry_, path), "v1");
-    auto reference = oci::ImageReference::Parse(image.DigestReference());
-    EXPECT_TRUE(reference.ok());
     cosign::SignOptions options;
     options.format = format;
-    auto signed_result = cosign::SignImage(*client_, *reference, *signer_, options);
-    EXPECT_TRUE(signed_result.ok()) << signed_result.error().message();
-    return image;
+    return registry_->PushSigned(path, "v1", *signer_, options,
+                                 RegistryFixture::SignThrough::kDigest);
   }
 
   // Every request the registry has logged (readiness probes excepted).
   int RegistryRequests() const {
     int n = 0;
     for (const char* method : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}) {
-      n += registry_->CountRequests(method, "/");
+      n += registry_->server().CountRequests(method, "/");
     }
     return n;
   }
@@ -1421,7 +1365,8 @@ class RoundTripTest : public ::testing::TestWithParam<RegistryServer::Mode> {
 
   // GET /v2/ pings: every repository of these tests is under "rt/".
   int Pings() const {
-    return registry_->CountRequests("GET", "/v2/") - registry_->CountRequests("GET", "/v2/rt/");
+    return registry_->server().CountRequests("GET", "/v2/") -
+           registry_->server().CountRequests("GET", "/v2/rt/");
   }
 
   // The exact count a cold verification costs: 3 requests, plus the 401 that
@@ -1436,10 +1381,10 @@ class RoundTripTest : public ::testing::TestWithParam<RegistryServer::Mode> {
     std::vector<std::string> argv = {signet::testing::SignetBinary(), "verify", "--key",
                                      dir_.File("cosign.pub")};
     if (formats == "legacy") argv.push_back("--new-bundle-format=false");
-    if (registry_->tls()) {
-      argv.insert(argv.end(),
-                  {"--registry-cacert", registry_->ca_file(), "--registry-username",
-                   registry_->username(), "--registry-password", registry_->password()});
+    if (registry_->server().tls()) {
+      argv.insert(argv.end(), {"--registry-cacert", registry_->server().ca_file(),
+                               "--registry-username", registry_->server().username(),
+                               "--registry-password", registry_->server().password()});
     }
     argv.push_back(reference);
     return signet::testing::RunCommand(argv);
@@ -1451,10 +1396,10 @@ class RoundTripTest : public ::testing::TestWithParam<RegistryServer::Mode> {
     std::vector<std::string> args = {
         "--tls-cert-file", server_cert_.cert_file,  "--tls-key-file",      server_cert_.key_file,
         "--key",           dir_.File("cosign.pub"), "--signature-formats", formats};
-    if (registry_->tls()) {
+    if (registry_->server().tls()) {
       args.insert(args.end(),
                   {"--registry-secret-dir", dir_.File("secret"), "--registry-secret-host",
-                   registry_->host(), "--registry-cacert", registry_->ca_file()});
+                   registry_->server().host(), "--registry-cacert", registry_->server().ca_file()});
     }
     auto provider = std::make_unique<ProviderProcess>(args, dir_.File("provider.log"));
     EXPECT_TRUE(provider->started()) << provider->log();
@@ -1472,8 +1417,7 @@ class RoundTripTest : public ::testing::TestWithParam<RegistryServer::Mode> {
   }
 
   TempDir dir_;
-  std::unique_ptr<RegistryServer> registry_;
-  std::unique_ptr<oci::RegistryClient> client_;
+  std::optional<RegistryFixture> registry_;
   std::unique_ptr<TestPki> pki_;
   CertFiles ca_, server_cert_;
   std::unique_ptr<crypto::Signer> signer_;
@@ -1484,20 +1428,19 @@ TEST_P(RoundTripTest, CliVerifyCostsThreeRequestsByTagAndByDigest) {
   const PushedImage by_digest = PushSigned("rt/cli-digest");
   for (const std::string& reference : {by_tag.TagReference(), by_digest.DigestReference()}) {
     const int before = RegistryRequests();
-    const int tokens_before = token() ? registry_->token_requests() : 0;
+    const int tokens_before = token() ? registry_->server().token_requests() : 0;
     const auto verified = Verify(reference);
     ASSERT_EQ(verified.exit_code, 0) << reference << "\n" << verified.err;
     EXPECT_EQ(RequestsSince(before, Expected()), Expected()) << reference << "\n"
-                                                             << registry_->log();
-    EXPECT_EQ(Pings(), 0) << registry_->log();
+                                                             << registry_->server().log();
+    EXPECT_EQ(Pings(), 0) << registry_->server().log();
     if (token()) {
-      EXPECT_EQ(registry_->token_requests() - tokens_before, 1);
+      EXPECT_EQ(registry_->server().token_requests() - tokens_before, 1);
     }
   }
   // Positive control of the count itself: an unsigned image costs the
   // resolution and the missing signature manifest, so the count moves.
-  const PushedImage unsigned_image = signet::testing::PushRandomImage(
-      *client_, signet::testing::RepositoryOn(*registry_, "rt/unsigned"), "v1");
+  const PushedImage unsigned_image = registry_->PushUnsigned("rt/unsigned", "v1");
   const int before = RegistryRequests();
   EXPECT_NE(Verify(unsigned_image.TagReference()).exit_code, 0);
   EXPECT_EQ(RequestsSince(before, Expected() - 1), Expected() - 1);
@@ -1516,24 +1459,25 @@ TEST_P(RoundTripTest, CliVerifyOfBothFormatsAddsTheTwoReferrerLookups) {
     // Each thread of the new process may meet the registry's challenge (a
     // 401) before the other has learnt it.
     const int seen = RequestsSince(before, expected);
-    EXPECT_GE(seen, expected) << registry_->log();
-    EXPECT_LE(seen, expected + 1) << registry_->log();
+    EXPECT_GE(seen, expected) << registry_->server().log();
+    EXPECT_LE(seen, expected + 1) << registry_->server().log();
   } else {
-    EXPECT_EQ(RequestsSince(before, expected), expected) << registry_->log();
+    EXPECT_EQ(RequestsSince(before, expected), expected) << registry_->server().log();
   }
   const std::string referrers = "/v2/rt/cli-both/referrers/" + image.digest;
   const std::string tag = "/v2/rt/cli-both/manifests/sha256-" + image.digest.substr(7);
   // The fallback tag sha256-<hex>, not the legacy sha256-<hex>.sig.
   const auto fallback_gets = [&] {
-    return registry_->CountRequests("GET", tag) - registry_->CountRequests("GET", tag + ".sig");
+    return registry_->server().CountRequests("GET", tag) -
+           registry_->server().CountRequests("GET", tag + ".sig");
   };
-  EXPECT_EQ(registry_->CountRequests("GET", referrers), 1) << registry_->log();
-  EXPECT_EQ(fallback_gets(), 1) << registry_->log();
+  EXPECT_EQ(registry_->server().CountRequests("GET", referrers), 1) << registry_->server().log();
+  EXPECT_EQ(fallback_gets(), 1) << registry_->server().log();
   // Control: the legacy-only verification asks for neither.
   const int legacy_before = RegistryRequests();
   ASSERT_EQ(Verify(image.DigestReference()).exit_code, 0);
-  EXPECT_EQ(RequestsSince(legacy_before, Expected()), Expected()) << registry_->log();
-  EXPECT_EQ(registry_->CountRequests("GET", referrers), 1);
+  EXPECT_EQ(RequestsSince(legacy_before, Expected()), Expected()) << registry_->server().log();
+  EXPECT_EQ(registry_->server().CountRequests("GET", referrers), 1);
   EXPECT_EQ(fallback_gets(), 1);
 }
 
@@ -1548,18 +1492,19 @@ TEST_P(RoundTripTest, ServeValidateCostsThreeRequestsByTagAndByDigest) {
   bool first = true;
   for (const auto& [reference, pinned] : cases) {
     const int before = RegistryRequests();
-    const int tokens_before = token() ? registry_->token_requests() : 0;
+    const int tokens_before = token() ? registry_->server().token_requests() : 0;
     EXPECT_EQ(Validate(*provider, reference), "|" + pinned) << provider->log();
     // The registry's challenge is learnt once (the first 401); each
     // repository here is new, so it needs a token of its own.
     const int expected = first ? Expected() : 3;
-    EXPECT_EQ(RequestsSince(before, expected), expected) << reference << "\n" << registry_->log();
+    EXPECT_EQ(RequestsSince(before, expected), expected) << reference << "\n"
+                                                         << registry_->server().log();
     if (token()) {
-      EXPECT_EQ(registry_->token_requests() - tokens_before, 1);
+      EXPECT_EQ(registry_->server().token_requests() - tokens_before, 1);
     }
     first = false;
   }
-  EXPECT_EQ(Pings(), 0) << registry_->log();
+  EXPECT_EQ(Pings(), 0) << registry_->server().log();
   // A second request for the same keys is answered from the cache.
   const int before = RegistryRequests();
   EXPECT_EQ(Validate(*provider, by_digest.DigestReference()).front(), '|');
@@ -1584,9 +1529,9 @@ TEST_P(RoundTripTest, ServeValidatesBothFormatsByDefault) {
     EXPECT_EQ(Validate(*provider, image.DigestReference()), "|" + image.DigestReference())
         << provider->log();
     if (!token()) {
-      EXPECT_EQ(RequestsSince(before, requests), requests) << registry_->log();
+      EXPECT_EQ(RequestsSince(before, requests), requests) << registry_->server().log();
     } else {
-      EXPECT_GE(RequestsSince(before, requests), requests) << registry_->log();
+      EXPECT_GE(RequestsSince(before, requests), requests) << registry_->server().log();
     }
   }
   // A bundle signed by another key is refused, with the reason.
@@ -1594,13 +1539,13 @@ TEST_P(RoundTripTest, ServeValidatesBothFormatsByDefault) {
   ASSERT_TRUE(other.ok());
   auto other_signer = crypto::LoadPrivateKey(other->private_pem, "other", "other key");
   ASSERT_TRUE(other_signer.ok());
-  const PushedImage stranger = signet::testing::PushRandomImage(
-      *client_, signet::testing::RepositoryOn(*registry_, "rt/both-stranger"), "v1");
+  const PushedImage stranger = registry_->PushUnsigned("rt/both-stranger", "v1");
   cosign::SignOptions bundle_options;
   bundle_options.format = cosign::SignatureFormat::kBundle;
   auto stranger_ref = oci::ImageReference::Parse(stranger.DigestReference());
   ASSERT_TRUE(stranger_ref.ok());
-  ASSERT_TRUE(cosign::SignImage(*client_, *stranger_ref, **other_signer, bundle_options).ok());
+  ASSERT_TRUE(
+      cosign::SignImage(registry_->client(), *stranger_ref, **other_signer, bundle_options).ok());
   EXPECT_NE(Validate(*provider, stranger.DigestReference()).find("no matching signatures"),
             std::string::npos);
 
@@ -1647,8 +1592,8 @@ class SharedCacheE2ETest : public ProviderE2ETest {
 
   // Registry exchanges for repositories under `path` so far.
   int RegistryRequests(const std::string& path) const {
-    return shared_->registry->CountRequests("GET", "/v2/" + path) +
-           shared_->registry->CountRequests("HEAD", "/v2/" + path);
+    return shared_->registry.server().CountRequests("GET", "/v2/" + path) +
+           shared_->registry.server().CountRequests("HEAD", "/v2/" + path);
   }
 
   static std::string Verdict(ProviderProcess& provider, const std::string& key) {
@@ -1691,11 +1636,13 @@ TEST_F(SharedCacheE2ETest, TheSecondReplicaAnswersWithoutTheRegistryAndNeverAcro
   // A tag still costs the second replica its own tag lookup (tags are not
   // shared: HEAD of the tag, after the registry's auth challenge), and no
   // GET of a manifest or blob.
-  const int gets = shared_->registry->CountRequests("GET", "/v2/e2e/shared/app");
-  const int heads = shared_->registry->CountRequests("HEAD", "/v2/e2e/shared/app/manifests/v1");
+  const int gets = shared_->registry.server().CountRequests("GET", "/v2/e2e/shared/app");
+  const int heads =
+      shared_->registry.server().CountRequests("HEAD", "/v2/e2e/shared/app/manifests/v1");
   EXPECT_EQ(Verdict(*second, image.TagReference()), valid);
-  EXPECT_EQ(shared_->registry->CountRequests("GET", "/v2/e2e/shared/app"), gets);
-  EXPECT_GT(shared_->registry->CountRequests("HEAD", "/v2/e2e/shared/app/manifests/v1"), heads);
+  EXPECT_EQ(shared_->registry.server().CountRequests("GET", "/v2/e2e/shared/app"), gets);
+  EXPECT_GT(shared_->registry.server().CountRequests("HEAD", "/v2/e2e/shared/app/manifests/v1"),
+            heads);
 
   // The second replica's key is replaced by an unrelated one: the verdict
   // made under the old key (in its own cache and in Redis) is not used.

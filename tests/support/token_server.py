@@ -23,18 +23,17 @@ import base64
 import datetime
 import hmac
 import json
-import ssl
 import sys
 import threading
 import time
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from loopback_http import LoopbackServer, QuietHandler, serve_until_stopped
 
 
 def b64url(data: bytes) -> str:
@@ -90,14 +89,11 @@ def parse_scopes(values):
     return access
 
 
-class TokenHandler(BaseHTTPRequestHandler):
+class TokenHandler(QuietHandler):
     server_version = "signet-test-token-server"
     args = None
     signer = None
     lock = threading.Lock()
-
-    def log_message(self, fmt, *args):  # silence http.server's default log
-        pass
 
     def record(self, user, scopes, status):
         line = "token-request method=%s user=%s scope=%s status=%d\n" % (
@@ -109,16 +105,6 @@ class TokenHandler(BaseHTTPRequestHandler):
         with self.lock:
             sys.stdout.write(line)
             sys.stdout.flush()
-
-    def reply(self, status, body, headers=None):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
 
     def check_password(self, user, password):
         a = self.args
@@ -141,17 +127,16 @@ class TokenHandler(BaseHTTPRequestHandler):
         query = urllib.parse.parse_qs(url.query)
         if url.path != "/token":
             self.record(None, [], 404)
-            return self.reply(404, {"error": "not found"})
+            return self.reply_json(404, {"error": "not found"})
         user, ok = self.basic_user()
         self.issue(user, ok, query.get("service", [""])[0], query.get("scope", []))
 
     def do_POST(self):
         url = urllib.parse.urlsplit(self.path)
-        length = int(self.headers.get("Content-Length", "0") or "0")
-        form = urllib.parse.parse_qs(self.rfile.read(min(length, 65536)).decode())
+        form = urllib.parse.parse_qs(self.read_body(cap=65536).decode())
         if url.path != "/token":
             self.record(None, [], 404)
-            return self.reply(404, {"error": "not found"})
+            return self.reply_json(404, {"error": "not found"})
         grant = form.get("grant_type", [""])[0]
         user = form.get("username", [None])[0]
         ok = False
@@ -168,21 +153,23 @@ class TokenHandler(BaseHTTPRequestHandler):
         a = self.args
         if user is not None and not ok:
             self.record(user, scopes, 401)
-            return self.reply(
+            return self.reply_registry_error(
                 401,
-                {"errors": [{"code": "UNAUTHORIZED", "message": "invalid credentials"}]},
+                "UNAUTHORIZED",
+                "invalid credentials",
                 {"WWW-Authenticate": 'Basic realm="signet-test-token"'},
             )
         if user is None and not a.anonymous_pull:
             self.record(None, scopes, 401)
-            return self.reply(
+            return self.reply_registry_error(
                 401,
-                {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]},
+                "UNAUTHORIZED",
+                "authentication required",
                 {"WWW-Authenticate": 'Basic realm="signet-test-token"'},
             )
         if service and service != a.service:
             self.record(user, scopes, 400)
-            return self.reply(400, {"errors": [{"code": "DENIED", "message": "unknown service"}]})
+            return self.reply_registry_error(400, "DENIED", "unknown service")
         access = parse_scopes(scopes)
         if user is None:
             for entry in access:
@@ -203,7 +190,7 @@ class TokenHandler(BaseHTTPRequestHandler):
             "%Y-%m-%dT%H:%M:%SZ"
         )
         self.record(user, scopes, 200)
-        self.reply(
+        self.reply_json(
             200,
             {
                 "token": token,
@@ -232,15 +219,9 @@ def main():
 
     TokenHandler.args = a
     TokenHandler.signer = Signer(a.key, a.cert)
-    httpd = ThreadingHTTPServer(("127.0.0.1", a.port), TokenHandler)
-    httpd.daemon_threads = True
-    if a.tls_cert:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(a.tls_cert, a.tls_key)
-        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-    sys.stdout.write("token-server listening on 127.0.0.1:%d\n" % a.port)
-    sys.stdout.flush()
-    httpd.serve_forever()
+    server = LoopbackServer(a.port, TokenHandler, tls_cert=a.tls_cert, tls_key=a.tls_key)
+    server.announce("token-server")
+    serve_until_stopped(server)
 
 
 if __name__ == "__main__":
