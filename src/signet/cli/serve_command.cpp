@@ -8,8 +8,8 @@
 #include <memory>
 
 #include "signet/cli/command.h"
+#include "signet/log/json_log.h"
 #include "signet/policy/config.h"
-#include "signet/provider/json_log.h"
 #include "signet/provider/provider.h"
 
 namespace signet::cli {
@@ -163,7 +163,7 @@ int RunServe(const ServeFlags& flags) {
     return kExitUsage;
   }
   spdlog::set_level(level);
-  provider::InstallJsonLogFormat();
+  log::InstallJsonLogFormat();
 
   policy::Config config = policy::DefaultConfig();
   if (!flags.config_file.empty()) {
@@ -190,7 +190,7 @@ int RunServe(const ServeFlags& flags) {
 
   nlohmann::json keys = nlohmann::json::array();
   for (const auto& key : config.keys) keys.push_back({{"name", key.name}, {"path", key.path}});
-  provider::LogEvent(
+  log::LogEvent(
       spdlog::level::info,
       {{"event", "provider_started"},
        {"address", config.server.address},
@@ -213,10 +213,10 @@ int RunServe(const ServeFlags& flags) {
   const auto drain = std::max<std::chrono::milliseconds>(std::chrono::seconds(5),
                                                          config.verification.deadline * 2);
   server->ShutdownOnSignals(drain, [](int signo) {
-    provider::LogEvent(spdlog::level::info, {{"event", "provider_stopping"}, {"signal", signo}});
+    log::LogEvent(spdlog::level::info, {{"event", "provider_stopping"}, {"signal", signo}});
   });
   server->Wait();
-  provider::LogEvent(spdlog::level::info, {{"event", "provider_stopped"}});
+  log::LogEvent(spdlog::level::info, {{"event", "provider_stopped"}});
   return kExitOk;
 }
 
