@@ -79,6 +79,8 @@ TEST_F(ServerLogTest, ListenerLinesAreJsonEvents) {
   const auto answer =
       client.Request("GET", "http://127.0.0.1:" + std::to_string(server->port()) + "/ping");
   ASSERT_TRUE(answer.transport_ok) << answer.error;
+  // The request's line follows its answer.
+  EXPECT_TRUE(testing::Eventually([&] { return !Events("http_request").empty(); }));
   server->Shutdown(std::chrono::milliseconds(0));
   server->Wait();
 
