@@ -509,11 +509,11 @@ TEST(ConfigTest, RegistryCaFilesMustBeReadableCertificates) {
 
   // Positive control: a readable PEM certificate, here and as the flag.
   config.registries[0].ca_file = ca.cert_file;
-  EXPECT_TRUE(CheckRegistryCaFiles(config, "").ok());
-  EXPECT_TRUE(CheckRegistryCaFiles(config, ca.cert_file).ok());
+  EXPECT_TRUE(CheckRegistryCaFiles(config.registries, "").ok());
+  EXPECT_TRUE(CheckRegistryCaFiles(config.registries, ca.cert_file).ok());
 
   config.registries[0].ca_file = dir.File("missing.crt");
-  auto status = CheckRegistryCaFiles(config, "");
+  auto status = CheckRegistryCaFiles(config.registries, "");
   ASSERT_FALSE(status.ok());
   EXPECT_NE(status.error().message().find(
                 "registries[0] (host \"registry.internal:5000\").caFile: cannot read the "
@@ -523,13 +523,13 @@ TEST(ConfigTest, RegistryCaFilesMustBeReadableCertificates) {
       << status.error().message();
 
   config.registries[0].ca_file = dir.File("empty.crt");
-  status = CheckRegistryCaFiles(config, "");
+  status = CheckRegistryCaFiles(config.registries, "");
   ASSERT_FALSE(status.ok());
   EXPECT_NE(status.error().message().find("holds no PEM certificate"), std::string::npos)
       << status.error().message();
 
   config.registries[0].ca_file.clear();
-  status = CheckRegistryCaFiles(config, dir.File("missing.crt"));
+  status = CheckRegistryCaFiles(config.registries, dir.File("missing.crt"));
   ASSERT_FALSE(status.ok());
   EXPECT_NE(status.error().message().find("--registry-cacert"), std::string::npos)
       << status.error().message();

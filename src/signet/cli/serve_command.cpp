@@ -8,8 +8,8 @@
 #include <memory>
 
 #include "signet/cli/command.h"
+#include "signet/log/json_log.h"
 #include "signet/policy/config.h"
-#include "signet/provider/json_log.h"
 #include "signet/provider/provider.h"
 
 namespace signet::cli {
@@ -52,6 +52,49 @@ struct ServeFlags {
   CLI::App* command = nullptr;
   bool Given(const std::string& flag) const { return command->count(flag) > 0; }
 };
+
+// The configuration key each value flag sets, as ValidateConfig's messages
+// begin: a refused value is reported with the flag in front
+// ("--workers: verification.workers: must be between 1 and 1024"), and with
+// the same message as the key in the file.
+struct FlagKey {
+  const char* flag;
+  const char* key;
+};
+constexpr FlagKey kFlagKeys[] = {
+    {"--port", "server.port:"},
+    {"--tls-min-version", "server.tlsMinVersion:"},
+    {"--max-body-bytes", "server.maxBodyBytes:"},
+    {"--max-keys", "server.maxKeys:"},
+    {"--max-connections-per-peer", "server.maxConnectionsPerPeer:"},
+    {"--handshake-timeout", "server.handshakeTimeout:"},
+    {"--health-addr", "server.healthAddress:"},
+    {"--client-ca-file", "server.clientCAFile:"},
+    {"--client-san", "server.clientSANs:"},
+    {"--deadline", "verification.deadline:"},
+    {"--mutate-deadline", "verification.mutateDeadline:"},
+    {"--workers", "verification.workers:"},
+    {"--refresh-ahead", "verification.refreshAhead:"},
+    {"--last-known-good-grace", "verification.lastKnownGoodGrace:"},
+    {"--redis-address", "cache.redis.address:"},
+    {"--registry-max-concurrent-requests", "registryLimits: maxConcurrentRequests"},
+    {"--registry-requests-per-second", "registryLimits: requestsPerSecond"},
+    {"--registry-burst", "registryLimits: burst"},
+};
+
+// ValidateConfig on the configuration with the flags applied; an error
+// about a key a flag set names that flag.
+Status ValidateWithFlags(const ServeFlags& f, const policy::Config& config) {
+  Status status = policy::ValidateConfig(config);
+  if (status.ok()) return status;
+  const std::string& message = status.error().message();
+  for (const FlagKey& entry : kFlagKeys) {
+    if (f.Given(entry.flag) && message.rfind(entry.key, 0) == 0) {
+      return status.error().WithContext(entry.flag);
+    }
+  }
+  return status;
+}
 
 Status ApplyFlags(const ServeFlags& f, policy::Config& config) {
   policy::ServerConfig& s = config.server;
@@ -132,6 +175,10 @@ Status ApplyFlags(const ServeFlags& f, policy::Config& config) {
     }
   }
   if (f.Given("--docker-config")) config.docker_config_file = f.docker_config;
+  if (f.Given("--registry-cacert")) config.registry_ca_file = f.registry_cacert;
+  if (f.Given("--allow-insecure-registry")) {
+    config.allow_insecure_registry = f.allow_insecure_registry;
+  }
   policy::RegistryLimits& limits = config.registry_limits;
   if (f.Given("--registry-max-concurrent-requests")) {
     limits.max_concurrent_requests = f.registry_max_concurrent_requests;
@@ -140,7 +187,7 @@ Status ApplyFlags(const ServeFlags& f, policy::Config& config) {
     limits.requests_per_second = f.registry_requests_per_second;
   }
   if (f.Given("--registry-burst")) limits.burst = f.registry_burst;
-  return policy::ValidateConfig(config);
+  return ValidateWithFlags(f, config);
 }
 
 constexpr int kServeMallocArenas = 2;
@@ -163,7 +210,7 @@ int RunServe(const ServeFlags& flags) {
     return kExitUsage;
   }
   spdlog::set_level(level);
-  provider::InstallJsonLogFormat();
+  log::InstallJsonLogFormat();
 
   policy::Config config = policy::DefaultConfig();
   if (!flags.config_file.empty()) {
@@ -180,17 +227,14 @@ int RunServe(const ServeFlags& flags) {
                              "for local development"));
   }
 
-  provider::ProviderOptions options;
-  options.allow_insecure_registry = flags.allow_insecure_registry;
-  options.registry_ca_file = flags.registry_cacert;
-  auto created = provider::Provider::Create(config, options);
+  auto created = provider::Provider::Create(config);
   if (!created.ok()) return ReportError(created.error());
   std::unique_ptr<provider::Provider> server = std::move(created).value();
   if (auto status = server->Start(); !status.ok()) return ReportError(status.error());
 
   nlohmann::json keys = nlohmann::json::array();
   for (const auto& key : config.keys) keys.push_back({{"name", key.name}, {"path", key.path}});
-  provider::LogEvent(
+  log::LogEvent(
       spdlog::level::info,
       {{"event", "provider_started"},
        {"address", config.server.address},
@@ -213,10 +257,10 @@ int RunServe(const ServeFlags& flags) {
   const auto drain = std::max<std::chrono::milliseconds>(std::chrono::seconds(5),
                                                          config.verification.deadline * 2);
   server->ShutdownOnSignals(drain, [](int signo) {
-    provider::LogEvent(spdlog::level::info, {{"event", "provider_stopping"}, {"signal", signo}});
+    log::LogEvent(spdlog::level::info, {{"event", "provider_stopping"}, {"signal", signo}});
   });
   server->Wait();
-  provider::LogEvent(spdlog::level::info, {{"event", "provider_stopped"}});
+  log::LogEvent(spdlog::level::info, {{"event", "provider_stopped"}});
   return kExitOk;
 }
 
@@ -237,8 +281,7 @@ void RegisterServeCommand(CLI::App& app, Action& action) {
                   "require client certificates signed by this CA (mTLS)");
   cmd->add_option("--client-san", f.client_sans,
                   "accept only client certificates with this DNS SAN (repeatable)");
-  cmd->add_option("--tls-min-version", f.tls_min_version, "minimum TLS version: 1.3 or 1.2")
-      ->check(CLI::IsMember({"1.2", "1.3"}));
+  cmd->add_option("--tls-min-version", f.tls_min_version, "minimum TLS version: 1.3 or 1.2");
   cmd->add_flag("--insecure-http", f.insecure_http,
                 "serve plain HTTP (local development only; Gatekeeper requires HTTPS)");
   cmd->add_option("--key", f.keys,
@@ -262,8 +305,7 @@ void RegisterServeCommand(CLI::App& app, Action& action) {
   cmd->add_option("--signature-formats", f.signature_formats,
                   "both: Sigstore bundle referrers (cosign v3), else legacy .sig, looked up in "
                   "parallel; legacy: only .sig (default both)");
-  cmd->add_option("--workers", f.workers, "verification worker threads (default 16)")
-      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--workers", f.workers, "verification worker threads, 1 to 1024 (default 16)");
   cmd->add_option("--registry-secret-dir", f.registry_secret_dir,
                   "directory with 'username' and 'password' files for the registries named by "
                   "--registry-secret-host");
@@ -289,13 +331,10 @@ void RegisterServeCommand(CLI::App& app, Action& action) {
                   "requests that may go to one registry host at once after a quiet spell "
                   "(default 100)");
   cmd->add_option("--max-body-bytes", f.max_body_bytes,
-                  "largest request body accepted (default 1048576)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--max-keys", f.max_keys, "most keys accepted in one request (default 1000)")
-      ->check(CLI::PositiveNumber);
+                  "largest request body accepted (default 1048576)");
+  cmd->add_option("--max-keys", f.max_keys, "most keys accepted in one request (default 1000)");
   cmd->add_option("--max-connections-per-peer", f.max_connections_per_peer,
-                  "most open connections from one client IP address (default 128)")
-      ->check(CLI::PositiveNumber);
+                  "most open connections from one client IP address (default 128)");
   cmd->add_option("--handshake-timeout", f.handshake_timeout,
                   "time a connection has to finish the TLS handshake (default 2s)");
   cmd->add_option("--health-addr", f.health_address,

@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include "signet/cosign/predicate_types.h"
 #include "signet/policy/exempt_images.h"
@@ -22,6 +23,38 @@
 namespace signet::policy {
 
 namespace {
+
+// The range of each bounded integer key. The YAML reader (which adds the
+// line) and ValidateConfig (which also sees flags and Configs built in code)
+// check these, so a value is refused with the same message wherever it came
+// from.
+struct Bounds {
+  long long min;
+  long long max;
+};
+constexpr Bounds kPortBounds{0, 65535};
+constexpr Bounds kMaxBodyBytesBounds{1, 1LL << 32};
+constexpr Bounds kMaxKeysBounds{1, 1000000};
+constexpr Bounds kMaxConnectionsBounds{1, 1000000};
+constexpr Bounds kWorkersBounds{1, 1024};
+constexpr Bounds kCacheMaxEntriesBounds{1, 100000000};
+constexpr Bounds kMaxConcurrentRequestsBounds{1, 100000};
+
+std::string OutOfBounds(Bounds bounds) {
+  return "must be between " + std::to_string(bounds.min) + " and " + std::to_string(bounds.max);
+}
+
+// Whether `value` (any integer type) lies within `bounds`.
+template <typename Int>
+bool WithinBounds(Int value, Bounds bounds) {
+  if constexpr (std::is_signed_v<Int>) {
+    return static_cast<long long>(value) >= bounds.min &&
+           static_cast<long long>(value) <= bounds.max;
+  } else {
+    return value >= static_cast<unsigned long long>(bounds.min) &&
+           value <= static_cast<unsigned long long>(bounds.max);
+  }
+}
 
 // Walks a parsed YAML tree, converting nodes into typed values. The first
 // error is kept; later conversions become no-ops so callers can stay linear.
@@ -84,8 +117,7 @@ class Reader {
   }
 
   template <typename Int>
-  void Integer(const YAML::Node& node, const std::string& path, Int& out, long long min,
-               long long max) {
+  void Integer(const YAML::Node& node, const std::string& path, Int& out, Bounds bounds) {
     if (failed() || !node.IsDefined() || node.IsNull()) return;
     const std::string s = node.IsScalar() ? node.Scalar() : "";
     long long value = 0;
@@ -93,10 +125,7 @@ class Reader {
     if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) {
       return Fail(node, path, "expected an integer, got \"" + s + "\"");
     }
-    if (value < min || value > max) {
-      return Fail(node, path,
-                  "must be between " + std::to_string(min) + " and " + std::to_string(max));
-    }
+    if (value < bounds.min || value > bounds.max) return Fail(node, path, OutOfBounds(bounds));
     out = static_cast<Int>(value);
   }
 
@@ -157,7 +186,7 @@ void ReadServer(Reader& r, const YAML::Node& node, ServerConfig& out) {
                     "healthAddress", "validatePath", "mutatePath"})) {
     return;
   }
-  r.Integer(node["port"], p + ".port", out.port, 0, 65535);
+  r.Integer(node["port"], p + ".port", out.port, kPortBounds);
   r.String(node["address"], p + ".address", out.address);
   r.String(node["tlsCertFile"], p + ".tlsCertFile", out.tls_cert_file);
   r.String(node["tlsKeyFile"], p + ".tlsKeyFile", out.tls_key_file);
@@ -168,11 +197,12 @@ void ReadServer(Reader& r, const YAML::Node& node, ServerConfig& out) {
     r.Fail(node["tlsMinVersion"], p + ".tlsMinVersion", "must be \"1.2\" or \"1.3\"");
   }
   r.Bool(node["insecureHTTP"], p + ".insecureHTTP", out.insecure_http);
-  r.Integer(node["maxBodyBytes"], p + ".maxBodyBytes", out.max_body_bytes, 1, 1LL << 32);
-  r.Integer(node["maxKeys"], p + ".maxKeys", out.max_keys, 1, 1000000);
-  r.Integer(node["maxConnections"], p + ".maxConnections", out.max_connections, 1, 1000000);
+  r.Integer(node["maxBodyBytes"], p + ".maxBodyBytes", out.max_body_bytes, kMaxBodyBytesBounds);
+  r.Integer(node["maxKeys"], p + ".maxKeys", out.max_keys, kMaxKeysBounds);
+  r.Integer(node["maxConnections"], p + ".maxConnections", out.max_connections,
+            kMaxConnectionsBounds);
   r.Integer(node["maxConnectionsPerPeer"], p + ".maxConnectionsPerPeer",
-            out.max_connections_per_peer, 1, 1000000);
+            out.max_connections_per_peer, kMaxConnectionsBounds);
   r.Duration(node["handshakeTimeout"], p + ".handshakeTimeout", out.handshake_timeout);
   r.Duration(node["headerTimeout"], p + ".headerTimeout", out.header_timeout);
   r.Duration(node["readTimeout"], p + ".readTimeout", out.read_timeout);
@@ -208,11 +238,12 @@ void ReadVerification(Reader& r, const YAML::Node& node, VerificationConfig& out
   }
   r.Duration(node["deadline"], p + ".deadline", out.deadline);
   r.Duration(node["mutateDeadline"], p + ".mutateDeadline", out.mutate_deadline);
-  r.Integer(node["workers"], p + ".workers", out.workers, 1, 1024);
+  r.Integer(node["workers"], p + ".workers", out.workers, kWorkersBounds);
   r.Duration(node["cacheTTL"], p + ".cacheTTL", out.cache_ttl);
   r.Duration(node["negativeCacheTTL"], p + ".negativeCacheTTL", out.negative_cache_ttl);
   r.Duration(node["tagCacheTTL"], p + ".tagCacheTTL", out.tag_cache_ttl);
-  r.Integer(node["cacheMaxEntries"], p + ".cacheMaxEntries", out.cache_max_entries, 1, 100000000);
+  r.Integer(node["cacheMaxEntries"], p + ".cacheMaxEntries", out.cache_max_entries,
+            kCacheMaxEntriesBounds);
   if (node["refreshAhead"].IsDefined() && !node["refreshAhead"].IsNull()) {
     std::chrono::milliseconds refresh_ahead{0};
     r.Duration(node["refreshAhead"], p + ".refreshAhead", refresh_ahead);
@@ -328,7 +359,8 @@ void ReadOptionalLimits(Reader& r, const YAML::Node& node, const std::string& p,
                         RegistryHostLimits& out) {
   if (node["maxConcurrentRequests"].IsDefined() && !node["maxConcurrentRequests"].IsNull()) {
     int value = 0;
-    r.Integer(node["maxConcurrentRequests"], p + ".maxConcurrentRequests", value, 1, 100000);
+    r.Integer(node["maxConcurrentRequests"], p + ".maxConcurrentRequests", value,
+              kMaxConcurrentRequestsBounds);
     out.max_concurrent_requests = value;
   }
   if (node["requestsPerSecond"].IsDefined() && !node["requestsPerSecond"].IsNull()) {
@@ -348,7 +380,7 @@ void ReadRegistryLimits(Reader& r, const YAML::Node& node, RegistryLimits& out) 
   if (!node.IsDefined() || node.IsNull()) return;
   if (!r.ExpectMap(node, p, {"maxConcurrentRequests", "requestsPerSecond", "burst"})) return;
   r.Integer(node["maxConcurrentRequests"], p + ".maxConcurrentRequests",
-            out.max_concurrent_requests, 1, 100000);
+            out.max_concurrent_requests, kMaxConcurrentRequestsBounds);
   r.Number(node["requestsPerSecond"], p + ".requestsPerSecond", out.requests_per_second);
   r.Number(node["burst"], p + ".burst", out.burst);
 }
@@ -647,16 +679,25 @@ Status ValidateConfig(const Config& config) {
   const auto invalid = [](const std::string& message) {
     return Error(ErrorCode::kInvalidArgument, message);
   };
+  const auto out_of_bounds = [&](const std::string& key, Bounds bounds) {
+    return invalid(key + ": " + OutOfBounds(bounds));
+  };
   const ServerConfig& s = config.server;
-  if (s.port < 0 || s.port > 65535) return invalid("server.port: must be 0..65535");
+  if (!WithinBounds(s.port, kPortBounds)) return out_of_bounds("server.port", kPortBounds);
   if (s.tls_min_version != "1.2" && s.tls_min_version != "1.3") {
     return invalid("server.tlsMinVersion: must be \"1.2\" or \"1.3\"");
   }
-  if (s.max_body_bytes == 0) return invalid("server.maxBodyBytes: must be positive");
-  if (s.max_keys == 0) return invalid("server.maxKeys: must be positive");
-  if (s.max_connections == 0) return invalid("server.maxConnections: must be positive");
-  if (s.max_connections_per_peer == 0) {
-    return invalid("server.maxConnectionsPerPeer: must be positive");
+  if (!WithinBounds(s.max_body_bytes, kMaxBodyBytesBounds)) {
+    return out_of_bounds("server.maxBodyBytes", kMaxBodyBytesBounds);
+  }
+  if (!WithinBounds(s.max_keys, kMaxKeysBounds)) {
+    return out_of_bounds("server.maxKeys", kMaxKeysBounds);
+  }
+  if (!WithinBounds(s.max_connections, kMaxConnectionsBounds)) {
+    return out_of_bounds("server.maxConnections", kMaxConnectionsBounds);
+  }
+  if (!WithinBounds(s.max_connections_per_peer, kMaxConnectionsBounds)) {
+    return out_of_bounds("server.maxConnectionsPerPeer", kMaxConnectionsBounds);
   }
   if (s.handshake_timeout.count() <= 0) return invalid("server.handshakeTimeout: must be positive");
   if (s.header_timeout.count() <= 0) return invalid("server.headerTimeout: must be positive");
@@ -678,8 +719,12 @@ Status ValidateConfig(const Config& config) {
   if (v.mutate_deadline.count() <= 0) {
     return invalid("verification.mutateDeadline: must be positive");
   }
-  if (v.workers <= 0) return invalid("verification.workers: must be positive");
-  if (v.cache_max_entries == 0) return invalid("verification.cacheMaxEntries: must be positive");
+  if (!WithinBounds(v.workers, kWorkersBounds)) {
+    return out_of_bounds("verification.workers", kWorkersBounds);
+  }
+  if (!WithinBounds(v.cache_max_entries, kCacheMaxEntriesBounds)) {
+    return out_of_bounds("verification.cacheMaxEntries", kCacheMaxEntriesBounds);
+  }
   if (v.refresh_ahead && v.refresh_ahead->count() != 0 && *v.refresh_ahead >= v.cache_ttl) {
     return invalid("verification.refreshAhead: must be below verification.cacheTTL (0 = off)");
   }
@@ -771,8 +816,8 @@ Status CheckRegistryLimits(const RegistryLimits& limits, const std::string& what
   const auto invalid = [&](const std::string& why) {
     return Error(ErrorCode::kInvalidArgument, what + ": " + why);
   };
-  if (limits.max_concurrent_requests < 1 || limits.max_concurrent_requests > 100000) {
-    return invalid("maxConcurrentRequests must be between 1 and 100000");
+  if (!WithinBounds(limits.max_concurrent_requests, kMaxConcurrentRequestsBounds)) {
+    return invalid("maxConcurrentRequests " + OutOfBounds(kMaxConcurrentRequestsBounds));
   }
   if (!std::isfinite(limits.requests_per_second) || limits.requests_per_second < 0 ||
       limits.requests_per_second > 1000000) {
@@ -803,9 +848,10 @@ Status CheckCaFile(const std::string& what, const std::string& path) {
 
 }  // namespace
 
-Status CheckRegistryCaFiles(const Config& config, const std::string& extra_ca_file) {
-  for (std::size_t i = 0; i < config.registries.size(); ++i) {
-    const RegistryConfig& registry = config.registries[i];
+Status CheckRegistryCaFiles(const std::vector<RegistryConfig>& registries,
+                            const std::string& extra_ca_file) {
+  for (std::size_t i = 0; i < registries.size(); ++i) {
+    const RegistryConfig& registry = registries[i];
     if (registry.ca_file.empty()) continue;
     const std::string what =
         "registries[" + std::to_string(i) + "] (host \"" + registry.host + "\").caFile";

@@ -177,6 +177,10 @@ struct Config {
   // Lets a registries[] entry with host "*" carry credentials, which then go
   // to every registry any pod names. Off: such an entry is refused.
   bool dangerously_send_credentials_to_any_registry = false;
+  // Registry client settings for every registry, under the registries[]
+  // ones; set by flags only (--registry-cacert, --allow-insecure-registry).
+  std::string registry_ca_file;
+  bool allow_insecure_registry = false;
 };
 
 // The configuration used when no file is given.
@@ -186,8 +190,11 @@ Config DefaultConfig();
 Result<Config> ParseConfig(std::string_view yaml, std::string_view source);
 Result<Config> LoadConfigFile(const std::string& path);
 
-// Cross-field checks: unique key and policy names, policies refer to known
-// keys, valid port, TLS version, limits and durations, valid image globs and
+// The one check of a whole Config, whether it came from the file, from
+// signet serve's flags on top of it, or from code: unique key and policy
+// names, policies refer to known keys, the range of every bounded number
+// (the same ranges and messages as the YAML reader's, "server.maxKeys: must
+// be between 1 and 1000000"), TLS version, limits and durations, valid image globs and
 // mutation.exemptImages entries (ExemptImages::CheckEntry),
 // credentials for host "*" only with dangerously_send_credentials_to_any_registry,
 // registry limits within their ranges (CheckRegistryLimits).
@@ -203,7 +210,8 @@ Status CheckRegistryLimits(const RegistryLimits& limits, const std::string& what
 // certificate. A server must not start with a CA it cannot use, since every
 // verification against that registry would then fail; the error names the key
 // and the file. Reads files, unlike ValidateConfig.
-Status CheckRegistryCaFiles(const Config& config, const std::string& extra_ca_file);
+Status CheckRegistryCaFiles(const std::vector<RegistryConfig>& registries,
+                            const std::string& extra_ca_file);
 
 // Where a listener binds, parsed from "host:port", ":port" (every IPv4
 // interface, 0.0.0.0) or "[v6]:port"; the host must be an IP address

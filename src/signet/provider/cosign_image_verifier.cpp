@@ -6,7 +6,7 @@
 #include "signet/cosign/image_verification.h"
 #include "signet/cosign/triangulate.h"
 #include "signet/cosign/verify.h"
-#include "signet/provider/json_log.h"
+#include "signet/log/json_log.h"
 
 namespace signet::provider {
 
@@ -76,7 +76,7 @@ Status CosignImageVerifier::Verify(const oci::ImageReference& reference, DigestO
   if (auto status = CheckDeadline(deadline, reference); !status.ok()) return status;
   auto keys = keys_->Select(policy.keys);
   for (const auto& message : keys_->TakeReloadErrors()) {
-    LogEvent(spdlog::level::warn, {{"event", "key_reload_failed"}, {"error", message}});
+    log::LogEvent(spdlog::level::warn, {{"event", "key_reload_failed"}, {"error", message}});
   }
   if (!keys.ok()) return keys.error().WithContext("policy \"" + policy.name + "\"");
   cosign::ImageVerifyOptions options;

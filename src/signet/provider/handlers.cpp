@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "signet/provider/json_log.h"
+#include "signet/log/json_log.h"
 #include "signet/provider/protocol.h"
 
 namespace signet::provider {
@@ -54,8 +54,8 @@ server::HttpResponse ProviderHandlers::Handle(Endpoint endpoint,
     event["endpoint"] = name;
     event["outcome"] = outcome;
     event["duration_ms"] = seconds * 1000.0;
-    LogEvent(outcome == "system_error" ? spdlog::level::warn : spdlog::level::info,
-             std::move(event));
+    log::LogEvent(outcome == "system_error" ? spdlog::level::warn : spdlog::level::info,
+                  std::move(event));
     return JsonResponse(response);
   };
 
@@ -166,11 +166,11 @@ server::HttpResponse ProviderHandlers::Rejected(server::RejectionKind kind,
   const bool mutate = request.path == options_.mutate_path;
   const std::string endpoint = mutate ? "mutate" : (provider_path ? "validate" : "other");
   if (metrics_) metrics_->RequestFinished(endpoint, "system_error", 0.0);
-  LogEvent(spdlog::level::warn, {{"event", "provider_request"},
-                                 {"request_id", request.request_id},
-                                 {"endpoint", endpoint},
-                                 {"outcome", "system_error"},
-                                 {"system_error", message}});
+  log::LogEvent(spdlog::level::warn, {{"event", "provider_request"},
+                                      {"request_id", request.request_id},
+                                      {"endpoint", endpoint},
+                                      {"outcome", "system_error"},
+                                      {"system_error", message}});
   return JsonResponse(SystemErrorResponse(message, mutate));
 }
 

@@ -42,12 +42,14 @@ oci::AdmissionLimits AdmissionLimitsOf(const policy::RegistryLimits& limits) {
 
 // Per-host admission control from registryLimits and registries[], with
 // its waits, refusals and 429s counted.
-oci::AdmissionOptions AdmissionOptionsOf(const policy::Config& config, ProviderMetrics* metrics) {
+oci::AdmissionOptions AdmissionOptionsOf(const policy::RegistryLimits& defaults,
+                                         const std::vector<policy::RegistryHostLimits>& own_limits,
+                                         ProviderMetrics* metrics) {
   oci::AdmissionOptions options;
-  options.defaults = AdmissionLimitsOf(config.registry_limits);
-  for (const policy::RegistryHostLimits& own : config.registry_host_limits) {
+  options.defaults = AdmissionLimitsOf(defaults);
+  for (const policy::RegistryHostLimits& own : own_limits) {
     // "host" (any port) or "host:port", as admission control matches them.
-    options.hosts[own.host] = AdmissionLimitsOf(own.Over(config.registry_limits));
+    options.hosts[own.host] = AdmissionLimitsOf(own.Over(defaults));
   }
   options.observer.waited = [metrics](const std::string& host, double) {
     metrics->RegistryAdmission(host, ProviderMetrics::Admission::kWaited);
@@ -58,6 +60,110 @@ oci::AdmissionOptions AdmissionOptionsOf(const policy::Config& config, ProviderM
   options.observer.throttled = [metrics](const std::string& host) {
     metrics->RegistryAdmission(host, ProviderMetrics::Admission::kThrottled);
   };
+  return options;
+}
+
+// The registry-backed verifier: trusted keys, then one registry client per
+// host from the registry settings (registries[], registryLimits, the docker
+// config and the flag-only client settings). `deadline` is the request
+// deadline (verification.deadline).
+Result<std::shared_ptr<ImageVerifier>> CreateRegistryVerifier(const policy::Config& config,
+                                                              std::chrono::milliseconds deadline,
+                                                              policy::SignatureFormats formats,
+                                                              ProviderMetrics* metrics) {
+  auto keys = policy::TrustedKeys::Load(config.keys);
+  if (!keys.ok()) return keys.error();
+  if (auto status = policy::CheckRegistryCaFiles(config.registries, config.registry_ca_file);
+      !status.ok()) {
+    return status.error();
+  }
+  oci::RegistryClientOptions client;
+  client.allow_insecure = config.allow_insecure_registry;
+  client.ca_file = config.registry_ca_file;
+  client.keychain =
+      std::make_shared<policy::SecretFileKeychain>(config.registries, config.docker_config_file);
+  // The request deadline bounds what Gatekeeper waits for, not the registry
+  // calls: a verification that outlives its request still fills the cache,
+  // within a budget of its own (per request, and for the whole verification).
+  const auto budget = std::max<std::chrono::milliseconds>(deadline * 2, std::chrono::seconds(10));
+  client.request_timeout = budget;
+  client.max_retries = 1;
+  client.max_retry_wait = std::chrono::milliseconds(200);
+  client.user_agent = "signet-provider";
+  client.on_response = [metrics](const std::string&, long status) {
+    metrics->RegistryResponse(status);
+  };
+  client.admission = std::make_shared<oci::RegistryAdmission>(
+      AdmissionOptionsOf(config.registry_limits, config.registry_host_limits, metrics));
+  std::vector<oci::RegistryHostSettings> hosts;
+  for (const policy::RegistryConfig& registry : config.registries) {
+    hosts.push_back(
+        {registry.host, registry.ca_file, registry.insecure, registry.token_realm_hosts});
+  }
+  auto registry = std::make_shared<oci::RegistryRouter>(client, hosts);
+  return std::shared_ptr<ImageVerifier>(std::make_shared<CosignImageVerifier>(
+      std::move(registry), std::move(keys).value(), budget, formats));
+}
+
+// The verification engine's settings: verification.* and cache.redis.
+Result<VerificationServiceOptions> EngineOptionsOf(const policy::VerificationConfig& verification,
+                                                   const policy::CacheConfig& cache,
+                                                   ProviderMetrics* metrics) {
+  VerificationServiceOptions engine;
+  engine.deadline = verification.deadline;
+  engine.workers = static_cast<std::size_t>(verification.workers);
+  engine.cache_ttl = verification.cache_ttl;
+  engine.negative_cache_ttl = verification.negative_cache_ttl;
+  engine.tag_cache_ttl = verification.tag_cache_ttl;
+  engine.cache_max_entries = verification.cache_max_entries;
+  engine.refresh_ahead = verification.refresh_ahead.value_or(verification.cache_ttl / 10);
+  engine.last_known_good_grace = verification.last_known_good_grace;
+  if (!cache.redis.address.empty()) {
+    auto shared = RedisVerdictCache::Create(cache.redis, metrics);
+    if (!shared.ok()) return shared.error();
+    engine.shared_cache = std::move(shared).value();
+  }
+  return engine;
+}
+
+// The handlers' settings: paths and request limits from server.*, the
+// /mutate deadline and mutation.exemptImages.
+Result<HandlerOptions> HandlerOptionsOf(const policy::ServerConfig& server,
+                                        std::chrono::milliseconds mutate_deadline,
+                                        const policy::MutationConfig& mutation) {
+  HandlerOptions options;
+  options.validate_path = server.validate_path;
+  options.mutate_path = server.mutate_path;
+  options.max_keys = server.max_keys;
+  options.max_body_bytes = server.max_body_bytes;
+  options.mutate_deadline = mutate_deadline;
+  auto exempt = policy::ExemptImages::Create(mutation.exempt_images);
+  if (!exempt.ok()) return exempt.error().WithContext("mutation.exemptImages");
+  options.mutate_exempt_images = std::move(exempt).value();
+  return options;
+}
+
+// The main listener's settings: server.*, and handler threads for `workers`
+// verification workers.
+server::ServerOptions ServerOptionsOf(const policy::ServerConfig& config, int workers) {
+  server::ServerOptions options;
+  options.address = config.address;
+  options.port = config.port;
+  options.insecure_http = config.insecure_http;
+  options.cert_file = config.tls_cert_file;
+  options.key_file = config.tls_key_file;
+  options.client_ca_file = config.client_ca_file;
+  options.client_sans = config.client_sans;
+  options.tls_min_version = config.tls_min_version;
+  options.max_body_bytes = config.max_body_bytes;
+  options.handshake_timeout = config.handshake_timeout;
+  options.header_timeout = config.header_timeout;
+  options.read_timeout = config.read_timeout;
+  options.max_connections = config.max_connections;
+  options.max_connections_per_peer = config.max_connections_per_peer;
+  // Handlers block until their request's deadline at most; enough threads
+  // that a burst of requests waits on verifications, not on handler slots.
+  options.handler_threads = std::max<std::size_t>(8, static_cast<std::size_t>(workers) * 4);
   return options;
 }
 
@@ -96,69 +202,22 @@ Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
 
   std::shared_ptr<ImageVerifier> verifier = options.verifier;
   if (!verifier) {
-    auto keys = policy::TrustedKeys::Load(config.keys);
-    if (!keys.ok()) return keys.error();
-    if (auto status = policy::CheckRegistryCaFiles(config, options.registry_ca_file);
-        !status.ok()) {
-      return status.error();
-    }
-    oci::RegistryClientOptions client;
-    client.allow_insecure = options.allow_insecure_registry;
-    client.ca_file = options.registry_ca_file;
-    client.keychain =
-        std::make_shared<policy::SecretFileKeychain>(config.registries, config.docker_config_file);
-    // The request deadline bounds what Gatekeeper waits for, not the registry
-    // calls: a verification that outlives its request still fills the cache,
-    // within a budget of its own (per request, and for the whole verification).
-    const auto budget = std::max<std::chrono::milliseconds>(config.verification.deadline * 2,
-                                                            std::chrono::seconds(10));
-    client.request_timeout = budget;
-    client.max_retries = 1;
-    client.max_retry_wait = std::chrono::milliseconds(200);
-    client.user_agent = "signet-provider";
-    client.on_response = [metrics](const std::string&, long status) {
-      metrics->RegistryResponse(status);
-    };
-    client.admission =
-        std::make_shared<oci::RegistryAdmission>(AdmissionOptionsOf(config, metrics));
-    std::vector<oci::RegistryHostSettings> hosts;
-    for (const policy::RegistryConfig& registry : config.registries) {
-      hosts.push_back(
-          {registry.host, registry.ca_file, registry.insecure, registry.token_realm_hosts});
-    }
-    auto registry = std::make_shared<oci::RegistryRouter>(client, hosts);
-    verifier = std::make_shared<CosignImageVerifier>(std::move(registry), std::move(keys).value(),
-                                                     budget, config.verification.signature_formats);
+    auto created = CreateRegistryVerifier(config, config.verification.deadline,
+                                          config.verification.signature_formats, metrics);
+    if (!created.ok()) return created.error();
+    verifier = std::move(created).value();
   }
 
-  VerificationServiceOptions engine;
-  engine.deadline = config.verification.deadline;
-  engine.workers = static_cast<std::size_t>(config.verification.workers);
-  engine.cache_ttl = config.verification.cache_ttl;
-  engine.negative_cache_ttl = config.verification.negative_cache_ttl;
-  engine.tag_cache_ttl = config.verification.tag_cache_ttl;
-  engine.cache_max_entries = config.verification.cache_max_entries;
-  engine.refresh_ahead =
-      config.verification.refresh_ahead.value_or(config.verification.cache_ttl / 10);
-  engine.last_known_good_grace = config.verification.last_known_good_grace;
-  if (!config.cache.redis.address.empty()) {
-    auto shared = RedisVerdictCache::Create(config.cache.redis, metrics);
-    if (!shared.ok()) return shared.error();
-    engine.shared_cache = std::move(shared).value();
-  }
-  parts->service = std::make_unique<VerificationService>(engine, std::move(verifier),
-                                                         std::move(policies).value(), metrics);
+  auto engine = EngineOptionsOf(config.verification, config.cache, metrics);
+  if (!engine.ok()) return engine.error();
+  parts->service = std::make_unique<VerificationService>(
+      std::move(engine).value(), std::move(verifier), std::move(policies).value(), metrics);
 
-  HandlerOptions handler_options;
-  handler_options.validate_path = config.server.validate_path;
-  handler_options.mutate_path = config.server.mutate_path;
-  handler_options.max_keys = config.server.max_keys;
-  handler_options.max_body_bytes = config.server.max_body_bytes;
-  handler_options.mutate_deadline = config.verification.mutate_deadline;
-  auto exempt = policy::ExemptImages::Create(config.mutation.exempt_images);
-  if (!exempt.ok()) return exempt.error().WithContext("mutation.exemptImages");
-  handler_options.mutate_exempt_images = std::move(exempt).value();
-  parts->handlers = std::make_unique<ProviderHandlers>(*parts->service, metrics, handler_options);
+  auto handler_options =
+      HandlerOptionsOf(config.server, config.verification.mutate_deadline, config.mutation);
+  if (!handler_options.ok()) return handler_options.error();
+  parts->handlers = std::make_unique<ProviderHandlers>(*parts->service, metrics,
+                                                       std::move(handler_options).value());
 
   server::Router router;
   parts->handlers->Register(router);
@@ -173,25 +232,8 @@ Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
   });
   server::AddStandardRoutes(router, parts->metrics, ready);
 
-  server::ServerOptions server_options;
-  server_options.address = config.server.address;
-  server_options.port = config.server.port;
-  server_options.insecure_http = config.server.insecure_http;
-  server_options.cert_file = config.server.tls_cert_file;
-  server_options.key_file = config.server.tls_key_file;
-  server_options.client_ca_file = config.server.client_ca_file;
-  server_options.client_sans = config.server.client_sans;
-  server_options.tls_min_version = config.server.tls_min_version;
-  server_options.max_body_bytes = config.server.max_body_bytes;
-  server_options.handshake_timeout = config.server.handshake_timeout;
-  server_options.header_timeout = config.server.header_timeout;
-  server_options.read_timeout = config.server.read_timeout;
-  server_options.max_connections = config.server.max_connections;
-  server_options.max_connections_per_peer = config.server.max_connections_per_peer;
-  // Handlers block until their request's deadline at most; enough threads
-  // that a burst of requests waits on verifications, not on handler slots.
-  server_options.handler_threads =
-      std::max<std::size_t>(8, static_cast<std::size_t>(config.verification.workers) * 4);
+  const server::ServerOptions server_options =
+      ServerOptionsOf(config.server, config.verification.workers);
   auto server = server::HttpsServer::Create(server_options, std::move(router), &parts->metrics);
   if (!server.ok()) return server.error();
   parts->server = std::move(server).value();

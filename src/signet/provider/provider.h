@@ -30,10 +30,6 @@
 namespace signet::provider {
 
 struct ProviderOptions {
-  // Registry client settings for every registry (the per-registry settings
-  // of Config::registries come on top).
-  bool allow_insecure_registry = false;
-  std::string registry_ca_file;
   // Replaces the registry-backed verifier (tests).
   std::shared_ptr<ImageVerifier> verifier;
 };

@@ -17,7 +17,7 @@
 
 #include "signet/bounded_json.h"
 #include "signet/crypto/encoding.h"
-#include "signet/provider/json_log.h"
+#include "signet/log/json_log.h"
 
 namespace signet::provider {
 namespace {
@@ -312,7 +312,7 @@ void RedisVerdictCache::MarkUp() {
   if (state_ == State::kUp) return;
   state_ = State::kUp;
   if (metrics_) metrics_->SharedCacheUp(true);
-  LogEvent(spdlog::level::info, {{"event", "shared_cache_up"}, {"address", config_.address}});
+  log::LogEvent(spdlog::level::info, {{"event", "shared_cache_up"}, {"address", config_.address}});
 }
 
 void RedisVerdictCache::MarkDown(const std::string& why) {
@@ -328,12 +328,12 @@ void RedisVerdictCache::MarkDown(const std::string& why) {
   if (state_ == State::kDown) return;
   state_ = State::kDown;
   if (metrics_) metrics_->SharedCacheUp(false);
-  LogEvent(spdlog::level::warn,
-           {{"event", "shared_cache_down"},
-            {"address", config_.address},
-            {"error", why},
-            {"retry_in_ms", backoff_.count()},
-            {"note", "answering from the local cache and the registry until Redis is back"}});
+  log::LogEvent(spdlog::level::warn,
+                {{"event", "shared_cache_down"},
+                 {"address", config_.address},
+                 {"error", why},
+                 {"retry_in_ms", backoff_.count()},
+                 {"note", "answering from the local cache and the registry until Redis is back"}});
 }
 
 RedisVerdictCache::Context RedisVerdictCache::Acquire(TimePoint until) {

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "signet/crypto/encoding.h"
-#include "signet/provider/json_log.h"
+#include "signet/log/json_log.h"
 
 namespace signet::provider {
 
@@ -376,11 +376,11 @@ std::optional<VerificationService::Outcome> VerificationService::Grace(
   if (metrics_) metrics_->GraceAnswer();
   const auto left =
       std::chrono::duration_cast<std::chrono::seconds>(remembered->expires - options_.clock());
-  LogEvent(spdlog::level::warn, {{"event", "grace_answer"},
-                                 {"image", digest_reference},
-                                 {"policy", policy.name},
-                                 {"error", error.message()},
-                                 {"grace_left_seconds", left.count()}});
+  log::LogEvent(spdlog::level::warn, {{"event", "grace_answer"},
+                                      {"image", digest_reference},
+                                      {"policy", policy.name},
+                                      {"error", error.message()},
+                                      {"grace_left_seconds", left.count()}});
   return outcome;
 }
 

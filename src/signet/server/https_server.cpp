@@ -5,7 +5,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <signal.h>
-#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
@@ -20,6 +19,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cctype>
+#include <cmath>
 #include <condition_variable>
 #include <exception>
 #include <list>
@@ -28,6 +28,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "signet/log/json_log.h"
 #include "signet/server/tls_context_source.h"
 
 namespace signet::server {
@@ -47,27 +48,6 @@ constexpr auto kCloseTimeout = std::chrono::seconds(1);
 constexpr auto kLingerTimeout = std::chrono::seconds(2);
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 constexpr auto kPeerLimitWarningInterval = std::chrono::seconds(10);
-
-// Escapes text for a JSON string in a log line.
-std::string JsonEscape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20 || u == 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 bool SaneRequestId(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
@@ -293,7 +273,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void OnHandshake(beast::error_code ec) {
     if (ec) {
       server_.RecordHandshakeFailure(ec);
-      spdlog::debug("TLS handshake with {} failed: {}", peer_, ec.message());
+      log::LogEvent(spdlog::level::debug,
+                    {{"event", "tls_handshake_failed"}, {"peer", peer_}, {"error", ec.message()}});
       Close();
       return;
     }
@@ -400,7 +381,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return;
     }
     if (ec == beast::error::timeout) {
-      spdlog::debug("closing connection from {}: read timed out", peer_);
+      log::LogEvent(spdlog::level::debug, {{"event", "read_timed_out"}, {"peer", peer_}});
     }
     Close();
   }
@@ -599,9 +580,11 @@ Status HttpsServer::Impl::Start() {
     threads_.emplace_back([this] { ioc_.run(); });
   }
   ready = true;
-  spdlog::info("listening on {}:{} ({})", options_.address, bound_port.load(),
-               options_.insecure_http ? "plain HTTP, insecure"
-                                      : (options_.client_ca_file.empty() ? "TLS" : "mutual TLS"));
+  log::LogEvent(spdlog::level::info, {{"event", "listener_started"},
+                                      {"address", options_.address},
+                                      {"port", bound_port.load()},
+                                      {"tls", !options_.insecure_http},
+                                      {"mtls", !options_.client_ca_file.empty()}});
   return OkStatus();
 }
 
@@ -615,7 +598,7 @@ void HttpsServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
   if (draining_ || !acceptor_.is_open()) return;
   if (ec) {
     // Typically EMFILE: back off briefly instead of spinning.
-    spdlog::warn("accept failed: {}", ec.message());
+    log::LogEvent(spdlog::level::warn, {{"event", "accept_failed"}, {"error", ec.message()}});
     accept_retry_timer_.expires_after(kAcceptRetryDelay);
     accept_retry_timer_.async_wait([this](beast::error_code timer_ec) {
       if (!timer_ec && !draining_) DoAccept();
@@ -640,11 +623,15 @@ void HttpsServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
     const auto now = Clock::now();
     if (now - last_peer_limit_warning_ >= kPeerLimitWarningInterval) {
       last_peer_limit_warning_ = now;
-      spdlog::warn(
-          "closing connections from {}: it has max_connections_per_peer ({}) open (logged at most "
-          "every {} s; signet_http_connections_rejected_per_peer_total counts them)",
-          peer.to_string(), options_.max_connections_per_peer,
-          std::chrono::duration_cast<std::chrono::seconds>(kPeerLimitWarningInterval).count());
+      // Logged at most every kPeerLimitWarningInterval;
+      // signet_http_connections_rejected_per_peer_total counts them all.
+      log::LogEvent(
+          spdlog::level::warn,
+          {{"event", "peer_connection_limit"},
+           {"peer", peer.to_string()},
+           {"max_connections_per_peer", options_.max_connections_per_peer},
+           {"logged_every_seconds",
+            std::chrono::duration_cast<std::chrono::seconds>(kPeerLimitWarningInterval).count()}});
     }
     beast::error_code ignored;
     socket.close(ignored);
@@ -727,11 +714,13 @@ void HttpsServer::Impl::RecordRequest(const HttpRequest& request, int status,
       .Observe(seconds);
   const std::string_view logged_path =
       std::string_view(request.path).substr(0, std::min(request.path.size(), kMaxLoggedPath));
-  spdlog::info(
-      "{{\"event\":\"http_request\",\"request_id\":\"{}\",\"method\":\"{}\",\"path\":\"{}\","
-      "\"status\":{},\"duration_ms\":{:.3f},\"peer\":\"{}\"}}",
-      JsonEscape(request.request_id), JsonEscape(request.method), JsonEscape(logged_path), status,
-      seconds * 1000.0, JsonEscape(request.peer));
+  log::LogEvent(spdlog::level::info, {{"event", "http_request"},
+                                      {"request_id", request.request_id},
+                                      {"method", request.method},
+                                      {"path", logged_path},
+                                      {"status", status},
+                                      {"duration_ms", std::round(seconds * 1e6) / 1000.0},
+                                      {"peer", request.peer}});
 }
 
 void HttpsServer::Impl::Shutdown(std::chrono::milliseconds drain) {
@@ -743,7 +732,7 @@ void HttpsServer::Impl::Shutdown(std::chrono::milliseconds drain) {
     return;
   }
   net::post(strand_, [this, drain] {
-    spdlog::info("shutting down: draining connections for up to {} ms", drain.count());
+    log::LogEvent(spdlog::level::info, {{"event", "server_draining"}, {"drain_ms", drain.count()}});
     beast::error_code ignored;
     acceptor_.close(ignored);
     accept_retry_timer_.cancel();
@@ -766,7 +755,8 @@ void HttpsServer::Impl::Shutdown(std::chrono::milliseconds drain) {
     drain_timer_.async_wait([this](beast::error_code ec) {
       if (ec) return;
       if (active_ > 0) {
-        spdlog::warn("drain time over; closing {} remaining connections", active_.load());
+        log::LogEvent(spdlog::level::warn,
+                      {{"event", "drain_timed_out"}, {"open_connections", active_.load()}});
       }
       FinishStop();
     });
@@ -785,7 +775,7 @@ void HttpsServer::Impl::FinishStop() {
   }
   work_.reset();
   ioc_.stop();
-  spdlog::info("server stopped");
+  log::LogEvent(spdlog::level::info, {{"event", "server_stopped"}});
 }
 
 void HttpsServer::Impl::Wait() {
@@ -808,7 +798,7 @@ void HttpsServer::Impl::ShutdownOnSignals(std::chrono::milliseconds drain,
   signals_->async_wait(
       [this, drain, on_signal = std::move(on_signal)](beast::error_code ec, int signo) {
         if (ec) return;
-        spdlog::info("received signal {}", signo);
+        log::LogEvent(spdlog::level::info, {{"event", "signal_received"}, {"signal", signo}});
         if (on_signal) on_signal(signo);
         Shutdown(drain);
       });

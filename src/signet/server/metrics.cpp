@@ -1,12 +1,13 @@
 #include "signet/server/metrics.h"
 
 #include <spdlog/fmt/fmt.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
 #include <string_view>
 #include <utility>
+
+#include "signet/log/json_log.h"
 
 namespace signet::server {
 namespace {
@@ -104,7 +105,11 @@ std::vector<double> NormalizedBounds(std::vector<double> bounds) {
 template <typename Metric, typename... Args>
 Metric& InstanceFor(std::map<MetricLabels, std::unique_ptr<Metric>>& instances,
                     const std::string& name, const MetricLabels& labels, Args&&... args) {
-  if (!ValidLabels(labels)) spdlog::error("metric {} has an invalid label name", name);
+  if (!ValidLabels(labels)) {
+    log::LogEvent(
+        spdlog::level::err,
+        {{"event", "metric_rejected"}, {"metric", name}, {"error", "a label name is invalid"}});
+  }
   auto& slot = instances[labels];
   if (!slot) slot = std::make_unique<Metric>(std::forward<Args>(args)...);
   return *slot;
@@ -176,8 +181,11 @@ MetricsRegistry::Family& MetricsRegistry::FamilyFor(const std::string& name,
     Family& family = *it->second;
     const bool same_buckets = upper_bounds == nullptr || family.upper_bounds == *upper_bounds;
     if (family.type == type && same_buckets) return family;
-    spdlog::error("metric {} requested as {} but registered as {}; the new one is not exported",
-                  name, TypeName(type), TypeName(family.type));
+    log::LogEvent(spdlog::level::err,
+                  {{"event", "metric_rejected"},
+                   {"metric", name},
+                   {"error", std::string("requested as ") + TypeName(type) + " but registered as " +
+                                 TypeName(family.type) + "; the new one is not exported"}});
   } else if (ValidName(name, true)) {
     auto family = std::make_unique<Family>();
     family->name = name;
@@ -186,7 +194,10 @@ MetricsRegistry::Family& MetricsRegistry::FamilyFor(const std::string& name,
     if (upper_bounds != nullptr) family->upper_bounds = *upper_bounds;
     return *families_.emplace(name, std::move(family)).first->second;
   } else {
-    spdlog::error("invalid metric name '{}'; the metric is not exported", name);
+    log::LogEvent(spdlog::level::err,
+                  {{"event", "metric_rejected"},
+                   {"metric", name},
+                   {"error", "invalid metric name; the metric is not exported"}});
   }
   *conflict = true;
   conflicting_.push_back(std::make_unique<Family>());

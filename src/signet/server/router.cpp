@@ -1,9 +1,9 @@
 #include "signet/server/router.h"
 
-#include <spdlog/spdlog.h>
-
 #include <exception>
 #include <utility>
+
+#include "signet/log/json_log.h"
 
 namespace signet::server {
 namespace {
@@ -75,11 +75,17 @@ HttpResponse Router::Dispatch(const HttpRequest& request) const {
   try {
     return method_it->second(request);
   } catch (const std::exception& e) {
-    spdlog::error("handler for {} {} threw: {} (request_id={})", request.method, request.path,
-                  e.what(), request.request_id);
+    log::LogEvent(spdlog::level::err, {{"event", "handler_threw"},
+                                       {"method", request.method},
+                                       {"path", request.path},
+                                       {"error", e.what()},
+                                       {"request_id", request.request_id}});
   } catch (...) {
-    spdlog::error("handler for {} {} threw a non-standard exception (request_id={})",
-                  request.method, request.path, request.request_id);
+    log::LogEvent(spdlog::level::err, {{"event", "handler_threw"},
+                                       {"method", request.method},
+                                       {"path", request.path},
+                                       {"error", "a non-standard exception"},
+                                       {"request_id", request.request_id}});
   }
   return Reject(RejectionKind::kInternalError, request);
 }
@@ -88,8 +94,9 @@ HttpResponse Router::Reject(RejectionKind kind, const HttpRequest& request) cons
   try {
     return on_rejected_(kind, request);
   } catch (...) {
-    spdlog::error("rejection handler threw for kind {} (request_id={})", RejectionKindName(kind),
-                  request.request_id);
+    log::LogEvent(spdlog::level::err, {{"event", "rejection_handler_threw"},
+                                       {"kind", RejectionKindName(kind)},
+                                       {"request_id", request.request_id}});
     return DefaultRejection(kind, request);
   }
 }

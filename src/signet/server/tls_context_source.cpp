@@ -3,12 +3,13 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
 #include <boost/asio/ssl/context.hpp>
 #include <exception>
 #include <utility>
+
+#include "signet/log/json_log.h"
 
 namespace signet::server {
 namespace {
@@ -150,18 +151,20 @@ void TlsContextSource::ReloadIfChanged() {
   Result<std::shared_ptr<ssl::context>> context = BuildContext(settings_);
   if (!context.ok()) {
     failed_stamps_ = stamps;
-    spdlog::error(
-        "TLS credentials changed on disk but cannot be loaded; keeping the previous "
-        "ones: {}",
-        context.error().message());
+    // The previous credentials stay in use.
+    log::LogEvent(spdlog::level::err,
+                  {{"event", "tls_reload_failed"}, {"error", context.error().message()}});
     return;
   }
   current_ = std::move(context).value();
   loaded_stamps_ = stamps;
   failed_stamps_.clear();
-  spdlog::info("TLS credentials reloaded (certificate {}, key {}, client CA {})",
-               settings_.cert_file, settings_.key_file,
-               settings_.client_ca_file.empty() ? "none" : settings_.client_ca_file);
+  log::LogEvent(
+      spdlog::level::info,
+      {{"event", "tls_credentials_reloaded"},
+       {"cert_file", settings_.cert_file},
+       {"key_file", settings_.key_file},
+       {"client_ca_file", settings_.client_ca_file.empty() ? "none" : settings_.client_ca_file}});
 }
 
 std::shared_ptr<ssl::context> TlsContextSource::Current() {

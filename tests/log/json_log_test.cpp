@@ -1,7 +1,7 @@
-// The provider's JSON log lines: LogEvent writes an event in one
+// signet serve's JSON log lines: LogEvent writes an event in one
 // serialisation, and the line is the one the formatter makes of the same
 // event logged as text.
-#include "signet/provider/json_log.h"
+#include "signet/log/json_log.h"
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
@@ -9,7 +9,7 @@
 #include <regex>
 #include <sstream>
 
-namespace signet::provider {
+namespace signet::log {
 namespace {
 
 class JsonLogTest : public ::testing::Test {
@@ -87,4 +87,4 @@ TEST_F(JsonLogTest, BelowTheLevelNothingIsWritten) {
 }
 
 }  // namespace
-}  // namespace signet::provider
+}  // namespace signet::log

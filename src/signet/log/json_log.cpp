@@ -1,4 +1,4 @@
-#include "signet/provider/json_log.h"
+#include "signet/log/json_log.h"
 
 #include <spdlog/pattern_formatter.h>
 
@@ -8,7 +8,7 @@
 #include "signet/bounded_json.h"
 #include "signet/json_writer.h"
 
-namespace signet::provider {
+namespace signet::log {
 
 namespace {
 
@@ -18,7 +18,7 @@ std::atomic<bool> json_format_installed{false};
 // which the formatter copies as it is. Compared by address: no other message
 // carries it, and copies of the message (a backtrace, an asynchronous sink)
 // keep it.
-constexpr char kWholeLine[] = "signet::provider::LogEvent whole line";
+constexpr char kWholeLine[] = "signet::log::LogEvent whole line";
 
 std::string TimeStamp(spdlog::log_clock::time_point time) {
   const auto since_epoch = time.time_since_epoch();
@@ -102,4 +102,4 @@ void LogEvent(spdlog::level::level_enum level, nlohmann::json event) {
                                     spdlog::string_view_t(line.data(), line.size()));
 }
 
-}  // namespace signet::provider
+}  // namespace signet::log

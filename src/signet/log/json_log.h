@@ -1,0 +1,28 @@
+// Structured logging: one JSON object per line on spdlog, the one logger of
+// `signet serve`. It sits below server/ and provider/, which both write their
+// lines through LogEvent; nothing else in src/ calls spdlog to log.
+//
+// InstallJsonLogFormat() makes every spdlog line a JSON object with "time"
+// (UTC, RFC 3339) and "level". A message that is itself a JSON object (as
+// LogEvent writes) has its fields merged in; any other message (from code
+// outside signet) becomes the "msg" field, escaped. LogEvent logs an event
+// built by the caller: an object whose "event" field names the line, with no
+// secrets in it. Once the format is installed, LogEvent writes that line in
+// one serialisation (the event is not serialised, parsed and merged again);
+// the line is the same.
+//
+// Thread-safety: LogEvent may be called concurrently; InstallJsonLogFormat
+// once at startup.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+namespace signet::log {
+
+void InstallJsonLogFormat();
+
+void LogEvent(spdlog::level::level_enum level, nlohmann::json event);
+
+}  // namespace signet::log
