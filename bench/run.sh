@@ -18,7 +18,8 @@
 #                Without the scale section, only the images the others need are pushed.
 #
 # Everything runs on 127.0.0.1: a docker-registry, a python proxy in front of
-# it (added latency, 429 throttling), `signet serve`, nginx as the baseline,
+# it (429 throttling) or bench/tools/delay_proxy (added latency, section 3),
+# `signet serve`, nginx as the baseline,
 # wrk as the load generator, and reference cosign 2.5.0. Every process started
 # here is stopped on exit. The exit status is non-zero when a section that was
 # not skipped failed to run.
