@@ -499,13 +499,16 @@ section_cold() {
   last_requests=$(requests_line "$work/cold-one-$cold_repeats.requests")
   last_bundle_requests=$(requests_line "$work/cold-bundle-$cold_repeats.requests")
   # (b) 100 images cold vs 1 image cold (legacy format only, as (a)'s reference): with the
-  # default settings, then with more workers and registry concurrency, then each of those two
-  # without the registry rate limit (the token bucket), all behind the same latency; each with a
+  # default settings, then with more workers and registry concurrency, with a token bucket as
+  # large as the request's 3 requests per image, and the first two without the registry rate
+  # limit (the token bucket), all behind the same latency; each with a
   # fresh delay proxy, whose counts show the connections it took. CPU times show what worked.
   local many_rows=() many_names=() many_args=()
   local more="--workers 64 --registry-max-concurrent-requests 64"
   many_names+=("default settings"); many_args+=("")
   many_names+=("\`$more\`"); many_args+=("$more")
+  many_names+=("\`--registry-burst $((3 * cold_many))\` (a bucket that holds the whole request)")
+  many_args+=("--registry-burst $((3 * cold_many))")
   many_names+=("\`--registry-requests-per-second 0\` (no rate limit)")
   many_args+=("--registry-requests-per-second 0")
   many_names+=("\`$more --registry-requests-per-second 0\`")
