@@ -5,6 +5,7 @@
 #include "delay_proxy.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
@@ -83,6 +84,13 @@ class DelayProxyTest : public ::testing::Test {
   }
   void TearDown() override { StopProxy(); }
 
+  // A second socket object on the same connection (a dup of its descriptor),
+  // for writing from another thread while this one reads: one asio socket
+  // object must not be used by two threads at once.
+  tcp::socket WriteSide(tcp::socket& socket) {
+    return tcp::socket(client_io_, tcp::v4(), ::dup(socket.native_handle()));
+  }
+
   tcp::socket Connect() {
     tcp::socket socket(client_io_);
     socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), proxy_->port()));
@@ -110,9 +118,10 @@ TEST_F(DelayProxyTest, EchoesLargePayloadIntactAfterHandshakeAndOneRoundTrip) {
   const auto start = Clock::now();
   tcp::socket socket = Connect();
   // Writes from another thread: the echo comes back while we write.
+  tcp::socket write_side = WriteSide(socket);
   std::thread writer([&] {
-    net::write(socket, net::buffer(sent));
-    socket.shutdown(tcp::socket::shutdown_send);
+    net::write(write_side, net::buffer(sent));
+    write_side.shutdown(tcp::socket::shutdown_send);
   });
   std::vector<char> received(sent.size());
   net::read(socket, net::buffer(received.data(), 1));
@@ -173,9 +182,11 @@ TEST_F(DelayProxyTest, StalledConnectionDoesNotHoldUpAnother) {
   StartProxy(milliseconds(20));
   tcp::socket stalled = Connect();
   const auto flood = RandomBytes(8 * 1024 * 1024, 7);
+  tcp::socket stalled_write_side = WriteSide(stalled);
   std::thread flooder([&] {
     boost::system::error_code ignored;
-    net::write(stalled, net::buffer(flood), ignored);  // blocks: nobody reads the echo yet
+    net::write(stalled_write_side, net::buffer(flood),
+               ignored);  // blocks: nobody reads the echo yet
   });
   tcp::socket other = Connect();
   const auto sent = RandomBytes(4096, 8);
