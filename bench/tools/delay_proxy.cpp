@@ -163,6 +163,7 @@ DelayProxy::DelayProxy(net::io_context& io, DelayProxyOptions options)
     : io_(io),
       options_(std::move(options)),
       acceptor_(io),
+      accept_retry_(io),
       stats_(std::make_shared<DelayProxyStats>()) {}
 
 void DelayProxy::Start() {
@@ -176,6 +177,7 @@ void DelayProxy::Start() {
 void DelayProxy::Stop() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
+  accept_retry_.cancel();
 }
 
 unsigned short DelayProxy::port() const { return acceptor_.local_endpoint().port(); }
@@ -186,6 +188,7 @@ std::string DelayProxy::StatsJson() const {
       << ",\"open_connections\":" << stats_->open_connections
       << ",\"peak_open_connections\":" << stats_->peak_open_connections
       << ",\"upstream_failures\":" << stats_->upstream_failures
+      << ",\"accept_failures\":" << stats_->accept_failures
       << ",\"bytes_to_upstream\":" << stats_->bytes_to_upstream
       << ",\"bytes_to_client\":" << stats_->bytes_to_client << "}";
   return out.str();
@@ -194,11 +197,18 @@ std::string DelayProxy::StatsJson() const {
 void DelayProxy::Accept() {
   acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket client) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
-    if (!ec) {
-      boost::system::error_code ignored;
-      client.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<Connection>(io_, std::move(client), options_, stats_)->Start();
+    if (ec) {
+      // Out of descriptors, say: try again shortly instead of spinning.
+      ++stats_->accept_failures;
+      accept_retry_.expires_after(std::chrono::milliseconds(10));
+      accept_retry_.async_wait([this](boost::system::error_code wait_ec) {
+        if (!wait_ec && acceptor_.is_open()) Accept();
+      });
+      return;
     }
+    boost::system::error_code ignored;
+    client.set_option(tcp::no_delay(true), ignored);
+    std::make_shared<Connection>(io_, std::move(client), options_, stats_)->Start();
     Accept();
   });
 }

@@ -25,6 +25,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -45,6 +46,7 @@ struct DelayProxyStats {
   std::uint64_t open_connections = 0;  // accepted and not yet closed
   std::uint64_t peak_open_connections = 0;
   std::uint64_t upstream_failures = 0;  // connections upstream refused
+  std::uint64_t accept_failures = 0;    // accept errors (out of descriptors, ...)
   std::uint64_t bytes_to_upstream = 0;
   std::uint64_t bytes_to_client = 0;
 };
@@ -72,6 +74,7 @@ class DelayProxy {
   boost::asio::io_context& io_;
   DelayProxyOptions options_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer accept_retry_;
   // Shared with the connections, which may outlive the proxy.
   std::shared_ptr<DelayProxyStats> stats_;
 };

@@ -7,6 +7,8 @@
 // address). D is the round trip: D/2 each way, and D before a new connection
 // carries anything. On SIGTERM or SIGINT it prints its counts as one line of
 // JSON on stdout (connections, peak_open_connections, ...) and exits 0.
+#include <sys/resource.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
@@ -59,6 +61,11 @@ int main(int argc, char** argv) {
     const double delay_ms = delay.empty() ? 0.0 : std::stod(delay);
     if (delay_ms < 0) return Usage("--delay-ms must not be negative");
     options.round_trip = std::chrono::microseconds(static_cast<long long>(delay_ms * 1000));
+    // Two descriptors per proxied connection: allow as many as the hard limit.
+    if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+      files.rlim_cur = files.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &files);
+    }
     net::io_context io(1);
     signet::bench::DelayProxy proxy(io, options);
     proxy.Start();
