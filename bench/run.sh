@@ -18,7 +18,8 @@
 #                Without the scale section, only the images the others need are pushed.
 #
 # Everything runs on 127.0.0.1: a docker-registry, a python proxy in front of
-# it (added latency, 429 throttling), `signet serve`, nginx as the baseline,
+# it (429 throttling) or bench/tools/delay_proxy (added latency, section 3),
+# `signet serve`, nginx as the baseline,
 # wrk as the load generator, and reference cosign 2.5.0. Every process started
 # here is stopped on exit. The exit status is non-zero when a section that was
 # not skipped failed to run.
@@ -74,6 +75,7 @@ if skipped scale && [ "$images" -gt 100 ]; then images=$((cold_many > 100 ? cold
 py=$(command -v /usr/bin/python3 || command -v python3)
 signet="$build_dir/signet"
 crypto_bench="$build_dir/bench/crypto_bench"
+delay_proxy="$build_dir/bench/delay_proxy"
 cache_bench="$build_dir/bench/cache_memory"
 # Reference cosign: $SIGNET_COSIGN, else the tools directory the build tree was
 # configured with (SIGNET_TOOLS_DIR), else build/tools of this checkout.
@@ -82,16 +84,19 @@ cosign="${SIGNET_COSIGN:-${tools_dir:-$root/build/tools}/cosign/usr/bin/cosign}"
 
 need_crypto_bench=1
 if skipped crypto; then need_crypto_bench=0; fi
-if [ ! -x "$signet" ] || { [ "$need_crypto_bench" = 1 ] && [ ! -x "$crypto_bench" ]; }; then
+need_delay_proxy=1
+if skipped cold; then need_delay_proxy=0; fi
+if [ ! -x "$signet" ] || { [ "$need_crypto_bench" = 1 ] && [ ! -x "$crypto_bench" ]; } \
+  || { [ "$need_delay_proxy" = 1 ] && [ ! -x "$delay_proxy" ]; }; then
   if [ "$build_given" = 1 ]; then
-    echo "run.sh: $build_dir holds no signet or bench/crypto_bench; build them first" >&2
+    echo "run.sh: $build_dir holds no signet, bench/crypto_bench or bench/delay_proxy; build them first" >&2
     exit 2
   fi
   echo "run.sh: building signet and the benchmarks in $build_dir"
   cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DSIGNET_BUILD_TESTS=OFF -DSIGNET_BUILD_BENCH=ON \
     -DSIGNET_TOOLS_DIR="$root/build/tools" >/dev/null
-  cmake --build "$build_dir" -j "$(nproc)" --target signet crypto_bench
+  cmake --build "$build_dir" -j "$(nproc)" --target signet crypto_bench delay_proxy
   cmake --build "$build_dir" -j "$(nproc)" --target cache_memory 2>/dev/null || true
 fi
 
@@ -104,7 +109,7 @@ cleanup() {
   if [ -f "$work/pids" ]; then
     while read -r pid; do
       # Only a process that is still ours (its command line names our files).
-      if { tr '\0' ' ' < "/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -e "$work" -e "$tools/proxy.py"; then
+      if { tr '\0' ' ' < "/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -e "$work" -e "$tools/proxy.py" -e "$delay_proxy"; then
         kill "$pid" 2>/dev/null || true
       fi
     done < "$work/pids"
@@ -175,6 +180,7 @@ openssl x509 -req -in "$work/tls.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" \
 registry_port=$(free_port)
 registry_config "$work" "$registry_port" 1
 docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 &
+registry_pid=$!
 track $!
 wait_http "http://127.0.0.1:$registry_port/v2/"
 
@@ -190,6 +196,20 @@ start_proxy() {
   wait_http "http://127.0.0.1:$proxy_port/__bench/stats"
 }
 start_proxy
+# start_delay_proxy MS: in place of the python proxy, on the same port, bench/tools/delay_proxy
+# (C++, one thread): MS of round trip added as link latency, half each way, and one round trip
+# before a new connection carries a byte, as `tc netem` on a network namespace's link would add
+# it (this machine's kernel has no netem qdisc). It neither parses nor counts requests (the
+# registry's access log does); on stop it writes its connection counts to
+# $work/delay-proxy.json. start_proxy brings the python proxy back.
+start_delay_proxy() {
+  stop_pidfile "$work/proxy.pid"
+  "$delay_proxy" --listen "$proxy_port" --upstream "127.0.0.1:$registry_port" --delay-ms "$1" \
+    > "$work/delay-proxy.json" 2> "$work/delay-proxy.log" &
+  echo $! > "$work/proxy.pid"
+  track $!
+  wait_http "http://127.0.0.1:$proxy_port/v2/"
+}
 registry_requests() {  # registry API requests in the access log so far
   grep -cE '"(GET|HEAD) /v2/' "$work/registry.log" || true
 }
@@ -403,6 +423,9 @@ cold_once() {
     return 1
   fi
 }
+cpu_ms() {  # PID: its user + system CPU time so far, in ms
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%d", ($12 + $13) * 1000 / hz }' "/proc/$1/stat"
+}
 median() { printf '%s\n' "$@" | sort -g | sed -n "$((($# + 1) / 2))p"; }
 requests_line() {  # FILE of access log lines -> "GET /v2/...; HEAD ..." with digests masked
   sed -E 's/.*"(GET|HEAD) ([^ ]*) .*/\1 \2/' "$1" \
@@ -435,7 +458,7 @@ section_cold() {
       --tlog-upload=false "$ref" > "$work/sign-bundle.log" 2>&1 \
       || { cat "$work/sign-bundle.log" >&2; return 1; }
   done < "$bundle_refs"
-  start_proxy --delay-ms "$delay_ms"
+  start_delay_proxy "$delay_ms"
   # (a) one cold verification, repeated on three images (one in a smoke run) with a fresh
   # provider each time: a legacy-signed image with the legacy .sig format only
   # (--signature-formats legacy), then the same image with the default (Sigstore bundle
@@ -475,16 +498,47 @@ section_cold() {
   local last_requests last_bundle_requests
   last_requests=$(requests_line "$work/cold-one-$cold_repeats.requests")
   last_bundle_requests=$(requests_line "$work/cold-bundle-$cold_repeats.requests")
-  # (b) 100 images cold vs 1 image cold (legacy format only, as (a)'s reference).
-  local before after
-  start_provider --signature-formats legacy
-  before=$(registry_requests)
-  client once --refs "$tag_refs" --n "$cold_many" --timeout 60 > "$work/cold-many.json"
-  sleep 0.2
-  after=$(registry_requests)
-  local many_trips=$((after - before))
-  local many_ms
-  many_ms=$(jget "$work/cold-many.json" ms)
+  # (b) 100 images cold vs 1 image cold (legacy format only, as (a)'s reference): with the
+  # default settings, then with more workers and registry concurrency, with a token bucket as
+  # large as the request's 3 requests per image, and the first two without the registry rate
+  # limit (the token bucket), all behind the same latency; each with a
+  # fresh delay proxy, whose counts show the connections it took. CPU times show what worked.
+  local many_rows=() many_names=() many_args=()
+  local more="--workers 64 --registry-max-concurrent-requests 64"
+  many_names+=("default settings"); many_args+=("")
+  many_names+=("\`$more\`"); many_args+=("$more")
+  many_names+=("\`--registry-burst $((3 * cold_many))\` (a bucket that holds the whole request)")
+  many_args+=("--registry-burst $((3 * cold_many))")
+  many_names+=("\`--registry-requests-per-second 0\` (no rate limit)")
+  many_args+=("--registry-requests-per-second 0")
+  many_names+=("\`$more --registry-requests-per-second 0\`")
+  many_args+=("$more --registry-requests-per-second 0")
+  local k before after
+  for k in "${!many_names[@]}"; do
+    start_delay_proxy "$delay_ms"
+    # shellcheck disable=SC2086 # the arguments are words
+    start_provider --signature-formats legacy ${many_args[$k]}
+    local proxy_pid cpu_before proxy_cpu_before registry_cpu_before
+    proxy_pid=$(cat "$work/proxy.pid")
+    cpu_before=$(cpu_ms "$provider_pid")
+    proxy_cpu_before=$(cpu_ms "$proxy_pid")
+    registry_cpu_before=$(cpu_ms "$registry_pid")
+    before=$(registry_requests)
+    client once --refs "$tag_refs" --n "$cold_many" --timeout 60 > "$work/cold-many-$k.json"
+    sleep 0.2
+    after=$(registry_requests)
+    local cpu proxy_cpu registry_cpu
+    cpu=$(($(cpu_ms "$provider_pid") - cpu_before))
+    registry_cpu=$(($(cpu_ms "$registry_pid") - registry_cpu_before))
+    proxy_cpu=$(($(cpu_ms "$proxy_pid") - proxy_cpu_before))
+    stop_provider
+    stop_pidfile "$work/proxy.pid"
+    local m
+    m=$(jget "$work/cold-many-$k.json" ms)
+    many_rows+=("| cold latency, $cold_many images in one request, ${many_names[$k]} | $(fmt "$m") ms ($(jget "$work/cold-many-$k.json" item_errors) item errors, $((after - before)) registry requests, $(jget "$work/delay-proxy.json" connections) connections, at most $(jget "$work/delay-proxy.json" peak_open_connections) open at once; CPU time: provider $cpu ms, registry $registry_cpu ms, delay proxy $proxy_cpu ms) | — | — |")
+    many_rows+=("| latency($cold_many images) ÷ latency(1 image), ${many_names[$k]} | $(ratio "$m" "$one_median") | ≤ 3 | $(verdict "$(ratio "$m" "$one_median")" '<=' 3) |")
+  done
+  start_delay_proxy "$delay_ms"
   # (c) concurrent identical cold requests vs one (legacy format only).
   start_provider --signature-formats legacy
   sed -n "5p" "$tag_refs" > "$work/same.txt"
@@ -498,12 +552,12 @@ section_cold() {
   start_proxy
   local max_trips
   max_trips=$(printf '%s\n' "${trips[@]}" | sort -n | tail -n 1)
-  local r
-  r=$(ratio "$many_ms" "$one_median")
   {
-    echo "Registry behind a proxy adding ${delay_ms} ms per round trip (and per new connection)."
-    echo "Each measurement starts a fresh \`signet serve\` (empty cache, default settings: 2.5 s"
-    echo "deadline, 16 verification workers; \`--signature-formats legacy\` unless the row says \"both"
+    echo "Registry behind \`bench/tools/delay_proxy\` (C++, one thread, no request parsing) adding"
+    echo "${delay_ms} ms per round trip as link latency (half each way) and one round trip before a new"
+    echo "connection carries a byte, as \`tc netem\` would (this machine's kernel has no netem qdisc)."
+    echo "Each measurement starts a fresh \`signet serve\` (empty cache, default settings unless the"
+    echo "row names flags; \`--signature-formats legacy\` unless the row says \"both"
     echo "formats\"); tag references, anonymous registry (no token fetches). Legacy-signed images"
     echo "(\`sha256-<hex>.sig\`) unless the row says \"bundle-signed\": those images were signed by"
     echo "\`signet sign\` in its default format (cosign v3's Sigstore bundle; docker-registry has no"
@@ -521,10 +575,14 @@ section_cold() {
     echo "| bundle-signed image, both formats (default): registry requests per cold verification | ${bundle_trips[*]} | — | — |"
     echo "| bundle-signed image: cold latency, 1 image (median of $cold_repeats) | $(fmt "$bundle_median") ms | — | — |"
     echo "| latency(bundle-signed, both formats) ÷ latency(legacy-signed, legacy only), 1 image | $(ratio "$bundle_median" "$one_median") | — | — |"
-    echo "| cold latency, $cold_many images in one request | $(fmt "$many_ms") ms ($(jget "$work/cold-many.json" item_errors) item errors, $many_trips registry requests) | — | — |"
-    echo "| latency($cold_many images) ÷ latency(1 image) | $r | ≤ 3 | $(verdict "$r" '<=' 3) |"
+    printf '%s\n' "${many_rows[@]}"
     echo "| registry requests caused by $concurrent concurrent identical cold requests | $concurrent_trips (one request: ${trips[0]}) | same as one request | $(verdict "$concurrent_trips" '<=' "${trips[0]}") |"
     echo "| those $concurrent requests: item errors / timeouts / median latency | $(jget "$work/cold-concurrent.json" item_errors) / $(jget "$work/cold-concurrent.json" timeouts) / $(fmt "$(jget "$work/cold-concurrent.json" p50_ms)") ms | — | — |"
+    echo
+    echo "The $cold_many-image rows: each key costs 3 registry requests; the registry's token bucket"
+    echo "(\`registryLimits\`) admits at most its burst plus its rate × the deadline to one host within a"
+    echo "request's deadline, and the rows without it show what workers and per-host concurrency do"
+    echo "alone. CPU times are of the whole request (provider, docker-registry, delay proxy)."
     echo
     echo "Registry requests of one cold verification, from the registry's access log: legacy-signed"
     echo "image, legacy only: \`$last_requests\`; bundle-signed image, both formats:"
