@@ -79,12 +79,22 @@ std::optional<server::HttpResponse> ProviderHandlers::Handle(Endpoint endpoint,
   }
   // The mutate path answers exempt keys itself; only the others are verified.
   std::vector<const std::string*> exempt_by(parsed->keys.size(), nullptr);
-  std::vector<std::string> to_verify;
-  to_verify.reserve(parsed->keys.size());
-  for (std::size_t i = 0; i < parsed->keys.size(); ++i) {
-    if (mutate) exempt_by[i] = options_.mutate_exempt_images.Match(parsed->keys[i]);
-    if (!exempt_by[i]) to_verify.push_back(parsed->keys[i]);
+  bool any_exempt = false;
+  if (mutate) {
+    for (std::size_t i = 0; i < parsed->keys.size(); ++i) {
+      exempt_by[i] = options_.mutate_exempt_images.Match(parsed->keys[i]);
+      any_exempt = any_exempt || exempt_by[i] != nullptr;
+    }
   }
+  // Without exempt keys (always on /validate) every key is verified, and the
+  // request's own list is used as it is.
+  std::vector<std::string> non_exempt;
+  if (any_exempt) {
+    for (std::size_t i = 0; i < parsed->keys.size(); ++i) {
+      if (!exempt_by[i]) non_exempt.push_back(parsed->keys[i]);
+    }
+  }
+  const std::vector<std::string>& to_verify = any_exempt ? non_exempt : parsed->keys;
   std::vector<KeyDecision> decisions;
   if (cached_only) {
     if (!to_verify.empty()) {

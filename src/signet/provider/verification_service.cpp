@@ -108,7 +108,8 @@ VerificationService::Outcome VerificationService::FailureOutcome(const Error& er
 }
 
 VerificationService::Probe VerificationService::ProbeCaches(const oci::ImageReference& reference,
-                                                            const policy::PolicyConfig& policy) {
+                                                            const policy::PolicyConfig& policy,
+                                                            const std::string& trust_version) {
   Probe probe;
   std::string digest = reference.digest();
   if (digest.empty()) {
@@ -124,7 +125,7 @@ VerificationService::Probe VerificationService::ProbeCaches(const oci::ImageRefe
     digest = std::move(tag->digest);
   }
   probe.digest_reference = reference.repository().Name() + "@" + digest;
-  probe.result_key = ResultKey(probe.digest_reference, policy.name, verifier_->TrustVersion());
+  probe.result_key = ResultKey(probe.digest_reference, policy.name, trust_version);
   auto found = results_.Find(probe.result_key);
   if (!found) return probe;
   probe.result_found = true;
@@ -150,8 +151,9 @@ void VerificationService::Account(const Probe& probe, const policy::PolicyConfig
 }
 
 std::optional<VerificationService::Outcome> VerificationService::LookupCached(
-    const oci::ImageReference& reference, const policy::PolicyConfig& policy) {
-  Probe probe = ProbeCaches(reference, policy);
+    const oci::ImageReference& reference, const policy::PolicyConfig& policy,
+    const std::string& trust_version) {
+  Probe probe = ProbeCaches(reference, policy, trust_version);
   Account(probe, policy);
   return std::move(probe.outcome);
 }
@@ -547,8 +549,9 @@ std::optional<std::vector<KeyDecision>> VerificationService::DecideCached(
   std::vector<Group> groups = Plan(keys, decisions);
   std::vector<Probe> probes;
   probes.reserve(groups.size());
+  const std::string trust_version = groups.empty() ? std::string() : verifier_->TrustVersion();
   for (auto& group : groups) {
-    probes.push_back(ProbeCaches(*group.reference, group.policy));
+    probes.push_back(ProbeCaches(*group.reference, group.policy, trust_version));
     // One miss: the request needs a flight; nothing has been counted yet.
     if (!probes.back().outcome) return std::nullopt;
   }
@@ -564,7 +567,10 @@ std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::stri
                                                      Deadline deadline) {
   std::vector<KeyDecision> decisions;
   std::vector<Group> groups = Plan(keys, decisions);
-  for (auto& group : groups) group.outcome = LookupCached(*group.reference, group.policy);
+  const std::string trust_version = groups.empty() ? std::string() : verifier_->TrustVersion();
+  for (auto& group : groups) {
+    group.outcome = LookupCached(*group.reference, group.policy, trust_version);
+  }
 
   struct Waiting {
     std::mutex mu;

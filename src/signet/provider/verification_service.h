@@ -200,12 +200,15 @@ class VerificationService {
   std::vector<Group> Plan(const std::vector<std::string>& keys,
                           std::vector<KeyDecision>& decisions);
   static void Fill(const std::vector<Group>& groups, std::vector<KeyDecision>& decisions);
-  Probe ProbeCaches(const oci::ImageReference& reference, const policy::PolicyConfig& policy);
+  // `trust_version`: the verifier's, read once per request.
+  Probe ProbeCaches(const oci::ImageReference& reference, const policy::PolicyConfig& policy,
+                    const std::string& trust_version);
   // Counts a probe's lookups and starts the refresh a cached valid result is
   // due for.
   void Account(const Probe& probe, const policy::PolicyConfig& policy);
   std::optional<Outcome> LookupCached(const oci::ImageReference& reference,
-                                      const policy::PolicyConfig& policy);
+                                      const policy::PolicyConfig& policy,
+                                      const std::string& trust_version);
   void Join(const std::string& flight_key, const oci::ImageReference& reference,
             const policy::PolicyConfig& policy, Deadline deadline,
             std::function<void(const Outcome&)> on_done);
