@@ -2,9 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <future>
 #include <nlohmann/json.hpp>
 
 #include "fake_image_verifier.h"
+#include "server/server_test_support.h"
+#include "signet/server/https_server.h"
 #include "signet/server/metrics.h"
 
 namespace signet::provider {
@@ -196,6 +200,167 @@ TEST_F(HandlersTest, MutateAnswersExemptKeysUnchangedAndValidateIgnoresTheList) 
   EXPECT_NE(text.find("signet_provider_requests_total{endpoint=\"mutate\",outcome=\"allowed\"} 1"),
             std::string::npos)
       << text;
+}
+
+// The cached-only pass (the server's inline handler) answers exactly what the
+// handler answers when the caches hold every key, and otherwise declines
+// without a trace: no log line, no metric, no verification.
+TEST_F(HandlersTest, CachedPassAnswersLikeTheHandlerOrDeclinesWithoutATrace) {
+  const std::string signed_ref = std::string(kRepo) + ":signed";
+  const std::string by_digest = std::string(kRepo) + "@" + FakeDigest('a');
+  const std::string unsigned_ref = std::string(kRepo) + ":unsigned";
+
+  // Nothing cached yet: declined, nothing counted or verified.
+  const std::string empty_metrics = registry_.Render();
+  EXPECT_FALSE(handlers_->ValidateCached(Post("/validate", Keys({signed_ref}))).has_value());
+  EXPECT_FALSE(handlers_->MutateCached(Post("/mutate", Keys({by_digest}))).has_value());
+  EXPECT_EQ(registry_.Render(), empty_metrics);
+  EXPECT_EQ(fake_->resolve_calls.load() + fake_->verify_calls.load(), 0);
+
+  // Positive control: the handler verifies and fills the caches.
+  const auto first = handlers_->Validate(Post("/validate", Keys({signed_ref, unsigned_ref})));
+  const int calls = fake_->resolve_calls.load() + fake_->verify_calls.load();
+  EXPECT_GT(calls, 0);
+
+  // Now every key is cached: the same bytes as the handler, no verifier call.
+  const auto cached =
+      handlers_->ValidateCached(Post("/validate", Keys({signed_ref, unsigned_ref, signed_ref})));
+  ASSERT_TRUE(cached.has_value());
+  const auto handled =
+      handlers_->Validate(Post("/validate", Keys({signed_ref, unsigned_ref, signed_ref})));
+  EXPECT_EQ(cached->status, handled.status);
+  EXPECT_EQ(cached->content_type, handled.content_type);
+  EXPECT_EQ(cached->body, handled.body);
+  const json items = json::parse(cached->body)["response"]["items"];
+  ASSERT_EQ(items.size(), 3u) << cached->body;
+  EXPECT_EQ(items[0]["value"], by_digest);
+  EXPECT_EQ(items[1]["error"], unsigned_ref + "_invalid: no signatures found");
+  const auto mutate_cached = handlers_->MutateCached(Post("/mutate", Keys({signed_ref})));
+  ASSERT_TRUE(mutate_cached.has_value());
+  EXPECT_EQ(mutate_cached->body, handlers_->Mutate(Post("/mutate", Keys({signed_ref}))).body);
+  EXPECT_EQ(fake_->resolve_calls.load() + fake_->verify_calls.load(), calls);
+
+  // One uncached key among cached ones: declined, nothing counted.
+  fake_->Add(kRepo, "other", {FakeDigest('d'), ErrorCode::kInternal, true, {}});
+  const std::string before_mixed = registry_.Render();
+  EXPECT_FALSE(
+      handlers_
+          ->ValidateCached(Post("/validate", Keys({signed_ref, std::string(kRepo) + ":other"})))
+          .has_value());
+  EXPECT_EQ(registry_.Render(), before_mixed);
+  EXPECT_EQ(fake_->resolve_calls.load() + fake_->verify_calls.load(), calls);
+
+  // A malformed request needs no verification: answered as the handler does.
+  const auto malformed = handlers_->ValidateCached(Post("/validate", "{"));
+  ASSERT_TRUE(malformed.has_value());
+  EXPECT_EQ(malformed->body, handlers_->Validate(Post("/validate", "{")).body);
+
+  // Counted like the handler's requests: one tag lookup per distinct tag key
+  // of every request that reached the caches (the first request's two were
+  // misses) and one verification-cache hit per distinct key answered from
+  // it; the declined passes counted nothing.
+  const std::string text = registry_.Render();
+  EXPECT_NE(text.find("signet_provider_cache_misses_total{cache=\"tag\"} 2"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("signet_provider_cache_hits_total{cache=\"tag\"} 6"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("signet_provider_cache_hits_total{cache=\"verification\"} 6"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("signet_provider_requests_total{endpoint=\"validate\",outcome=\"denied\"} 3"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("signet_provider_requests_total{endpoint=\"mutate\",outcome=\"allowed\"} 2"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("signet_provider_requests_in_flight 0"), std::string::npos) << text;
+}
+
+// Through a real server: a request the caches answer whole is answered on the
+// I/O thread while every handler-pool thread is busy; a request with an
+// uncached key (positive control) waits for a pool thread, and is then
+// verified and answered.
+TEST_F(HandlersTest, CachedRequestIsAnsweredWhileEveryPoolThreadIsBusy) {
+  constexpr int kPoolThreads = 2;
+  server::ServerOptions options;
+  options.insecure_http = true;  // the dispatch under test is the same as with TLS
+  options.io_threads = 1;
+  options.handler_threads = kPoolThreads;
+  std::atomic<int> blocked{0};
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  server::Router router;
+  handlers_->Register(router);
+  router.Handle("GET", "/block", [&blocked, released](const server::HttpRequest&) {
+    ++blocked;
+    released.wait();
+    return server::HttpResponse{200, "text/plain", "released"};
+  });
+  auto srv = signet::testing::StartServer(options, std::move(router), nullptr);
+  ASSERT_NE(srv, nullptr);
+  const std::string base = "http://127.0.0.1:" + std::to_string(srv->port());
+  const std::string signed_ref = std::string(kRepo) + ":signed";
+  const std::string other_ref = std::string(kRepo) + ":other";
+  fake_->Add(kRepo, "other", {FakeDigest('d'), ErrorCode::kInternal, true, {}});
+
+  // Prime the caches while the pool is free.
+  {
+    signet::testing::HttpClient client;
+    const auto primed = client.Request("POST", base + "/validate", Keys({signed_ref}));
+    ASSERT_TRUE(primed.transport_ok) << primed.error;
+    ASSERT_EQ(json::parse(primed.body)["response"]["items"][0]["value"],
+              std::string(kRepo) + "@" + FakeDigest('a'));
+  }
+  const int calls = fake_->resolve_calls.load() + fake_->verify_calls.load();
+
+  // Occupy every pool thread.
+  std::vector<std::future<signet::testing::ClientResponse>> blockers;
+  for (int i = 0; i < kPoolThreads; ++i) {
+    blockers.push_back(std::async(std::launch::async, [&base] {
+      signet::testing::HttpClient client;
+      return client.Request("GET", base + "/block");
+    }));
+  }
+  struct ReleaseOnExit {
+    std::promise<void>& promise;
+    ~ReleaseOnExit() {
+      try {
+        promise.set_value();
+      } catch (const std::future_error&) {
+      }
+    }
+  } release_on_exit{release};
+  ASSERT_TRUE(signet::testing::Eventually([&] { return blocked.load() == kPoolThreads; }));
+
+  // Cached: answered now, by no pool thread (they are all blocked).
+  signet::testing::HttpClient cached_client;
+  const auto cached = cached_client.Request("POST", base + "/validate", Keys({signed_ref}));
+  ASSERT_TRUE(cached.transport_ok) << cached.error;
+  EXPECT_EQ(cached.status, 200);
+  EXPECT_EQ(json::parse(cached.body)["response"]["items"][0]["value"],
+            std::string(kRepo) + "@" + FakeDigest('a'))
+      << cached.body;
+  EXPECT_EQ(blocked.load(), kPoolThreads);
+
+  // Uncached key (with a cached one): it waits for the pool, so it has not
+  // reached the verifier while every pool thread is blocked.
+  auto uncached = std::async(std::launch::async, [&] {
+    signet::testing::HttpClient client;
+    return client.Request("POST", base + "/validate", Keys({signed_ref, other_ref}));
+  });
+  EXPECT_EQ(uncached.wait_for(std::chrono::milliseconds(500)), std::future_status::timeout);
+  EXPECT_EQ(fake_->resolve_calls.load() + fake_->verify_calls.load(), calls);
+
+  release.set_value();
+  for (auto& blocker : blockers) EXPECT_EQ(blocker.get().body, "released");
+  const auto answered = uncached.get();
+  ASSERT_TRUE(answered.transport_ok) << answered.error;
+  const json items = json::parse(answered.body)["response"]["items"];
+  ASSERT_EQ(items.size(), 2u) << answered.body;
+  EXPECT_EQ(items[1]["value"], std::string(kRepo) + "@" + FakeDigest('d'));
+  EXPECT_GT(fake_->resolve_calls.load() + fake_->verify_calls.load(), calls);
+  srv->Shutdown(std::chrono::milliseconds(0));
+  srv->Wait();
 }
 
 }  // namespace

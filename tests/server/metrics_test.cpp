@@ -165,6 +165,44 @@ TEST(RouterTest, ThrowingHandlerBecomesInternalError) {
   EXPECT_NE(response.body.find("internal_error"), std::string::npos);
 }
 
+// The inline handler answers or declines; without one, or for unknown paths
+// and methods, or when it throws, the request is left to the pool (nullopt).
+TEST(RouterTest, InlineHandlerAnswersOrLeavesTheRequestToThePool) {
+  Router router;
+  router.Handle(
+      "POST", "/validate",
+      [](const HttpRequest&) {
+        return HttpResponse{200, "text/plain", "pool"};
+      },
+      [](const HttpRequest& r) -> std::optional<HttpResponse> {
+        if (r.body == "cached") return HttpResponse{200, "text/plain", "inline"};
+        return std::nullopt;
+      });
+  router.Handle("GET", "/plain", [](const HttpRequest&) {
+    return HttpResponse{200, "text/plain", "pool"};
+  });
+  router.Handle(
+      "GET", "/boom",
+      [](const HttpRequest&) {
+        return HttpResponse{200, "text/plain", "pool"};
+      },
+      [](const HttpRequest&) -> std::optional<HttpResponse> { throw std::runtime_error("boom"); });
+  HttpRequest cached = Req("POST", "/validate");
+  cached.body = "cached";
+  const auto answered = router.TryDispatchInline(cached);
+  ASSERT_TRUE(answered.has_value());
+  EXPECT_EQ(answered->body, "inline");
+  HttpRequest uncached = Req("POST", "/validate");
+  uncached.body = "other";
+  EXPECT_FALSE(router.TryDispatchInline(uncached).has_value());
+  EXPECT_EQ(router.Dispatch(uncached).body, "pool");  // the pool's handler still answers
+  EXPECT_FALSE(router.TryDispatchInline(Req("GET", "/plain")).has_value());
+  EXPECT_FALSE(router.TryDispatchInline(Req("GET", "/validate")).has_value());
+  EXPECT_FALSE(router.TryDispatchInline(Req("POST", "/nope")).has_value());
+  EXPECT_FALSE(router.TryDispatchInline(Req("GET", "/boom")).has_value());
+  EXPECT_EQ(router.Dispatch(Req("GET", "/boom")).body, "pool");
+}
+
 TEST(StandardRoutesTest, HealthReadinessAndMetrics) {
   MetricsRegistry registry;
   registry.GetCounter("signet_example_total", "Example.").Increment();

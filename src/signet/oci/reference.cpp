@@ -122,6 +122,10 @@ std::string DigestProblem(std::string_view digest) {
   if (hex.size() != 64) {
     return "sha256 digest must have 64 hex characters, got " + std::to_string(hex.size());
   }
+  // The usual case first, without a branch per character.
+  bool all_hex = true;
+  for (char c : hex) all_hex &= IsHex(c);
+  if (all_hex) return "";
   for (char c : hex) {
     if (c >= 'A' && c <= 'F') return "sha256 digest must be lowercase hex";
     if (!IsHex(c)) return "sha256 digest contains a non-hex character";

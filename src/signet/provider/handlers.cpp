@@ -28,19 +28,31 @@ std::string ProviderHandlers::EndpointName(Endpoint endpoint) const {
 }
 
 server::HttpResponse ProviderHandlers::Validate(const server::HttpRequest& request) {
-  return Handle(Endpoint::kValidate, request);
+  return *Handle(Endpoint::kValidate, request, /*cached_only=*/false);
 }
 
 server::HttpResponse ProviderHandlers::Mutate(const server::HttpRequest& request) {
-  return Handle(Endpoint::kMutate, request);
+  return *Handle(Endpoint::kMutate, request, /*cached_only=*/false);
 }
 
-server::HttpResponse ProviderHandlers::Handle(Endpoint endpoint,
-                                              const server::HttpRequest& request) {
+std::optional<server::HttpResponse> ProviderHandlers::ValidateCached(
+    const server::HttpRequest& request) {
+  return Handle(Endpoint::kValidate, request, /*cached_only=*/true);
+}
+
+std::optional<server::HttpResponse> ProviderHandlers::MutateCached(
+    const server::HttpRequest& request) {
+  return Handle(Endpoint::kMutate, request, /*cached_only=*/true);
+}
+
+std::optional<server::HttpResponse> ProviderHandlers::Handle(Endpoint endpoint,
+                                                             const server::HttpRequest& request,
+                                                             bool cached_only) {
   const auto start = std::chrono::steady_clock::now();
   const bool mutate = endpoint == Endpoint::kMutate;
   const std::string name = EndpointName(endpoint);
-  if (metrics_) metrics_->in_flight().Increment();
+  // The cached-only pass counts the request only once it answers it.
+  if (metrics_ && !cached_only) metrics_->in_flight().Increment();
   auto finish = [&](const ProviderResponse& response, const std::string& outcome,
                     nlohmann::json event) {
     const double seconds =
@@ -61,19 +73,37 @@ server::HttpResponse ProviderHandlers::Handle(Endpoint endpoint,
 
   auto parsed = ParseProviderRequest(request.body, options_.max_keys);
   if (!parsed.ok()) {
+    if (metrics_ && cached_only) metrics_->in_flight().Increment();
     return finish(SystemErrorResponse(parsed.error().message(), mutate), "system_error",
                   {{"system_error", parsed.error().message()}});
   }
   // The mutate path answers exempt keys itself; only the others are verified.
   std::vector<const std::string*> exempt_by(parsed->keys.size(), nullptr);
-  std::vector<std::string> to_verify;
-  to_verify.reserve(parsed->keys.size());
-  for (std::size_t i = 0; i < parsed->keys.size(); ++i) {
-    if (mutate) exempt_by[i] = options_.mutate_exempt_images.Match(parsed->keys[i]);
-    if (!exempt_by[i]) to_verify.push_back(parsed->keys[i]);
+  bool any_exempt = false;
+  if (mutate) {
+    for (std::size_t i = 0; i < parsed->keys.size(); ++i) {
+      exempt_by[i] = options_.mutate_exempt_images.Match(parsed->keys[i]);
+      any_exempt = any_exempt || exempt_by[i] != nullptr;
+    }
   }
+  // Without exempt keys (always on /validate) every key is verified, and the
+  // request's own list is used as it is.
+  std::vector<std::string> non_exempt;
+  if (any_exempt) {
+    for (std::size_t i = 0; i < parsed->keys.size(); ++i) {
+      if (!exempt_by[i]) non_exempt.push_back(parsed->keys[i]);
+    }
+  }
+  const std::vector<std::string>& to_verify = any_exempt ? non_exempt : parsed->keys;
   std::vector<KeyDecision> decisions;
-  if (!to_verify.empty()) {
+  if (cached_only) {
+    if (!to_verify.empty()) {
+      auto cached = service_.DecideCached(to_verify);
+      if (!cached) return std::nullopt;  // a key needs the registry: the pool answers
+      decisions = std::move(*cached);
+    }
+    if (metrics_) metrics_->in_flight().Increment();
+  } else if (!to_verify.empty()) {
     decisions = mutate ? service_.Decide(to_verify, start + options_.mutate_deadline)
                        : service_.Decide(to_verify);
   }
@@ -175,10 +205,14 @@ server::HttpResponse ProviderHandlers::Rejected(server::RejectionKind kind,
 }
 
 void ProviderHandlers::Register(server::Router& router) {
-  router.Handle("POST", options_.validate_path,
-                [this](const server::HttpRequest& request) { return Validate(request); });
-  router.Handle("POST", options_.mutate_path,
-                [this](const server::HttpRequest& request) { return Mutate(request); });
+  router.Handle(
+      "POST", options_.validate_path,
+      [this](const server::HttpRequest& request) { return Validate(request); },
+      [this](const server::HttpRequest& request) { return ValidateCached(request); });
+  router.Handle(
+      "POST", options_.mutate_path,
+      [this](const server::HttpRequest& request) { return Mutate(request); },
+      [this](const server::HttpRequest& request) { return MutateCached(request); });
   router.OnRejected([this](server::RejectionKind kind, const server::HttpRequest& request) {
     return Rejected(kind, request);
   });

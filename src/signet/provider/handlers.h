@@ -23,6 +23,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "signet/policy/exempt_images.h"
@@ -50,14 +51,25 @@ class ProviderHandlers {
 
   server::HttpResponse Validate(const server::HttpRequest& request);
   server::HttpResponse Mutate(const server::HttpRequest& request);
+  // The same answers when the caches hold every key's result (or the request
+  // is answered without verifying: malformed, exempt, bad references), with
+  // the same log line and metrics; otherwise std::nullopt, having logged and
+  // counted nothing. Never blocks (VerificationService::DecideCached): the
+  // server calls them on its I/O thread before handing the request to its
+  // handler pool.
+  std::optional<server::HttpResponse> ValidateCached(const server::HttpRequest& request);
+  std::optional<server::HttpResponse> MutateCached(const server::HttpRequest& request);
   server::HttpResponse Rejected(server::RejectionKind kind, const server::HttpRequest& request);
 
-  // Registers POST handlers for both paths and the rejection handler.
+  // Registers POST handlers for both paths (the *Cached ones as their inline
+  // handlers) and the rejection handler.
   void Register(server::Router& router);
 
  private:
   enum class Endpoint { kValidate, kMutate };
-  server::HttpResponse Handle(Endpoint endpoint, const server::HttpRequest& request);
+  // With cached_only, std::nullopt when a key is not answered by the caches.
+  std::optional<server::HttpResponse> Handle(Endpoint endpoint, const server::HttpRequest& request,
+                                             bool cached_only);
   std::string EndpointName(Endpoint endpoint) const;
 
   VerificationService& service_;

@@ -107,34 +107,55 @@ VerificationService::Outcome VerificationService::FailureOutcome(const Error& er
   return outcome;
 }
 
-std::optional<VerificationService::Outcome> VerificationService::LookupCached(
-    const oci::ImageReference& reference, const policy::PolicyConfig& policy) {
+VerificationService::Probe VerificationService::ProbeCaches(const oci::ImageReference& reference,
+                                                            const policy::PolicyConfig& policy,
+                                                            const std::string& trust_version) {
+  Probe probe;
   std::string digest = reference.digest();
   if (digest.empty()) {
     auto tag = tags_.Get(reference.repository().Name() + ":" + reference.tag());
-    if (metrics_) metrics_->CacheLookup("tag", CacheLookupResult(tag.has_value()));
-    if (!tag) return std::nullopt;
+    probe.tag_looked_up = true;
+    probe.tag_found = tag.has_value();
+    if (!tag) return probe;
     if (!tag->ok) {
-      Outcome failure = tag->failure;
-      failure.cached = true;
-      return failure;
+      probe.outcome = std::move(tag->failure);
+      probe.outcome->cached = true;
+      return probe;
     }
-    digest = tag->digest;
+    digest = std::move(tag->digest);
   }
-  const std::string digest_reference = reference.repository().Name() + "@" + digest;
-  const std::string result_key =
-      ResultKey(digest_reference, policy.name, verifier_->TrustVersion());
-  auto found = results_.Find(result_key);
+  probe.digest_reference = reference.repository().Name() + "@" + digest;
+  probe.result_key = ResultKey(probe.digest_reference, policy.name, trust_version);
+  auto found = results_.Find(probe.result_key);
+  if (!found) return probe;
+  probe.result_found = true;
+  probe.expires = found->expires;
+  probe.outcome = std::move(found->value);
+  probe.outcome->cached = true;
+  return probe;
+}
+
+void VerificationService::Account(const Probe& probe, const policy::PolicyConfig& policy) {
+  if (metrics_ && probe.tag_looked_up) {
+    metrics_->CacheLookup("tag", CacheLookupResult(probe.tag_found));
+  }
   // Only hits are counted here. A miss goes to a verification flight, whose
   // own lookup in Compute() counts once per flight, whether the key named a
   // digest or a tag (a tag missing from the tag cache never reaches this
   // lookup, so counting misses here left those out).
-  if (!found) return std::nullopt;
+  if (!probe.result_found) return;
   if (metrics_) metrics_->CacheLookup("verification", ProviderMetrics::CacheResult::kHit);
-  if (found->value.valid) MaybeRefresh(result_key, digest_reference, policy, found->expires);
-  Outcome result = std::move(found->value);
-  result.cached = true;
-  return result;
+  if (probe.outcome->valid) {
+    MaybeRefresh(probe.result_key, probe.digest_reference, policy, probe.expires);
+  }
+}
+
+std::optional<VerificationService::Outcome> VerificationService::LookupCached(
+    const oci::ImageReference& reference, const policy::PolicyConfig& policy,
+    const std::string& trust_version) {
+  Probe probe = ProbeCaches(reference, policy, trust_version);
+  Account(probe, policy);
+  return std::move(probe.outcome);
 }
 
 VerificationService::Outcome VerificationService::Compute(const oci::ImageReference& reference,
@@ -466,17 +487,9 @@ std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::stri
   return Decide(keys, std::chrono::steady_clock::now() + options_.deadline);
 }
 
-std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::string>& keys,
-                                                     Deadline deadline) {
-  std::vector<KeyDecision> decisions(keys.size());
-  // One group per distinct (reference, policy): its outcome answers every
-  // index in it.
-  struct Group {
-    std::vector<std::size_t> indices;
-    std::optional<oci::ImageReference> reference;
-    policy::PolicyConfig policy;
-    std::optional<Outcome> outcome;
-  };
+std::vector<VerificationService::Group> VerificationService::Plan(
+    const std::vector<std::string>& keys, std::vector<KeyDecision>& decisions) {
+  decisions.assign(keys.size(), KeyDecision{});
   std::vector<Group> groups;
   std::map<std::string, std::size_t> group_of;
   for (std::size_t i = 0; i < keys.size(); ++i) {
@@ -496,16 +509,67 @@ std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::stri
       continue;
     }
     decision.policy = policy->name;
-    const std::string flight_key = reference->Name() + "\n" + policy->name;
+    std::string flight_key = reference->Name() + "\n" + policy->name;
     auto [it, inserted] = group_of.emplace(flight_key, groups.size());
     if (inserted) {
       Group group;
-      group.outcome = LookupCached(*reference, *policy);
+      group.flight_key = std::move(flight_key);
       group.reference = std::move(reference).value();
       group.policy = std::move(*policy);
       groups.push_back(std::move(group));
     }
     groups[it->second].indices.push_back(i);
+  }
+  return groups;
+}
+
+void VerificationService::Fill(const std::vector<Group>& groups,
+                               std::vector<KeyDecision>& decisions) {
+  for (const auto& group : groups) {
+    for (std::size_t i : group.indices) {
+      KeyDecision& decision = decisions[i];
+      if (!group.outcome) {
+        decision.reason = std::string(kTimedOutReason);
+        decision.detail = "unfinished at the request deadline";
+        continue;
+      }
+      decision.valid = group.outcome->valid;
+      decision.digest_reference = group.outcome->digest_reference;
+      decision.reason = group.outcome->reason;
+      decision.detail = group.outcome->detail;
+      decision.cached = group.outcome->cached;
+      decision.graced = group.outcome->graced;
+    }
+  }
+}
+
+std::optional<std::vector<KeyDecision>> VerificationService::DecideCached(
+    const std::vector<std::string>& keys) {
+  std::vector<KeyDecision> decisions;
+  std::vector<Group> groups = Plan(keys, decisions);
+  std::vector<Probe> probes;
+  probes.reserve(groups.size());
+  const std::string trust_version = groups.empty() ? std::string() : verifier_->TrustVersion();
+  for (auto& group : groups) {
+    probes.push_back(ProbeCaches(*group.reference, group.policy, trust_version));
+    // One miss: the request needs a flight; nothing has been counted yet.
+    if (!probes.back().outcome) return std::nullopt;
+  }
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    Account(probes[g], groups[g].policy);
+    groups[g].outcome = std::move(probes[g].outcome);
+  }
+  Fill(groups, decisions);
+  return decisions;
+}
+
+std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::string>& keys,
+                                                     Deadline deadline) {
+  std::vector<KeyDecision> decisions;
+  std::vector<Group> groups = Plan(keys, decisions);
+  const std::string trust_version = groups.empty() ? std::string() : verifier_->TrustVersion();
+  for (auto& group : groups) {
+    group.outcome = LookupCached(*group.reference, group.policy, trust_version);
   }
 
   struct Waiting {
@@ -516,14 +580,17 @@ std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::stri
   };
   auto waiting = std::make_shared<Waiting>();
   waiting->outcomes.resize(groups.size());
-  std::vector<std::pair<std::string, std::size_t>> to_join;
-  for (const auto& [flight_key, index] : group_of) {
-    if (!groups[index].outcome) to_join.emplace_back(flight_key, index);
+  // In the order of the flight keys, as before.
+  std::vector<std::pair<const std::string*, std::size_t>> to_join;
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    if (!groups[g].outcome) to_join.emplace_back(&groups[g].flight_key, g);
   }
+  std::sort(to_join.begin(), to_join.end(),
+            [](const auto& a, const auto& b) { return *a.first < *b.first; });
   waiting->remaining = to_join.size();
   for (const auto& [flight_key, index] : to_join) {
     const std::size_t slot = index;
-    Join(flight_key, *groups[index].reference, groups[index].policy, deadline,
+    Join(*flight_key, *groups[index].reference, groups[index].policy, deadline,
          [waiting, slot](const Outcome& outcome) {
            {
              std::lock_guard<std::mutex> lock(waiting->mu);
@@ -554,22 +621,7 @@ std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::stri
         Grace(group.reference->repository().Name() + "@" + digest, group.policy,
               Error(ErrorCode::kTimeout, "verification unfinished at the request deadline"));
   }
-  for (const auto& group : groups) {
-    for (std::size_t i : group.indices) {
-      KeyDecision& decision = decisions[i];
-      if (!group.outcome) {
-        decision.reason = std::string(kTimedOutReason);
-        decision.detail = "unfinished at the request deadline";
-        continue;
-      }
-      decision.valid = group.outcome->valid;
-      decision.digest_reference = group.outcome->digest_reference;
-      decision.reason = group.outcome->reason;
-      decision.detail = group.outcome->detail;
-      decision.cached = group.outcome->cached;
-      decision.graced = group.outcome->graced;
-    }
-  }
+  Fill(groups, decisions);
   return decisions;
 }
 

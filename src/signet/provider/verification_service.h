@@ -141,6 +141,14 @@ class VerificationService {
   // The same with an explicit deadline.
   std::vector<KeyDecision> Decide(const std::vector<std::string>& keys, Deadline deadline);
 
+  // Decides every key from the local caches alone, without blocking: no
+  // registry, no shared cache, no waiting on a verification in flight. When
+  // every key is answered that way (from the caches, or at once as a bad
+  // reference or an unmatched image), returns what Decide would, with the
+  // same metrics and background refreshes; otherwise returns std::nullopt
+  // and has counted and started nothing (call Decide).
+  std::optional<std::vector<KeyDecision>> DecideCached(const std::vector<std::string>& keys);
+
   const VerificationServiceOptions& options() const { return options_; }
 
   // The verifier's readiness (ImageVerifier::Readiness); thread-safe.
@@ -168,8 +176,39 @@ class VerificationService {
     std::chrono::milliseconds ttl{0};
   };
 
+  // The keys of one request that share a (reference, policy): one outcome
+  // answers every index in it.
+  struct Group {
+    std::string flight_key;
+    std::vector<std::size_t> indices;
+    std::optional<oci::ImageReference> reference;
+    policy::PolicyConfig policy;
+    std::optional<Outcome> outcome;
+  };
+  // What a cache lookup found, before it is counted (Account).
+  struct Probe {
+    std::optional<Outcome> outcome;
+    bool tag_looked_up = false;  // the key names a tag: the tag cache was asked
+    bool tag_found = false;
+    bool result_found = false;  // the verification cache answered
+    std::string result_key;
+    std::string digest_reference;
+    std::chrono::steady_clock::time_point expires{};
+  };
+  // Parses the keys and groups them; a key that is invalid at once is
+  // decided in `decisions` and joins no group.
+  std::vector<Group> Plan(const std::vector<std::string>& keys,
+                          std::vector<KeyDecision>& decisions);
+  static void Fill(const std::vector<Group>& groups, std::vector<KeyDecision>& decisions);
+  // `trust_version`: the verifier's, read once per request.
+  Probe ProbeCaches(const oci::ImageReference& reference, const policy::PolicyConfig& policy,
+                    const std::string& trust_version);
+  // Counts a probe's lookups and starts the refresh a cached valid result is
+  // due for.
+  void Account(const Probe& probe, const policy::PolicyConfig& policy);
   std::optional<Outcome> LookupCached(const oci::ImageReference& reference,
-                                      const policy::PolicyConfig& policy);
+                                      const policy::PolicyConfig& policy,
+                                      const std::string& trust_version);
   void Join(const std::string& flight_key, const oci::ImageReference& reference,
             const policy::PolicyConfig& policy, Deadline deadline,
             std::function<void(const Outcome&)> on_done);

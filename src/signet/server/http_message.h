@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 namespace signet::server {
@@ -40,5 +41,15 @@ struct HttpResponse {
 // connection and the pool thread stay busy until it returns. It must not throw;
 // an exception escaping it is answered with a 500 and logged.
 using Handler = std::function<HttpResponse(const HttpRequest&)>;
+
+// An optional companion of a Handler that answers a request at once when it
+// can, without blocking: it runs on the I/O thread that read the request,
+// before the request would go to the handler pool. It returns the response
+// (exactly what the Handler would have answered, with the same logs and
+// metrics), or std::nullopt to decline, and then the Handler runs on the
+// pool as usual. It must never wait (no network, no sleeping, no waiting on
+// other work or on a lock held across I/O), must not throw, and must leave
+// no trace (no log line, no metric) when it declines.
+using InlineHandler = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
 
 }  // namespace signet::server

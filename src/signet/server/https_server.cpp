@@ -404,6 +404,14 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     tcp_layer().expires_never();
     server_.in_flight().Increment();
     in_flight_ = true;
+    // A request its route can answer at once (e.g. from a cache) is answered
+    // here, on this connection's strand: no hop to the pool and back.
+    if (!rejection) {
+      if (std::optional<HttpResponse> response = server_.router().TryDispatchInline(request_)) {
+        WriteResponse(std::move(*response));
+        return;
+      }
+    }
     net::post(server_.pool(), [self = this->shared_from_this(), rejection] {
       HttpResponse response = rejection ? self->server_.router().Reject(*rejection, self->request_)
                                         : self->server_.router().Dispatch(self->request_);

@@ -20,7 +20,9 @@
 //   counts as IPv4). A connection over either count is closed at accept,
 //   before any TLS work, so one peer cannot hold every slot.
 // - Handlers run on a fixed pool of handler_threads threads, never on I/O
-//   threads. Every request gets a request id and one structured log line
+//   threads; a route's InlineHandler (which never blocks) may answer on the
+//   I/O thread first, and the request goes to the pool when it declines.
+//   Every request gets a request id and one structured log line
 //   (id, method, path, status, duration; never bodies or header values).
 // - Built-in metrics (when a registry is given):
 //     signet_http_requests_total{path,code}, signet_http_request_duration_seconds{path},

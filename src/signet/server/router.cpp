@@ -57,8 +57,9 @@ const std::string& HttpRequest::Header(const std::string& name) const {
 
 Router::Router() : on_rejected_(DefaultRejection) {}
 
-void Router::Handle(std::string method, std::string path, Handler handler) {
-  routes_[std::move(path)][std::move(method)] = std::move(handler);
+void Router::Handle(std::string method, std::string path, Handler handler,
+                    InlineHandler try_inline) {
+  routes_[std::move(path)][std::move(method)] = Route{std::move(handler), std::move(try_inline)};
 }
 
 void Router::OnRejected(RejectionHandler handler) {
@@ -73,7 +74,7 @@ HttpResponse Router::Dispatch(const HttpRequest& request) const {
     return Reject(RejectionKind::kMethodNotAllowed, request);
   }
   try {
-    return method_it->second(request);
+    return method_it->second.handler(request);
   } catch (const std::exception& e) {
     log::LogEvent(spdlog::level::err, {{"event", "handler_threw"},
                                        {"method", request.method},
@@ -88,6 +89,27 @@ HttpResponse Router::Dispatch(const HttpRequest& request) const {
                                        {"request_id", request.request_id}});
   }
   return Reject(RejectionKind::kInternalError, request);
+}
+
+std::optional<HttpResponse> Router::TryDispatchInline(const HttpRequest& request) const {
+  const auto path_it = routes_.find(request.path);
+  if (path_it == routes_.end()) return std::nullopt;
+  const auto method_it = path_it->second.find(request.method);
+  if (method_it == path_it->second.end() || !method_it->second.try_inline) return std::nullopt;
+  try {
+    return method_it->second.try_inline(request);
+  } catch (const std::exception& e) {
+    spdlog::error(
+        "inline handler for {} {} threw: {} (request_id={}); the request goes to the "
+        "handler pool",
+        request.method, request.path, e.what(), request.request_id);
+  } catch (...) {
+    spdlog::error(
+        "inline handler for {} {} threw a non-standard exception (request_id={}); the "
+        "request goes to the handler pool",
+        request.method, request.path, request.request_id);
+  }
+  return std::nullopt;
 }
 
 HttpResponse Router::Reject(RejectionKind kind, const HttpRequest& request) const {

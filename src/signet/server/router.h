@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,9 +39,11 @@ class Router {
  public:
   Router();
 
-  // Registers `handler` for `method` on the exact `path` (e.g. "/validate").
-  // A later registration for the same (method, path) replaces the earlier one.
-  void Handle(std::string method, std::string path, Handler handler);
+  // Registers `handler` for `method` on the exact `path` (e.g. "/validate"),
+  // with an optional `try_inline` (see InlineHandler) that the server asks
+  // first, on the I/O thread. A later registration for the same (method,
+  // path) replaces the earlier one.
+  void Handle(std::string method, std::string path, Handler handler, InlineHandler try_inline = {});
 
   // Replaces the default rejection handler, which answers the plain status
   // (400, 413, 404, 405, 500) with a small JSON body {"error": "<kind>"}.
@@ -50,6 +53,12 @@ class Router {
   // kMethodNotAllowed. Exceptions from handlers become kInternalError.
   HttpResponse Dispatch(const HttpRequest& request) const;
 
+  // The inline answer of the matching route's InlineHandler, or std::nullopt
+  // when the route has none, there is no matching route (the rejection runs
+  // on the pool), or it declines. An exception from it is logged and
+  // declines.
+  std::optional<HttpResponse> TryDispatchInline(const HttpRequest& request) const;
+
   // Runs the rejection handler for `kind`.
   HttpResponse Reject(RejectionKind kind, const HttpRequest& request) const;
 
@@ -58,7 +67,11 @@ class Router {
   bool HasPath(std::string_view path) const;
 
  private:
-  std::map<std::string, std::map<std::string, Handler>, std::less<>> routes_;  // path -> method
+  struct Route {
+    Handler handler;
+    InlineHandler try_inline;
+  };
+  std::map<std::string, std::map<std::string, Route>, std::less<>> routes_;  // path -> method
   RejectionHandler on_rejected_;
 };
 
