@@ -255,6 +255,16 @@ TEST_F(HandlersTest, CachedPassAnswersLikeTheHandlerOrDeclinesWithoutATrace) {
   ASSERT_TRUE(malformed.has_value());
   EXPECT_EQ(malformed->body, handlers_->Validate(Post("/validate", "{")).body);
 
+  // A body over the inline cap is left to the pool unparsed, even when every
+  // key is cached (the control above answered the same key under the cap).
+  std::vector<std::string> many(4096 / signed_ref.size() + 1, signed_ref);
+  const std::string large = Keys(many);
+  ASSERT_GT(large.size(), HandlerOptions().inline_max_body_bytes);
+  const std::string before_large = registry_.Render();
+  EXPECT_FALSE(handlers_->ValidateCached(Post("/validate", large)).has_value());
+  EXPECT_FALSE(handlers_->MutateCached(Post("/mutate", large)).has_value());
+  EXPECT_EQ(registry_.Render(), before_large);
+
   // Counted like the handler's requests: one tag lookup per distinct tag key
   // of every request that reached the caches (the first request's two were
   // misses) and one verification-cache hit per distinct key answered from

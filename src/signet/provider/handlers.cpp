@@ -48,6 +48,7 @@ std::optional<server::HttpResponse> ProviderHandlers::MutateCached(
 std::optional<server::HttpResponse> ProviderHandlers::Handle(Endpoint endpoint,
                                                              const server::HttpRequest& request,
                                                              bool cached_only) {
+  if (cached_only && request.body.size() > options_.inline_max_body_bytes) return std::nullopt;
   const auto start = std::chrono::steady_clock::now();
   const bool mutate = endpoint == Endpoint::kMutate;
   const std::string name = EndpointName(endpoint);

@@ -43,6 +43,12 @@ struct HandlerOptions {
   std::chrono::milliseconds mutate_deadline{700};
   // Keys of the mutate path answered unchanged (config mutation.exemptImages).
   policy::ExemptImages mutate_exempt_images;
+  // ValidateCached/MutateCached decline a body longer than this (about 16
+  // keys) without parsing it: a large request would hold the I/O thread, and
+  // every other connection on it, for its whole answer (measured in
+  // bench/results/warm-validate.md: 100 keys on 16 connections were slower
+  // inline than on the handler pool).
+  std::size_t inline_max_body_bytes = 4096;
 };
 
 class ProviderHandlers {
