@@ -352,6 +352,57 @@ TEST_P(ImageBundleInterop, SignetServeVerifiesCosignV3BundlesAndLegacySignatures
   EXPECT_EQ(legacy_only[1].value("value", ""), legacy.DigestReference()) << legacy_only.dump();
 }
 
+// One signet serve verifies images one request at a time: on docker-registry
+// (no referrers API) only the first verification asks for referrers, the
+// later ones read the fallback tag straight away; the registry with the API
+// is asked for every image. The verdicts are the same on both registries:
+// a cosign v3 bundle is found either way, a legacy signature verifies, an
+// unsigned image is denied. Requests are counted in each registry's log.
+TEST_P(ImageBundleInterop, SignetServeAsksARegistryWithoutTheApiForReferrersOnce) {
+  const auto legacy = PushRandomImage(*client_, Repo("bundle/once"), "legacy");
+  const auto bundle = PushRandomImage(*client_, Repo("bundle/once"), "bundle");
+  const auto unsigned_image = PushRandomImage(*client_, Repo("bundle/once"), "unsigned");
+  EXPECT_EXIT_CODE(Cosign2Sign("v2.key", legacy.DigestReference()), 0);
+  EXPECT_EXIT_CODE(CosignV3Sign("v3.key", bundle.DigestReference()), 0);
+  const auto referrers_calls = [&] {
+    if (docker_) return docker_->CountRequests("GET", "/referrers/");
+    const std::string log = referrers_->log();
+    int n = 0;
+    for (std::size_t at = 0; (at = log.find("/referrers/sha256:", at)) != std::string::npos; ++at) {
+      ++n;
+    }
+    return n;
+  };
+  const int port = FreePort();
+  ChildProcess server(
+      {SignetBinary(), "serve", "--insecure-http", "--address", "127.0.0.1", "--port",
+       std::to_string(port), "--health-addr", "off", "--key", Key("v3.pub"), "--key", Key("v2.pub"),
+       "--allow-insecure-registry", "--deadline", "10s"},
+      {}, dir_.File("serve-once.log"));
+  ASSERT_TRUE(WaitForPort(port, std::chrono::seconds(30))) << ReadFile(dir_.File("serve-once.log"));
+  const auto validate = [&](const PushedImage& image) {
+    HttpClient http;
+    const nlohmann::json body = {{"apiVersion", "externaldata.gatekeeper.sh/v1beta1"},
+                                 {"kind", "ProviderRequest"},
+                                 {"request", {{"keys", {image.DigestReference()}}}}};
+    const ClientResponse response =
+        http.Request("POST", "http://127.0.0.1:" + std::to_string(port) + "/validate", body.dump(),
+                     {{"Content-Type", "application/json"}});
+    EXPECT_EQ(response.status, 200) << response.body;
+    auto answer = nlohmann::json::parse(response.body, nullptr, false);
+    if (answer.is_discarded() || answer["response"]["items"].size() != 1) return std::string("?");
+    const auto& item = answer["response"]["items"][0];
+    return item.value("error", "") + "|" + item.value("value", "");
+  };
+  const int before = referrers_calls();
+  EXPECT_EQ(validate(legacy), "|" + legacy.DigestReference());
+  EXPECT_EQ(referrers_calls() - before, 1);  // the control: the first one asks
+  EXPECT_EQ(validate(bundle), "|" + bundle.DigestReference());
+  EXPECT_NE(validate(unsigned_image).find("no signatures found"), std::string::npos);
+  const int expected = GetParam() == RegistryKind::kDockerRegistry ? 1 : 3;
+  EXPECT_EQ(referrers_calls() - before, expected) << ReadFile(dir_.File("serve-once.log"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Registries, ImageBundleInterop,
                          ::testing::Values(RegistryKind::kDockerRegistry,
                                            RegistryKind::kReferrersApi),

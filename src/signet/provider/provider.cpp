@@ -121,6 +121,9 @@ Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
     };
     client.admission =
         std::make_shared<oci::RegistryAdmission>(AdmissionOptionsOf(config, metrics));
+    client.on_referrers_call_skipped = [metrics](const std::string&) {
+      metrics->ReferrersCallSkipped();
+    };
     std::vector<oci::RegistryHostSettings> hosts;
     for (const policy::RegistryConfig& registry : config.registries) {
       hosts.push_back(
