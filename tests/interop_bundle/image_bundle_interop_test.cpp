@@ -151,7 +151,7 @@ class ImageBundleInterop : public ::testing::TestWithParam<RegistryKind> {
                                      "--port",
                                      std::to_string(serve_port_),
                                      "--health-addr",
-                                     "off",
+                                     "127.0.0.1:0",
                                      "--key",
                                      Key("v3.pub"),
                                      "--key",
