@@ -22,7 +22,8 @@
 # `signet serve`, nginx as the baseline,
 # wrk as the load generator, and reference cosign 2.5.0. Every process started
 # here is stopped on exit. The exit status is non-zero when a section that was
-# not skipped failed to run.
+# not skipped failed to run. SIGNET_BENCH_KEEP=1 keeps the work directory (logs,
+# the client's and the proxy's JSON, the provider's /metrics after each rollout).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -115,7 +116,7 @@ cleanup() {
     done < "$work/pids"
     sleep 0.3
   fi
-  rm -rf "$work"
+  if [ "${SIGNET_BENCH_KEEP:-0}" = 1 ]; then log "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -601,43 +602,105 @@ section_cold() {
 }
 
 # ---- 4. scale: Zipf rollout against a throttling registry --------------------------------
-section_scale() {
-  local md=$1
+# scale_rollout NAME [serve flags]: one rollout against a fresh provider (empty cache) behind a
+# fresh throttling proxy; writes $work/scale-NAME.json (client), proxy-NAME.json (proxy counts),
+# NAME.requests (access-log lines) and NAME.hwm (provider VmHWM, KiB).
+scale_rollout() {
+  local name=$1
+  shift
   start_proxy --rate "$rate" --burst "$rate"
-  start_provider
+  start_provider "$@"
   local before after
   before=$(registry_requests)
   client stream --refs "$work/refs.txt" --pods "$pods" --zipf 1.0 --burst "$burst" \
-    --gap-ms "$gap_ms" --clients 16 --timeout 3 > "$work/scale.json"
+    --gap-ms "$gap_ms" --clients 16 --timeout 3 > "$work/scale-$name.json"
   after=$(registry_requests)
-  local hwm
-  hwm=$(proc_kib "$provider_pid" VmHWM)
-  local stats="$work/proxy-stats.json"
-  curl -s "http://127.0.0.1:$proxy_port/__bench/stats" > "$stats"
+  proc_kib "$provider_pid" VmHWM > "$work/$name.hwm"
+  curl -s "http://127.0.0.1:$proxy_port/__bench/stats" > "$work/proxy-$name.json"
+  curl -s --cacert "$work/ca.crt" "$provider_url/metrics" > "$work/metrics-$name.txt"
+  echo $((after - before)) > "$work/$name.requests"
+  # Tag resolutions: HEADs of manifests by tag, all of them and distinct (a tag resolved again
+  # once its tagCacheTTL has passed counts twice).
+  grep -E '"(GET|HEAD) /v2/' "$work/registry.log" | tail -n +"$((before + 1))" | head -n "$((after - before))" |
+    awk '$6 == "\"HEAD" { n = split($7, p, "/"); if (p[n] !~ /^sha256/) { all++; seen[$7] = 1 } }
+         END { d = 0; for (k in seen) d++; print all + 0, d }' > "$work/$name.tags"
+  cp "$work/provider.log" "$work/provider-$name.log"
   stop_provider
+}
+section_scale() {
+  local md=$1
+  # The default (both formats: Sigstore bundle discovery beside the legacy fetches), then the
+  # same rollout with the legacy format only, in the same run.
+  scale_rollout both
+  scale_rollout legacy --signature-formats legacy
+  # Diagnosis, not a target: the default formats with the provider's own token bucket at the
+  # registry's limit (100 requests/s) instead of its default 50.
+  scale_rollout both100 --registry-requests-per-second "$rate"
   start_proxy
-  local s="$work/scale.json"
+  local b="$work/scale-both.json" l="$work/scale-legacy.json"
+  local pb="$work/proxy-both.json" pl="$work/proxy-legacy.json"
+  local used_b used_l
+  used_b=$(jget "$b" images_used)
+  used_l=$(jget "$l" images_used)
+  skipped_calls() {  # the provider's count of referrers calls it did not make
+    awk '$1 == "signet_provider_registry_referrers_calls_skipped_total" { print $2 }' "$1"
+  }
+  row() {  # LABEL BOTH LEGACY TARGET RESULT
+    echo "| $1 | $2 | $3 | $4 | $5 |"
+  }
   {
-    echo "$pods pods (1–3 images each, Zipf s=1.0 over $(jget "$s" distinct_images) distinct images,"
-    echo "tag references), bursts of $burst pods sent by 16 concurrent connections, ${gap_ms} ms between"
-    echo "bursts; the proxy in front of the registry answers 429 (Retry-After: 1) past $rate requests/s."
-    echo "A timeout is an answer slower than Gatekeeper's 3 s webhook deadline; \`signet serve\` runs"
-    echo "with its defaults (2.5 s deadline: a key unfinished by then is an item error)."
-    echo "Run time $(fmt "$(jget "$s" duration_s)") s."
+    echo "$pods pods (1–3 images each, Zipf s=1.0 over $(jget "$b" distinct_images) images, of which"
+    echo "$used_b were drawn; tag references), bursts of $burst pods sent by 16 concurrent connections,"
+    echo "${gap_ms} ms between bursts; the proxy in front of the registry answers 429 (Retry-After: 1)"
+    echo "past $rate requests/s. A timeout is an answer slower than Gatekeeper's 3 s webhook deadline;"
+    echo "\`signet serve\` runs with its defaults (1.5 s request deadline: a key unfinished by then is"
+    echo "an item error; per-host admission control of 50 requests/s, bursts of 100). Two rollouts in"
+    echo "this run, each with a fresh provider and a fresh proxy: the default signature formats"
+    echo "(\`both\`: Sigstore bundle discovery beside the legacy fetches; docker-registry has no"
+    echo "referrers API, so discovery reads the fallback tag) and \`--signature-formats legacy\`."
+    echo "Run time $(fmt "$(jget "$b" duration_s)") s and $(fmt "$(jget "$l" duration_s)") s."
     echo
-    echo "| measurement | value | target | result |"
-    echo "| --- | ---: | --- | --- |"
-    echo "| timeouts (> 3 s or no answer) | $(jget "$s" timeouts) | 0 | $(verdict "$(jget "$s" timeouts)" '==' 0) |"
-    echo "| item errors / items | $(jget "$s" item_errors) / $(jget "$s" items) | — | — |"
-    echo "| system errors, non-200 answers | $(jget "$s" system_errors), $(jget "$s" non_200) | — | — |"
-    echo "| registry requests (proxy: total / answered 429) | $(jget "$stats" requests) / $(jget "$stats" throttled) | — | — |"
-    echo "| registry requests reaching the registry (access log) | $((after - before)) | — | — |"
-    echo "| latency p50 / p90 / p99 / p99.9 / max | $(fmt "$(jget "$s" p50_ms)") / $(fmt "$(jget "$s" p90_ms)") / $(fmt "$(jget "$s" p99_ms)") / $(fmt "$(jget "$s" p999_ms)") / $(fmt "$(jget "$s" max_ms)") ms | — | — |"
-    echo "| provider peak RSS (VmHWM) | $(mib "$hwm") MiB | < 64 MiB | $(verdict "$(mib "$hwm")" '<' 64) |"
+    echo "| measurement | both (default) | legacy | target | result (both / legacy) |"
+    echo "| --- | ---: | ---: | --- | --- |"
+    row "timeouts (> 3 s or no answer)" "$(jget "$b" timeouts)" "$(jget "$l" timeouts)" 0 \
+      "$(verdict "$(jget "$b" timeouts)" '==' 0) / $(verdict "$(jget "$l" timeouts)" '==' 0)"
+    row "item errors / items" "$(jget "$b" item_errors) / $(jget "$b" items)" \
+      "$(jget "$l" item_errors) / $(jget "$l" items)" 0 \
+      "$(verdict "$(jget "$b" item_errors)" '==' 0) / $(verdict "$(jget "$l" item_errors)" '==' 0)"
+    row "system errors, non-200 answers" "$(jget "$b" system_errors), $(jget "$b" non_200)" \
+      "$(jget "$l" system_errors), $(jget "$l" non_200)" — —
+    row "registry requests (proxy: total / answered 429)" \
+      "$(jget "$pb" requests) / $(jget "$pb" throttled)" "$(jget "$pl" requests) / $(jget "$pl" throttled)" — —
+    row "registry requests reaching the registry (access log)" "$(cat "$work/both.requests")" \
+      "$(cat "$work/legacy.requests")" — —
+    row "registry requests (proxy) per image drawn" "$(ratio "$(jget "$pb" requests)" "$used_b")" \
+      "$(ratio "$(jget "$pl" requests)" "$used_l")" "≤ 3" \
+      "$(verdict "$(ratio "$(jget "$pb" requests)" "$used_b")" '<=' 3) / $(verdict "$(ratio "$(jget "$pl" requests)" "$used_l")" '<=' 3)"
+    row "of which tag resolutions (all / distinct tags; again after \`tagCacheTTL\` 30 s)" \
+      "$(tr ' ' / < "$work/both.tags")" "$(tr ' ' / < "$work/legacy.tags")" — —
+    row "registry requests per image drawn, without the repeated tag resolutions" \
+      "$(ratio "$(( $(jget "$pb" requests) - $(cut -d' ' -f1 "$work/both.tags") + $(cut -d' ' -f2 "$work/both.tags") ))" "$used_b")" \
+      "$(ratio "$(( $(jget "$pl" requests) - $(cut -d' ' -f1 "$work/legacy.tags") + $(cut -d' ' -f2 "$work/legacy.tags") ))" "$used_l")" — —
+    row "referrers calls skipped (host known to have no referrers API)" \
+      "$(skipped_calls "$work/metrics-both.txt")" "$(skipped_calls "$work/metrics-legacy.txt")" — —
+    row "latency p50 / p90 / p99 / max (ms)" \
+      "$(fmt "$(jget "$b" p50_ms)") / $(fmt "$(jget "$b" p90_ms)") / $(fmt "$(jget "$b" p99_ms)") / $(fmt "$(jget "$b" max_ms)")" \
+      "$(fmt "$(jget "$l" p50_ms)") / $(fmt "$(jget "$l" p90_ms)") / $(fmt "$(jget "$l" p99_ms)") / $(fmt "$(jget "$l" max_ms)")" — —
+    row "provider peak RSS (VmHWM)" "$(mib "$(cat "$work/both.hwm")") MiB" \
+      "$(mib "$(cat "$work/legacy.hwm")") MiB" "< 64 MiB" \
+      "$(verdict "$(mib "$(cat "$work/both.hwm")")" '<' 64) / $(verdict "$(mib "$(cat "$work/legacy.hwm")")" '<' 64)"
     echo
     echo "Most frequent item errors (image names and digests masked), with counts:"
     echo
-    jq -r '.top_errors[] | "- \(.[1]) × `\(.[0])`"' "$s"
+    echo "- both: $(jq -r '[.top_errors[] | "\(.[1]) × `\(.[0])`"] | if length == 0 then "none" else join("; ") end' "$b")"
+    echo "- legacy: $(jq -r '[.top_errors[] | "\(.[1]) × `\(.[0])`"] | if length == 0 then "none" else join("; ") end' "$l")"
+    local d="$work/scale-both100.json" pd="$work/proxy-both100.json"
+    echo
+    echo "Diagnosis (no target): the default formats again, with \`--registry-requests-per-second $rate\`"
+    echo "(the provider's own token bucket at the registry's limit instead of its default 50):"
+    echo "$(jget "$d" item_errors) item errors / $(jget "$d" items), $(jget "$d" timeouts) timeouts,"
+    echo "$(jget "$pd" requests) registry requests of which $(jget "$pd" throttled) answered 429, run time"
+    echo "$(fmt "$(jget "$d" duration_s)") s, latency p99 $(fmt "$(jget "$d" p99_ms)") ms."
   } >> "$md"
 }
 
@@ -688,6 +751,11 @@ rollout() {
   sleep 0.3  # stores to Redis and the registry's access log settle
   after=$(registry_requests)
   echo $((after - before)) > "$work/$name.requests"
+  # Tag resolutions: HEADs of manifests by tag, all of them and distinct (a tag resolved again
+  # once its tagCacheTTL has passed counts twice).
+  grep -E '"(GET|HEAD) /v2/' "$work/registry.log" | tail -n +"$((before + 1))" | head -n "$((after - before))" |
+    awk '$6 == "\"HEAD" { n = split($7, p, "/"); if (p[n] !~ /^sha256/) { all++; seen[$7] = 1 } }
+         END { d = 0; for (k in seen) d++; print all + 0, d }' > "$work/$name.tags"
   replica_metric 'signet_provider_shared_cache_lookups_total{result="hit"}' > "$work/$name.hits"
   replica_metric 'signet_provider_verifications_total{result="valid"}' > "$work/$name.verified"
   stop_replicas

@@ -121,6 +121,65 @@ class ImageBundleInterop : public ::testing::TestWithParam<RegistryKind> {
     return Run(SignetBinary(), args);
   }
 
+  // In `path`: an image cosign v3 signed in the bundle format (v3.key), one
+  // cosign 2.5.0 signed in the legacy format (v2.key), and an unsigned one.
+  struct SignedImages {
+    PushedImage bundle, legacy, unsigned_image;
+  };
+  SignedImages PushSignedImages(const std::string& path) {
+    SignedImages images{PushRandomImage(*client_, Repo(path), "bundle"),
+                        PushRandomImage(*client_, Repo(path), "legacy"),
+                        PushRandomImage(*client_, Repo(path), "unsigned")};
+    for (const CommandResult& signed_image :
+         {CosignV3Sign("v3.key", images.bundle.DigestReference()),
+          Cosign2Sign("v2.key", images.legacy.DigestReference())}) {
+      EXPECT_EQ(signed_image.exit_code, 0) << signed_image.out << signed_image.err;
+    }
+    return images;
+  }
+
+  // `signet serve` over plain HTTP on a free port, trusting v3.pub and
+  // v2.pub, with `extra` flags; its log is serve-<name>.log. ValidateItems
+  // asks the last one started.
+  ChildProcess StartServe(const std::string& name, const std::vector<std::string>& extra) {
+    serve_port_ = FreePort();
+    std::vector<std::string> argv = {SignetBinary(),
+                                     "serve",
+                                     "--insecure-http",
+                                     "--address",
+                                     "127.0.0.1",
+                                     "--port",
+                                     std::to_string(serve_port_),
+                                     "--health-addr",
+                                     "127.0.0.1:0",
+                                     "--key",
+                                     Key("v3.pub"),
+                                     "--key",
+                                     Key("v2.pub"),
+                                     "--allow-insecure-registry",
+                                     "--deadline",
+                                     "10s"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    ChildProcess server(argv, {}, dir_.File("serve-" + name + ".log"));
+    EXPECT_TRUE(WaitForPort(serve_port_, std::chrono::seconds(30)))
+        << ReadFile(dir_.File("serve-" + name + ".log"));
+    return server;
+  }
+  // The items of the answer to a /validate of `keys`.
+  nlohmann::json ValidateItems(const std::vector<std::string>& keys) const {
+    HttpClient http;
+    const nlohmann::json body = {{"apiVersion", "externaldata.gatekeeper.sh/v1beta1"},
+                                 {"kind", "ProviderRequest"},
+                                 {"request", {{"keys", keys}}}};
+    const ClientResponse response =
+        http.Request("POST", "http://127.0.0.1:" + std::to_string(serve_port_) + "/validate",
+                     body.dump(), {{"Content-Type", "application/json"}});
+    EXPECT_EQ(response.status, 200) << response.body;
+    auto answer = nlohmann::json::parse(response.body, nullptr, false);
+    return answer.is_discarded() ? nlohmann::json::array()
+                                 : answer["response"].value("items", nlohmann::json::array());
+  }
+
   // The referrers of `image` as the registry lists them (API or fallback tag).
   std::vector<oci::Descriptor> Referrers(const PushedImage& image) {
     auto listed = client_->ListReferrers(image.repository, image.digest, std::nullopt);
@@ -139,6 +198,7 @@ class ImageBundleInterop : public ::testing::TestWithParam<RegistryKind> {
   std::unique_ptr<ReferrersRegistryServer> referrers_;
   std::string host_;
   std::unique_ptr<oci::RegistryClient> client_;
+  int serve_port_ = 0;
 };
 
 #define EXPECT_EXIT_CODE(result, code)                                 \
@@ -309,33 +369,12 @@ TEST_P(ImageBundleInterop, BundleAttachedBySigstoreJsOciVerifies) {
 // denies an unsigned one; with --signature-formats legacy the bundle-signed
 // image has no signature.
 TEST_P(ImageBundleInterop, SignetServeVerifiesCosignV3BundlesAndLegacySignatures) {
-  const auto bundle = PushRandomImage(*client_, Repo("bundle/serve"), "bundle");
-  const auto legacy = PushRandomImage(*client_, Repo("bundle/serve"), "legacy");
-  const auto unsigned_image = PushRandomImage(*client_, Repo("bundle/serve"), "unsigned");
-  EXPECT_EXIT_CODE(CosignV3Sign("v3.key", bundle.DigestReference()), 0);
-  EXPECT_EXIT_CODE(Cosign2Sign("v2.key", legacy.DigestReference()), 0);
+  const auto [bundle, legacy, unsigned_image] = PushSignedImages("bundle/serve");
   const std::vector<std::string> keys = {bundle.DigestReference(), legacy.DigestReference(),
                                          unsigned_image.DigestReference()};
   const auto validate = [&](const std::string& formats) {
-    const int port = FreePort();
-    ChildProcess server({SignetBinary(), "serve", "--insecure-http", "--address", "127.0.0.1",
-                         "--port", std::to_string(port), "--health-addr", "off", "--key",
-                         Key("v3.pub"), "--key", Key("v2.pub"), "--allow-insecure-registry",
-                         "--deadline", "10s", "--signature-formats", formats},
-                        {}, dir_.File("serve-" + formats + ".log"));
-    EXPECT_TRUE(WaitForPort(port, std::chrono::seconds(30)))
-        << ReadFile(dir_.File("serve-" + formats + ".log"));
-    HttpClient http;
-    const nlohmann::json body = {{"apiVersion", "externaldata.gatekeeper.sh/v1beta1"},
-                                 {"kind", "ProviderRequest"},
-                                 {"request", {{"keys", keys}}}};
-    const ClientResponse response =
-        http.Request("POST", "http://127.0.0.1:" + std::to_string(port) + "/validate", body.dump(),
-                     {{"Content-Type", "application/json"}});
-    EXPECT_EQ(response.status, 200) << response.body;
-    auto answer = nlohmann::json::parse(response.body, nullptr, false);
-    return answer.is_discarded() ? nlohmann::json::array()
-                                 : answer["response"].value("items", nlohmann::json::array());
+    ChildProcess server = StartServe(formats, {"--signature-formats", formats});
+    return ValidateItems(keys);
   };
   const nlohmann::json both = validate("both");
   ASSERT_EQ(both.size(), 3u) << both.dump();
@@ -350,6 +389,38 @@ TEST_P(ImageBundleInterop, SignetServeVerifiesCosignV3BundlesAndLegacySignatures
   EXPECT_NE(legacy_only[0].value("error", "").find("no signatures found"), std::string::npos)
       << legacy_only.dump();
   EXPECT_EQ(legacy_only[1].value("value", ""), legacy.DigestReference()) << legacy_only.dump();
+}
+
+// One signet serve verifies images one request at a time: on docker-registry
+// (no referrers API) only the first verification asks for referrers, the
+// later ones read the fallback tag straight away; the registry with the API
+// is asked for every image. The verdicts are the same on both registries:
+// a cosign v3 bundle is found either way, a legacy signature verifies, an
+// unsigned image is denied. Requests are counted in each registry's log.
+TEST_P(ImageBundleInterop, SignetServeAsksARegistryWithoutTheApiForReferrersOnce) {
+  const auto [bundle, legacy, unsigned_image] = PushSignedImages("bundle/once");
+  const auto referrers_calls = [&] {
+    if (docker_) return docker_->CountRequests("GET", "/referrers/");
+    const std::string log = referrers_->log();
+    int n = 0;
+    for (std::size_t at = 0; (at = log.find("/referrers/sha256:", at)) != std::string::npos; ++at) {
+      ++n;
+    }
+    return n;
+  };
+  ChildProcess server = StartServe("once", {});
+  const auto validate = [&](const PushedImage& image) {
+    const nlohmann::json items = ValidateItems({image.DigestReference()});
+    if (items.size() != 1) return std::string("?");
+    return items[0].value("error", "") + "|" + items[0].value("value", "");
+  };
+  const int before = referrers_calls();
+  EXPECT_EQ(validate(legacy), "|" + legacy.DigestReference());
+  EXPECT_EQ(referrers_calls() - before, 1);  // the control: the first one asks
+  EXPECT_EQ(validate(bundle), "|" + bundle.DigestReference());
+  EXPECT_NE(validate(unsigned_image).find("no signatures found"), std::string::npos);
+  const int expected = GetParam() == RegistryKind::kDockerRegistry ? 1 : 3;
+  EXPECT_EQ(referrers_calls() - before, expected) << ReadFile(dir_.File("serve-once.log"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Registries, ImageBundleInterop,

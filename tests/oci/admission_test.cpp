@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -187,6 +189,43 @@ TEST(RegistryAdmissionTest, SlotsAreHeldByPermitsAndWaitersGetThemInTurn) {
   { RegistryAdmission::Permit released = std::move(first).value(); }
   waiter.join();
   EXPECT_TRUE(admitted.load());
+  EXPECT_EQ(admission.Waiting(host), 0);
+}
+
+// Waiting requests are admitted earliest deadline first; equal deadlines in
+// the order they came, requests without a deadline last. The waiters arrive
+// in the opposite order (each seen waiting before the next comes), so
+// arrival order alone would give the reverse.
+TEST(RegistryAdmissionTest, WaitersAreAdmittedEarliestDeadlineFirst) {
+  AdmissionOptions options;
+  options.defaults = {1, 0, 1};  // one at a time, no rate limit
+  RegistryAdmission admission(options);
+  const std::string host = "r.example:443";
+  const TimePoint t = DeadlineClock::now() + 600s;
+  auto held = admission.Admit(host, t);
+  ASSERT_TRUE(held.ok());
+  std::mutex mu;
+  std::vector<std::string> order;
+  const std::vector<std::pair<std::string, Deadline>> waiters = {{"none", std::nullopt},
+                                                                 {"late", t + 30s},
+                                                                 {"early-1", t + 10s},
+                                                                 {"early-2", t + 10s},
+                                                                 {"earliest", t + 5s}};
+  std::vector<std::thread> threads;
+  for (const auto& [name, deadline] : waiters) {
+    threads.emplace_back([&admission, &host, &mu, &order, name = name, deadline = deadline] {
+      auto permit = admission.Admit(host, deadline);
+      EXPECT_TRUE(permit.ok()) << name;
+      std::lock_guard<std::mutex> lock(mu);
+      order.push_back(name);
+    });  // the permit is released after its holder is recorded
+    while (admission.Waiting(host) != static_cast<int>(threads.size())) {
+      std::this_thread::yield();
+    }
+  }
+  { RegistryAdmission::Permit released = std::move(held).value(); }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(order, (std::vector<std::string>{"earliest", "early-1", "early-2", "late", "none"}));
   EXPECT_EQ(admission.Waiting(host), 0);
 }
 

@@ -197,6 +197,87 @@ TEST(ReferrersTest, DockerRegistryHasNoReferrersApi) {
   EXPECT_EQ(registry->CountRequests("GET", "/referrers/"), 1);
 }
 
+// Lines of a referrers registry's log that are GETs of a referrers list.
+int ReferrersCalls(const ReferrersRegistryServer& server) {
+  const std::string log = server.log();
+  int n = 0;
+  for (std::size_t at = 0; (at = log.find("/referrers/sha256:", at)) != std::string::npos; ++at) {
+    ++n;
+  }
+  return n;
+}
+
+// A client asks a host without the referrers API once, and then answers
+// kNoReferrersApi from memory for every repository and subject of that host,
+// from any thread; each host is asked for itself (a second docker-registry,
+// the referrers registry). The registry with the API is asked every time,
+// and its 404 NAME_UNKNOWN for a repository it does not hold is not taken
+// for "no referrers API". Requests are counted in each registry's own log.
+TEST(ReferrersTest, HostWithoutTheApiIsAskedOncePerClient) {
+  auto registry = RegistryServer::Start(RegistryServer::Mode::kPlainHttp);
+  auto second = RegistryServer::Start(RegistryServer::Mode::kPlainHttp);
+  auto referrers_registry = ReferrersRegistryServer::Start();
+  RegistryClient client(PlainHttp());
+
+  // The referrers registry first: its unknown repository is no reason to
+  // stop asking it.
+  const Repository known{referrers_registry->host(), "team/app"};
+  Scene r = PushScene(client, known);
+  auto unknown = client.ListReferrers(Repository{referrers_registry->host(), "never/pushed"},
+                                      r.a.digest, std::nullopt);
+  ASSERT_TRUE(unknown.ok()) << unknown.error().message();
+  EXPECT_EQ(unknown->answer, ReferrersAnswer::kNoReferrersApi);
+  for (const PushedImage* image : {&r.a, &r.b, &r.c}) {
+    auto listed = client.ListReferrers(known, image->digest, std::nullopt);
+    ASSERT_TRUE(listed.ok()) << listed.error().message();
+    EXPECT_EQ(listed->answer, ReferrersAnswer::kListed);
+  }
+  EXPECT_EQ(ReferrersCalls(*referrers_registry), 4) << referrers_registry->log();
+
+  // docker-registry: the first call is made (the control), the others not.
+  Scene d = PushScene(client, Repository{registry->host(), "team/app"});
+  Scene elsewhere = PushScene(client, Repository{registry->host(), "other/app"});
+  const auto list_all = [&](const Scene& s, const Repository& repo) {
+    for (const PushedImage* image : {&s.a, &s.b, &s.c}) {
+      auto listed = client.ListReferrers(repo, image->digest, std::nullopt);
+      ASSERT_TRUE(listed.ok()) << listed.error().message();
+      EXPECT_EQ(listed->answer, ReferrersAnswer::kNoReferrersApi);
+      EXPECT_TRUE(listed->index.manifests.empty());
+    }
+  };
+  list_all(d, Repository{registry->host(), "team/app"});
+  EXPECT_EQ(registry->CountRequests("GET", "/referrers/"), 1) << registry->log();
+  list_all(elsewhere, Repository{registry->host(), "other/app"});
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] { list_all(d, Repository{registry->host(), "team/app"}); });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(registry->CountRequests("GET", "/referrers/"), 1) << registry->log();
+  // The fallback tag, the way to the list on such a host, is still read.
+  auto tag =
+      client.ReadReferrersTag(Repository{registry->host(), "team/app"}, d.a.digest, std::nullopt);
+  ASSERT_TRUE(tag.ok()) << tag.error().message();
+
+  // Another host is asked, once; the referrers registry is still asked.
+  Scene s2 = PushScene(client, Repository{second->host(), "team/app"});
+  list_all(s2, Repository{second->host(), "team/app"});
+  EXPECT_EQ(second->CountRequests("GET", "/referrers/"), 1) << second->log();
+  auto again = client.ListReferrers(known, r.a.digest, std::nullopt);
+  ASSERT_TRUE(again.ok()) << again.error().message();
+  EXPECT_EQ(again->answer, ReferrersAnswer::kListed);
+  EXPECT_EQ(again->index.manifests.size(), 2u);
+  EXPECT_EQ(ReferrersCalls(*referrers_registry), 5) << referrers_registry->log();
+
+  // A fresh client (a new `signet verify` process) asks again.
+  RegistryClient fresh(PlainHttp());
+  auto first =
+      fresh.ListReferrers(Repository{registry->host(), "team/app"}, d.a.digest, std::nullopt);
+  ASSERT_TRUE(first.ok()) << first.error().message();
+  EXPECT_EQ(first->answer, ReferrersAnswer::kNoReferrersApi);
+  EXPECT_EQ(registry->CountRequests("GET", "/referrers/"), 2) << registry->log();
+}
+
 // The fallback tag sha256-<hex> on docker-registry: absent before it is
 // written (distinct from an empty list), then the index as written.
 TEST(ReferrersTest, FallbackTagIsReadAsAnIndexAndItsAbsenceIsDistinct) {

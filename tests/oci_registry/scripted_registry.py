@@ -56,6 +56,12 @@ REFERRERS = {
     "json": (200, "application/json", referrers_index([referrer_entry(1)])),
     "html": (200, "text/html", b"<html>login</html>"),
     "400": (400, "application/json", b'{"errors":[{"code":"UNSUPPORTED"}]}'),
+    # What docker-registry 2.8 (gorilla/mux, no such route) answers.
+    "404": (404, "text/plain; charset=utf-8", b"404 page not found\n"),
+    # A registry with the API that does not hold the repository (as
+    # go-containerregistry's registry answers).
+    "name-unknown": (404, "application/json",
+                     b'{"errors":[{"code":"NAME_UNKNOWN","message":"unknown name"}]}'),
     "406": (406, "text/plain", b"not acceptable"),
     "500": (500, "application/json", b'{"errors":[{"code":"UNKNOWN"}]}'),
     "garbage": (200, INDEX_TYPE, b'{"schemaVersion":2,"manifests":[{"mediaType":'),

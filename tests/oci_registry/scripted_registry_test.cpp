@@ -3,6 +3,7 @@
 // relative upload locations and tag pagination.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -389,9 +390,12 @@ TEST_F(ScriptedRegistryTest, ListTagsFollowsPagination) {
 // anything else is an error, never a shorter or empty list. The positive
 // controls are "ok" here and the real registries in referrers_test.cpp.
 TEST_F(ScriptedRegistryTest, ReferrersAnswersAreClassifiedAndHostileOnesRefused) {
-  RegistryClient client(Options());
   const std::string subject = "sha256:" + std::string(64, 'a');
+  // A client of its own for each answer: a client remembers a host that said
+  // it has no referrers API (see the next test), and every answer here comes
+  // from the same host.
   auto list = [&](const std::string& name) {
+    RegistryClient client(Options());
     return client.ListReferrers(Repo("referrers-" + name), subject, std::nullopt);
   };
   auto ok = list("ok");
@@ -400,7 +404,8 @@ TEST_F(ScriptedRegistryTest, ReferrersAnswersAreClassifiedAndHostileOnesRefused)
   ASSERT_EQ(ok->index.manifests.size(), 1u);
   EXPECT_EQ(ok->index.manifests[0].artifact_type, "application/vnd.example+json");
 
-  for (const char* name : {"ok-charset", "json", "html", "400", "406", "absent"}) {
+  for (const char* name :
+       {"ok-charset", "json", "html", "400", "404", "406", "absent", "name-unknown"}) {
     auto listed = list(name);
     ASSERT_TRUE(listed.ok()) << name << ": " << listed.error().message();
     EXPECT_EQ(listed->answer, ReferrersAnswer::kNoReferrersApi) << name;
@@ -428,6 +433,105 @@ TEST_F(ScriptedRegistryTest, ReferrersAnswersAreClassifiedAndHostileOnesRefused)
   }
   // Each was asked for once (500 with one retry), with the index Accept.
   EXPECT_EQ(Count({"/v2/referrers-deep/referrers/" + subject}), 1);
+}
+
+// A host that answered that it has no referrers API (a 404, or a 200 that
+// is not an index) is remembered by the client: its later ListReferrers
+// answer kNoReferrersApi without a request, whatever the repository. Answers
+// that say nothing about the host are not remembered: 400 and 406 (a
+// registry with the API answers 400 to a request it finds invalid), a 404
+// NAME_UNKNOWN (a registry with the API that does not hold the repository),
+// and errors. The host is 127.0.0.1:<port>; the same server reached as
+// localhost:<port> is another host, which is asked. Controls: "ok" is
+// listed whenever the host is not remembered, and with a zero ttl nothing is.
+TEST_F(ScriptedRegistryTest, ReferrersClientRemembersHostsWithoutTheApi) {
+  const std::string subject = "sha256:" + std::string(64, 'a');
+  const auto asked = [&](const std::string& name) {
+    return Count({"/v2/referrers-" + name + "/referrers/" + subject});
+  };
+  std::atomic<int> skipped{0};
+  RegistryClientOptions options = Options();
+  options.on_referrers_call_skipped = [&](const std::string& host) {
+    EXPECT_EQ(host, host_);
+    ++skipped;
+  };
+  {
+    // Nothing remembered from these: "ok" is still asked and listed after each.
+    RegistryClient client(options);
+    int ok_asked = asked("ok");
+    for (const char* name : {"400", "406", "name-unknown", "absent", "500"}) {
+      (void)client.ListReferrers(Repo(std::string("referrers-") + name), subject, std::nullopt);
+      auto ok = client.ListReferrers(Repo("referrers-ok"), subject, std::nullopt);
+      ASSERT_TRUE(ok.ok()) << name << ": " << ok.error().message();
+      EXPECT_EQ(ok->answer, ReferrersAnswer::kListed) << name;
+      EXPECT_EQ(asked("ok"), ++ok_asked) << name;
+    }
+    EXPECT_EQ(skipped.load(), 0);
+  }
+  for (const char* name : {"404", "html", "json"}) {
+    SCOPED_TRACE(name);
+    skipped = 0;
+    RegistryClient client(options);
+    auto first =
+        client.ListReferrers(Repo(std::string("referrers-") + name), subject, std::nullopt);
+    ASSERT_TRUE(first.ok()) << first.error().message();
+    EXPECT_EQ(first->answer, ReferrersAnswer::kNoReferrersApi);
+    EXPECT_EQ(asked(name), 1);
+    // Remembered: "ok" (which would list) and "500" (which would fail) are
+    // not asked, and both answer as the host said.
+    const int ok_asked = asked("ok");
+    const int failing_asked = asked("500");
+    for (const char* later : {"ok", "500"}) {
+      auto listed =
+          client.ListReferrers(Repo(std::string("referrers-") + later), subject, std::nullopt);
+      ASSERT_TRUE(listed.ok()) << later << ": " << listed.error().message();
+      EXPECT_EQ(listed->answer, ReferrersAnswer::kNoReferrersApi) << later;
+      EXPECT_TRUE(listed->index.manifests.empty()) << later;
+    }
+    EXPECT_EQ(asked("ok"), ok_asked);
+    EXPECT_EQ(asked("500"), failing_asked);
+    EXPECT_EQ(skipped.load(), 2);
+    // An invalid subject digest is still refused, not answered from memory.
+    auto bad = client.ListReferrers(Repo("referrers-ok"), "sha256:abc", std::nullopt);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument);
+    // Another host (the same server by another name) is asked.
+    const Repository elsewhere{"localhost:" + std::to_string(port_), "referrers-ok"};
+    auto other = client.ListReferrers(elsewhere, subject, std::nullopt);
+    ASSERT_TRUE(other.ok()) << other.error().message();
+    EXPECT_EQ(other->answer, ReferrersAnswer::kListed);
+    EXPECT_EQ(asked("ok"), ok_asked + 1);
+  }
+  // Control: with a zero ttl nothing is remembered.
+  RegistryClientOptions forgetful = Options();
+  forgetful.no_referrers_api.ttl = std::chrono::milliseconds(0);
+  RegistryClient client(forgetful);
+  ASSERT_TRUE(client.ListReferrers(Repo("referrers-404"), subject, std::nullopt).ok());
+  auto ok = client.ListReferrers(Repo("referrers-ok"), subject, std::nullopt);
+  ASSERT_TRUE(ok.ok()) << ok.error().message();
+  EXPECT_EQ(ok->answer, ReferrersAnswer::kListed);
+}
+
+// The memory ends after its ttl (an injected clock moves past it), so that
+// a registry that gains the API is noticed.
+TEST_F(ScriptedRegistryTest, ReferrersMemoryOfAHostExpires) {
+  const std::string subject = "sha256:" + std::string(64, 'a');
+  auto now = DeadlineClock::now();
+  RegistryClientOptions options = Options();
+  options.no_referrers_api.now = [&now] { return now; };
+  RegistryClient client(options);
+  ASSERT_TRUE(client.ListReferrers(Repo("referrers-404"), subject, std::nullopt).ok());
+  const int ok_asked = Count({"/v2/referrers-ok/referrers/" + subject});
+  now += std::chrono::minutes(10) - std::chrono::seconds(1);
+  auto remembered = client.ListReferrers(Repo("referrers-ok"), subject, std::nullopt);
+  ASSERT_TRUE(remembered.ok());
+  EXPECT_EQ(remembered->answer, ReferrersAnswer::kNoReferrersApi);
+  EXPECT_EQ(Count({"/v2/referrers-ok/referrers/" + subject}), ok_asked);
+  now += std::chrono::seconds(1);
+  auto asked = client.ListReferrers(Repo("referrers-ok"), subject, std::nullopt);
+  ASSERT_TRUE(asked.ok()) << asked.error().message();
+  EXPECT_EQ(asked->answer, ReferrersAnswer::kListed);
+  EXPECT_EQ(Count({"/v2/referrers-ok/referrers/" + subject}), ok_asked + 1);
 }
 
 // A paginated referrers list (Link: <...>; rel="next") is read to its end

@@ -1514,16 +1514,19 @@ TEST_P(RoundTripTest, ServeValidateCostsThreeRequestsByTagAndByDigest) {
 // signet serve reads both formats by default: a legacy-signed image costs
 // the two referrer lookups more (made beside the legacy fetches), a
 // bundle-signed one is verified from its referrer, and with
-// --signature-formats legacy the bundle is not looked for.
+// --signature-formats legacy the bundle is not looked for. docker-registry
+// has no referrers API: the provider asks once (the first verification),
+// and later verifications read the fallback tag straight away, with the
+// same verdicts.
 TEST_P(RoundTripTest, ServeValidatesBothFormatsByDefault) {
   const PushedImage legacy = PushSigned("rt/both-legacy");
   const PushedImage bundle = PushSigned("rt/both-bundle", cosign::SignatureFormat::kBundle);
   auto provider = StartProvider("both");
   ASSERT_TRUE(provider->started());
   // legacy: HEAD, GET .sig, GET blob, GET referrers (404), GET sha256-<hex> (404);
-  // bundle: HEAD, GET .sig (404), GET referrers (404), GET sha256-<hex>,
-  // GET referrer manifest, GET bundle blob.
-  const std::vector<std::pair<PushedImage, int>> cases = {{legacy, 5}, {bundle, 6}};
+  // bundle: HEAD, GET .sig (404), GET sha256-<hex>, GET referrer manifest,
+  // GET bundle blob (no referrers call: the host said it has no API).
+  const std::vector<std::pair<PushedImage, int>> cases = {{legacy, 5}, {bundle, 5}};
   for (const auto& [image, requests] : cases) {
     const int before = RegistryRequests();
     EXPECT_EQ(Validate(*provider, image.DigestReference()), "|" + image.DigestReference())
@@ -1534,6 +1537,11 @@ TEST_P(RoundTripTest, ServeValidatesBothFormatsByDefault) {
       EXPECT_GE(RequestsSince(before, requests), requests) << registry_->server().log();
     }
   }
+  // The control is the first verification's call; the second made none
+  // (on a token registry a 401 that carries the challenge is logged too).
+  const int first_calls = registry_->CountRequests("GET", "/v2/rt/both-legacy/referrers/");
+  EXPECT_GE(first_calls, 1) << registry_->log();
+  EXPECT_EQ(registry_->CountRequests("GET", "/referrers/"), first_calls) << registry_->log();
   // A bundle signed by another key is refused, with the reason.
   auto other = crypto::GenerateKeyPair("other");
   ASSERT_TRUE(other.ok());
@@ -1548,6 +1556,14 @@ TEST_P(RoundTripTest, ServeValidatesBothFormatsByDefault) {
       cosign::SignImage(registry_->client(), *stranger_ref, **other_signer, bundle_options).ok());
   EXPECT_NE(Validate(*provider, stranger.DigestReference()).find("no matching signatures"),
             std::string::npos);
+  // Found in the fallback tag without a referrers call; the provider counts
+  // the calls it saved.
+  EXPECT_EQ(registry_->CountRequests("GET", "/v2/rt/both-stranger/referrers/"), 0);
+  HttpClient scraper(ClientTls{ca_.cert_file, "", "", false, false});
+  const ClientResponse metrics = scraper.Request("GET", provider->Url("/metrics"));
+  EXPECT_NE(metrics.body.find("\nsignet_provider_registry_referrers_calls_skipped_total 2\n"),
+            std::string::npos)
+      << metrics.body;
 
   // Legacy only: the bundle is not looked for, the legacy image still passes.
   auto legacy_only = StartProvider("legacy");

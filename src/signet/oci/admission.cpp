@@ -1,8 +1,11 @@
 #include "signet/oci/admission.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <set>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 namespace signet::oci {
 namespace {
@@ -93,6 +96,10 @@ struct RegistryAdmission::Permit::Host {
   std::condition_variable slot_freed;
   int active = 0;
   int waiting = 0;
+  // Requests not yet admitted, in the order they are admitted: earliest
+  // deadline first (none: last), then first come.
+  std::set<std::pair<TimePoint, std::uint64_t>> queue;
+  std::uint64_t next_ticket = 0;
   TokenBucket bucket;
 };
 
@@ -114,7 +121,8 @@ void RegistryAdmission::Permit::Release() {
     std::lock_guard<std::mutex> lock(host_->mutex);
     --host_->active;
   }
-  host_->slot_freed.notify_one();
+  // Every waiter checks whether it is now first in line.
+  host_->slot_freed.notify_all();
   host_.reset();
 }
 
@@ -171,18 +179,28 @@ Result<RegistryAdmission::Permit> RegistryAdmission::Admit(const std::string& au
   bool waited = false;
   {
     std::unique_lock<std::mutex> lock(host->mutex);
-    if (host->active >= host->limits.max_concurrent) {
+    const std::pair<TimePoint, std::uint64_t> ticket{latest, host->next_ticket++};
+    host->queue.insert(ticket);
+    // Leaves the queue; the next in line may go now.
+    auto leave = [&] {
+      host->queue.erase(ticket);
+      if (!host->queue.empty()) host->slot_freed.notify_all();
+    };
+    auto my_turn = [&] {
+      return host->active < host->limits.max_concurrent && *host->queue.begin() == ticket;
+    };
+    if (!my_turn()) {
       waited = true;
       ++host->waiting;
-      auto free = [&] { return host->active < host->limits.max_concurrent; };
       bool admitted = true;
       if (deadline) {
-        admitted = host->slot_freed.wait_until(lock, *deadline, free);
+        admitted = host->slot_freed.wait_until(lock, *deadline, my_turn);
       } else {
-        host->slot_freed.wait(lock, free);
+        host->slot_freed.wait(lock, my_turn);
       }
       --host->waiting;
       if (!admitted) {
+        leave();
         return reject("no request slot was free before the deadline (" +
                       std::to_string(host->limits.max_concurrent) +
                       " requests to this host at a time; registries[].maxConcurrentRequests)");
@@ -190,6 +208,7 @@ Result<RegistryAdmission::Permit> RegistryAdmission::Admit(const std::string& au
     }
     const TimePoint now = Now();
     std::optional<TimePoint> at = host->bucket.Reserve(now, latest);
+    leave();
     if (!at) {
       const bool paused = host->bucket.paused_until() > now;
       const std::string why =
@@ -202,8 +221,6 @@ Result<RegistryAdmission::Permit> RegistryAdmission::Admit(const std::string& au
                  : "the request rate limit (" + Number(host->limits.requests_per_second) +
                        " requests/s, burst " + Number(host->limits.burst) +
                        "; registries[].requestsPerSecond) admits no request before the deadline";
-      lock.unlock();
-      host->slot_freed.notify_one();
       return reject(why);
     }
     ++host->active;

@@ -6,10 +6,15 @@
 // - Before each exchange (each attempt, redirect and token request) the
 //   transport asks Admit() for the request's authority ("host:port"). A
 //   request first waits for one of the host's max_concurrent slots, then for
-//   a token. Waits end at the request's deadline: when the bucket cannot
-//   give a token before the deadline the request fails at once, and a
-//   request still waiting for a slot at its deadline fails then; both with
-//   ErrorCode::kTimeout and a reason that names the host and the limit.
+//   a token. Waiting requests are admitted earliest deadline first (those
+//   without a deadline last, equal deadlines in arrival order): a caller
+//   that gives all requests of one piece of work the same deadline (as the
+//   provider does for a verification) gets its later requests admitted
+//   before the first requests of work that started after it. Waits end at
+//   the request's deadline: when the bucket cannot give a token before the
+//   deadline the request fails at once, and a request still waiting for a
+//   slot at its deadline fails then; both with ErrorCode::kTimeout and a
+//   reason that names the host and the limit.
 // - A 429 from a host pauses its bucket for the answer's Retry-After, at
 //   most max_pause (Throttled()): no request to that host is admitted
 //   before then, and the bucket starts empty, refilling at its rate. Longer
@@ -132,8 +137,9 @@ class RegistryAdmission {
   };
 
   // Waits for a slot and a token of `authority` ("host:port"), within
-  // `deadline` (nullopt: as long as it takes). kTimeout when that is not
-  // possible; the reason names the host and what was exhausted.
+  // `deadline` (nullopt: as long as it takes), after the waiting requests
+  // with earlier deadlines. kTimeout when that is not possible; the reason
+  // names the host and what was exhausted.
   Result<Permit> Admit(const std::string& authority, Deadline deadline);
   // `authority` answered 429 asking for `retry_after`: pause its bucket.
   void Throttled(const std::string& authority, std::chrono::milliseconds retry_after);

@@ -73,6 +73,24 @@ Status CheckRef(const std::string& ref) {
   return OkStatus();
 }
 
+// Whether `body` is a distribution-spec error body whose errors include
+// NAME_UNKNOWN: the registry routed the request and does not hold the
+// repository, which says nothing about its referrers API.
+bool NamesUnknownRepository(const std::string& body) {
+  auto parsed = ParseBoundedJson(body, "error body");
+  if (!parsed.ok() || !parsed->is_object()) return false;
+  const auto errors = parsed->find("errors");
+  if (errors == parsed->end() || !errors->is_array()) return false;
+  for (const auto& error : *errors) {
+    if (!error.is_object()) continue;
+    const auto code = error.find("code");
+    if (code != error.end() && code->is_string() && code->get<std::string>() == "NAME_UNKNOWN") {
+      return true;
+    }
+  }
+  return false;
+}
+
 Status CheckSubjectDigest(const std::string& digest) {
   if (IsValidSha256Digest(digest)) return OkStatus();
   return Error(ErrorCode::kInvalidArgument, "invalid subject digest \"" + digest + "\"");
@@ -160,7 +178,9 @@ Result<std::string> NextReferrersPage(const std::string& what, const HttpRespons
 RegistryClient::RegistryClient(RegistryClientOptions options)
     : transport_(static_cast<const TransportOptions&>(options)),
       auth_(transport_, static_cast<const AuthOptions&>(options)),
-      admission_(options.admission) {}
+      admission_(options.admission),
+      no_referrers_api_(options.no_referrers_api),
+      on_referrers_call_skipped_(std::move(options.on_referrers_call_skipped)) {}
 RegistryClient::~RegistryClient() = default;
 
 RegistryClientCacheSizes RegistryClient::CacheSizes() const { return auth_.CacheSizes(); }
@@ -382,6 +402,10 @@ Result<Referrers> RegistryClient::ListReferrers(const Repository& repo,
                                                 Deadline deadline,
                                                 const ReferrersOptions& options) {
   if (Status s = CheckSubjectDigest(subject_digest); !s.ok()) return s.error();
+  if (no_referrers_api_.Contains(repo.registry)) {
+    if (on_referrers_call_skipped_) on_referrers_call_skipped_(repo.registry);
+    return Referrers{};  // kNoReferrersApi, as the host said
+  }
   const std::string what = "list referrers of " + repo.Name() + "@" + subject_digest;
   const std::string list_path = RefPath(repo, "referrers", subject_digest);
   std::string next = list_path;
@@ -416,17 +440,24 @@ Result<Referrers> RegistryClient::ListReferrers(const Repository& repo,
       switch (response->status) {
         case 200:
           break;
-        case 400:
         case 404:
-        case 406:
+          // The spec's "no referrers API", unless the registry says that it
+          // does not know the repository.
+          if (!NamesUnknownRepository(response->body)) no_referrers_api_.Remember(repo.registry);
           return referrers;  // kNoReferrersApi
+        case 400:
+        case 406:
+          return referrers;  // kNoReferrersApi, for this request
         default:
           return StatusError(where, *response);
       }
       // Exactly the index type, as go-containerregistry (and so cosign)
       // requires: a registry that answers 200 with an HTML page or its own
       // JSON has no referrers API.
-      if (!is_index) return referrers;
+      if (!is_index) {
+        no_referrers_api_.Remember(repo.registry);
+        return referrers;
+      }
     } else {
       // Past the first page the registry has shown that it has the API:
       // anything but another page of the list is an error, never the end.
@@ -460,6 +491,7 @@ Result<Referrers> RegistryClient::ListReferrers(const Repository& repo,
     next = std::move(following).value();
   }
   referrers.answer = ReferrersAnswer::kListed;
+  no_referrers_api_.Forget(repo.registry);
   if (!options.artifact_type.empty()) {
     std::erase_if(referrers.index.manifests,
                   [&](const Descriptor& d) { return d.artifact_type != options.artifact_type; });

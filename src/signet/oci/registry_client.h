@@ -20,6 +20,9 @@
 // Referrers (OCI 1.1): the Registry interface declares them (registry.h);
 // this class answers ListReferrers from the registry's referrers API, and
 // pushes referrers with PushReferrer, which reads the OCI-Subject header.
+// A host that answers that it has no referrers API is remembered for a while
+// (NoReferrersApiHosts), and ListReferrers answers kNoReferrersApi for it
+// without a request meanwhile.
 // The fallback tag `sha256-<hex>` (distribution-spec v1.1.1 "referrers tag
 // schema") is read and written by the Registry defaults, over this class's
 // manifest calls; AddToReferrersTag serializes writers sharing one client.
@@ -34,7 +37,8 @@
 // therefore costs three requests (HEAD tag, GET signature manifest, GET
 // signature blob); looking for Sigstore bundles as well adds the referrers
 // call and, on a registry without the API, the fallback tag, made at the
-// same time (cosign/image_verification.h). A registry that wants
+// same time (cosign/image_verification.h); once the client knows that the
+// host has no referrers API, only the fallback tag. A registry that wants
 // credentials adds the 401 that carries its challenge (once per registry),
 // and a token registry one token request per repository.
 //
@@ -48,6 +52,7 @@
 
 #include "signet/oci/auth.h"
 #include "signet/oci/manifest.h"
+#include "signet/oci/no_referrers_api_hosts.h"
 #include "signet/oci/registry.h"
 #include "signet/oci/singleflight.h"
 #include "signet/oci/transport.h"
@@ -60,8 +65,14 @@ namespace signet::oci {
 // token realm hosts, credential TTL, cache bounds). allow_insecure skips TLS
 // verification and allows plain HTTP for every registry (cosign's
 // --allow-insecure-registry); loopback registries may speak plain HTTP
-// without it.
-struct RegistryClientOptions : TransportOptions, AuthOptions {};
+// without it. Beyond those: how long a host without a referrers API is
+// remembered, and an observer of the referrers calls that memory saved.
+struct RegistryClientOptions : TransportOptions, AuthOptions {
+  NoReferrersApiHostsOptions no_referrers_api;
+  // Called with the registry host (Repository::registry) each time
+  // ListReferrers answers kNoReferrersApi from memory. May be empty.
+  std::function<void(const std::string& host)> on_referrers_call_skipped;
+};
 
 // How many entries the per-host caches hold (for tests and diagnostics).
 using RegistryClientCacheSizes = AuthCacheSizes;
@@ -91,6 +102,16 @@ class RegistryClient : public Registry {
 
   // The referrers API over HTTP (registry.h has the contracts).
   // ListReferrers: GET /v2/<repo>/referrers/<subject_digest>.
+  //
+  // What the first page tells about the host is remembered per host
+  // (NoReferrersApiHosts): a 404, unless its body is the distribution
+  // error NAME_UNKNOWN (a registry with the API may answer so for a
+  // repository it does not hold, as go-containerregistry's does), or a 200
+  // that is not an index, means the host has no referrers API; while that
+  // is remembered, the call answers kNoReferrersApi without a request (after
+  // the subject digest is checked). 400 and 406 answer kNoReferrersApi for
+  // this call only (a registry with the API answers 400 to a request it
+  // finds invalid). A list makes the host forgotten.
   //
   // Pagination (distribution-spec v1.1: `Link: <url>; rel="next"`, which
   // go-containerregistry and so cosign do not follow) is followed, and the
@@ -140,6 +161,8 @@ class RegistryClient : public Registry {
   HttpTransport transport_;
   RegistryAuth auth_;
   std::shared_ptr<RegistryAdmission> admission_;  // null = none
+  NoReferrersApiHosts no_referrers_api_;
+  std::function<void(const std::string& host)> on_referrers_call_skipped_;
   Singleflight<Manifest> manifest_flights_;
   Singleflight<ManifestHead> head_flights_;
   std::mutex referrers_tag_mutex_;  // serializes AddToReferrersTag

@@ -19,8 +19,12 @@ Status CheckDeadline(Deadline deadline, const oci::ImageReference& reference) {
   return OkStatus();
 }
 
+// The same for every registry call of one verification (its tag resolution
+// and its digest verification get the same request deadline), so that
+// admission control, which admits earliest deadline first, finishes the
+// verifications that started first.
 oci::Deadline RegistryDeadline(Deadline deadline, std::chrono::milliseconds budget) {
-  return std::max<oci::DeadlineClock::time_point>(deadline, oci::DeadlineClock::now() + budget);
+  return deadline + budget;
 }
 
 // The attestations `policy` requires, checked with the same keys as the

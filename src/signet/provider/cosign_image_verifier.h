@@ -17,10 +17,11 @@
 // its predicateType (cosign's rule). A bundle-path failure is reported as
 // kNoMatchingSignatures.
 //
-// Registry time: each ResolveDigest or Verify call passes the registry the
-// later of its request deadline and `work_budget` after it started, so a
-// verification that outlives its request still fills the cache, yet a
-// registry that hangs holds a worker for a bounded time only.
+// Registry time: each ResolveDigest or Verify call passes the registry its
+// request deadline plus `work_budget`, so a verification that outlives its
+// request still fills the cache, yet a registry that hangs holds a worker
+// for a bounded time only; and every call of one verification carries the
+// same deadline, by which admission control orders them (admission.h).
 //
 // Thread-safety: safe for concurrent use when the registry is (RegistryClient
 // is). Holds shared ownership of the registry and the keys.

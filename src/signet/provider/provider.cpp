@@ -95,6 +95,9 @@ Result<std::shared_ptr<ImageVerifier>> CreateRegistryVerifier(const policy::Conf
   };
   client.admission = std::make_shared<oci::RegistryAdmission>(
       AdmissionOptionsOf(config.registry_limits, config.registry_host_limits, metrics));
+  client.on_referrers_call_skipped = [metrics](const std::string&) {
+    metrics->ReferrersCallSkipped();
+  };
   std::vector<oci::RegistryHostSettings> hosts;
   for (const policy::RegistryConfig& registry : config.registries) {
     hosts.push_back(

@@ -29,6 +29,10 @@ ProviderMetrics::ProviderMetrics(server::MetricsRegistry& registry)
           "signet_provider_grace_answers_total",
           "Keys answered valid from a last-known-good verdict while the registry was "
           "unavailable.")),
+      referrers_calls_skipped_(registry.GetCounter(
+          "signet_provider_registry_referrers_calls_skipped_total",
+          "Referrers API calls not made because the registry host said, less than 10 minutes "
+          "before, that it has no referrers API (its fallback tag is read instead).")),
       shared_connection_failures_(
           registry.GetCounter("signet_provider_shared_cache_connection_failures_total",
                               "Failed connections or calls to the shared verdict cache (Redis).")),
@@ -110,6 +114,8 @@ server::Counter& ProviderMetrics::RefreshCounter(const std::string& result) {
 }
 
 void ProviderMetrics::GraceAnswer() { grace_answers_.Increment(); }
+
+void ProviderMetrics::ReferrersCallSkipped() { referrers_calls_skipped_.Increment(); }
 
 void ProviderMetrics::RegistryResponse(long status) {
   registry_

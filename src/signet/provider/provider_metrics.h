@@ -24,6 +24,8 @@
 //                                                              before their deadline
 //   signet_provider_registry_throttled_total{host}             429 answers
 //   (host: "host:port" as requests address it)
+//   signet_provider_registry_referrers_calls_skipped_total     referrers API calls not made:
+//                                                              the host said it has no API
 //   signet_provider_shared_cache_lookups_total{result}  shared verdict cache (cache.redis)
 //                                                       result: hit | miss | malformed | error
 //   signet_provider_shared_cache_stores_total{result}   result: stored | error
@@ -68,6 +70,8 @@ class ProviderMetrics {
   void RegistryResponse(long status);
   enum class Admission { kWaited, kRejected, kThrottled };
   void RegistryAdmission(const std::string& host, Admission event);
+  // A referrers API call not made, as its host said it has no such API.
+  void ReferrersCallSkipped();
   // The shared verdict cache (see above for the results).
   void SharedCacheLookup(const char* result);
   void SharedCacheStore(const char* result);
@@ -89,6 +93,7 @@ class ProviderMetrics {
   server::Histogram& verification_duration_;
   server::Counter& coalesced_;
   server::Counter& grace_answers_;
+  server::Counter& referrers_calls_skipped_;
   server::Counter& shared_connection_failures_;
   server::Gauge& shared_up_;
   // Per-key counters, kept once used: items by {validate, mutate} x
