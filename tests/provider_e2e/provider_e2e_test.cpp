@@ -1539,9 +1539,9 @@ TEST_P(RoundTripTest, ServeValidatesBothFormatsByDefault) {
   }
   // The control is the first verification's call; the second made none
   // (on a token registry a 401 that carries the challenge is logged too).
-  const int first_calls = registry_->CountRequests("GET", "/v2/rt/both-legacy/referrers/");
-  EXPECT_GE(first_calls, 1) << registry_->log();
-  EXPECT_EQ(registry_->CountRequests("GET", "/referrers/"), first_calls) << registry_->log();
+  const int first_calls = registry_->server().CountRequests("GET", "/v2/rt/both-legacy/referrers/");
+  EXPECT_GE(first_calls, 1) << registry_->server().log();
+  EXPECT_EQ(registry_->server().CountRequests("GET", "/referrers/"), first_calls) << registry_->server().log();
   // A bundle signed by another key is refused, with the reason.
   auto other = crypto::GenerateKeyPair("other");
   ASSERT_TRUE(other.ok());
@@ -1558,7 +1558,7 @@ TEST_P(RoundTripTest, ServeValidatesBothFormatsByDefault) {
             std::string::npos);
   // Found in the fallback tag without a referrers call; the provider counts
   // the calls it saved.
-  EXPECT_EQ(registry_->CountRequests("GET", "/v2/rt/both-stranger/referrers/"), 0);
+  EXPECT_EQ(registry_->server().CountRequests("GET", "/v2/rt/both-stranger/referrers/"), 0);
   HttpClient scraper(ClientTls{ca_.cert_file, "", "", false, false});
   const ClientResponse metrics = scraper.Request("GET", provider->Url("/metrics"));
   EXPECT_NE(metrics.body.find("\nsignet_provider_registry_referrers_calls_skipped_total 2\n"),
