@@ -16,7 +16,6 @@ import os
 import re
 import sys
 import threading
-import time
 from urllib.parse import parse_qsl
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
@@ -123,11 +122,6 @@ class Handler(QuietHandler):
         if first is None:
             return
         if first == TLS_HANDSHAKE:
-            # Logged, and answered after a pause (a registry across a real
-            # network answers no sooner), so that clients starting together
-            # overlap while one of them finds the scheme.
-            LOG.write({"method": "TLS", "path": "", "peer_port": self.client_address[1]})
-            time.sleep(0.2)
             try:
                 self.connection.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP "
                                         b"request to an HTTPS server.\n")

@@ -209,34 +209,6 @@ TEST_F(ScriptedRegistryTest, ConnectionsAreKeptAlive) {
   EXPECT_EQ(ports.size(), 1u) << "each request opened a new connection";
 }
 
-TEST_F(ScriptedRegistryTest, RequestsStartingTogetherFindThePlainHttpSchemeOnce) {
-  RegistryClient client(Options());
-  constexpr int kRequests = 8;
-  std::vector<std::thread> threads;
-  std::atomic<int> not_found{0};
-  std::atomic<int> waiting{kRequests};
-  for (int i = 0; i < kRequests; ++i) {
-    threads.emplace_back([&, i] {
-      std::string tag = "v";  // appended: `"v" + std::to_string(i)` trips GCC 12's -Wrestrict
-      tag += std::to_string(i);
-      waiting.fetch_sub(1);
-      while (waiting.load() > 0) std::this_thread::yield();
-      auto missing = client.GetManifest(Repo("scheme"), tag);
-      if (!missing.ok() && missing.error().code() == ErrorCode::kNotFound) not_found.fetch_add(1);
-    });
-  }
-  for (std::thread& thread : threads) thread.join();
-  // Every request reached the registry over plain HTTP...
-  EXPECT_EQ(not_found.load(), kRequests);
-  EXPECT_EQ(Count({"/v2/scheme/manifests/"}), kRequests);
-  // ...after one TLS attempt in all (each refused after 0.2 s), not one each.
-  EXPECT_EQ(Count({"\"method\": \"TLS\""}), 1);
-  // Control: a second client knows nothing yet and tries TLS once more.
-  RegistryClient fresh(Options());
-  EXPECT_EQ(fresh.GetManifest(Repo("scheme"), "v0").error().code(), ErrorCode::kNotFound);
-  EXPECT_EQ(Count({"\"method\": \"TLS\""}), 2);
-}
-
 TEST_F(ScriptedRegistryTest, IdentityTokenIsExchangedWithAPostedRefreshToken) {
   RegistryClientOptions options = Options();
   options.keychain = StaticKeychain(host_, Credentials{"", "", "refresh-123"});

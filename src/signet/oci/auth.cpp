@@ -10,7 +10,6 @@
 #include "signet/bounded_json.h"
 #include "signet/crypto/encoding.h"
 #include "signet/oci/host.h"
-#include "signet/oci/singleflight.h"
 #include "signet/oci/www_authenticate.h"
 
 namespace signet::oci {
@@ -174,12 +173,6 @@ class RegistryAuth::Impl {
   LruMap<RegistryInfo> registries_;
   LruMap<Token> tokens_;  // key: registry + " " + scope
   LruMap<CachedCredentials> credentials_;
-  // Finding a registry's scheme (HTTPS, else plain HTTP where allowed): the
-  // first request to a registry whose scheme is not known finds it, and the
-  // requests that arrive meanwhile wait for it instead of each trying HTTPS
-  // first (a failed handshake each on a plain-HTTP registry). Keyed by
-  // registry; the value is the scheme found.
-  Singleflight<std::string> scheme_probes_;
 };
 
 RegistryInfo RegistryAuth::Impl::Info(const std::string& registry) {
@@ -471,31 +464,7 @@ Result<HttpResponse> RegistryAuth::Impl::Call(const Repository& repo,
     // registry): asking again would only be refused again.
     if (refused && authorization->empty()) return std::move(*refused);
     const std::string known_scheme = info.scheme;
-    std::optional<Result<HttpResponse>> exchanged;
-    if (info.scheme.empty()) {
-      bool joined = false;
-      auto probed = scheme_probes_.Do(
-          repo.registry, deadline,
-          [&]() -> Result<std::string> {
-            exchanged = Exchange(repo, &info, request, *authorization, deadline);
-            if (!exchanged->ok()) return exchanged->error();
-            Remember(repo.registry, info);
-            return info.scheme;
-          },
-          &joined);
-      if (joined) {
-        // (`probed` is this scheme or the leader's error; the shared state
-        // below is what counts.)
-        (void)probed;
-        // Another request found the scheme (and perhaps the challenge):
-        // start again with what it learnt. When it found none, this request
-        // tries for itself.
-        info = Info(repo.registry);
-        if (!info.scheme.empty()) continue;
-      }
-    }
-    if (!exchanged) exchanged = Exchange(repo, &info, request, *authorization, deadline);
-    Result<HttpResponse> response = std::move(*exchanged);
+    auto response = Exchange(repo, &info, request, *authorization, deadline);
     if (!response.ok()) return response.error();
     if (info.scheme != known_scheme) Remember(repo.registry, info);
     if (response->status != 401) return response;
