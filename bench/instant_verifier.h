@@ -18,7 +18,8 @@ class InstantVerifier : public provider::ImageVerifier {
     return crypto::Sha256Digest(reference.Name());
   }
   Status Verify(const oci::ImageReference& /*reference*/, provider::DigestOrigin /*origin*/,
-                const policy::PolicyConfig& /*policy*/, provider::Deadline /*deadline*/) override {
+                const policy::PolicyConfig& /*policy*/, provider::Deadline /*deadline*/,
+                Executor* /*executor*/) override {
     return OkStatus();
   }
 };

@@ -49,7 +49,7 @@ class FakeImageVerifier : public ImageVerifier {
   }
 
   Status Verify(const oci::ImageReference& reference, DigestOrigin,
-                const policy::PolicyConfig& policy, Deadline) override {
+                const policy::PolicyConfig& policy, Deadline, Executor*) override {
     ++verify_calls;
     {
       std::unique_lock<std::mutex> lock(mu_);

@@ -197,7 +197,7 @@ std::vector<Candidate> BundleCandidates(oci::Registry& registry, const oci::Imag
                                         const VerifyAttestationOptions& options) {
   std::vector<Candidate> candidates;
   const oci::Repository& repo = ArtifactRepository(image, options.target_repository);
-  auto discovery = DiscoverBundles(registry, repo, digest, options.deadline);
+  auto discovery = DiscoverBundles(registry, repo, digest, options.deadline, options.executor);
   if (!discovery) return candidates;
   const TlogPolicy policy =
       options.insecure_ignore_tlog ? TlogPolicy::kInsecureIgnore : TlogPolicy::kRequire;

@@ -36,6 +36,7 @@
 
 #include "signet/cosign/statement.h"
 #include "signet/crypto/signer.h"
+#include "signet/executor.h"
 #include "signet/oci/reference.h"
 #include "signet/oci/registry.h"
 #include "signet/result.h"
@@ -118,6 +119,9 @@ struct VerifyAttestationOptions {
   // with --insecure-ignore-tlog (true here).
   bool insecure_ignore_tlog = false;
   oci::Deadline deadline;
+  // Where bundle referrers are fetched beside the calling thread; null: on
+  // the calling thread. Not owned.
+  Executor* executor = nullptr;
 };
 
 struct VerifiedAttestation {

@@ -29,12 +29,14 @@ oci::Deadline RegistryDeadline(Deadline deadline, std::chrono::milliseconds budg
 // (reason "verification failed: ..."); registry failures keep their codes.
 Status CheckRequiredAttestations(oci::Registry& registry, const oci::ImageReference& reference,
                                  std::vector<std::shared_ptr<const crypto::Verifier>> keys,
-                                 const policy::PolicyConfig& policy, oci::Deadline deadline) {
+                                 const policy::PolicyConfig& policy, oci::Deadline deadline,
+                                 Executor* executor) {
   if (policy.attestations.empty()) return OkStatus();
   cosign::VerifyAttestationOptions options;
   options.keys = std::move(keys);
   options.insecure_ignore_tlog = true;
   options.deadline = deadline;
+  options.executor = executor;
   auto status = cosign::RequireAttestations(registry, reference, policy.attestations, options);
   if (status.ok()) return status;
   const Error& error = status.error();
@@ -71,7 +73,8 @@ std::string CosignImageVerifier::TrustVersion() {
 Status CosignImageVerifier::Readiness() { return keys_->Health(); }
 
 Status CosignImageVerifier::Verify(const oci::ImageReference& reference, DigestOrigin origin,
-                                   const policy::PolicyConfig& policy, Deadline deadline) {
+                                   const policy::PolicyConfig& policy, Deadline deadline,
+                                   Executor* executor) {
   if (auto status = CheckDeadline(deadline, reference); !status.ok()) return status;
   auto keys = keys_->Select(policy.keys);
   for (const auto& message : keys_->TakeReloadErrors()) {
@@ -82,6 +85,7 @@ Status CosignImageVerifier::Verify(const oci::ImageReference& reference, DigestO
   options.common.keys = std::move(keys).value();
   options.common.annotations = policy.annotations;
   options.common.deadline = RegistryDeadline(deadline, work_budget_);
+  options.common.executor = executor;
   options.formats = formats_ == policy::SignatureFormats::kLegacy
                         ? cosign::SignatureFormats::kLegacyOnly
                         : cosign::SignatureFormats::kBoth;
@@ -114,7 +118,7 @@ Status CosignImageVerifier::Verify(const oci::ImageReference& reference, DigestO
   auto pinned = oci::ImageReference::Parse(reference.WithDigest(result->digest));
   if (!pinned.ok()) return pinned.error();
   return CheckRequiredAttestations(*registry_, *pinned, std::move(attestation_keys).value(), policy,
-                                   RegistryDeadline(deadline, work_budget_));
+                                   RegistryDeadline(deadline, work_budget_), executor);
 }
 
 }  // namespace signet::provider

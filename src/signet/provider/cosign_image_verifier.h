@@ -22,6 +22,10 @@
 // verification that outlives its request still fills the cache, yet a
 // registry that hangs holds a worker for a bounded time only.
 //
+// Threads: the signature layers, bundle referrers and the legacy path that
+// a verification fetches side by side run as tasks on the executor Verify is
+// given (the provider's verification pool); the verifier starts no thread.
+//
 // Thread-safety: safe for concurrent use when the registry is (RegistryClient
 // is). Holds shared ownership of the registry and the keys.
 #pragma once
@@ -49,7 +53,7 @@ class CosignImageVerifier : public ImageVerifier {
   // Not ready while no trusted key is loaded (policy::TrustedKeys::Health).
   Status Readiness() override;
   Status Verify(const oci::ImageReference& reference, DigestOrigin origin,
-                const policy::PolicyConfig& policy, Deadline deadline) override;
+                const policy::PolicyConfig& policy, Deadline deadline, Executor* executor) override;
 
  private:
   std::shared_ptr<oci::Registry> registry_;

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <string>
 
+#include "signet/executor.h"
 #include "signet/oci/reference.h"
 #include "signet/policy/config.h"
 #include "signet/result.h"
@@ -37,9 +38,11 @@ class ImageVerifier {
   // Verifies the image `reference` (which carries a digest) under `policy`
   // (its keys and required annotations). OK only when a signature verified.
   // With DigestOrigin::kResolved the verifier need not check again that the
-  // digest exists.
+  // digest exists. Work it fans out runs on `executor`, the caller's pool
+  // (signet/executor.h; null: on the calling thread); it starts no threads.
   virtual Status Verify(const oci::ImageReference& reference, DigestOrigin origin,
-                        const policy::PolicyConfig& policy, Deadline deadline) = 0;
+                        const policy::PolicyConfig& policy, Deadline deadline,
+                        Executor* executor) = 0;
 
   // Identifies the trusted material (keys) verifications use now; it changes
   // when that material changes. Cached results are keyed by it, so a rotated

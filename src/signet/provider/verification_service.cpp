@@ -196,7 +196,7 @@ VerificationService::Outcome VerificationService::Compute(const oci::ImageRefere
   auto pinned = oci::ImageReference::Parse(digest_reference);
   if (!pinned.ok()) return FailureOutcome(pinned.error());
   const auto start = std::chrono::steady_clock::now();
-  const Status status = verifier_->Verify(*pinned, origin, policy, deadline);
+  const Status status = verifier_->Verify(*pinned, origin, policy, deadline, &pool_);
   if (metrics_) metrics_->Verified(status.ok() ? nullptr : &status.error(), SecondsSince(start));
   if (status.ok()) {
     Outcome outcome;
@@ -312,7 +312,7 @@ void VerificationService::Refresh(const std::string& result_key,
   // kRequested: the refresh checks again that the digest exists.
   const Status status =
       pinned.ok() ? verifier_->Verify(*pinned, DigestOrigin::kRequested, policy,
-                                      std::chrono::steady_clock::now() + options_.deadline)
+                                      std::chrono::steady_clock::now() + options_.deadline, &pool_)
                   : Status(pinned.error());
   if (metrics_) metrics_->Verified(status.ok() ? nullptr : &status.error(), SecondsSince(start));
   std::string result = "valid";

@@ -12,7 +12,9 @@
 //   miss, after the tag is resolved);
 // - counts each verification that ends, including one that ends while
 //   resolving its tag, in signet_provider_verifications_total;
-// - otherwise runs the verification on a bounded worker pool. Identical
+// - otherwise runs the verification on a bounded worker pool, which is also
+//   the executor the verifier fans its own fetches out on (ImageVerifier::
+//   Verify): no thread is started per verification. Identical
 //   verifications (same reference and policy) in flight at the same time,
 //   within or across requests, run once (singleflight); the others wait for
 //   that one;
@@ -70,13 +72,13 @@
 #include <string>
 #include <vector>
 
+#include "signet/executor.h"
 #include "signet/oci/reference.h"
 #include "signet/policy/policy_set.h"
 #include "signet/provider/expiring_cache.h"
 #include "signet/provider/image_verifier.h"
 #include "signet/provider/provider_metrics.h"
 #include "signet/provider/shared_verdict_cache.h"
-#include "signet/provider/worker_pool.h"
 
 namespace signet::provider {
 
@@ -216,7 +218,7 @@ class VerificationService {
   std::set<std::string> refreshing_;  // result keys being refreshed
   std::mutex flights_mu_;
   std::map<std::string, std::shared_ptr<Flight>> flights_;
-  WorkerPool pool_;  // last: destroyed first, while everything it uses still exists
+  ThreadPool pool_;  // last: destroyed first, while everything it uses still exists
 };
 
 }  // namespace signet::provider
