@@ -52,8 +52,12 @@ class CosignImageVerifier : public ImageVerifier {
   std::string TrustVersion() override;
   // Not ready while no trusted key is loaded (policy::TrustedKeys::Health).
   Status Readiness() override;
+  // Selects the policy's keys (policy::TrustedKeys::Select) under the
+  // fingerprint taken just before.
+  Result<std::shared_ptr<const ResolvedPolicy>> Resolve(
+      const policy::PolicyConfig& policy) override;
   Status Verify(const oci::ImageReference& reference, DigestOrigin origin,
-                const policy::PolicyConfig& policy, Deadline deadline, Executor* executor) override;
+                const ResolvedPolicy& policy, Deadline deadline, Executor* executor) override;
 
  private:
   std::shared_ptr<oci::Registry> registry_;

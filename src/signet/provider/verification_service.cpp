@@ -107,6 +107,28 @@ VerificationService::Outcome VerificationService::FailureOutcome(const Error& er
   return outcome;
 }
 
+Result<std::shared_ptr<const ResolvedPolicy>> VerificationService::Resolved(
+    const policy::PolicyConfig& policy, const std::string& trust_version) {
+  {
+    std::lock_guard<std::mutex> lock(resolved_mu_);
+    auto it = resolved_.find(policy.name);
+    if (it != resolved_.end() && it->second->trust_version == trust_version) return it->second;
+  }
+  auto resolved = verifier_->Resolve(policy);
+  if (!resolved.ok()) return resolved.error();
+  std::lock_guard<std::mutex> lock(resolved_mu_);
+  resolved_[policy.name] = *resolved;
+  return resolved;
+}
+
+Status VerificationService::VerifyUnder(const oci::ImageReference& pinned, DigestOrigin origin,
+                                        const policy::PolicyConfig& policy,
+                                        const std::string& trust_version, Deadline deadline) {
+  auto resolved = Resolved(policy, trust_version);
+  if (!resolved.ok()) return resolved.error();
+  return verifier_->Verify(pinned, origin, **resolved, deadline, &pool_);
+}
+
 std::optional<VerificationService::Outcome> VerificationService::LookupCached(
     const oci::ImageReference& reference, const policy::PolicyConfig& policy) {
   std::string digest = reference.digest();
@@ -196,7 +218,7 @@ VerificationService::Outcome VerificationService::Compute(const oci::ImageRefere
   auto pinned = oci::ImageReference::Parse(digest_reference);
   if (!pinned.ok()) return FailureOutcome(pinned.error());
   const auto start = std::chrono::steady_clock::now();
-  const Status status = verifier_->Verify(*pinned, origin, policy, deadline, &pool_);
+  const Status status = VerifyUnder(*pinned, origin, policy, trust_version, deadline);
   if (metrics_) metrics_->Verified(status.ok() ? nullptr : &status.error(), SecondsSince(start));
   if (status.ok()) {
     Outcome outcome;
@@ -310,10 +332,10 @@ void VerificationService::Refresh(const std::string& result_key,
   auto pinned = oci::ImageReference::Parse(digest_reference);
   const auto start = std::chrono::steady_clock::now();
   // kRequested: the refresh checks again that the digest exists.
-  const Status status =
-      pinned.ok() ? verifier_->Verify(*pinned, DigestOrigin::kRequested, policy,
-                                      std::chrono::steady_clock::now() + options_.deadline, &pool_)
-                  : Status(pinned.error());
+  const Status status = pinned.ok()
+                            ? VerifyUnder(*pinned, DigestOrigin::kRequested, policy, trust_version,
+                                          std::chrono::steady_clock::now() + options_.deadline)
+                            : Status(pinned.error());
   if (metrics_) metrics_->Verified(status.ok() ? nullptr : &status.error(), SecondsSince(start));
   std::string result = "valid";
   // Under other keys the old entry is unreachable anyway: store nothing.

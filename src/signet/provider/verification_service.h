@@ -10,6 +10,10 @@
 //   lookup per distinct tag key of a request, and one verification-cache
 //   lookup per key answered from it (a hit) or per verification flight (hit or
 //   miss, after the tag is resolved);
+// - resolves each policy once per trust version (ImageVerifier::Resolve:
+//   its keys selected) and hands that ResolvedPolicy to every verification
+//   under it; a new trust version (a key rotated, removed or added) resolves
+//   it again before the next verification;
 // - counts each verification that ends, including one that ends while
 //   resolving its tag, in signet_provider_verifications_total;
 // - otherwise runs the verification on a bounded worker pool, which is also
@@ -191,6 +195,14 @@ class VerificationService {
   std::optional<PendingShare> ShareOf(const std::string& subject, const Outcome& outcome,
                                       const Error* error, std::chrono::milliseconds ttl) const;
   Outcome FailureOutcome(const Error& error) const;
+  // `policy` resolved under `trust_version`: the value kept for it, else
+  // resolved now (and kept when that succeeds).
+  Result<std::shared_ptr<const ResolvedPolicy>> Resolved(const policy::PolicyConfig& policy,
+                                                         const std::string& trust_version);
+  // Verifies `pinned` under `policy` resolved for `trust_version`.
+  Status VerifyUnder(const oci::ImageReference& pinned, DigestOrigin origin,
+                     const policy::PolicyConfig& policy, const std::string& trust_version,
+                     Deadline deadline);
   // Starts the background refresh of a valid result that expires at
   // `expires`, when refresh-ahead is on, it is due and none runs for it.
   void MaybeRefresh(const std::string& result_key, const std::string& digest_reference,
@@ -214,6 +226,8 @@ class VerificationService {
   ExpiringCache<Outcome> results_;
   ExpiringCache<TagEntry> tags_;
   ExpiringCache<std::string> remembered_;  // result key -> digest reference
+  std::mutex resolved_mu_;
+  std::map<std::string, std::shared_ptr<const ResolvedPolicy>> resolved_;  // by policy name
   std::mutex refreshing_mu_;
   std::set<std::string> refreshing_;  // result keys being refreshed
   std::mutex flights_mu_;
