@@ -290,7 +290,7 @@ Result<AttestResult> AttestImage(oci::Registry& registry, const oci::ImageRefere
     result.stored_at = std::move(*stored);
     return result;
   }
-  auto subject = oci::ImageReference::Parse(result.reference);
+  auto subject = image.Pinned(*digest);
   if (!subject) return subject.error();
   AttachOptions attach;
   attach.target_repository = options.target_repository;

@@ -125,7 +125,7 @@ Status CosignImageVerifier::Verify(const oci::ImageReference& reference, DigestO
   }
 
   if (policy.attestations.empty()) return OkStatus();
-  auto pinned = oci::ImageReference::Parse(reference.WithDigest(result->digest));
+  auto pinned = reference.Pinned(result->digest);
   if (!pinned.ok()) return pinned.error();
   return CheckRequiredAttestations(*registry_, *pinned, policy,
                                    RegistryDeadline(deadline, work_budget_), executor);

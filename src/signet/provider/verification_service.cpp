@@ -143,7 +143,9 @@ std::optional<VerificationService::Outcome> VerificationService::LookupCached(
     }
     digest = tag->digest;
   }
-  const std::string digest_reference = reference.repository().Name() + "@" + digest;
+  auto pinned = reference.Pinned(digest);
+  if (!pinned.ok()) return std::nullopt;  // Compute() answers why
+  const std::string digest_reference = pinned->Name();
   const std::string result_key =
       ResultKey(digest_reference, policy.name, verifier_->TrustVersion());
   auto found = results_.Find(result_key);
@@ -153,7 +155,7 @@ std::optional<VerificationService::Outcome> VerificationService::LookupCached(
   // lookup, so counting misses here left those out).
   if (!found) return std::nullopt;
   if (metrics_) metrics_->CacheLookup("verification", ProviderMetrics::CacheResult::kHit);
-  if (found->value.valid) MaybeRefresh(result_key, digest_reference, policy, found->expires);
+  if (found->value.valid) MaybeRefresh(result_key, *pinned, policy, found->expires);
   Outcome result = std::move(found->value);
   result.cached = true;
   return result;
@@ -194,7 +196,9 @@ VerificationService::Outcome VerificationService::Compute(const oci::ImageRefere
       tags_.Put(tag_key, TagEntry{true, digest, {}}, options_.tag_cache_ttl);
     }
   }
-  const std::string digest_reference = reference.repository().Name() + "@" + digest;
+  auto pinned = reference.Pinned(digest);
+  if (!pinned.ok()) return FailureOutcome(pinned.error());
+  const std::string digest_reference = pinned->Name();
   // Taken before verifying: a key that changes meanwhile makes this result
   // unreachable for lookups under the new keys.
   const std::string trust_version = verifier_->TrustVersion();
@@ -205,7 +209,7 @@ VerificationService::Outcome VerificationService::Compute(const oci::ImageRefere
   }
   if (cached_result) {
     if (cached_result->value.valid) {
-      MaybeRefresh(result_key, digest_reference, policy, cached_result->expires);
+      MaybeRefresh(result_key, *pinned, policy, cached_result->expires);
     }
     return cached_result->value;
   }
@@ -215,8 +219,6 @@ VerificationService::Outcome VerificationService::Compute(const oci::ImageRefere
     if (auto shared = LookupShared(result_key, subject, digest_reference)) return *shared;
   }
 
-  auto pinned = oci::ImageReference::Parse(digest_reference);
-  if (!pinned.ok()) return FailureOutcome(pinned.error());
   const auto start = std::chrono::steady_clock::now();
   const Status status = VerifyUnder(*pinned, origin, policy, trust_version, deadline);
   if (metrics_) metrics_->Verified(status.ok() ? nullptr : &status.error(), SecondsSince(start));
@@ -305,7 +307,7 @@ std::optional<VerificationService::PendingShare> VerificationService::ShareOf(
 }
 
 void VerificationService::MaybeRefresh(const std::string& result_key,
-                                       const std::string& digest_reference,
+                                       const oci::ImageReference& pinned,
                                        const policy::PolicyConfig& policy,
                                        std::chrono::steady_clock::time_point expires) {
   if (options_.refresh_ahead.count() <= 0) return;
@@ -314,14 +316,12 @@ void VerificationService::MaybeRefresh(const std::string& result_key,
     std::lock_guard<std::mutex> lock(refreshing_mu_);
     if (!refreshing_.insert(result_key).second) return;  // one refresh at a time
   }
-  pool_.Submit([this, result_key, digest_reference, policy] {
-    Refresh(result_key, digest_reference, policy);
-  });
+  pool_.Submit([this, result_key, pinned, policy] { Refresh(result_key, pinned, policy); });
 }
 
-void VerificationService::Refresh(const std::string& result_key,
-                                  const std::string& digest_reference,
+void VerificationService::Refresh(const std::string& result_key, const oci::ImageReference& pinned,
                                   const policy::PolicyConfig& policy) {
+  const std::string digest_reference = pinned.Name();
   const std::string trust_version = verifier_->TrustVersion();
   if (RenewFromShared(result_key, digest_reference, policy, trust_version)) {
     if (metrics_) metrics_->Refreshed("shared");
@@ -329,13 +329,10 @@ void VerificationService::Refresh(const std::string& result_key,
     refreshing_.erase(result_key);
     return;
   }
-  auto pinned = oci::ImageReference::Parse(digest_reference);
   const auto start = std::chrono::steady_clock::now();
   // kRequested: the refresh checks again that the digest exists.
-  const Status status = pinned.ok()
-                            ? VerifyUnder(*pinned, DigestOrigin::kRequested, policy, trust_version,
-                                          std::chrono::steady_clock::now() + options_.deadline)
-                            : Status(pinned.error());
+  const Status status = VerifyUnder(pinned, DigestOrigin::kRequested, policy, trust_version,
+                                    std::chrono::steady_clock::now() + options_.deadline);
   if (metrics_) metrics_->Verified(status.ok() ? nullptr : &status.error(), SecondsSince(start));
   std::string result = "valid";
   // Under other keys the old entry is unreachable anyway: store nothing.

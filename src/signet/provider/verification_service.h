@@ -205,10 +205,11 @@ class VerificationService {
                      Deadline deadline);
   // Starts the background refresh of a valid result that expires at
   // `expires`, when refresh-ahead is on, it is due and none runs for it.
-  void MaybeRefresh(const std::string& result_key, const std::string& digest_reference,
+  // `pinned`: the image's reference pinned to the result's digest.
+  void MaybeRefresh(const std::string& result_key, const oci::ImageReference& pinned,
                     const policy::PolicyConfig& policy,
                     std::chrono::steady_clock::time_point expires);
-  void Refresh(const std::string& result_key, const std::string& digest_reference,
+  void Refresh(const std::string& result_key, const oci::ImageReference& pinned,
                const policy::PolicyConfig& policy);
   // Records a valid verification for grace, or forgets the verdict after a
   // failure that is not the registry's unavailability.
