@@ -318,6 +318,11 @@ TEST_F(VerificationServiceTest, KeysOfOneRequestRunInParallel) {
   for (const auto& decision : decisions) EXPECT_TRUE(decision.valid) << decision.reason;
 }
 
+TEST(TimedOutReasonTest, IsTheErrorTablesReasonForATimeout) {
+  EXPECT_EQ(DenialReason(Error(ErrorCode::kTimeout, "deadline passed")), kTimedOutReason);
+  EXPECT_NE(DenialReason(Error(ErrorCode::kNetwork, "refused")), kTimedOutReason);  // control
+}
+
 TEST_F(VerificationServiceTest, APolicyIsResolvedOncePerTrustVersion) {
   std::vector<std::string> keys;
   for (const char c : std::string("abcdef")) {

@@ -80,30 +80,7 @@ VerificationService::~VerificationService() = default;
 VerificationService::Outcome VerificationService::FailureOutcome(const Error& error) const {
   Outcome outcome;
   outcome.detail = error.message();
-  switch (error.code()) {
-    case ErrorCode::kNoSignatures:
-      outcome.reason = "no signatures found";
-      break;
-    case ErrorCode::kNoMatchingSignatures:
-      outcome.reason = "no matching signatures";
-      break;
-    case ErrorCode::kImageNotFound:
-    case ErrorCode::kNotFound:
-      outcome.reason = "image not found";
-      break;
-    case ErrorCode::kTimeout:
-      outcome.reason = std::string(kTimedOutReason);
-      break;
-    case ErrorCode::kAuth:
-      outcome.reason = "registry authentication failed";
-      break;
-    case ErrorCode::kNetwork:
-      outcome.reason = "registry unreachable: " + error.message();
-      break;
-    default:
-      outcome.reason = "verification failed: " + error.message();
-      break;
-  }
+  outcome.reason = DenialReason(error);
   return outcome;
 }
 
