@@ -17,8 +17,15 @@ class InstantVerifier : public provider::ImageVerifier {
                                     provider::Deadline /*deadline*/) override {
     return crypto::Sha256Digest(reference.Name());
   }
+  Result<std::shared_ptr<const provider::ResolvedPolicy>> Resolve(
+      const policy::PolicyConfig& policy) override {
+    auto resolved = std::make_shared<provider::ResolvedPolicy>();
+    resolved->name = policy.name;
+    return std::shared_ptr<const provider::ResolvedPolicy>(std::move(resolved));
+  }
   Status Verify(const oci::ImageReference& /*reference*/, provider::DigestOrigin /*origin*/,
-                const policy::PolicyConfig& /*policy*/, provider::Deadline /*deadline*/) override {
+                const provider::ResolvedPolicy& /*policy*/, provider::Deadline /*deadline*/,
+                Executor* /*executor*/) override {
     return OkStatus();
   }
 };

@@ -44,7 +44,24 @@ enum class ErrorCode {
   kInternal,              // a bug in signet
 };
 
-// Stable lowercase name of a code, for logs and metrics labels.
+// What a code means to those who see it, in one table (result.cpp): its
+// name in logs and metrics, the CLI's exit status, and the provider's short
+// reason for a key it denies.
+struct ErrorCodeInfo {
+  enum class Reason {
+    kAsIs,         // the reason alone
+    kWithMessage,  // "<reason>: <the error's message>"
+  };
+  ErrorCode code;
+  std::string_view name;  // stable lowercase name, for logs and metrics labels
+  int exit_code;          // `signet` exit status: cosign's 10, 11 and 12, else 1
+  std::string_view reason;
+  Reason reason_form;
+};
+
+const ErrorCodeInfo& InfoOf(ErrorCode code);
+
+// InfoOf(code).name.
 std::string_view ErrorCodeName(ErrorCode code);
 
 class Error {
@@ -71,6 +88,10 @@ class Error {
   std::string message_;
   int http_status_ = 0;
 };
+
+// The provider's reason for a key denied with `error` (InfoOf's reason,
+// followed by the message where the table says so).
+std::string DenialReason(const Error& error);
 
 template <typename T>
 class [[nodiscard]] Result {

@@ -362,7 +362,7 @@ TEST_P(BundleAttestationTest, RoundTripAndTypeFilter) {
                 .code(),
             ErrorCode::kNotFound);
   // The referrer manifest names the predicate type, as cosign's does.
-  auto discovery = DiscoverBundles(registry_, repo_, image.digest, std::nullopt);
+  auto discovery = DiscoverBundles(registry_, repo_, image.digest, std::nullopt, nullptr);
   ASSERT_TRUE(discovery.ok());
   ASSERT_EQ(discovery->bundles.size(), 2u);
   std::set<std::string> annotated;

@@ -40,7 +40,7 @@ class ImageBundleTest : public testing::TwoKeyPairsTest {
   }
 
   BundleDiscovery Discover(const std::string& digest) {
-    auto found = DiscoverBundles(registry_, repo_, digest, std::nullopt);
+    auto found = DiscoverBundles(registry_, repo_, digest, std::nullopt, nullptr);
     EXPECT_TRUE(found.ok()) << found.error().message();
     return found.ok() ? *found : BundleDiscovery{};
   }
@@ -343,11 +343,11 @@ TEST_F(ImageBundleTest, ListingErrorsAreErrorsAndAnEmptyRepositoryHasNoBundles) 
   EXPECT_TRUE(Discover(image.digest).bundles.empty());
   registry_.ForceManifest(repo_, oci::ReferrersTagFor(image.digest),
                           std::string(oci::kOciManifestMediaType), image.manifest);
-  auto not_index = DiscoverBundles(registry_, repo_, image.digest, std::nullopt);
+  auto not_index = DiscoverBundles(registry_, repo_, image.digest, std::nullopt, nullptr);
   ASSERT_FALSE(not_index.ok());
   EXPECT_EQ(not_index.error().code(), ErrorCode::kParse);
   registry_.SetDown(true);
-  auto down = DiscoverBundles(registry_, repo_, image.digest, std::nullopt);
+  auto down = DiscoverBundles(registry_, repo_, image.digest, std::nullopt, nullptr);
   ASSERT_FALSE(down.ok());
   EXPECT_EQ(down.error().code(), ErrorCode::kNetwork);
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace signet::oci {
 namespace {
@@ -170,6 +171,38 @@ TEST(ReferenceTest, WithDigestDropsTag) {
   ASSERT_TRUE(ref.ok());
   EXPECT_EQ(ref->WithDigest(kDigest), "localhost:5000/a@" + kDigest);
   EXPECT_FALSE(ref->has_digest());
+}
+
+TEST(ReferenceTest, PinnedIsWhatParsingTheDigestReferenceGives) {
+  for (const std::string& input :
+       std::vector<std::string>{"localhost:5000/a:v1", "nginx", "Registry.Example:443/x/y:t",
+                                "localhost:5000/a@sha256:" + std::string(64, 'b')}) {
+    auto ref = ImageReference::Parse(input);
+    ASSERT_TRUE(ref.ok()) << input;
+    auto pinned = ref->Pinned(kDigest);
+    ASSERT_TRUE(pinned.ok()) << input << ": " << pinned.error().message();
+    auto parsed = ImageReference::Parse(ref->WithDigest(kDigest));
+    ASSERT_TRUE(parsed.ok()) << input;
+    EXPECT_EQ(pinned->repository(), parsed->repository()) << input;
+    EXPECT_EQ(pinned->tag(), parsed->tag()) << input;
+    EXPECT_EQ(pinned->tag(), "") << input;
+    EXPECT_EQ(pinned->digest(), kDigest) << input;
+    EXPECT_EQ(pinned->Name(), parsed->Name()) << input;
+  }
+}
+
+TEST(ReferenceTest, PinnedRefusesWhatIsNotASha256Digest) {
+  auto ref = ImageReference::Parse("localhost:5000/a:v1");
+  ASSERT_TRUE(ref.ok());
+  for (const std::string& bad : std::vector<std::string>{
+           kHex, "sha512:" + kHex, "sha256:" + kHex.substr(1), std::string()}) {
+    auto pinned = ref->Pinned(bad);
+    ASSERT_FALSE(pinned.ok()) << bad;
+    EXPECT_EQ(pinned.error().code(), ErrorCode::kInvalidArgument);
+    // Parsing the same text refuses it too.
+    EXPECT_FALSE(ImageReference::Parse(ref->WithDigest(bad)).ok()) << bad;
+  }
+  EXPECT_TRUE(ref->Pinned(kDigest).ok());  // control
 }
 
 TEST(ReferenceTest, IsValidSha256Digest) {

@@ -48,8 +48,21 @@ class FakeImageVerifier : public ImageVerifier {
     return it->second.digest;
   }
 
-  Status Verify(const oci::ImageReference& reference, DigestOrigin,
-                const policy::PolicyConfig& policy, Deadline) override {
+  // The policy as configured, under the trust version set now; counted.
+  Result<std::shared_ptr<const ResolvedPolicy>> Resolve(
+      const policy::PolicyConfig& policy) override {
+    ++resolve_policy_calls;
+    auto resolved = std::make_shared<ResolvedPolicy>();
+    resolved->name = policy.name;
+    resolved->key_names = policy.keys;
+    resolved->annotations = policy.annotations;
+    resolved->attestations = policy.attestations;
+    resolved->trust_version = TrustVersion();
+    return std::shared_ptr<const ResolvedPolicy>(std::move(resolved));
+  }
+
+  Status Verify(const oci::ImageReference& reference, DigestOrigin, const ResolvedPolicy& policy,
+                Deadline, Executor*) override {
     ++verify_calls;
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -69,9 +82,9 @@ class FakeImageVerifier : public ImageVerifier {
     if (!image.valid) {
       return Error(image.failure, image.failure_message, image.failure_http_status);
     }
-    if (!image.signed_by.empty() && !policy.keys.empty()) {
+    if (!image.signed_by.empty() && !policy.key_names.empty()) {
       bool trusted = false;
-      for (const auto& key : policy.keys) {
+      for (const auto& key : policy.key_names) {
         for (const auto& signer : image.signed_by) trusted = trusted || key == signer;
       }
       if (!trusted) return Error(ErrorCode::kNoMatchingSignatures, "signed by no trusted key");
@@ -108,6 +121,7 @@ class FakeImageVerifier : public ImageVerifier {
 
   std::atomic<int> resolve_calls{0};
   std::atomic<int> verify_calls{0};
+  std::atomic<int> resolve_policy_calls{0};
 
  private:
   std::mutex mu_;

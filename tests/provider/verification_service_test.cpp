@@ -318,5 +318,47 @@ TEST_F(VerificationServiceTest, KeysOfOneRequestRunInParallel) {
   for (const auto& decision : decisions) EXPECT_TRUE(decision.valid) << decision.reason;
 }
 
+TEST(TimedOutReasonTest, IsTheErrorTablesReasonForATimeout) {
+  EXPECT_EQ(DenialReason(Error(ErrorCode::kTimeout, "deadline passed")), kTimedOutReason);
+  EXPECT_NE(DenialReason(Error(ErrorCode::kNetwork, "refused")), kTimedOutReason);  // control
+}
+
+TEST_F(VerificationServiceTest, APolicyIsResolvedOncePerTrustVersion) {
+  std::vector<std::string> keys;
+  for (const char c : std::string("abcdef")) {
+    fake_->Add(kRepo, std::string("r") + c, {FakeDigest(c), ErrorCode::kInternal, true, {}});
+    keys.push_back(std::string(kRepo) + ":r" + c);
+  }
+  auto service = Make();
+  for (const auto& decision : service->Decide(keys)) EXPECT_TRUE(decision.valid) << decision.key;
+  EXPECT_EQ(fake_->verify_calls.load(), 6);
+  EXPECT_EQ(fake_->resolve_policy_calls.load(), 1);
+
+  // New keys: the policy is resolved again, once, before the next
+  // verifications under them.
+  fake_->SetTrustVersion("rotated");
+  for (const auto& decision : service->Decide(keys)) EXPECT_TRUE(decision.valid) << decision.key;
+  EXPECT_EQ(fake_->verify_calls.load(), 12);
+  EXPECT_EQ(fake_->resolve_policy_calls.load(), 2);
+}
+
+TEST_F(VerificationServiceTest, EachPolicyIsResolvedForItself) {
+  fake_->Add(kRepo, "v1", {FakeDigest('a'), ErrorCode::kInternal, true, {}, {"team-key"}});
+  fake_->Add("other.test/app", "v1", {FakeDigest('b'), ErrorCode::kInternal, true, {}, {"x"}});
+  auto policies = *policy::PolicySet::Create(
+      {{"team", {"registry.test:5000/**"}, {"team-key"}, {}}, {"other", {"**"}, {"y"}, {}}},
+      policy::UnmatchedImages::kDeny);
+  auto service = Make({}, std::move(policies));
+  auto decisions = service->Decide({std::string(kRepo) + ":v1", "other.test/app:v1"});
+  ASSERT_EQ(decisions.size(), 2u);
+  // Each verification saw its own policy's keys: team-key signed the first;
+  // the second is signed by x, which policy "other" does not trust.
+  EXPECT_TRUE(decisions[0].valid) << decisions[0].reason;
+  EXPECT_EQ(decisions[0].policy, "team");
+  EXPECT_FALSE(decisions[1].valid);
+  EXPECT_EQ(decisions[1].reason, "no matching signatures");
+  EXPECT_EQ(fake_->resolve_policy_calls.load(), 2);
+}
+
 }  // namespace
 }  // namespace signet::provider

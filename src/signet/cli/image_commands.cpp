@@ -20,6 +20,7 @@
 #include "signet/cosign/triangulate.h"
 #include "signet/cosign/verify.h"
 #include "signet/crypto/keys.h"
+#include "signet/executor.h"
 #include "signet/oci/deadline.h"
 #include "signet/oci/keychain.h"
 #include "signet/oci/registry_router.h"
@@ -27,6 +28,11 @@
 
 namespace signet::cli {
 namespace {
+
+// The threads a verifying command lends cosign for fetches that run side by
+// side (signature layers, bundle referrers, the legacy path beside bundle
+// discovery), besides its own.
+constexpr std::size_t kVerifyThreads = 4;
 
 // Splits one flag value the way pflag's StringSlice does: as a CSV record
 // (commas separate fields, double quotes quote them, "" is a literal quote).
@@ -232,6 +238,8 @@ int RunVerify(const VerifyFlags& flags) {
   auto deadline = flags.registry.Deadline();
   if (!deadline) return ReportError(deadline.error());
   options.common.deadline = *deadline;
+  ThreadPool pool(kVerifyThreads);
+  options.common.executor = &pool;
   std::vector<oci::ImageReference> references;
   for (const std::string& image : flags.images) {
     auto reference = oci::ImageReference::Parse(image);
@@ -377,6 +385,8 @@ int RunVerifyAttestation(const VerifyAttestationFlags& flags) {
   auto deadline = flags.registry.Deadline();
   if (!deadline) return ReportError(deadline.error());
   options.deadline = *deadline;
+  ThreadPool pool(kVerifyThreads);
+  options.executor = &pool;
   auto references = ParseReferences(flags.images);
   if (!references) return ReportError(references.error());
   auto client = flags.registry.MakeClient(*references);

@@ -6,18 +6,7 @@
 
 namespace signet::cli {
 
-int ExitCodeFor(const Error& error) {
-  switch (error.code()) {
-    case ErrorCode::kNoSignatures:
-      return kExitNoSignatures;
-    case ErrorCode::kImageNotFound:
-      return kExitImageNotFound;
-    case ErrorCode::kNoMatchingSignatures:
-      return kExitNoMatchingSignatures;
-    default:
-      return kExitError;
-  }
-}
+int ExitCodeFor(const Error& error) { return InfoOf(error.code()).exit_code; }
 
 void KeepTopLevelHelpShort(CLI::App& app) {
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {

@@ -198,7 +198,7 @@ std::vector<Candidate> BundleCandidates(oci::Registry& registry, const oci::Imag
                                         std::optional<Error>& discovery_error) {
   std::vector<Candidate> candidates;
   const oci::Repository& repo = ArtifactRepository(image, options.target_repository);
-  auto discovery = DiscoverBundles(registry, repo, digest, options.deadline);
+  auto discovery = DiscoverBundles(registry, repo, digest, options.deadline, options.executor);
   if (!discovery) {
     discovery_error = discovery.error();
     return candidates;
@@ -294,7 +294,7 @@ Result<AttestResult> AttestImage(oci::Registry& registry, const oci::ImageRefere
     result.stored_at = std::move(*stored);
     return result;
   }
-  auto subject = oci::ImageReference::Parse(result.reference);
+  auto subject = image.Pinned(*digest);
   if (!subject) return subject.error();
   AttachOptions attach;
   attach.target_repository = options.target_repository;

@@ -36,6 +36,7 @@
 
 #include "signet/cosign/statement.h"
 #include "signet/crypto/signer.h"
+#include "signet/executor.h"
 #include "signet/oci/reference.h"
 #include "signet/oci/registry.h"
 #include "signet/result.h"
@@ -125,6 +126,9 @@ struct VerifyAttestationOptions {
   // discovery's error decides, so a registry outage is not reported as
   // "no attestations found".
   bool discovery_failure_fails = false;
+  // Where bundle referrers are fetched beside the calling thread; null: on
+  // the calling thread. Not owned.
+  Executor* executor = nullptr;
 };
 
 struct VerifiedAttestation {

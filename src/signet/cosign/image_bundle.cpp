@@ -4,7 +4,6 @@
 #include <atomic>
 #include <chrono>
 #include <ctime>
-#include <thread>
 
 #include "signet/cosign/go_json.h"
 #include "signet/crypto/encoding.h"
@@ -170,7 +169,8 @@ Result<AttachedBundle> AttachDsseBundle(oci::Registry& registry,
 }
 
 Result<BundleDiscovery> DiscoverBundles(oci::Registry& registry, const oci::Repository& repo,
-                                        const std::string& digest, oci::Deadline deadline) {
+                                        const std::string& digest, oci::Deadline deadline,
+                                        Executor* executor) {
   BundleDiscovery discovery;
   auto listed = registry.ListReferrers(repo, digest, deadline);
   if (!listed) return listed.error();
@@ -192,10 +192,10 @@ Result<BundleDiscovery> DiscoverBundles(oci::Registry& registry, const oci::Repo
     }
   };
   const std::size_t workers = std::min(kMaxDiscoveryWorkers, entries.size());
-  std::vector<std::thread> threads;
-  for (std::size_t i = 1; i < workers; ++i) threads.emplace_back(work);
+  TaskGroup group(executor);
+  for (std::size_t i = 1; i < workers; ++i) group.Run(work);
   work();
-  for (auto& thread : threads) thread.join();
+  group.Wait();
 
   for (ReferrerOutcome& outcome : outcomes) {
     if (outcome.found) {

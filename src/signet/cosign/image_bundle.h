@@ -35,7 +35,8 @@
 // digest, as `cosign verify --key` checks it (spec §3.3).
 //
 // Stateless; reentrant. The registry and the keys must be thread-safe as
-// their contracts promise (DiscoverBundles fetches referrers in parallel).
+// their contracts promise (DiscoverBundles fetches referrers up to 4 at a
+// time on the executor it is given, the calling thread among them).
 #pragma once
 
 #include <map>
@@ -49,6 +50,7 @@
 #include "signet/cosign/dsse.h"
 #include "signet/cosign/statement.h"
 #include "signet/crypto/signer.h"
+#include "signet/executor.h"
 #include "signet/oci/reference.h"
 #include "signet/oci/registry.h"
 #include "signet/result.h"
@@ -124,8 +126,11 @@ struct BundleDiscovery {
 
 // Errors: the listing's (network, auth, kParse/kTooLarge for a list that is
 // not a bounded OCI index). Problems with single referrers are `skipped`.
+// Referrer manifests are fetched beside the calling thread on `executor`
+// (null: one after the other on the calling thread).
 Result<BundleDiscovery> DiscoverBundles(oci::Registry& registry, const oci::Repository& repo,
-                                        const std::string& digest, oci::Deadline deadline);
+                                        const std::string& digest, oci::Deadline deadline,
+                                        Executor* executor);
 
 struct VerifiedBundle {
   std::string referrer_digest;

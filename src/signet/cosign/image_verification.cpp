@@ -1,9 +1,10 @@
 #include "signet/cosign/image_verification.h"
 
-#include <future>
+#include <optional>
 
 #include "signet/cosign/statement.h"
 #include "signet/cosign/triangulate.h"
+#include "signet/executor.h"
 
 namespace signet::cosign {
 namespace {
@@ -51,18 +52,22 @@ Result<ImageVerification> VerifyResolvedImageSignatures(oci::Registry& registry,
                  "verifying " + reference.Name() + ": \"" + digest + "\" is not a digest");
   }
 
-  // The legacy path runs beside bundle discovery; its result is used only
-  // when discovery yields no bundle.
-  std::future<Result<VerificationResult>> legacy =
-      std::async(std::launch::async, [&registry, &reference, &digest, &options] {
-        return VerifyResolvedImage(registry, reference, digest, options.common);
-      });
+  // The legacy path runs beside bundle discovery (on the executor, or after
+  // it on this thread); its result is used only when discovery yields no
+  // bundle. `legacy_group` comes after `legacy`, so on every return below it
+  // waits for the task before `legacy` goes away.
+  std::optional<Result<VerificationResult>> legacy;
+  TaskGroup legacy_group(options.common.executor);
+  legacy_group.Run([&registry, &reference, &digest, &options, &legacy] {
+    legacy.emplace(VerifyResolvedImage(registry, reference, digest, options.common));
+  });
 
   ImageVerification out;
   out.digest = digest;
   out.reference_with_digest = reference.WithDigest(digest);
   const oci::Repository& repo = ArtifactRepository(reference, options.common.signature_repository);
-  auto discovery = DiscoverBundles(registry, repo, digest, options.common.deadline);
+  auto discovery =
+      DiscoverBundles(registry, repo, digest, options.common.deadline, options.common.executor);
 
   std::vector<const FoundBundle*> candidates;
   if (discovery) {
@@ -81,7 +86,8 @@ Result<ImageVerification> VerifyResolvedImageSignatures(oci::Registry& registry,
   }
 
   if (candidates.empty()) {
-    Result<VerificationResult> result = legacy.get();
+    legacy_group.Wait();
+    Result<VerificationResult> result = std::move(*legacy);
     if (!result) {
       if (!discovery && options.discovery_failure_fails &&
           (IsRegistryFailure(discovery.error().code()) ||
@@ -114,7 +120,7 @@ Result<ImageVerification> VerifyResolvedImageSignatures(oci::Registry& registry,
     if (!reasons.empty()) reasons += "\n ";
     reasons += verified.error().message();
   }
-  legacy.wait();
+  legacy_group.Wait();
   if (out.bundles.empty()) {
     return Error(ErrorCode::kVerificationFailed, "no matching signatures (Sigstore bundles of " +
                                                      out.reference_with_digest + "): " + reasons);

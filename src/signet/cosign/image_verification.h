@@ -14,9 +14,11 @@
 // a passing signature; cosign counts any in-toto bundle signed by the key.
 //
 // Bundle discovery and the legacy verification run at the same time (the
-// legacy one in a second thread, with the same deadline), so a cold
-// verification is as deep in sequential round trips as the deeper of the
-// two. The call returns when both are done.
+// legacy one as a task on options.common.executor, with the same deadline),
+// so a cold verification is as deep in sequential round trips as the deeper
+// of the two. Without an executor, or while every executor thread is busy,
+// the calling thread runs the legacy verification after discovery
+// (signet/executor.h). The call returns when both are done.
 //
 // A bundle passes when VerifyImageBundle passes it (DSSE signature with one
 // of the keys, in-toto payload, a subject with the image digest carrying the

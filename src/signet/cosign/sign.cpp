@@ -101,7 +101,7 @@ Result<SignedManifest> SignOneBundle(oci::Registry& registry, const oci::ImageRe
   SignedManifest result;
   result.digest = digest;
   result.reference = image.WithDigest(digest);
-  auto subject = oci::ImageReference::Parse(result.reference);
+  auto subject = image.Pinned(digest);
   if (!subject) return subject.error();
   auto payload = MarshalStatement(MakeCosignSignStatement(digest, options.annotations));
   if (!payload) return payload.error().WithContext("signing " + result.reference);

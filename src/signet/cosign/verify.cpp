@@ -6,11 +6,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include "signet/cosign/signature_manifest.h"
 #include "signet/cosign/triangulate.h"
 #include "signet/crypto/encoding.h"
+#include "signet/executor.h"
 
 namespace signet::cosign {
 namespace {
@@ -164,8 +164,9 @@ LayerOutcome CheckLayer(BlobFetches& blobs, const std::string& digest, std::size
   return outcome;
 }
 
-// Checks every layer, in parallel, each outcome stored at its layer's index
-// so that the result does not depend on scheduling.
+// Checks every layer, up to kMaxWorkers at a time on options.executor (the
+// calling thread is one of them), each outcome stored at its layer's index so
+// that the result does not depend on scheduling.
 std::vector<LayerOutcome> CheckLayers(oci::Registry& registry,
                                       const oci::Repository& signature_repo,
                                       const std::string& digest,
@@ -180,10 +181,10 @@ std::vector<LayerOutcome> CheckLayers(oci::Registry& registry,
     }
   };
   const std::size_t workers = std::min(kMaxWorkers, layers.size());
-  std::vector<std::thread> threads;
-  for (std::size_t i = 1; i < workers; ++i) threads.emplace_back(work);
+  TaskGroup group(options.executor);
+  for (std::size_t i = 1; i < workers; ++i) group.Run(work);
   work();
-  for (auto& thread : threads) thread.join();
+  group.Wait();
   return outcomes;
 }
 

@@ -23,8 +23,10 @@
 // HEADed), it skips the existence check. A cold verification then costs the
 // signature manifest and one fetch per distinct payload blob.
 //
-// Every registry call carries options.deadline, in the threads that fetch
-// layers in parallel as well.
+// Every registry call carries options.deadline. Layers are checked up to 4 at
+// a time on options.executor (signet/executor.h), the calling thread being
+// one of the workers; without an executor, one after the other. No thread is
+// started here.
 //
 // Reentrant: no global state; the registry and the keys must be thread-safe
 // as their contracts promise.
@@ -39,6 +41,7 @@
 
 #include "signet/cosign/payload.h"
 #include "signet/crypto/signer.h"
+#include "signet/executor.h"
 #include "signet/oci/reference.h"
 #include "signet/oci/registry.h"
 #include "signet/result.h"
@@ -60,6 +63,9 @@ struct VerifyOptions {
   std::uint64_t max_payload_bytes = kMaxPayloadBytes;
   // By when every registry call must be done (nullopt: none).
   oci::Deadline deadline;
+  // Where independent fetches run beside the calling thread; null: all on
+  // the calling thread. Not owned.
+  Executor* executor = nullptr;
 };
 
 struct VerifiedSignature {

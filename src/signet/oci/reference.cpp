@@ -266,4 +266,14 @@ std::string ImageReference::WithDigest(std::string_view digest) const {
   return repository_.Name() + "@" + std::string(digest);
 }
 
+Result<ImageReference> ImageReference::Pinned(std::string_view digest) const {
+  if (std::string problem = DigestProblem(digest); !problem.empty()) {
+    return Invalid(WithDigest(digest), problem);
+  }
+  ImageReference pinned;
+  pinned.repository_ = repository_;
+  pinned.digest_ = std::string(digest);
+  return pinned;
+}
+
 }  // namespace signet::oci

@@ -50,6 +50,10 @@ class ImageReference {
   std::string Name() const;
   // "registry/path@<digest>".
   std::string WithDigest(std::string_view digest) const;
+  // This repository pinned to `digest` (no tag), built without parsing a
+  // string again: what Parse(WithDigest(digest)) gives. kInvalidArgument
+  // when `digest` is not "sha256:" and 64 lowercase hex characters.
+  Result<ImageReference> Pinned(std::string_view digest) const;
   // What to ask the registry for: the digest if present, else the tag.
   const std::string& Identifier() const { return digest_.empty() ? tag_ : digest_; }
 

@@ -32,14 +32,15 @@ oci::Deadline RegistryDeadline(Deadline deadline, std::chrono::milliseconds budg
 // A missing or invalid attestation is kVerificationFailed naming the policy
 // (reason "verification failed: ..."); registry failures keep their codes.
 Status CheckRequiredAttestations(oci::Registry& registry, const oci::ImageReference& reference,
-                                 std::vector<std::shared_ptr<const crypto::Verifier>> keys,
-                                 const policy::PolicyConfig& policy, oci::Deadline deadline) {
+                                 const ResolvedPolicy& policy, oci::Deadline deadline,
+                                 Executor* executor) {
   if (policy.attestations.empty()) return OkStatus();
   cosign::VerifyAttestationOptions options;
-  options.keys = std::move(keys);
+  options.keys = policy.verifiers;
   options.insecure_ignore_tlog = true;
   options.deadline = deadline;
   options.discovery_failure_fails = true;
+  options.executor = executor;
   auto status = cosign::RequireAttestations(registry, reference, policy.attestations, options);
   if (status.ok()) return status;
   const Error& error = status.error();
@@ -70,23 +71,40 @@ Result<std::string> CosignImageVerifier::ResolveDigest(const oci::ImageReference
 std::string CosignImageVerifier::TrustVersion() {
   // Content, not a local counter: replicas sharing verdicts (cache.redis)
   // agree on it, and any change of a trusted key changes it.
-  return "keys:" + keys_->Fingerprint();
+  std::string version = "keys:" + keys_->Fingerprint();
+  for (const auto& message : keys_->TakeReloadErrors()) {
+    log::LogEvent(spdlog::level::warn, {{"event", "key_reload_failed"}, {"error", message}});
+  }
+  return version;
+}
+
+Result<std::shared_ptr<const ResolvedPolicy>> CosignImageVerifier::Resolve(
+    const policy::PolicyConfig& policy) {
+  auto resolved = std::make_shared<ResolvedPolicy>();
+  // Taken first: keys that change meanwhile make results under this
+  // version unreachable rather than stored under the new one.
+  resolved->trust_version = TrustVersion();
+  auto keys = keys_->Select(policy.keys);
+  if (!keys.ok()) return keys.error().WithContext("policy \"" + policy.name + "\"");
+  resolved->name = policy.name;
+  resolved->key_names = policy.keys;
+  resolved->verifiers = std::move(keys).value();
+  resolved->annotations = policy.annotations;
+  resolved->attestations = policy.attestations;
+  return std::shared_ptr<const ResolvedPolicy>(std::move(resolved));
 }
 
 Status CosignImageVerifier::Readiness() { return keys_->Health(); }
 
 Status CosignImageVerifier::Verify(const oci::ImageReference& reference, DigestOrigin origin,
-                                   const policy::PolicyConfig& policy, Deadline deadline) {
+                                   const ResolvedPolicy& policy, Deadline deadline,
+                                   Executor* executor) {
   if (auto status = CheckDeadline(deadline, reference); !status.ok()) return status;
-  auto keys = keys_->Select(policy.keys);
-  for (const auto& message : keys_->TakeReloadErrors()) {
-    log::LogEvent(spdlog::level::warn, {{"event", "key_reload_failed"}, {"error", message}});
-  }
-  if (!keys.ok()) return keys.error().WithContext("policy \"" + policy.name + "\"");
   cosign::ImageVerifyOptions options;
-  options.common.keys = std::move(keys).value();
+  options.common.keys = policy.verifiers;
   options.common.annotations = policy.annotations;
   options.common.deadline = RegistryDeadline(deadline, work_budget_);
+  options.common.executor = executor;
   options.formats = formats_ == policy::SignatureFormats::kLegacy
                         ? cosign::SignatureFormats::kLegacyOnly
                         : cosign::SignatureFormats::kBoth;
@@ -115,14 +133,10 @@ Status CosignImageVerifier::Verify(const oci::ImageReference& reference, DigestO
   }
 
   if (policy.attestations.empty()) return OkStatus();
-  auto attestation_keys = keys_->Select(policy.keys);
-  if (!attestation_keys.ok()) {
-    return attestation_keys.error().WithContext("policy \"" + policy.name + "\"");
-  }
-  auto pinned = oci::ImageReference::Parse(reference.WithDigest(result->digest));
+  auto pinned = reference.Pinned(result->digest);
   if (!pinned.ok()) return pinned.error();
-  return CheckRequiredAttestations(*registry_, *pinned, std::move(attestation_keys).value(), policy,
-                                   RegistryDeadline(deadline, work_budget_));
+  return CheckRequiredAttestations(*registry_, *pinned, policy,
+                                   RegistryDeadline(deadline, work_budget_), executor);
 }
 
 }  // namespace signet::provider

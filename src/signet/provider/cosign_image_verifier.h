@@ -23,6 +23,10 @@
 // for a bounded time only; and every call of one verification carries the
 // same deadline, by which admission control orders them (admission.h).
 //
+// Threads: the signature layers, bundle referrers and the legacy path that
+// a verification fetches side by side run as tasks on the executor Verify is
+// given (the provider's verification pool); the verifier starts no thread.
+//
 // Thread-safety: safe for concurrent use when the registry is (RegistryClient
 // is). Holds shared ownership of the registry and the keys.
 #pragma once
@@ -49,8 +53,12 @@ class CosignImageVerifier : public ImageVerifier {
   std::string TrustVersion() override;
   // Not ready while no trusted key is loaded (policy::TrustedKeys::Health).
   Status Readiness() override;
+  // Selects the policy's keys (policy::TrustedKeys::Select) under the
+  // fingerprint taken just before.
+  Result<std::shared_ptr<const ResolvedPolicy>> Resolve(
+      const policy::PolicyConfig& policy) override;
   Status Verify(const oci::ImageReference& reference, DigestOrigin origin,
-                const policy::PolicyConfig& policy, Deadline deadline) override;
+                const ResolvedPolicy& policy, Deadline deadline, Executor* executor) override;
 
  private:
   std::shared_ptr<oci::Registry> registry_;

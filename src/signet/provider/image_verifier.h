@@ -10,10 +10,13 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 
+#include "signet/executor.h"
 #include "signet/oci/reference.h"
 #include "signet/policy/config.h"
+#include "signet/provider/resolved_policy.h"
 #include "signet/result.h"
 
 namespace signet::provider {
@@ -34,12 +37,21 @@ class ImageVerifier {
   virtual Result<std::string> ResolveDigest(const oci::ImageReference& reference,
                                             Deadline deadline) = 0;
 
+  // `policy` resolved under the trust material in use now (its verifiers
+  // selected; ResolvedPolicy::trust_version set). Errors (kVerificationFailed
+  // naming the policy when none of its keys is trusted now) deny the image
+  // as a failed verification would.
+  virtual Result<std::shared_ptr<const ResolvedPolicy>> Resolve(
+      const policy::PolicyConfig& policy) = 0;
+
   // Verifies the image `reference` (which carries a digest) under `policy`
-  // (its keys and required annotations). OK only when a signature verified.
+  // (its verifiers, required annotations and attestations). OK only when a
+  // signature verified.
   // With DigestOrigin::kResolved the verifier need not check again that the
-  // digest exists.
+  // digest exists. Work it fans out runs on `executor`, the caller's pool
+  // (signet/executor.h; null: on the calling thread); it starts no threads.
   virtual Status Verify(const oci::ImageReference& reference, DigestOrigin origin,
-                        const policy::PolicyConfig& policy, Deadline deadline) = 0;
+                        const ResolvedPolicy& policy, Deadline deadline, Executor* executor) = 0;
 
   // Identifies the trusted material (keys) verifications use now; it changes
   // when that material changes. Cached results are keyed by it, so a rotated

@@ -80,31 +80,30 @@ VerificationService::~VerificationService() = default;
 VerificationService::Outcome VerificationService::FailureOutcome(const Error& error) const {
   Outcome outcome;
   outcome.detail = error.message();
-  switch (error.code()) {
-    case ErrorCode::kNoSignatures:
-      outcome.reason = "no signatures found";
-      break;
-    case ErrorCode::kNoMatchingSignatures:
-      outcome.reason = "no matching signatures";
-      break;
-    case ErrorCode::kImageNotFound:
-    case ErrorCode::kNotFound:
-      outcome.reason = "image not found";
-      break;
-    case ErrorCode::kTimeout:
-      outcome.reason = std::string(kTimedOutReason);
-      break;
-    case ErrorCode::kAuth:
-      outcome.reason = "registry authentication failed";
-      break;
-    case ErrorCode::kNetwork:
-      outcome.reason = "registry unreachable: " + error.message();
-      break;
-    default:
-      outcome.reason = "verification failed: " + error.message();
-      break;
-  }
+  outcome.reason = DenialReason(error);
   return outcome;
+}
+
+Result<std::shared_ptr<const ResolvedPolicy>> VerificationService::Resolved(
+    const policy::PolicyConfig& policy, const std::string& trust_version) {
+  {
+    std::lock_guard<std::mutex> lock(resolved_mu_);
+    auto it = resolved_.find(policy.name);
+    if (it != resolved_.end() && it->second->trust_version == trust_version) return it->second;
+  }
+  auto resolved = verifier_->Resolve(policy);
+  if (!resolved.ok()) return resolved.error();
+  std::lock_guard<std::mutex> lock(resolved_mu_);
+  resolved_[policy.name] = *resolved;
+  return resolved;
+}
+
+Status VerificationService::VerifyUnder(const oci::ImageReference& pinned, DigestOrigin origin,
+                                        const policy::PolicyConfig& policy,
+                                        const std::string& trust_version, Deadline deadline) {
+  auto resolved = Resolved(policy, trust_version);
+  if (!resolved.ok()) return resolved.error();
+  return verifier_->Verify(pinned, origin, **resolved, deadline, &pool_);
 }
 
 VerificationService::Probe VerificationService::ProbeCaches(const oci::ImageReference& reference,
@@ -124,7 +123,10 @@ VerificationService::Probe VerificationService::ProbeCaches(const oci::ImageRefe
     }
     digest = std::move(tag->digest);
   }
-  probe.digest_reference = reference.repository().Name() + "@" + digest;
+  auto pinned = reference.Pinned(digest);
+  if (!pinned.ok()) return probe;  // Compute() answers why
+  probe.digest_reference = pinned->Name();
+  probe.pinned = std::move(pinned).value();
   probe.result_key = ResultKey(probe.digest_reference, policy.name, trust_version);
   auto found = results_.Find(probe.result_key);
   if (!found) return probe;
@@ -146,7 +148,7 @@ void VerificationService::Account(const Probe& probe, const policy::PolicyConfig
   if (!probe.result_found) return;
   if (metrics_) metrics_->CacheLookup("verification", ProviderMetrics::CacheResult::kHit);
   if (probe.outcome->valid) {
-    MaybeRefresh(probe.result_key, probe.digest_reference, policy, probe.expires);
+    MaybeRefresh(probe.result_key, *probe.pinned, policy, probe.expires);
   }
 }
 
@@ -193,7 +195,9 @@ VerificationService::Outcome VerificationService::Compute(const oci::ImageRefere
       tags_.Put(tag_key, TagEntry{true, digest, {}}, options_.tag_cache_ttl);
     }
   }
-  const std::string digest_reference = reference.repository().Name() + "@" + digest;
+  auto pinned = reference.Pinned(digest);
+  if (!pinned.ok()) return FailureOutcome(pinned.error());
+  const std::string digest_reference = pinned->Name();
   // Taken before verifying: a key that changes meanwhile makes this result
   // unreachable for lookups under the new keys.
   const std::string trust_version = verifier_->TrustVersion();
@@ -204,7 +208,7 @@ VerificationService::Outcome VerificationService::Compute(const oci::ImageRefere
   }
   if (cached_result) {
     if (cached_result->value.valid) {
-      MaybeRefresh(result_key, digest_reference, policy, cached_result->expires);
+      MaybeRefresh(result_key, *pinned, policy, cached_result->expires);
     }
     return cached_result->value;
   }
@@ -214,10 +218,8 @@ VerificationService::Outcome VerificationService::Compute(const oci::ImageRefere
     if (auto shared = LookupShared(result_key, subject, digest_reference)) return *shared;
   }
 
-  auto pinned = oci::ImageReference::Parse(digest_reference);
-  if (!pinned.ok()) return FailureOutcome(pinned.error());
   const auto start = std::chrono::steady_clock::now();
-  const Status status = verifier_->Verify(*pinned, origin, policy, deadline);
+  const Status status = VerifyUnder(*pinned, origin, policy, trust_version, deadline);
   if (metrics_) metrics_->Verified(status.ok() ? nullptr : &status.error(), SecondsSince(start));
   if (status.ok()) {
     Outcome outcome;
@@ -304,7 +306,7 @@ std::optional<VerificationService::PendingShare> VerificationService::ShareOf(
 }
 
 void VerificationService::MaybeRefresh(const std::string& result_key,
-                                       const std::string& digest_reference,
+                                       const oci::ImageReference& pinned,
                                        const policy::PolicyConfig& policy,
                                        std::chrono::steady_clock::time_point expires) {
   if (options_.refresh_ahead.count() <= 0) return;
@@ -313,14 +315,12 @@ void VerificationService::MaybeRefresh(const std::string& result_key,
     std::lock_guard<std::mutex> lock(refreshing_mu_);
     if (!refreshing_.insert(result_key).second) return;  // one refresh at a time
   }
-  pool_.Submit([this, result_key, digest_reference, policy] {
-    Refresh(result_key, digest_reference, policy);
-  });
+  pool_.Submit([this, result_key, pinned, policy] { Refresh(result_key, pinned, policy); });
 }
 
-void VerificationService::Refresh(const std::string& result_key,
-                                  const std::string& digest_reference,
+void VerificationService::Refresh(const std::string& result_key, const oci::ImageReference& pinned,
                                   const policy::PolicyConfig& policy) {
+  const std::string digest_reference = pinned.Name();
   const std::string trust_version = verifier_->TrustVersion();
   if (RenewFromShared(result_key, digest_reference, policy, trust_version)) {
     if (metrics_) metrics_->Refreshed("shared");
@@ -328,13 +328,10 @@ void VerificationService::Refresh(const std::string& result_key,
     refreshing_.erase(result_key);
     return;
   }
-  auto pinned = oci::ImageReference::Parse(digest_reference);
   const auto start = std::chrono::steady_clock::now();
   // kRequested: the refresh checks again that the digest exists.
-  const Status status =
-      pinned.ok() ? verifier_->Verify(*pinned, DigestOrigin::kRequested, policy,
-                                      std::chrono::steady_clock::now() + options_.deadline)
-                  : Status(pinned.error());
+  const Status status = VerifyUnder(pinned, DigestOrigin::kRequested, policy, trust_version,
+                                    std::chrono::steady_clock::now() + options_.deadline);
   if (metrics_) metrics_->Verified(status.ok() ? nullptr : &status.error(), SecondsSince(start));
   std::string result = "valid";
   // Under other keys the old entry is unreachable anyway: store nothing.

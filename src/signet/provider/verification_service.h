@@ -10,9 +10,15 @@
 //   lookup per distinct tag key of a request, and one verification-cache
 //   lookup per key answered from it (a hit) or per verification flight (hit or
 //   miss, after the tag is resolved);
+// - resolves each policy once per trust version (ImageVerifier::Resolve:
+//   its keys selected) and hands that ResolvedPolicy to every verification
+//   under it; a new trust version (a key rotated, removed or added) resolves
+//   it again before the next verification;
 // - counts each verification that ends, including one that ends while
 //   resolving its tag, in signet_provider_verifications_total;
-// - otherwise runs the verification on a bounded worker pool. Identical
+// - otherwise runs the verification on a bounded worker pool, which is also
+//   the executor the verifier fans its own fetches out on (ImageVerifier::
+//   Verify): no thread is started per verification. Identical
 //   verifications (same reference and policy) in flight at the same time,
 //   within or across requests, run once (singleflight); the others wait for
 //   that one;
@@ -70,13 +76,13 @@
 #include <string>
 #include <vector>
 
+#include "signet/executor.h"
 #include "signet/oci/reference.h"
 #include "signet/policy/policy_set.h"
 #include "signet/provider/expiring_cache.h"
 #include "signet/provider/image_verifier.h"
 #include "signet/provider/provider_metrics.h"
 #include "signet/provider/shared_verdict_cache.h"
-#include "signet/provider/worker_pool.h"
 
 namespace signet::provider {
 
@@ -193,6 +199,7 @@ class VerificationService {
     bool result_found = false;  // the verification cache answered
     std::string result_key;
     std::string digest_reference;
+    std::optional<oci::ImageReference> pinned;  // set with digest_reference
     std::chrono::steady_clock::time_point expires{};
   };
   // Parses the keys and groups them; a key that is invalid at once is
@@ -228,12 +235,21 @@ class VerificationService {
   std::optional<PendingShare> ShareOf(const std::string& subject, const Outcome& outcome,
                                       const Error* error, std::chrono::milliseconds ttl) const;
   Outcome FailureOutcome(const Error& error) const;
+  // `policy` resolved under `trust_version`: the value kept for it, else
+  // resolved now (and kept when that succeeds).
+  Result<std::shared_ptr<const ResolvedPolicy>> Resolved(const policy::PolicyConfig& policy,
+                                                         const std::string& trust_version);
+  // Verifies `pinned` under `policy` resolved for `trust_version`.
+  Status VerifyUnder(const oci::ImageReference& pinned, DigestOrigin origin,
+                     const policy::PolicyConfig& policy, const std::string& trust_version,
+                     Deadline deadline);
   // Starts the background refresh of a valid result that expires at
   // `expires`, when refresh-ahead is on, it is due and none runs for it.
-  void MaybeRefresh(const std::string& result_key, const std::string& digest_reference,
+  // `pinned`: the image's reference pinned to the result's digest.
+  void MaybeRefresh(const std::string& result_key, const oci::ImageReference& pinned,
                     const policy::PolicyConfig& policy,
                     std::chrono::steady_clock::time_point expires);
-  void Refresh(const std::string& result_key, const std::string& digest_reference,
+  void Refresh(const std::string& result_key, const oci::ImageReference& pinned,
                const policy::PolicyConfig& policy);
   // Records a valid verification for grace, or forgets the verdict after a
   // failure that is not the registry's unavailability.
@@ -251,11 +267,13 @@ class VerificationService {
   ExpiringCache<Outcome> results_;
   ExpiringCache<TagEntry> tags_;
   ExpiringCache<std::string> remembered_;  // result key -> digest reference
+  std::mutex resolved_mu_;
+  std::map<std::string, std::shared_ptr<const ResolvedPolicy>> resolved_;  // by policy name
   std::mutex refreshing_mu_;
   std::set<std::string> refreshing_;  // result keys being refreshed
   std::mutex flights_mu_;
   std::map<std::string, std::shared_ptr<Flight>> flights_;
-  WorkerPool pool_;  // last: destroyed first, while everything it uses still exists
+  ThreadPool pool_;  // last: destroyed first, while everything it uses still exists
 };
 
 }  // namespace signet::provider
