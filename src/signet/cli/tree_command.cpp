@@ -1,26 +1,19 @@
 // tree: what is attached to an image (legacy .sig/.att/.sbom tags and OCI
 // referrers), printed in cosign tree's shape. The listing is done by
 // signet::cosign::ListTree; this file parses flags and prints.
-#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <optional>
 
 #include "signet/cli/command.h"
+#include "signet/cli/registry_flags.h"
 #include "signet/cosign/tree.h"
-#include "signet/oci/keychain.h"
-#include "signet/oci/registry_client.h"
-#include "signet/policy/config.h"
 
 namespace signet::cli {
 namespace {
 
 struct TreeFlags {
-  bool allow_insecure = false;
-  std::string ca_file;
-  std::string username;
-  std::string password;
-  std::string timeout = "3m";
+  RegistryFlags registry;
   std::string image;
 };
 
@@ -46,29 +39,14 @@ int RunTree(const TreeFlags& flags) {
   auto reference = oci::ImageReference::Parse(flags.image);
   if (!reference) return ReportError(reference.error());
   cosign::TreeOptions options;
-  if (const char* value = std::getenv("COSIGN_REPOSITORY"); value != nullptr && *value != '\0') {
-    auto repo = oci::Repository::Parse(value);
-    if (!repo) return ReportError(repo.error().WithContext("COSIGN_REPOSITORY"));
-    options.override_repo = std::move(*repo);
-  }
-  auto limit = policy::ParseDuration(flags.timeout);
-  if (!limit) return ReportError(limit.error().WithContext("--timeout"));
-  oci::Deadline deadline;
-  if (limit->count() != 0) deadline = oci::DeadlineClock::now() + *limit;
+  auto override_repo = SignatureRepositoryFromEnv();
+  if (!override_repo) return ReportError(override_repo.error());
+  options.override_repo = std::move(*override_repo);
+  auto deadline = flags.registry.Deadline();
+  if (!deadline) return ReportError(deadline.error());
+  const auto client = flags.registry.MakeClient({*reference});
 
-  oci::RegistryClientOptions client_options;
-  client_options.allow_insecure = flags.allow_insecure;
-  client_options.ca_file = flags.ca_file;
-  // --registry-username/--registry-password go only to the image's own
-  // registry, not to token realms or a COSIGN_REPOSITORY elsewhere.
-  oci::ExplicitCredentials explicit_credentials;
-  explicit_credentials.credentials.username = flags.username;
-  explicit_credentials.credentials.password = flags.password;
-  explicit_credentials.registries.push_back(reference->registry());
-  client_options.keychain = oci::DefaultKeychain(explicit_credentials);
-  oci::RegistryClient client(client_options);
-
-  auto tree = cosign::ListTree(client, *reference, options, deadline);
+  auto tree = cosign::ListTree(*client, *reference, options, *deadline);
   if (!tree) return ReportError(tree.error());
 
   const std::string name = reference->Name();
@@ -124,19 +102,7 @@ void RegisterTreeCommand(CLI::App& app, Action& action) {
       "the image does not exist; 1 on any other error (registry failure, a list or manifest "
       "the registry serves that is malformed or over its caps, a listed referrer that cannot "
       "be read or refers to another image: the rest is printed, the failures go to stderr).");
-  tree->add_option("-t,--timeout", flags->timeout,
-                   "time limit for all registry traffic of the command, e.g. 30s, 3m "
-                   "(0 = none); on expiry the command fails")
-      ->default_str("3m");
-  tree->add_flag("--allow-insecure-registry,--allow-http-registry", flags->allow_insecure,
-                 "skip TLS verification and allow plain HTTP registries (loopback registries: "
-                 "localhost, 127.0.0.0/8, [::1] may speak plain HTTP without it)");
-  tree->add_option("--registry-cacert", flags->ca_file,
-                   "PEM file with extra CA certificates for the registry");
-  tree->add_option("--registry-username", flags->username,
-                   "registry user name (sent only to the image's own registry)");
-  tree->add_option("--registry-password", flags->password,
-                   "registry password (sent only to the image's own registry)");
+  flags->registry.Add(*tree);
   tree->add_option("IMAGE", flags->image, "image reference (tag or digest)")->required();
   tree->callback([flags, &action] { action = [flags] { return RunTree(*flags); }; });
 }

@@ -10,7 +10,7 @@ constexpr const char* kBundlePredicateTypeAnnotation = "dev.sigstore.bundle.pred
 
 // The legacy tag of `type`, when it exists (nullopt when the registry has
 // no such tag or repository).
-Result<std::optional<TreeLegacyTag>> ReadLegacyTag(oci::RegistryClient& client,
+Result<std::optional<TreeLegacyTag>> ReadLegacyTag(oci::Registry& client,
                                                    const oci::Repository& repo,
                                                    const std::string& digest, ArtifactType type,
                                                    const TreeOptions& options,
@@ -32,7 +32,7 @@ Result<std::optional<TreeLegacyTag>> ReadLegacyTag(oci::RegistryClient& client,
 }
 
 // Fills in what the referrer manifest says, or `error` with why it cannot.
-void ReadReferrer(oci::RegistryClient& client, const oci::Repository& repo,
+void ReadReferrer(oci::Registry& client, const oci::Repository& repo,
                   const std::string& image_digest, const TreeOptions& options,
                   oci::Deadline deadline, TreeReferrer& referrer) {
   auto manifest = client.GetManifest(repo, referrer.digest, options.limits.max_bytes, deadline);
@@ -73,7 +73,7 @@ std::size_t Tree::ReferrerErrors() const {
   return n;
 }
 
-Result<Tree> ListTree(oci::RegistryClient& client, const oci::ImageReference& image,
+Result<Tree> ListTree(oci::Registry& client, const oci::ImageReference& image,
                       const TreeOptions& options, oci::Deadline deadline) {
   auto digest = ResolveDigest(client, image, deadline);
   if (!digest) return digest.error();

@@ -30,7 +30,7 @@
 #include "signet/oci/deadline.h"
 #include "signet/oci/manifest.h"
 #include "signet/oci/reference.h"
-#include "signet/oci/registry_client.h"
+#include "signet/oci/registry.h"
 #include "signet/result.h"
 
 namespace signet::cosign {
@@ -95,7 +95,7 @@ struct TreeOptions {
 // such image; registry failures (auth, 5xx, a hostile list or legacy
 // manifest) are errors. A missing legacy tag or referrers list is not an
 // error: it is simply not listed.
-Result<Tree> ListTree(oci::RegistryClient& client, const oci::ImageReference& image,
+Result<Tree> ListTree(oci::Registry& client, const oci::ImageReference& image,
                       const TreeOptions& options, oci::Deadline deadline);
 
 }  // namespace signet::cosign
