@@ -622,7 +622,7 @@ replica_metric() {  # SAMPLE: its sum over the running replicas
 rollout() {
   local name=$1 refs=$2
   shift 2
-  start_replicas "$@"
+  start_replicas "$@" || return 1
   local before after urls=""
   for url in ${replica_urls//,/ }; do urls="$urls${urls:+,}$url/validate"; done
   before=$(registry_requests)
@@ -660,12 +660,12 @@ section_replicas() {
   (umask 077 && openssl rand -hex 32 > "$work/redis-hmac.key")
   printf 'cache:\n  redis:\n    hmacKeyFile: "%s"\n' "$work/redis-hmac.key" > "$work/shared-cache.yaml"
   local shared=(--config "$work/shared-cache.yaml" --redis-address "127.0.0.1:$redis_port")
-  rollout tags-local "$work/refs.txt"
-  start_redis
-  rollout tags-shared "$work/refs.txt" "${shared[@]}"
-  rollout digests-local "$work/digest-refs.txt"
-  start_redis
-  rollout digests-shared "$work/digest-refs.txt" "${shared[@]}"
+  rollout tags-local "$work/refs.txt" || return 1
+  start_redis || return 1
+  rollout tags-shared "$work/refs.txt" "${shared[@]}" || return 1
+  rollout digests-local "$work/digest-refs.txt" || return 1
+  start_redis || return 1
+  rollout digests-shared "$work/digest-refs.txt" "${shared[@]}" || return 1
   stop_pidfile "$work/redis.pid"
   start_proxy
   local kind
