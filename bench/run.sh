@@ -11,18 +11,20 @@
 #                and built first (Release, tests off) when the binaries are missing.
 #   --out        the report (default: bench/results/latest.md).
 #   --skip LIST  comma-separated sections to leave out: crypto, warm, cold,
-#                scale, memory, cli, replicas. Skipped sections say so in the
-#                report.
+#                scale, memory, cli, replicas, outage. Skipped sections say so in
+#                the report.
 #   --only LIST  comma-separated sections to run; every other one is skipped
 #                (`--only warm` runs the warm-cache comparison with nginx alone).
-#                Without the scale section, only the images the others need are pushed.
+#                Without the scale and outage sections, only the images the others
+#                need are pushed.
 #
 # Everything runs on 127.0.0.1: a docker-registry, a python proxy in front of
 # it (429 throttling) or bench/tools/delay_proxy (added latency, section 3),
 # `signet serve`, nginx as the baseline,
 # wrk as the load generator, and reference cosign 2.5.0. Every process started
 # here is stopped on exit. The exit status is non-zero when a section that was
-# not skipped failed to run. SIGNET_BENCH_KEEP=1 keeps the work directory (logs,
+# not skipped failed to run, or when the outage section saw an image that was
+# not verified before answered valid. SIGNET_BENCH_KEEP=1 keeps the work directory (logs,
 # the client's and the proxy's JSON, the provider's /metrics after each rollout).
 set -euo pipefail
 
@@ -43,7 +45,7 @@ while [ $# -gt 0 ]; do
     --skip) skip=",$2,"; shift ;;
     --only)
       skip=","
-      for section in crypto warm cold scale memory cli replicas; do
+      for section in crypto warm cold scale memory cli replicas outage; do
         case ",$2," in *",$section,"*) ;; *) skip="$skip$section," ;; esac
       done
       shift ;;
@@ -61,16 +63,20 @@ if [ "$smoke" = 1 ]; then
   images=20; wrk_seconds=1; delay_ms=5; cold_many=10; concurrent=10
   pods=200; burst=50; gap_ms=50; rate=50; cli_runs=2; cache_entries=2000
   bench_min_time=0.01; key_counts="1 10"; cold_repeats=1; replica_pods=100
+  outage_pods=200; outage_burst=20; outage_pre=3; outage_len=5; outage_post=3; outage_ttl=2
+  outage_unsigned=4
 else
   images=500; wrk_seconds=10; delay_ms=20; cold_many=100; concurrent=50
   pods=10000; burst=500; gap_ms=200; rate=100; cli_runs=15; cache_entries=100000
   bench_min_time=0.5; key_counts="1 10 100"; cold_repeats=3; replica_pods=2000
+  outage_pods=10000; outage_burst=250; outage_pre=40; outage_len=60; outage_post=40; outage_ttl=45
+  outage_unsigned=20
 fi
 wrk_connections=16
 skipped() { case "$skip" in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
-# The scale section is what needs many distinct images; the others use at most
+# The scale and outage sections are what need many distinct images; the others use at most
 # cold_many of them (and 100 digest references for the warm section).
-if skipped scale && [ "$images" -gt 100 ]; then images=$((cold_many > 100 ? cold_many : 100)); fi
+if skipped scale && skipped outage && [ "$images" -gt 100 ]; then images=$((cold_many > 100 ? cold_many : 100)); fi
 
 # The system python (it has `cryptography`); a python3 earlier on PATH may be a slow shim.
 py=$(command -v /usr/bin/python3 || command -v python3)
@@ -741,7 +747,7 @@ replica_metric() {  # SAMPLE: its sum over the running replicas
 rollout() {
   local name=$1 refs=$2
   shift 2
-  start_replicas "$@"
+  start_replicas "$@" || return 1
   local before after urls=""
   for url in ${replica_urls//,/ }; do urls="$urls${urls:+,}$url/validate"; done
   before=$(registry_requests)
@@ -784,12 +790,12 @@ section_replicas() {
   (umask 077 && openssl rand -hex 32 > "$work/redis-hmac.key")
   printf 'cache:\n  redis:\n    hmacKeyFile: "%s"\n' "$work/redis-hmac.key" > "$work/shared-cache.yaml"
   local shared=(--config "$work/shared-cache.yaml" --redis-address "127.0.0.1:$redis_port")
-  rollout tags-local "$work/refs.txt"
-  start_redis
-  rollout tags-shared "$work/refs.txt" "${shared[@]}"
-  rollout digests-local "$work/digest-refs.txt"
-  start_redis
-  rollout digests-shared "$work/digest-refs.txt" "${shared[@]}"
+  rollout tags-local "$work/refs.txt" || return 1
+  start_redis || return 1
+  rollout tags-shared "$work/refs.txt" "${shared[@]}" || return 1
+  rollout digests-local "$work/digest-refs.txt" || return 1
+  start_redis || return 1
+  rollout digests-shared "$work/digest-refs.txt" "${shared[@]}" || return 1
   stop_pidfile "$work/redis.pid"
   start_proxy
   local kind
@@ -813,6 +819,126 @@ section_replicas() {
     echo "produces) costs the replicas that did not verify it nothing. Replicas that miss the same"
     echo "image at the same moment (before the first one stored its verdict) each verify it."
   } >> "$md"
+}
+
+# ---- 8. outage: the Zipf rollout with the registry down in the middle -------------------
+# outage_rollout NAME GRACE: a fresh provider (cache TTLs of $work/outage.yaml, last-known-good
+# grace GRACE) meets the rollout of $work/outage-refs.txt spread over pre + outage + post
+# seconds; after outage_pre seconds the registry is down for outage_len seconds: first half the
+# proxy answers every request 503, second half it is stopped (connection refused). Writes
+# $work/NAME.json (client summary), NAME.result.json (bench/tools/outage.py), NAME.grace
+# (the grace answers metric) and NAME.proxy (proxy requests / 429 / 503).
+outage_rollout() {
+  local name=$1 grace=$2 half
+  half=$(awk -v l="$outage_len" 'BEGIN { printf "%.1f", l / 2 }')
+  start_proxy --rate "$rate" --burst "$rate"
+  start_provider --config "$work/outage.yaml" --last-known-good-grace "$grace" || return 1
+  local first_line=$(($(wc -l < "$work/registry.log") + 1))
+  "$py" "$tools/client.py" stream --url "$provider_url/validate" --ca "$work/ca.crt" \
+    --refs "$work/outage-refs.txt" --pods "$outage_pods" --zipf 1.0 --burst "$outage_burst" \
+    --gap-ms 0 --clients 16 --timeout 3 --spread-s "$((outage_pre + outage_len + outage_post))" \
+    --log "$work/$name.log" > "$work/$name.json" &
+  local client_pid=$!
+  track "$client_pid"
+  sleep "$outage_pre"
+  date +%s.%N > "$work/$name.start"
+  curl -sf "http://127.0.0.1:$proxy_port/__bench/fault?status=503" > /dev/null || return 1
+  sleep "$half"
+  curl -s "http://127.0.0.1:$proxy_port/__bench/stats" > "$work/$name.proxy1.json"
+  stop_pidfile "$work/proxy.pid"  # nothing listens on the port: connection refused
+  sleep "$half"
+  date +%s.%N > "$work/$name.end"
+  # What the registry served up to here (nothing reaches it during the outage).
+  tail -n +"$first_line" "$work/registry.log" > "$work/$name.served"
+  start_proxy --rate "$rate" --burst "$rate" || return 1
+  wait "$client_pid" || { echo "the rollout client failed" >&2; return 1; }
+  curl -s "http://127.0.0.1:$proxy_port/__bench/stats" > "$work/$name.proxy2.json"
+  curl -s --cacert "$work/ca.crt" "$provider_url/metrics" \
+    | awk '$1 == "signet_provider_grace_answers_total" { print $2 }' > "$work/$name.grace"
+  stop_provider
+  echo "$(( $(jget "$work/$name.proxy1.json" requests) + $(jget "$work/$name.proxy2.json" requests) ))" \
+    "/ $(( $(jget "$work/$name.proxy1.json" throttled) + $(jget "$work/$name.proxy2.json" throttled) ))" \
+    "/ $(jget "$work/$name.proxy1.json" faulted)" > "$work/$name.proxy"
+  "$py" "$tools/outage.py" --log "$work/$name.log" --start "$(cat "$work/$name.start")" \
+    --end "$(cat "$work/$name.end")" --unsigned "$work/outage-unsigned.txt" \
+    --served "$work/$name.served" \
+    > "$work/$name.result.json" || return 1
+}
+section_outage() {
+  local md=$1
+  # Unsigned images of their own repositories beside the signed ones: never valid, outage or not.
+  "$py" "$tools/fixture.py" push --registry "127.0.0.1:$registry_port" \
+    --ref-host "127.0.0.1:$proxy_port" --key "$work/keys/bench.key.pem" --count 0 \
+    --unsigned "$outage_unsigned" --repository bench/unsigned \
+    --out "$work/outage-unsigned-tags.txt" --out-digests "$work/outage-unsigned.txt" || return 1
+  cat "$work/digest-refs.txt" "$work/outage-unsigned.txt" > "$work/outage-refs.txt"
+  printf 'verification:\n  cacheTTL: %ss\n  negativeCacheTTL: 1s\n  tagCacheTTL: %ss\n' \
+    "$outage_ttl" "$outage_ttl" > "$work/outage.yaml"
+  outage_rollout outage-grace 24h || return 1
+  outage_rollout outage-nograce 0 || return 1
+  start_proxy
+  local g="$work/outage-grace.result.json" n="$work/outage-nograce.result.json" run r label
+  {
+    echo "The rollout of section 4 ($outage_pods pods, 1–3 images each, Zipf s=1.0) by digest"
+    echo "(what Gatekeeper's \`/mutate\` digest pinning produces) over the $images signed images and"
+    echo "$outage_unsigned unsigned ones, spread over $((outage_pre + outage_len + outage_post)) s in bursts of $outage_burst pods on 16"
+    echo "connections, the proxy answering 429 past $rate requests/s. $outage_pre s in, the registry is down"
+    echo "for $outage_len s: the first half the proxy answers every request \`503\`, the second half it is"
+    echo "stopped (connection refused). \`signet serve\` runs with \`cacheTTL: ${outage_ttl}s\` and"
+    echo "\`negativeCacheTTL: 1s\` (so that verified images need the registry again during the outage)"
+    echo "and otherwise its defaults, once with \`--last-known-good-grace 24h\` and once without (0, the"
+    echo "default); a fresh provider each time. \"Verified before\": answered valid to a request sent"
+    echo "before the outage began; \"during\": requests sent after it began and answered before it"
+    echo "ended (none of them could reach the registry). An image can be answered valid during the"
+    echo "outage without having been answered valid before: the provider verified it before the"
+    echo "outage for a request that had already been answered \"verification timed out\" (the"
+    echo "verification goes on and fills the caches); an image whose signature the registry had not"
+    echo "served (its access log) cannot have been verified by then, and must never be answered valid."
+    echo
+    echo "| measurement | grace 24h | grace off | target | result |"
+    echo "| --- | ---: | ---: | --- | --- |"
+    echo "| images verified before the outage | $(jget "$g" verified_before) | $(jget "$n" verified_before) | — | — |"
+    echo "| requests / items during the outage | $(jget "$g" during_requests) / $(jget "$g" during_items) | $(jget "$n" during_requests) / $(jget "$n" during_items) | — | — |"
+    echo "| items of images verified before: answered valid / denied (images denied) | $(jget "$g" verified_valid_items) / $(jget "$g" verified_denied_items) ($(jget "$g" verified_denied_images)) | $(jget "$n" verified_valid_items) / $(jget "$n" verified_denied_items) ($(jget "$n" verified_denied_images)) | grace: 0 denied; off: denied | $(verdict "$(jget "$g" verified_denied_items)" '==' 0); $(verdict "$(jget "$n" verified_denied_items)" '>' 0) |"
+    echo "| those denials whose reason names no registry failure | $(jget "$g" unclear_reasons) | $(jget "$n" unclear_reasons) | 0 | $(verdict "$(( $(jget "$g" unclear_reasons) + $(jget "$n" unclear_reasons) ))" '==' 0) |"
+    echo "| grace answers (\`signet_provider_grace_answers_total\`) | $(cat "$work/outage-grace.grace") | $(cat "$work/outage-nograce.grace") | — | — |"
+    echo "| items of images not answered valid before, answered valid during the outage (see below) | $(jget "$g" unverified_valid_items) | $(jget "$n" unverified_valid_items) | — | — |"
+    echo "| items answered valid during the outage of images whose signature the registry had not served | $(jget "$g" unvouched_valid_items) | $(jget "$n" unvouched_valid_items) | 0 | $(verdict "$(( $(jget "$g" unvouched_valid_items) + $(jget "$n" unvouched_valid_items) ))" '==' 0) |"
+    echo "| items of images not verified before, denied during the outage | $(jget "$g" unverified_denied_items) | $(jget "$n" unverified_denied_items) | — | — |"
+    echo "| items of unsigned images answered valid (whole run) | $(jget "$g" unsigned_valid_items) | $(jget "$n" unsigned_valid_items) | 0 | $(verdict "$(( $(jget "$g" unsigned_valid_items) + $(jget "$n" unsigned_valid_items) ))" '==' 0) |"
+    echo "| item errors / items (before, during, after the outage) | $(jget "$g" item_errors) / $(jget "$g" items) ($(jget "$g" item_errors_before), $(jget "$g" item_errors_during), $(jget "$g" item_errors_after)) | $(jget "$n" item_errors) / $(jget "$n" items) ($(jget "$n" item_errors_before), $(jget "$n" item_errors_during), $(jget "$n" item_errors_after)) | — | — |"
+    echo "| timeouts (> 3 s or no answer), non-200 answers | $(jget "$g" timeouts), $(jget "$g" non_200) | $(jget "$n" timeouts), $(jget "$n" non_200) | 0 timeouts | $(verdict "$(( $(jget "$g" timeouts) + $(jget "$n" timeouts) ))" '==' 0) |"
+    echo "| registry requests (proxy: total / answered 429 / answered 503) | $(cat "$work/outage-grace.proxy") | $(cat "$work/outage-nograce.proxy") | — | — |"
+    echo "| latency p50 / p99 / max (ms) | $(fmt "$(jget "$work/outage-grace.json" p50_ms)") / $(fmt "$(jget "$work/outage-grace.json" p99_ms)") / $(fmt "$(jget "$work/outage-grace.json" max_ms)") | $(fmt "$(jget "$work/outage-nograce.json" p50_ms)") / $(fmt "$(jget "$work/outage-nograce.json" p99_ms)") / $(fmt "$(jget "$work/outage-nograce.json" max_ms)") | — | — |"
+    for run in grace nograce; do
+      r="$work/outage-$run.result.json"
+      echo
+      if [ "$run" = grace ]; then label="with grace 24h"; else label="with grace off"; fi
+      echo "Reasons of the denials of images verified before, during the outage, $label (image names and digests masked), with counts:"
+      echo
+      if [ "$(jq '.denied_reasons | length' "$r")" = 0 ]; then echo "- none"; fi
+      jq -r '.denied_reasons[] | "- \(.[1]) × `\(.[0])`"' "$r"
+    done
+  } >> "$md"
+  # An unsigned image answered valid, or during the outage one whose signature the registry
+  # never served, is never acceptable; an outage that denied nothing without grace, or a
+  # rollout that did not span it, measured nothing.
+  local bad=0
+  for r in "$g" "$n"; do
+    if [ "$(jq '.unvouched_valid_items + .unsigned_valid_items + .wrong_value_items' "$r")" != 0 ]; then
+      echo "an unsigned image, or one whose signature the registry never served, was answered valid: $(cat "$r")" >&2
+      bad=1
+    fi
+    if [ "$(jq '.verified_before > 0 and .during_requests > 0 and .after_requests > 0' "$r")" != true ]; then
+      echo "the rollout did not span the outage (verified before, requests during and after): $(cat "$r")" >&2
+      bad=1
+    fi
+  done
+  if [ "$(jget "$n" verified_denied_items)" = 0 ]; then
+    echo "without grace, no image verified before was denied during the outage: it was not seen" >&2
+    bad=1
+  fi
+  return "$bad"
 }
 
 # ---- 5. memory ---------------------------------------------------------------------------
@@ -950,6 +1076,8 @@ stop_provider
 run_section cli section_cli "6. CLI: signet verify vs cosign verify"
 stop_provider
 run_section replicas section_replicas "7. Replicas: registry requests with and without the shared verdict cache"
+stop_provider
+run_section outage section_outage "8. Outage: the Zipf rollout with the registry down in the middle"
 
 cosign_version() {  # the Debian build reports "devel"; its package file names the release
   local deb
@@ -976,12 +1104,12 @@ mkdir -p "$(dirname "$out")"
   echo "| --- | --- |"
   machine_rows
   echo "| load average at the end | $(cut -d' ' -f1-3 /proc/loadavg) |"
-  echo "| signet | $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (with local changes)'), build type $(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null) |"
+  echo "| signet | $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD -- . ':(exclude)bench/results' 2>/dev/null || echo ' (with local changes)'), build type $(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null) |"
   echo "| compiler | $(c++ --version | head -n 1) |"
   echo "| OpenSSL | $(openssl version) |"
   echo "| baseline tools | $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), cosign $(cosign_version), docker-registry $(docker-registry --version 2>/dev/null | awk '{ print $NF }') |"
   echo
-  for name in crypto warm cold scale memory cli replicas; do
+  for name in crypto warm cold scale memory cli replicas outage; do
     cat "$sections/$name.md"
     echo
   done

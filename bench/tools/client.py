@@ -18,6 +18,10 @@ Common flags: --url https://127.0.0.1:PORT/validate --ca CA.pem --timeout SECOND
       references with a Zipf(S) law, pods arrive in bursts of B sent by C
       concurrent clients, with G ms of quiet between bursts. Prints JSON with
       timeouts, item errors, system errors and latency percentiles.
+      --spread-s T starts burst i no earlier than i * T / bursts seconds after
+      the first (a rollout that lasts about T seconds whatever the machine);
+      --log FILE writes one JSON line per request: {"sent", "done" (epoch
+      seconds), "keys", "status", "timed_out", "items": [[key, value, error], ...]}.
 """
 import argparse
 import http.client
@@ -104,6 +108,14 @@ def summarise_answer(parsed):
     return len(items), len(errors), response.get("systemError", ""), (errors[0] if errors else "")
 
 
+def answer_items(parsed):
+    """[[key, value, error], ...] of an answer's items (empty when it has none)."""
+    response = parsed.get("response") if isinstance(parsed, dict) else None
+    items = response.get("items") if isinstance(response, dict) else None
+    return [[i.get("key"), i.get("value"), i.get("error", "")]
+            for i in (items if isinstance(items, list) else []) if isinstance(i, dict)]
+
+
 def percentile(values, p):
     if not values:
         return 0.0
@@ -171,6 +183,7 @@ def cmd_stream(args):
                                "non_200": 0, "items": 0}
     first_errors = {}
     queue = []
+    log = open(args.log, "w") if args.log else None
 
     def worker(client):
         while True:
@@ -178,9 +191,14 @@ def cmd_stream(args):
                 if not queue:
                     return
                 keys = queue.pop()
+            sent = time.time()
             elapsed, status, parsed, timed_out = client.post(keys)
             items, item_errors, system_error, first_error = summarise_answer(parsed)
             with lock:
+                if log is not None:
+                    log.write(json.dumps({"sent": sent, "done": sent + elapsed, "keys": keys,
+                                          "status": status, "timed_out": timed_out,
+                                          "items": answer_items(parsed)}) + "\n")
                 latencies.append(elapsed * 1000)
                 counters["timeouts"] += 1 if timed_out or elapsed > args.timeout else 0
                 counters["non_200"] += 0 if status == 200 else 1
@@ -196,7 +214,12 @@ def cmd_stream(args):
     clients = [Client(urls[i % len(urls)], args.ca, args.timeout + 1)
                for i in range(args.clients)]
     start = time.perf_counter()
+    bursts = (len(pods) + args.burst - 1) // args.burst
     for i in range(0, len(pods), args.burst):
+        if args.spread_s:
+            wait = start + (i // args.burst) * args.spread_s / bursts - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
         queue[:] = list(reversed(pods[i:i + args.burst]))
         threads = [threading.Thread(target=worker, args=(c,)) for c in clients]
         for t in threads:
@@ -206,6 +229,8 @@ def cmd_stream(args):
         if args.gap_ms and i + args.burst < len(pods):
             time.sleep(args.gap_ms / 1000.0)
     duration = time.perf_counter() - start
+    if log is not None:
+        log.close()
     result = {"pods": args.pods, "distinct_images": len(refs), "duration_s": duration,
               "images_used": len({key for pod in pods for key in pod})}
     result.update(counters)
@@ -233,6 +258,8 @@ def main():
         s.add_argument("--burst", type=int, default=500)
         s.add_argument("--gap-ms", type=float, default=200)
         s.add_argument("--seed", type=int, default=6)
+        s.add_argument("--spread-s", type=float, default=0)
+        s.add_argument("--log", default="")
     args = p.parse_args()
     {"once": cmd_once, "concurrent": cmd_concurrent, "body": cmd_body,
      "stream": cmd_stream}[args.cmd](args)

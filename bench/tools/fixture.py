@@ -6,7 +6,8 @@
       DIR/cosign.pub (PKIX "PUBLIC KEY" PEM, as cosign writes it).
   fixture.py push --registry HOST:PORT --ref-host HOST:PORT --key DIR/bench.key.pem
                   --count N [--unsigned M] --out refs.txt
-      Pushes N distinct small images (repository bench/app<i % 10>, tag v<i>)
+      Pushes N distinct small images (repository bench/app<i % 10>, tag v<i>;
+      --repository PREFIX replaces bench/app)
       straight to the registry and signs each one in cosign's legacy layout:
       tag sha256-<hex>.sig, one simple-signing layer with the base64 ECDSA
       P-256 signature annotation. --ref-host is the registry name the images
@@ -160,7 +161,7 @@ def push(args) -> None:
     total = args.count + args.unsigned
     for i in range(total):
         # the last --unsigned images stay unsigned
-        tag_ref, digest_ref = push_image(pusher, key, args.ref_host, f"bench/app{i % 10}",
+        tag_ref, digest_ref = push_image(pusher, key, args.ref_host, f"{args.repository}{i % 10}",
                                          f"v{i}", str(i), signed=i < args.count)
         refs.append(tag_ref)
         digest_refs.append(digest_ref)
@@ -183,6 +184,7 @@ def main() -> int:
     p.add_argument("--unsigned", type=int, default=0)
     p.add_argument("--out", required=True)
     p.add_argument("--out-digests", required=True)
+    p.add_argument("--repository", default="bench/app")
     args = parser.parse_args()
     if args.cmd == "keygen":
         keygen(args.dir)

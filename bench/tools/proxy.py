@@ -9,8 +9,11 @@
 --rate R      a token bucket of R requests/s (capacity --burst); past it the
               proxy answers 429 with "Retry-After: 1", as public registries do.
 
-GET /__bench/stats answers {"requests": n, "throttled": n} (counted since start,
-the stats request itself excluded). Listens on 127.0.0.1 only.
+GET /__bench/stats answers {"requests": n, "throttled": n, "faulted": n} (counted
+since start, the control requests themselves excluded). GET /__bench/fault?status=S
+makes every registry request from then on be answered S (e.g. 503, a registry that
+is down behind its load balancer) without reaching the registry, counted in
+"faulted"; status=0 forwards again. Listens on 127.0.0.1 only.
 """
 import argparse
 import http.client
@@ -50,6 +53,8 @@ class Stats:
         self.lock = threading.Lock()
         self.requests = 0
         self.throttled = 0
+        self.faulted = 0
+        self.fault_status = 0
 
 
 def make_handler(args, bucket, stats):
@@ -73,11 +78,22 @@ def make_handler(args, bucket, stats):
         def forward(self):
             if self.path == "/__bench/stats":
                 with stats.lock:
-                    counts = {"requests": stats.requests, "throttled": stats.throttled}
+                    counts = {"requests": stats.requests, "throttled": stats.throttled,
+                              "faulted": stats.faulted}
                 return self.reply_json(200, counts)
+            if self.path.startswith("/__bench/fault?status="):
+                with stats.lock:
+                    stats.fault_status = int(self.path.rsplit("=", 1)[1])
+                return self.reply(200, b"ok\n")
             body = self.read_body() or None
             with stats.lock:
                 stats.requests += 1
+                fault = stats.fault_status
+                stats.faulted += 1 if fault else 0
+            if fault:
+                return self.reply(fault, b'{"errors":[{"code":"UNAVAILABLE","message":'
+                                  b'"service unavailable"}]}',
+                                  [("Content-Type", "application/json")])
             if delay:
                 time.sleep(delay)
             if bucket is not None and not bucket.take():

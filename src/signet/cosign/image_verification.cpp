@@ -96,9 +96,12 @@ Result<ImageVerification> VerifyResolvedImageSignatures(oci::Registry& registry,
                                              reference.WithDigest(digest));
       }
       if (!discovery) {
+        // The legacy error's code and HTTP status decide, as without discovery: a 503 stays
+        // a 503 for the provider's last-known-good grace.
         return Error(result.error().code(),
                      result.error().message() +
-                         "; Sigstore bundle discovery failed too: " + discovery.error().message());
+                         "; Sigstore bundle discovery failed too: " + discovery.error().message(),
+                     result.error().http_status());
       }
       return result.error();
     }
