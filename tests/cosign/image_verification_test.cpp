@@ -229,6 +229,12 @@ TEST_F(ImageVerificationTest, BothFormatsFailingWithA503KeepTheStatus) {
   auto legacy_failed = VerifyImageSignatures(registry, Ref(image.DigestReference()), legacy);
   ASSERT_FALSE(legacy_failed.ok());
   EXPECT_EQ(legacy_failed.error().http_status(), 503) << legacy_failed.error().message();
+  // The provider's mode: the same status.
+  ImageVerifyOptions provider = Options();
+  provider.discovery_failure_fails = true;
+  auto provider_failed = VerifyImageSignatures(registry, Ref(image.DigestReference()), provider);
+  ASSERT_FALSE(provider_failed.ok());
+  EXPECT_EQ(provider_failed.error().http_status(), 503) << provider_failed.error().message();
 }
 
 TEST_F(ImageVerificationTest, RecursiveBundleSigningSignsEachChildAtItsOwnDigest) {

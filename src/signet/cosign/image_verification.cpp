@@ -89,7 +89,10 @@ Result<ImageVerification> VerifyResolvedImageSignatures(oci::Registry& registry,
     legacy_group.Wait();
     Result<VerificationResult> result = std::move(*legacy);
     if (!result) {
+      // (A legacy error that is itself a registry failure is reported as
+      // such below; this is for a verdict-like legacy error.)
       if (!discovery && options.discovery_failure_fails &&
+          !IsRegistryFailure(result.error().code()) &&
           (IsRegistryFailure(discovery.error().code()) ||
            discovery.error().code() == ErrorCode::kTimeout)) {
         return discovery.error().WithContext("discovering Sigstore bundles of " +
