@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "signet/policy/image_pattern.h"
 #include "signet/policy/policy_set.h"
 #include "support/paths.h"
@@ -265,6 +267,87 @@ TEST(ConfigTest, SharedRedisCache) {
                     "cache.redis.hmacKeyFile: give hmacKeyFile or hmacKeyEnv (exactly one)");
   ExpectConfigError(keys + "cache:\n  redis:\n    hmacKeyEnv: K\n",
                     "cache.redis.address: needed with hmacKeyFile or hmacKeyEnv");
+}
+
+// A file that signet serve's flags still override (ConfigCheck::kBeforeFlags)
+// is not refused for a check between keys that a flag can satisfy; the same
+// Config is refused with the same message by the complete check, until the
+// value the flag would set is there.
+TEST(ConfigTest, ChecksThatFlagsCanSatisfyWaitForTheFlags) {
+  struct Case {
+    std::string yaml;
+    std::string message;                // of the complete check, after "bad.yaml: "
+    std::function<void(Config&)> flag;  // what the flag that satisfies it sets
+  };
+  const std::string redis = "cache:\n  redis:\n";
+  const std::vector<Case> cases = {
+      {redis + "    hmacKeyFile: /k\n",
+       "cache.redis.address: needed with hmacKeyFile or hmacKeyEnv",
+       [](Config& c) { c.cache.redis.address = "127.0.0.1:6379"; }},  // --redis-address
+      {redis + "    hmacKeyEnv: K\n    passwordFile: /p\n",
+       "cache.redis.address: needed with passwordFile or passwordEnv",
+       [](Config& c) { c.cache.redis.address = "r:1"; }},
+      {redis + "    address: r:1\n    hmacKeyFile: /k\n    timeout: 1s\n",
+       "cache.redis.timeout: must be positive and at most half of verification.deadline "
+       "(1500ms)",
+       [](Config& c) { c.verification.deadline = milliseconds(2000); }},  // --deadline
+      {"server:\n  port: 9000\n  healthAddress: \":9000\"\n",
+       "server.healthAddress: must not use server.port (9000)",
+       [](Config& c) { c.server.port = 9001; }},  // --port
+      {"server:\n  clientSANs: [gatekeeper]\n",
+       "server.clientSANs: needs server.clientCAFile (mTLS)",
+       [](Config& c) { c.server.client_ca_file = "/ca.pem"; }},  // --client-ca-file
+      {"verification:\n  refreshAhead: 10m\n",
+       "verification.refreshAhead: must be below verification.cacheTTL (0 = off)",
+       [](Config& c) { c.verification.refresh_ahead = milliseconds(0); }},  // --refresh-ahead
+      {"policies:\n  - name: p\n    images: [\"**\"]\n    keys: [nope]\n",
+       "policies: policy \"p\" refers to unknown key \"nope\"",
+       [](Config& c) { c.policies[0].keys.clear(); }},  // --key
+      {"registries:\n  - host: \"*\"\n    usernameFile: /u\n    passwordFile: /p\n",
+       "registries: host \"*\" would send these credentials to every registry",
+       [](Config& c) { c.dangerously_send_credentials_to_any_registry = true; }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.yaml);
+    auto complete = ParseConfig(c.yaml, "bad.yaml");
+    ASSERT_FALSE(complete.ok());
+    EXPECT_EQ(complete.error().message().rfind("bad.yaml: " + c.message, 0), 0u)
+        << complete.error().message();
+
+    auto before_flags = ParseConfig(c.yaml, "bad.yaml", ConfigCheck::kBeforeFlags);
+    ASSERT_TRUE(before_flags.ok()) << before_flags.error().message();
+    const Status without_flag = ValidateConfig(*before_flags);
+    ASSERT_FALSE(without_flag.ok());
+    EXPECT_EQ(without_flag.error().message().rfind(c.message, 0), 0u)
+        << without_flag.error().message();
+    c.flag(*before_flags);
+    const Status with_flag = ValidateConfig(*before_flags);
+    EXPECT_TRUE(with_flag.ok()) << with_flag.error().message();
+  }
+
+  // Checks no flag can satisfy still refuse the file, with its line where
+  // the reader gives one.
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {redis + "    hmacKeyFile: /k\n    keyPrefix: \"a b\"\n",
+       "bad.yaml: cache.redis.keyPrefix: printable characters without spaces only"},
+      {redis + "    hmacKeyFile: /k\n    hmacKeyEnv: K\n",
+       "bad.yaml: cache.redis.hmacKeyFile: give hmacKeyFile or hmacKeyEnv (exactly one)"},
+      {redis + "    address: r:1\n",
+       "bad.yaml: cache.redis.hmacKeyFile: give hmacKeyFile or hmacKeyEnv (exactly one)"},
+      {redis + "    hmacKeyFile: /k\n    maxReconnectBackoff: 0ms\n",
+       "bad.yaml: cache.redis.maxReconnectBackoff: must be positive"},
+      {"verification:\n  workers: 0\n",
+       "bad.yaml:2: verification.workers: must be between 1 and 1024"},
+      {"keys:\n  - {name: a, path: /a}\n  - {name: a, path: /b}\n",
+       "bad.yaml: keys: duplicate key name \"a\""},
+  };
+  for (const auto& [yaml, message] : refused) {
+    SCOPED_TRACE(yaml);
+    auto before_flags = ParseConfig(yaml, "bad.yaml", ConfigCheck::kBeforeFlags);
+    ASSERT_FALSE(before_flags.ok());
+    EXPECT_EQ(before_flags.error().message().rfind(message, 0), 0u)
+        << before_flags.error().message();
+  }
 }
 
 TEST(ConfigTest, ErrorsNameTheKeyAndLine) {

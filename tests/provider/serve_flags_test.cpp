@@ -9,6 +9,7 @@
 #include "signet/policy/config.h"
 #include "support/paths.h"
 #include "support/process.h"
+#include "support/redis_server.h"
 
 namespace signet::policy {
 namespace {
@@ -127,6 +128,41 @@ TEST(ServeFlagsTest, FlagAndKeyAcceptTheLimitsOfTheRange) {
   const std::string by_key = started({"--config", dir.File("good.yaml")}, dir.File("key.log"));
   EXPECT_NE(by_key.find("\"workers\":1024"), std::string::npos) << by_key;
   EXPECT_NE(by_key.find("\"tls_min_version\":\"1.2\""), std::string::npos) << by_key;
+}
+
+// cache.redis.hmacKeyFile in the file and the address by --redis-address (the
+// flag of cache.redis.address): the check that the key comes with an address
+// runs on the file with the flags applied, so serve starts with that Redis.
+// Negative control: the same file without the flag is refused, the file's
+// name in front of the reason; a bad address by flag is refused with the flag
+// in front.
+TEST(ServeFlagsTest, RedisAddressByFlagMeetsTheHmacKeyInTheFile) {
+  TempDir dir;
+  auto redis = signet::testing::RedisServer::Launch();
+  WriteFile(dir.File("hmac.key"), "serve-flags-test-hmac-key-0123456789abcdef\n", 0600);
+  const std::string file = dir.File("shared-cache.yaml");
+  WriteFile(file, "cache:\n  redis:\n    hmacKeyFile: \"" + dir.File("hmac.key") + "\"\n");
+
+  const auto refused = RunCommand(ServeArgv({"--config", file}), {}, "", std::chrono::seconds(20));
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  EXPECT_EQ(ErrorAfter(refused.err, file),
+            "cache.redis.address: needed with hmacKeyFile or hmacKeyEnv");
+
+  const auto bad_address = RunCommand(ServeArgv({"--config", file, "--redis-address", "redis"}), {},
+                                      "", std::chrono::seconds(20));
+  EXPECT_EQ(bad_address.exit_code, 1) << bad_address.err;
+  EXPECT_EQ(ErrorAfter(bad_address.err, "--redis-address"),
+            "cache.redis.address: \"redis\": no port (expected host:port or [v6]:port)");
+
+  const std::string log = dir.File("serve.log");
+  signet::testing::ChildProcess serve(
+      ServeArgv({"--config", file, "--redis-address", redis->address()}), {}, log);
+  for (int i = 0; i < 200 && ReadFile(log).find("provider_started") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(ReadFile(log).find("\"shared_cache\":\"" + redis->address() + "\""), std::string::npos)
+      << ReadFile(log);
+  EXPECT_TRUE(serve.Running()) << ReadFile(log);
 }
 
 }  // namespace

@@ -1541,7 +1541,8 @@ TEST_P(RoundTripTest, ServeValidatesBothFormatsByDefault) {
   // (on a token registry a 401 that carries the challenge is logged too).
   const int first_calls = registry_->server().CountRequests("GET", "/v2/rt/both-legacy/referrers/");
   EXPECT_GE(first_calls, 1) << registry_->server().log();
-  EXPECT_EQ(registry_->server().CountRequests("GET", "/referrers/"), first_calls) << registry_->server().log();
+  EXPECT_EQ(registry_->server().CountRequests("GET", "/referrers/"), first_calls)
+      << registry_->server().log();
   // A bundle signed by another key is refused, with the reason.
   auto other = crypto::GenerateKeyPair("other");
   ASSERT_TRUE(other.ok());
@@ -1596,14 +1597,26 @@ class SharedCacheE2ETest : public ProviderE2ETest {
                                    dir_.File("redis-hmac") + "\"\n");
   }
 
-  // A replica trusting `key_file`, a copy of the signing key.
-  std::unique_ptr<ProviderProcess> StartReplica(const std::string& key_file) {
+  // A replica trusting `key_file`, a copy of the signing key, configured by
+  // `config_args` (shared.yaml when empty).
+  std::unique_ptr<ProviderProcess> StartReplica(const std::string& key_file,
+                                                std::vector<std::string> config_args = {}) {
     signet::testing::WriteFile(key_file,
                                signet::testing::ReadFile(shared_->dir.File("cosign.pub")));
     std::vector<std::string> args = BaseArgs();
     auto key_flag = std::find(args.begin(), args.end(), "--key");
     if (key_flag != args.end()) *(key_flag + 1) = key_file;
-    return Start({"--config", dir_.File("shared.yaml")}, args);
+    if (config_args.empty()) config_args = {"--config", dir_.File("shared.yaml")};
+    return Start(config_args, args);
+  }
+
+  // `signet serve` with the usual flags and `args`, run to its end.
+  signet::testing::CommandResult RunServe(const std::vector<std::string>& args) const {
+    std::vector<std::string> argv = {
+        signet::testing::SignetBinary(), "serve", "--port", "0", "--health-addr", "127.0.0.1:0"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    for (const std::string& arg : BaseArgs()) argv.push_back(arg);
+    return signet::testing::RunCommand(argv, {}, "", std::chrono::seconds(30));
   }
 
   // Registry exchanges for repositories under `path` so far.
@@ -1756,6 +1769,63 @@ TEST_F(SharedCacheE2ETest, ServeRefusesRedisWithoutAnHmacKey) {
   EXPECT_NE(result.err.find("cache.redis.hmacKeyFile: give hmacKeyFile or hmacKeyEnv"),
             std::string::npos)
       << result.err << result.out;
+}
+
+// The secrets in the file and the address by --redis-address (as
+// bench/run.sh's replicas section starts its replicas): the check that the
+// secrets come with an address runs on the file with the flags applied, and
+// the replicas share their verdicts through that Redis.
+TEST_F(SharedCacheE2ETest, TheAddressByFlagMeetsTheSecretsInTheFile) {
+  const std::string secrets = "cache:\n  redis:\n    hmacKeyFile: \"" + dir_.File("redis-hmac") +
+                              "\"\n    timeout: 200ms\n    passwordFile: \"" +
+                              dir_.File("redis-password") + "\"\n";
+  signet::testing::WriteFile(dir_.File("secrets.yaml"), secrets);
+  const std::vector<std::string> by_flag = {"--config", dir_.File("secrets.yaml"),
+                                            "--redis-address", redis_->address()};
+  auto first = StartReplica(dir_.File("first.pub"), by_flag);
+  auto second = StartReplica(dir_.File("second.pub"), by_flag);
+  ASSERT_TRUE(first->started() && second->started()) << first->log() << second->log();
+  EXPECT_NE(first->log().find("\"shared_cache\":\"" + redis_->address() + "\""), std::string::npos)
+      << first->log();
+
+  const PushedImage image = PushSigned("e2e/shared/by-flag", "v1");
+  const std::string valid = "valid " + image.DigestReference();
+  ASSERT_EQ(Verdict(*first, image.DigestReference()), valid);
+  ASSERT_TRUE(Eventually([&] { return Stored(*first) >= 1; })) << Metrics(*first);
+  EXPECT_NE(redis_->Command({"KEYS", "signet:verdict:*"}), "");
+  const int after_first = RegistryRequests("e2e/shared/by-flag");
+  ASSERT_GT(after_first, 0);  // positive control: the first replica asked the registry
+  EXPECT_EQ(Verdict(*second, image.DigestReference()), valid);
+  EXPECT_EQ(RegistryRequests("e2e/shared/by-flag"), after_first);
+  EXPECT_EQ(
+      MetricValue(Metrics(*second), "signet_provider_shared_cache_lookups_total{result=\"hit\"}"),
+      1)
+      << Metrics(*second);
+}
+
+// Negative control of the above: an HMAC key (or password) in the file and no
+// address, neither in the file nor by flag, is refused at start-up, with the
+// file's name and the reason.
+TEST_F(SharedCacheE2ETest, SecretsWithoutAnAddressAreRefused) {
+  signet::testing::WriteFile(dir_.File("hmac-only.yaml"), "cache:\n  redis:\n    hmacKeyFile: \"" +
+                                                              dir_.File("redis-hmac") + "\"\n");
+  const auto hmac_only = RunServe({"--config", dir_.File("hmac-only.yaml")});
+  EXPECT_EQ(hmac_only.exit_code, 1) << hmac_only.err << hmac_only.out;
+  EXPECT_NE(hmac_only.err.find("Error: " + dir_.File("hmac-only.yaml") +
+                               ": cache.redis.address: needed with hmacKeyFile or hmacKeyEnv"),
+            std::string::npos)
+      << hmac_only.err;
+
+  signet::testing::WriteFile(
+      dir_.File("password-only.yaml"),
+      "cache:\n  redis:\n    passwordFile: \"" + dir_.File("redis-password") + "\"\n");
+  const auto password_only = RunServe({"--config", dir_.File("password-only.yaml")});
+  EXPECT_EQ(password_only.exit_code, 1) << password_only.err << password_only.out;
+  EXPECT_NE(
+      password_only.err.find("Error: " + dir_.File("password-only.yaml") +
+                             ": cache.redis.address: needed with passwordFile or passwordEnv"),
+      std::string::npos)
+      << password_only.err;
 }
 
 TEST_F(SharedCacheE2ETest, WithRedisKilledAnswersComeFromTheLocalCacheAndTheRegistryInTime) {

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "signet/cli/command.h"
 #include "signet/log/json_log.h"
@@ -83,8 +84,11 @@ constexpr FlagKey kFlagKeys[] = {
 };
 
 // ValidateConfig on the configuration with the flags applied; an error
-// about a key a flag set names that flag.
-Status ValidateWithFlags(const ServeFlags& f, const policy::Config& config) {
+// about a key a flag set names that flag, and one that the file (`file`,
+// null without --config) has without the flags names the file, as
+// ParseConfig does.
+Status ValidateWithFlags(const ServeFlags& f, const policy::Config& config,
+                         const policy::Config* file) {
   Status status = policy::ValidateConfig(config);
   if (status.ok()) return status;
   const std::string& message = status.error().message();
@@ -93,10 +97,18 @@ Status ValidateWithFlags(const ServeFlags& f, const policy::Config& config) {
       return status.error().WithContext(entry.flag);
     }
   }
+  if (file != nullptr) {
+    const Status alone = policy::ValidateConfig(*file);
+    if (!alone.ok() && alone.error().message() == message) {
+      return status.error().WithContext(f.config_file);
+    }
+  }
   return status;
 }
 
-Status ApplyFlags(const ServeFlags& f, policy::Config& config) {
+// Applies the flags given to `config` (the file's, when `file` is not null,
+// else the defaults) and checks the result.
+Status ApplyFlags(const ServeFlags& f, policy::Config& config, const policy::Config* file) {
   policy::ServerConfig& s = config.server;
   if (f.Given("--port")) s.port = f.port;
   if (f.Given("--address")) s.address = f.address;
@@ -187,7 +199,7 @@ Status ApplyFlags(const ServeFlags& f, policy::Config& config) {
     limits.requests_per_second = f.registry_requests_per_second;
   }
   if (f.Given("--registry-burst")) limits.burst = f.registry_burst;
-  return ValidateWithFlags(f, config);
+  return ValidateWithFlags(f, config, file);
 }
 
 constexpr int kServeMallocArenas = 2;
@@ -212,13 +224,20 @@ int RunServe(const ServeFlags& flags) {
   spdlog::set_level(level);
   log::InstallJsonLogFormat();
 
+  // The checks between keys that a flag can still satisfy (hmacKeyFile in
+  // the file, the address by --redis-address) run on the file with the flags
+  // applied.
   policy::Config config = policy::DefaultConfig();
+  std::optional<policy::Config> file;
   if (!flags.config_file.empty()) {
-    auto loaded = policy::LoadConfigFile(flags.config_file);
+    auto loaded = policy::LoadConfigFile(flags.config_file, policy::ConfigCheck::kBeforeFlags);
     if (!loaded.ok()) return ReportError(loaded.error());
-    config = std::move(loaded).value();
+    file = std::move(loaded).value();
+    config = *file;
   }
-  if (auto status = ApplyFlags(flags, config); !status.ok()) return ReportError(status.error());
+  if (auto status = ApplyFlags(flags, config, file ? &*file : nullptr); !status.ok()) {
+    return ReportError(status.error());
+  }
   if (!config.server.insecure_http &&
       (config.server.tls_cert_file.empty() || config.server.tls_key_file.empty())) {
     return ReportError(Error(ErrorCode::kInvalidArgument,

@@ -503,7 +503,7 @@ std::string FormatDuration(std::chrono::milliseconds duration) {
   return std::to_string(ms) + "ms";
 }
 
-Result<Config> ParseConfig(std::string_view yaml, std::string_view source) {
+Result<Config> ParseConfig(std::string_view yaml, std::string_view source, ConfigCheck check) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));
@@ -537,20 +537,20 @@ Result<Config> ParseConfig(std::string_view yaml, std::string_view source) {
                  std::string(source) + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
   if (r.failed()) return r.error();
-  if (auto status = ValidateConfig(config); !status.ok()) {
+  if (auto status = ValidateConfig(config, check); !status.ok()) {
     return status.error().WithContext(source);
   }
   return config;
 }
 
-Result<Config> LoadConfigFile(const std::string& path) {
+Result<Config> LoadConfigFile(const std::string& path, ConfigCheck check) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return Error(ErrorCode::kNotFound, "cannot read config file " + path);
   }
   std::ostringstream text;
   text << in.rdbuf();
-  return ParseConfig(text.str(), path);
+  return ParseConfig(text.str(), path, check);
 }
 
 namespace {
@@ -629,25 +629,31 @@ Result<ListenAddress> ParseListenAddress(std::string_view text) {
 
 namespace {
 
-Status ValidateRedisCache(const RedisCacheConfig& redis, std::chrono::milliseconds deadline) {
+Status ValidateRedisCache(const RedisCacheConfig& redis, std::chrono::milliseconds deadline,
+                          ConfigCheck check) {
   const auto invalid = [](const std::string& message) {
     return Status(Error(ErrorCode::kInvalidArgument, "cache.redis." + message));
   };
+  const bool complete = check == ConfigCheck::kComplete;
+  const bool password = !redis.password_file.empty() || !redis.password_env.empty();
+  const bool hmac_key = !redis.hmac_key_file.empty() || !redis.hmac_key_env.empty();
   if (redis.address.empty()) {
-    if (!redis.password_file.empty() || !redis.password_env.empty()) {
-      return invalid("address: needed with passwordFile or passwordEnv");
+    if (complete) {
+      if (password) return invalid("address: needed with passwordFile or passwordEnv");
+      if (hmac_key) return invalid("address: needed with hmacKeyFile or hmacKeyEnv");
+      return OkStatus();
     }
-    if (!redis.hmac_key_file.empty() || !redis.hmac_key_env.empty()) {
-      return invalid("address: needed with hmacKeyFile or hmacKeyEnv");
-    }
-    return OkStatus();
-  }
-  if (auto address = ParseRedisAddress(redis.address); !address.ok()) {
+    // --redis-address may still give the address: the keys given with it
+    // are checked below, and the address is required on the Config with the
+    // flags applied.
+    if (!password && !hmac_key) return OkStatus();
+  } else if (auto address = ParseRedisAddress(redis.address); !address.ok()) {
     return invalid("address: " + address.error().message());
   }
   // A Redis call may take at most half the request deadline, so that a slow
-  // Redis leaves the registry time to answer.
-  if (redis.timeout.count() <= 0 || redis.timeout * 2 > deadline) {
+  // Redis leaves the registry time to answer. (--deadline may still change
+  // the deadline.)
+  if (complete && (redis.timeout.count() <= 0 || redis.timeout * 2 > deadline)) {
     return invalid("timeout: must be positive and at most half of verification.deadline (" +
                    FormatDuration(deadline) + ")");
   }
@@ -662,7 +668,8 @@ Status ValidateRedisCache(const RedisCacheConfig& redis, std::chrono::millisecon
   }
   // Without a shared secret anyone who can write to Redis could plant a
   // "valid" verdict: refuse to start rather than trust unauthenticated values.
-  if (redis.hmac_key_file.empty() == redis.hmac_key_env.empty()) {
+  const bool both_hmac_keys = !redis.hmac_key_file.empty() && !redis.hmac_key_env.empty();
+  if (both_hmac_keys || (!hmac_key && !redis.address.empty())) {
     return invalid(
         "hmacKeyFile: give hmacKeyFile or hmacKeyEnv (exactly one) with address: the secret, "
         "shared by the replicas, that authenticates the verdicts stored in Redis");
@@ -675,7 +682,10 @@ Status ValidateRedisCache(const RedisCacheConfig& redis, std::chrono::millisecon
 
 }  // namespace
 
-Status ValidateConfig(const Config& config) {
+Status ValidateConfig(const Config& config, ConfigCheck check) {
+  // Checks between keys that a flag of signet serve can still satisfy run
+  // only when complete (ConfigCheck).
+  const bool complete = check == ConfigCheck::kComplete;
   const auto invalid = [](const std::string& message) {
     return Error(ErrorCode::kInvalidArgument, message);
   };
@@ -704,14 +714,14 @@ Status ValidateConfig(const Config& config) {
   if (s.read_timeout.count() <= 0) return invalid("server.readTimeout: must be positive");
   if (auto health = ParseListenAddress(s.health_address); !health.ok()) {
     return invalid("server.healthAddress: " + health.error().message());
-  } else if (health->enabled && health->port != 0 && health->port == s.port) {
+  } else if (complete && health->enabled && health->port != 0 && health->port == s.port) {
     return invalid("server.healthAddress: must not use server.port (" + std::to_string(s.port) +
                    ")");
   }
-  if (!s.client_sans.empty() && s.client_ca_file.empty()) {
+  if (complete && !s.client_sans.empty() && s.client_ca_file.empty()) {
     return invalid("server.clientSANs: needs server.clientCAFile (mTLS)");
   }
-  if (s.insecure_http && !s.client_ca_file.empty()) {
+  if (complete && s.insecure_http && !s.client_ca_file.empty()) {
     return invalid("server.clientCAFile: mTLS cannot be used with server.insecureHTTP");
   }
   const VerificationConfig& v = config.verification;
@@ -725,13 +735,14 @@ Status ValidateConfig(const Config& config) {
   if (!WithinBounds(v.cache_max_entries, kCacheMaxEntriesBounds)) {
     return out_of_bounds("verification.cacheMaxEntries", kCacheMaxEntriesBounds);
   }
-  if (v.refresh_ahead && v.refresh_ahead->count() != 0 && *v.refresh_ahead >= v.cache_ttl) {
+  if (complete && v.refresh_ahead && v.refresh_ahead->count() != 0 &&
+      *v.refresh_ahead >= v.cache_ttl) {
     return invalid("verification.refreshAhead: must be below verification.cacheTTL (0 = off)");
   }
   if (v.last_known_good_grace.count() < 0) {
     return invalid("verification.lastKnownGoodGrace: must not be negative (0 = off)");
   }
-  if (auto status = ValidateRedisCache(config.cache.redis, v.deadline); !status.ok()) {
+  if (auto status = ValidateRedisCache(config.cache.redis, v.deadline, check); !status.ok()) {
     return status;
   }
   for (std::size_t i = 0; i < config.mutation.exempt_images.size(); ++i) {
@@ -754,7 +765,7 @@ Status ValidateConfig(const Config& config) {
       return invalid("policies: duplicate policy name \"" + policy.name + "\"");
     }
     for (const auto& key : policy.keys) {
-      if (!key_names.count(key)) {
+      if (complete && !key_names.count(key)) {
         return invalid("policies: policy \"" + policy.name + "\" refers to unknown key \"" + key +
                        "\"");
       }
@@ -786,7 +797,7 @@ Status ValidateConfig(const Config& config) {
     }
   }
   for (const auto& registry : config.registries) {
-    if (registry.host == "*" && !registry.username_file.empty() &&
+    if (complete && registry.host == "*" && !registry.username_file.empty() &&
         !config.dangerously_send_credentials_to_any_registry) {
       return invalid(
           "registries: host \"*\" would send these credentials to every registry a pod names; "

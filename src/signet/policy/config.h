@@ -186,9 +186,26 @@ struct Config {
 // The configuration used when no file is given.
 Config DefaultConfig();
 
+// How much of a Config ValidateConfig (and so ParseConfig) checks.
+enum class ConfigCheck {
+  // The Config as it will be used: every check.
+  kComplete,
+  // A configuration file that `signet serve`'s flags still override: every
+  // check but those between keys that a flag can still satisfy
+  // (cache.redis.address with hmacKeyFile or passwordFile: --redis-address;
+  // cache.redis.timeout against verification.deadline: --deadline;
+  // server.healthAddress against server.port; server.clientSANs and
+  // insecureHTTP against clientCAFile; verification.refreshAhead against
+  // cacheTTL; policies[].keys against keys: --key; credentials for host "*":
+  // --dangerously-send-credentials-to-any-registry). The caller checks the
+  // Config with the flags applied with kComplete.
+  kBeforeFlags,
+};
+
 // Parses a YAML document; `source` names it in error messages.
-Result<Config> ParseConfig(std::string_view yaml, std::string_view source);
-Result<Config> LoadConfigFile(const std::string& path);
+Result<Config> ParseConfig(std::string_view yaml, std::string_view source,
+                           ConfigCheck check = ConfigCheck::kComplete);
+Result<Config> LoadConfigFile(const std::string& path, ConfigCheck check = ConfigCheck::kComplete);
 
 // The one check of a whole Config, whether it came from the file, from
 // signet serve's flags on top of it, or from code: unique key and policy
@@ -198,7 +215,7 @@ Result<Config> LoadConfigFile(const std::string& path);
 // mutation.exemptImages entries (ExemptImages::CheckEntry),
 // credentials for host "*" only with dangerously_send_credentials_to_any_registry,
 // registry limits within their ranges (CheckRegistryLimits).
-Status ValidateConfig(const Config& config);
+Status ValidateConfig(const Config& config, ConfigCheck check = ConfigCheck::kComplete);
 
 // Ranges of admission limits: maxConcurrentRequests 1..100000,
 // requestsPerSecond 0..1000000 (0 = none), burst 1..1000000; `what` names
