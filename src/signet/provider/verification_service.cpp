@@ -86,14 +86,14 @@ VerificationService::Outcome VerificationService::FailureOutcome(const Error& er
 
 Result<std::shared_ptr<const ResolvedPolicy>> VerificationService::Resolved(
     const policy::PolicyConfig& policy, const std::string& trust_version) {
-  {
-    std::lock_guard<std::mutex> lock(resolved_mu_);
-    auto it = resolved_.find(policy.name);
-    if (it != resolved_.end() && it->second->trust_version == trust_version) return it->second;
-  }
+  // Held across Resolve, so that verifications starting together under a
+  // new trust version resolve the policy once, not once each (Resolve only
+  // selects loaded keys: no I/O beyond a key file's stat).
+  std::lock_guard<std::mutex> lock(resolved_mu_);
+  auto it = resolved_.find(policy.name);
+  if (it != resolved_.end() && it->second->trust_version == trust_version) return it->second;
   auto resolved = verifier_->Resolve(policy);
   if (!resolved.ok()) return resolved.error();
-  std::lock_guard<std::mutex> lock(resolved_mu_);
   resolved_[policy.name] = *resolved;
   return resolved;
 }
