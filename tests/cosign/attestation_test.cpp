@@ -526,6 +526,32 @@ TEST_P(BundleAttestationTest, FailedDiscoveryDecidesWhenAskedAndNoLegacyAttestat
       << strict.error().message();
 }
 
+TEST_P(BundleAttestationTest, UnavailableAttestationLookupsKeepTheStatus) {
+  const auto image = testing::PushRandomImage(registry_, repo_, "v1");
+  Attest(image.DigestReference(), "slsaprovenance", R"({"builder":{"id":"b"}})");
+  VerifyAttestationOptions cosign_options;
+  cosign_options.keys = {keys_->verifier};
+  cosign_options.insecure_ignore_tlog = true;
+  VerifyAttestationOptions provider_options = cosign_options;
+  provider_options.discovery_failure_fails = true;
+  // Control: reachable, the ".att" attestation verifies in both modes.
+  for (const VerifyAttestationOptions& options : {cosign_options, provider_options}) {
+    auto found =
+        RequireAttestations(registry_, Ref(image.DigestReference()), {"slsaprovenance"}, options);
+    EXPECT_TRUE(found.ok()) << found.error().message();
+  }
+  // Every sha256-... tag answers 503 (the ".att" tag, and the fallback tag
+  // where there is no referrers API): the 503 reaches the caller in both
+  // modes, so that the provider sees an unavailable registry.
+  registry_.FailArtifactTags(503);
+  for (const VerifyAttestationOptions& options : {cosign_options, provider_options}) {
+    auto failed =
+        RequireAttestations(registry_, Ref(image.DigestReference()), {"slsaprovenance"}, options);
+    ASSERT_FALSE(failed.ok());
+    EXPECT_EQ(failed.error().http_status(), 503) << failed.error().message();
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(ReferrersApi, BundleAttestationTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& info) {
                            return info.param ? "WithReferrersApi" : "FallbackTag";

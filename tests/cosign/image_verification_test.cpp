@@ -193,31 +193,18 @@ TEST_F(ImageVerificationTest, FailedDiscoveryDecidesWhenAskedAndNoLegacySignatur
       << strict.error().message();
 }
 
-// A registry that answers every signature and referrer lookup (tags sha256-<hex>...) 503, as
-// one behind a failing load balancer does, and serves the image itself.
-class UnavailableSignaturesRegistry : public testing::InMemoryRegistry {
- public:
-  Result<oci::Manifest> GetManifest(const oci::Repository& repo, const std::string& tag_or_digest,
-                                    std::uint64_t max_bytes, oci::Deadline deadline) override {
-    if (unavailable_ && tag_or_digest.rfind("sha256-", 0) == 0) {
-      return Error(ErrorCode::kRegistry, "GET manifest " + tag_or_digest + ": HTTP 503", 503);
-    }
-    return InMemoryRegistry::GetManifest(repo, tag_or_digest, max_bytes, deadline);
-  }
-  bool unavailable_ = false;
-};
-
+// Every signature and referrer lookup (tags sha256-<hex>...) answers 503, as
+// behind a failing load balancer; the image itself is served.
 TEST_F(ImageVerificationTest, BothFormatsFailingWithA503KeepTheStatus) {
-  UnavailableSignaturesRegistry registry;
-  const auto image = testing::PushRandomImage(registry, repo_, "v1");
-  auto signed_ok = SignImage(registry, Ref(image.DigestReference()), *keys_->signer, {});
+  const auto image = testing::PushRandomImage(registry_, repo_, "v1");
+  auto signed_ok = SignImage(registry_, Ref(image.DigestReference()), *keys_->signer, {});
   ASSERT_TRUE(signed_ok.ok()) << signed_ok.error().message();
   // Control: reachable, it verifies.
-  ASSERT_TRUE(VerifyImageSignatures(registry, Ref(image.DigestReference()), Options()).ok());
-  registry.unavailable_ = true;
+  ASSERT_TRUE(VerifyImageSignatures(registry_, Ref(image.DigestReference()), Options()).ok());
+  registry_.FailArtifactTags(503);
   // Both the legacy fetch and bundle discovery fail: the error still says 503, so that the
   // provider sees an unavailable registry, not a verification failure.
-  auto failed = VerifyImageSignatures(registry, Ref(image.DigestReference()), Options());
+  auto failed = VerifyImageSignatures(registry_, Ref(image.DigestReference()), Options());
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.error().http_status(), 503) << failed.error().message();
   EXPECT_NE(failed.error().message().find("Sigstore bundle discovery failed too"),
@@ -226,13 +213,13 @@ TEST_F(ImageVerificationTest, BothFormatsFailingWithA503KeepTheStatus) {
   // Legacy only: the same status, as before bundles existed.
   ImageVerifyOptions legacy = Options();
   legacy.formats = SignatureFormats::kLegacyOnly;
-  auto legacy_failed = VerifyImageSignatures(registry, Ref(image.DigestReference()), legacy);
+  auto legacy_failed = VerifyImageSignatures(registry_, Ref(image.DigestReference()), legacy);
   ASSERT_FALSE(legacy_failed.ok());
   EXPECT_EQ(legacy_failed.error().http_status(), 503) << legacy_failed.error().message();
   // The provider's mode: the same status.
   ImageVerifyOptions provider = Options();
   provider.discovery_failure_fails = true;
-  auto provider_failed = VerifyImageSignatures(registry, Ref(image.DigestReference()), provider);
+  auto provider_failed = VerifyImageSignatures(registry_, Ref(image.DigestReference()), provider);
   ASSERT_FALSE(provider_failed.ok());
   EXPECT_EQ(provider_failed.error().http_status(), 503) << provider_failed.error().message();
 }

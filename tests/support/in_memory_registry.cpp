@@ -30,6 +30,12 @@ Result<oci::Manifest> InMemoryRegistry::GetManifest(const oci::Repository& repo,
   ++manifest_gets_;
   std::lock_guard lock(mutex_);
   if (auto s = CheckUp(); !s) return s.error();
+  if (artifact_tags_status_ != 0 && tag_or_digest.rfind("sha256-", 0) == 0) {
+    return Error(
+        ErrorCode::kRegistry,
+        "GET manifest " + tag_or_digest + ": HTTP " + std::to_string(artifact_tags_status_),
+        artifact_tags_status_);
+  }
   auto r = repos_.find(repo.Name());
   const std::string missing = "manifest " + repo.Name() + ":" + tag_or_digest + " not found";
   if (r == repos_.end()) return Error(ErrorCode::kNotFound, missing);
@@ -153,6 +159,11 @@ void InMemoryRegistry::EnableReferrersApi(bool enabled) {
 void InMemoryRegistry::FailReferrers(bool fail) {
   std::lock_guard lock(mutex_);
   fail_referrers_ = fail;
+}
+
+void InMemoryRegistry::FailArtifactTags(int http_status) {
+  std::lock_guard lock(mutex_);
+  artifact_tags_status_ = http_status;
 }
 
 void InMemoryRegistry::CorruptBlob(const oci::Repository& repo, const std::string& digest,

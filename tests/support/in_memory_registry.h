@@ -58,6 +58,10 @@ class InMemoryRegistry : public oci::Registry {
   // ListReferrers alone fails with kNetwork (a registry whose referrers
   // route is down while the rest answers).
   void FailReferrers(bool fail);
+  // GetManifest of every "sha256-..." tag (.sig, .att, the referrers
+  // fallback tag) fails with kRegistry and `http_status` (0: answers again),
+  // as behind a failing load balancer; the image itself is still served.
+  void FailArtifactTags(int http_status);
   int blob_gets() const { return blob_gets_; }
   int manifest_gets() const { return manifest_gets_; }
 
@@ -78,6 +82,7 @@ class InMemoryRegistry : public oci::Registry {
   bool down_ = false;
   bool referrers_api_ = false;
   bool fail_referrers_ = false;
+  int artifact_tags_status_ = 0;
   std::atomic<int> blob_gets_{0};
   std::atomic<int> manifest_gets_{0};
 };

@@ -338,13 +338,9 @@ Result<std::vector<VerifiedAttestation>> CollectVerified(oci::Registry& registry
   // VerifyAttestationOptions::discovery_failure_fails.
   auto with_discovery_failure = [&](const Error& legacy) {
     if (!discovery_error) return legacy;
-    if (options.discovery_failure_fails && (IsRegistryFailure(discovery_error->code()) ||
-                                            discovery_error->code() == ErrorCode::kTimeout)) {
-      return discovery_error->WithContext("discovering Sigstore bundle attestations of " +
-                                          result.reference_with_digest);
-    }
-    return Error(legacy.code(), legacy.message() + "; Sigstore bundle discovery failed too: " +
-                                    discovery_error->message());
+    return WithDiscoveryFailure(
+        legacy, *discovery_error, options.discovery_failure_fails,
+        "discovering Sigstore bundle attestations of " + result.reference_with_digest);
   };
   auto candidates = result.from_bundles ? Result<std::vector<Candidate>>(std::move(bundles))
                                         : LegacyCandidates(registry, image, *digest, options);

@@ -89,22 +89,10 @@ Result<ImageVerification> VerifyResolvedImageSignatures(oci::Registry& registry,
     legacy_group.Wait();
     Result<VerificationResult> result = std::move(*legacy);
     if (!result) {
-      // (A legacy error that is itself a registry failure is reported as
-      // such below; this is for a verdict-like legacy error.)
-      if (!discovery && options.discovery_failure_fails &&
-          !IsRegistryFailure(result.error().code()) &&
-          (IsRegistryFailure(discovery.error().code()) ||
-           discovery.error().code() == ErrorCode::kTimeout)) {
-        return discovery.error().WithContext("discovering Sigstore bundles of " +
-                                             reference.WithDigest(digest));
-      }
       if (!discovery) {
-        // The legacy error's code and HTTP status decide, as without discovery: a 503 stays
-        // a 503 for the provider's last-known-good grace.
-        return Error(result.error().code(),
-                     result.error().message() +
-                         "; Sigstore bundle discovery failed too: " + discovery.error().message(),
-                     result.error().http_status());
+        return WithDiscoveryFailure(result.error(), discovery.error(),
+                                    options.discovery_failure_fails,
+                                    "discovering Sigstore bundles of " + out.reference_with_digest);
       }
       return result.error();
     }

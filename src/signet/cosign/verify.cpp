@@ -39,6 +39,17 @@ bool IsRegistryFailure(ErrorCode code) {
   }
 }
 
+Error WithDiscoveryFailure(const Error& legacy, const Error& discovery, bool discovery_decides,
+                           std::string_view context) {
+  if (discovery_decides && !IsRegistryFailure(legacy.code()) &&
+      IsRegistryFailure(discovery.code())) {
+    return discovery.WithContext(context);
+  }
+  return Error(legacy.code(),
+               legacy.message() + "; Sigstore bundle discovery failed too: " + discovery.message(),
+               legacy.http_status());
+}
+
 namespace {
 
 // The payload blobs of one verification, each distinct (digest, size)

@@ -37,6 +37,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "signet/cosign/payload.h"
@@ -84,6 +85,17 @@ struct VerificationResult {
 // timeout, protocol, digest mismatch), which verifiers report as such rather
 // than as a bad signature.
 bool IsRegistryFailure(ErrorCode code);
+
+// The error of a verification whose legacy path failed with `legacy` after
+// Sigstore bundle discovery failed with `discovery` (cosign v3 then lets the
+// legacy result decide). With `discovery_decides` (the provider's mode) a
+// discovery registry failure is the answer, with `context` in front, when
+// the legacy error is a verdict such as "no signatures": a bundle may exist
+// behind the failure. Otherwise the legacy error decides, keeping its code
+// and HTTP status (a 503 stays a 503 for last-known-good grace), and its
+// message names the discovery failure.
+Error WithDiscoveryFailure(const Error& legacy, const Error& discovery, bool discovery_decides,
+                           std::string_view context);
 
 Result<VerificationResult> VerifyImage(oci::Registry& registry,
                                        const oci::ImageReference& reference,
