@@ -125,9 +125,8 @@ VerificationService::Probe VerificationService::ProbeCaches(const oci::ImageRefe
   }
   auto pinned = reference.Pinned(digest);
   if (!pinned.ok()) return probe;  // Compute() answers why
-  probe.digest_reference = pinned->Name();
+  probe.result_key = ResultKey(pinned->Name(), policy.name, trust_version);
   probe.pinned = std::move(pinned).value();
-  probe.result_key = ResultKey(probe.digest_reference, policy.name, trust_version);
   auto found = results_.Find(probe.result_key);
   if (!found) return probe;
   probe.result_found = true;

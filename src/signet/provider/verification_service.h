@@ -198,8 +198,7 @@ class VerificationService {
     bool tag_found = false;
     bool result_found = false;  // the verification cache answered
     std::string result_key;
-    std::string digest_reference;
-    std::optional<oci::ImageReference> pinned;  // set with digest_reference
+    std::optional<oci::ImageReference> pinned;  // set with result_key
     std::chrono::steady_clock::time_point expires{};
   };
   // Parses the keys and groups them; a key that is invalid at once is
