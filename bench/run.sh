@@ -614,7 +614,8 @@ section_cold() {
 scale_rollout() {
   local name=$1
   shift
-  start_proxy --rate "$rate" --burst "$rate"
+  local limit=${scale_proxy_rate:-$rate}
+  start_proxy --rate "$limit" --burst "$limit"
   start_provider "$@"
   local before after
   before=$(registry_requests)
@@ -639,9 +640,12 @@ section_scale() {
   # same rollout with the legacy format only, in the same run.
   scale_rollout both
   scale_rollout legacy --signature-formats legacy
-  # Diagnosis, not a target: the default formats with the provider's own token bucket at the
-  # registry's limit (100 requests/s) instead of its default 50.
-  scale_rollout both100 --registry-requests-per-second "$rate"
+  # Diagnosis, not a target: a registry that throttles at less than the provider's default
+  # rate, once with the defaults (the rate halves on a 429 and grows back) and once with the
+  # provider's bucket set to the registry's limit.
+  local slow_rate=40
+  scale_proxy_rate=$slow_rate scale_rollout slow
+  scale_proxy_rate=$slow_rate scale_rollout slowset --registry-requests-per-second "$slow_rate"
   start_proxy
   local b="$work/scale-both.json" l="$work/scale-legacy.json"
   local pb="$work/proxy-both.json" pl="$work/proxy-legacy.json"
@@ -660,7 +664,7 @@ section_scale() {
     echo "${gap_ms} ms between bursts; the proxy in front of the registry answers 429 (Retry-After: 1)"
     echo "past $rate requests/s. A timeout is an answer slower than Gatekeeper's 3 s webhook deadline;"
     echo "\`signet serve\` runs with its defaults (1.5 s request deadline: a key unfinished by then is"
-    echo "an item error; per-host admission control of 50 requests/s, bursts of 100). Two rollouts in"
+    echo "an item error; per-host admission control of 100 requests/s, bursts of 100, halved by a 429). Two rollouts in"
     echo "this run, each with a fresh provider and a fresh proxy: the default signature formats"
     echo "(\`both\`: Sigstore bundle discovery beside the legacy fetches; docker-registry has no"
     echo "referrers API, so discovery reads the fallback tag) and \`--signature-formats legacy\`."
@@ -700,13 +704,24 @@ section_scale() {
     echo
     echo "- both: $(jq -r '[.top_errors[] | "\(.[1]) × `\(.[0])`"] | if length == 0 then "none" else join("; ") end' "$b")"
     echo "- legacy: $(jq -r '[.top_errors[] | "\(.[1]) × `\(.[0])`"] | if length == 0 then "none" else join("; ") end' "$l")"
-    local d="$work/scale-both100.json" pd="$work/proxy-both100.json"
+    lowered() {  # the provider's count of 429s that halved a host's rate
+      awk '$1 ~ /^signet_provider_registry_rate_lowered_total/ { n += $2 } END { print n + 0 }' "$1"
+    }
     echo
-    echo "Diagnosis (no target): the default formats again, with \`--registry-requests-per-second $rate\`"
-    echo "(the provider's own token bucket at the registry's limit instead of its default 50):"
-    echo "$(jget "$d" item_errors) item errors / $(jget "$d" items), $(jget "$d" timeouts) timeouts,"
-    echo "$(jget "$pd" requests) registry requests of which $(jget "$pd" throttled) answered 429, run time"
-    echo "$(fmt "$(jget "$d" duration_s)") s, latency p99 $(fmt "$(jget "$d" p99_ms)") ms."
+    echo "Diagnosis (no target): a registry that throttles at $slow_rate requests/s, below the provider's"
+    echo "default rate, with the default formats; once with the defaults (a 429 halves the host's"
+    echo "rate, which then grows back) and once with \`--registry-requests-per-second $slow_rate\`."
+    echo
+    echo "| measurement | defaults (rate learned from 429s) | bucket at $slow_rate requests/s |"
+    echo "| --- | ---: | ---: |"
+    local d="$work/scale-slow.json" pd="$work/proxy-slow.json"
+    local e="$work/scale-slowset.json" pe="$work/proxy-slowset.json"
+    echo "| item errors / items, timeouts | $(jget "$d" item_errors) / $(jget "$d" items), $(jget "$d" timeouts) | $(jget "$e" item_errors) / $(jget "$e" items), $(jget "$e" timeouts) |"
+    echo "| registry requests (proxy: total / answered 429) | $(jget "$pd" requests) / $(jget "$pd" throttled) | $(jget "$pe" requests) / $(jget "$pe" throttled) |"
+    echo "| rate decreases (\`signet_provider_registry_rate_lowered_total\`) | $(lowered "$work/metrics-slow.txt") | $(lowered "$work/metrics-slowset.txt") |"
+    echo "| run time, latency p99 | $(fmt "$(jget "$d" duration_s)") s, $(fmt "$(jget "$d" p99_ms)") ms | $(fmt "$(jget "$e" duration_s)") s, $(fmt "$(jget "$e" p99_ms)") ms |"
+    echo
+    echo "Most frequent item errors with the defaults: $(jq -r '[.top_errors[] | "\(.[1]) × `\(.[0])`"] | if length == 0 then "none" else join("; ") end' "$d")"
   } >> "$md"
 }
 

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "signet/oci/singleflight.h"
@@ -72,6 +73,67 @@ TEST(TokenBucketTest, WithoutARateOnlyAPauseLimits) {
   EXPECT_EQ(bucket.Reserve(kT0 + 1s, TimePoint::max()), kT0 + 5s);
 }
 
+TEST(TokenBucketTest, A429HalvesTheRateOncePerSecondDownToAFloor) {
+  TokenBucket bucket(4, 1, kT0);
+  EXPECT_DOUBLE_EQ(bucket.RateAt(kT0), 4);
+  EXPECT_TRUE(bucket.SlowDown(kT0));
+  EXPECT_DOUBLE_EQ(bucket.RateAt(kT0), 2);
+  // A 429 within the second after a decrease answers a request sent before it.
+  EXPECT_FALSE(bucket.SlowDown(kT0 + 999ms));
+  EXPECT_DOUBLE_EQ(bucket.RateAt(kT0 + 999ms), 2);
+  EXPECT_TRUE(bucket.SlowDown(kT0 + 1s));
+  EXPECT_DOUBLE_EQ(bucket.RateAt(kT0 + 1s), 1);
+  // Never below 1 request/s...
+  EXPECT_FALSE(bucket.SlowDown(kT0 + 2s));
+  EXPECT_DOUBLE_EQ(bucket.RateAt(kT0 + 2s), 1);
+  // ...or the configured rate, when that is lower.
+  TokenBucket slow(0.5, 1, kT0);
+  EXPECT_FALSE(slow.SlowDown(kT0));
+  EXPECT_DOUBLE_EQ(slow.RateAt(kT0), 0.5);
+  // Without a rate there is nothing to lower.
+  TokenBucket unlimited(0, 1, kT0);
+  EXPECT_FALSE(unlimited.SlowDown(kT0));
+  EXPECT_DOUBLE_EQ(unlimited.RateAt(kT0), 0);
+}
+
+TEST(TokenBucketTest, TokensComeAtTheLoweredRate) {
+  TokenBucket bucket(10, 1, kT0);
+  ASSERT_EQ(bucket.Reserve(kT0, TimePoint::max()), kT0);
+  ASSERT_TRUE(bucket.SlowDown(kT0));
+  // 5/s: the next token 200 ms later, not 100.
+  EXPECT_EQ(bucket.Reserve(kT0, TimePoint::max()), kT0 + 200ms);
+  EXPECT_EQ(bucket.Reserve(kT0, TimePoint::max()), kT0 + 400ms);
+  // Control: the same bucket without the 429.
+  TokenBucket control(10, 1, kT0);
+  ASSERT_EQ(control.Reserve(kT0, TimePoint::max()), kT0);
+  EXPECT_EQ(control.Reserve(kT0, TimePoint::max()), kT0 + 100ms);
+}
+
+TEST(TokenBucketTest, ALoweredRateGrowsBackLinearlyToTheConfiguredOne) {
+  TokenBucket bucket(100, 10000, kT0);
+  ASSERT_TRUE(bucket.SlowDown(kT0));
+  // Flat for a second, then a fiftieth of the configured rate per second.
+  EXPECT_DOUBLE_EQ(bucket.RateAt(kT0 + 1s), 50);
+  EXPECT_DOUBLE_EQ(bucket.RateAt(kT0 + 11s), 70);
+  EXPECT_DOUBLE_EQ(bucket.RateAt(kT0 + 26s), 100);
+  EXPECT_DOUBLE_EQ(bucket.RateAt(kT0 + 1h), 100);
+  // The tokens follow the ramp: empty at +1 s (a pause), then from +1 s to
+  // +11 s the rate goes 50 → 70: 600 tokens, plus the one at +1 s.
+  bucket.Pause(kT0, kT0 + 1s);
+  for (int i = 0; i < 601; ++i) {
+    ASSERT_EQ(bucket.Reserve(kT0 + 11s, kT0 + 11s), kT0 + 11s) << i;
+  }
+  EXPECT_FALSE(bucket.Reserve(kT0 + 11s, kT0 + 11s));
+  // A lowered rate is state a fresh bucket lacks: not idle until it has
+  // grown back (and refilled).
+  EXPECT_FALSE(bucket.Idle(kT0 + 20s));
+  EXPECT_TRUE(bucket.Idle(kT0 + 1h));
+  // Once grown back, a 429 halves the configured rate again.
+  ASSERT_TRUE(bucket.Reserve(kT0 + 1h, TimePoint::max()));
+  EXPECT_TRUE(bucket.SlowDown(kT0 + 1h));
+  EXPECT_DOUBLE_EQ(bucket.RateAt(kT0 + 1h), 50);
+}
+
 // A clock that moves only when the admission "sleeps".
 struct FakeTime {
   std::atomic<std::int64_t> ms{0};
@@ -121,6 +183,44 @@ TEST(RegistryAdmissionTest, WaitsForTokensAndRefusesWhatTheDeadlineCannotFit) {
   // Another host has its own bucket.
   EXPECT_TRUE(admission.Admit("other.example:443", time.Now()).ok());
   EXPECT_EQ(time.sleeps.size(), 1u);
+}
+
+TEST(RegistryAdmissionTest, A429LowersTheHostsRateAndRefusalsSaySo) {
+  FakeTime time;
+  int throttled = 0;
+  std::vector<std::tuple<std::string, double, double>> lowered;
+  AdmissionOptions options = time.Options({100, 10, 1});  // 10/s, burst 1
+  options.observer.throttled = [&](const std::string&) { ++throttled; };
+  options.observer.rate_lowered = [&](const std::string& host, double rate, double configured) {
+    lowered.emplace_back(host, rate, configured);
+  };
+  RegistryAdmission admission(options);
+  const std::string host = "r.example:443";
+  ASSERT_TRUE(admission.Admit(host, time.Now()).ok());
+  admission.Throttled(host, 0ms);
+  admission.Throttled(host, 0ms);  // same second: answers to earlier requests
+  EXPECT_EQ(throttled, 2);
+  ASSERT_EQ(lowered.size(), 1u);
+  EXPECT_EQ(lowered[0], std::make_tuple(host, 5.0, 10.0));
+  // The next token at 5/s is 200 ms away: a request that can wait 150 ms is
+  // refused, and the reason names the lowered rate.
+  auto refused = admission.Admit(host, time.Now() + 150ms);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message().find(
+                "rate limit (5 requests/s, lowered from 10 after the registry answered 429, "
+                "burst 1"),
+            std::string::npos)
+      << refused.error().message();
+  ASSERT_TRUE(admission.Admit(host, time.Now() + 200ms).ok());
+  // Control: another host, never throttled, keeps the configured rate.
+  const std::string other = "other.example:443";
+  ASSERT_TRUE(admission.Admit(other, time.Now()).ok());
+  auto other_refused = admission.Admit(other, time.Now() + 50ms);
+  ASSERT_FALSE(other_refused.ok());
+  EXPECT_NE(other_refused.error().message().find("rate limit (10 requests/s, burst 1"),
+            std::string::npos)
+      << other_refused.error().message();
+  EXPECT_TRUE(admission.Admit(other, time.Now() + 100ms).ok());
 }
 
 TEST(RegistryAdmissionTest, A429PausesTheHostForItsRetryAfter) {

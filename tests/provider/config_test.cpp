@@ -174,7 +174,7 @@ TEST(ConfigTest, RegistryLimitsForEveryHostAndPerHost) {
   auto defaults = ParseConfig("", "signet.yaml");
   ASSERT_TRUE(defaults.ok());
   EXPECT_EQ(defaults->registry_limits.max_concurrent_requests, 16);
-  EXPECT_EQ(defaults->registry_limits.requests_per_second, 50);
+  EXPECT_EQ(defaults->registry_limits.requests_per_second, 100);
   EXPECT_EQ(defaults->registry_limits.burst, 100);
   auto set = ParseConfig(
       "registryLimits:\n  maxConcurrentRequests: 4\n  requestsPerSecond: 2.5\n  burst: 10\n"

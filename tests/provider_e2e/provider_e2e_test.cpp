@@ -1297,6 +1297,16 @@ TEST_F(ProviderMetricsE2ETest, EveryCounterMatchesARunWithKnownOutcomes) {
                                              authority_throttled),
             0)
       << after_admission;
+  // The 429 halved the throttled host's rate, once; the host that answered
+  // 503 (not a throttle) kept its own.
+  EXPECT_EQ(MetricValue(after_admission,
+                        "signet_provider_registry_rate_lowered_total" + authority_throttled),
+            1)
+      << after_admission;
+  EXPECT_EQ(MetricValue(after_admission,
+                        "signet_provider_registry_rate_lowered_total" + authority_slow),
+            0)
+      << after_admission;
 
   // Every family this run exposed, and only those, is in docs/provider.md
   // with its type and label names.

@@ -345,7 +345,8 @@ void RegisterServeCommand(CLI::App& app, Action& action) {
                   "requests to one registry host at a time (default 16; registries[] entries may "
                   "set their own)");
   cmd->add_option("--registry-requests-per-second", f.registry_requests_per_second,
-                  "sustained requests per second to one registry host, 0 = no limit (default 50)");
+                  "sustained requests per second to one registry host, halved by each 429 and "
+                  "growing back; 0 = no limit (default 100)");
   cmd->add_option("--registry-burst", f.registry_burst,
                   "requests that may go to one registry host at once after a quiet spell "
                   "(default 100)");

@@ -39,25 +39,61 @@ std::string HostOf(const std::string& authority) {
 // ---------------------------------------------------------------------------
 // TokenBucket
 
+namespace {
+// 429s this soon after a decrease answer requests sent before it.
+constexpr auto kSlowDownInterval = std::chrono::seconds(1);
+// A lowered rate grows back by this share of the configured rate per second.
+constexpr double kGrowthPerSecond = 1.0 / 50;
+}  // namespace
+
 TokenBucket::TokenBucket(double requests_per_second, double burst, TimePoint now)
-    : rate_(requests_per_second), burst_(std::max(1.0, burst)), tokens_(burst_), stamp_(now) {}
+    : ceiling_(requests_per_second),
+      lowered_(requests_per_second),
+      burst_(std::max(1.0, burst)),
+      tokens_(burst_),
+      stamp_(now) {}
+
+double TokenBucket::RateAt(TimePoint now) const {
+  if (!slowed_) return ceiling_;
+  if (now <= grow_from_) return lowered_;
+  return std::min(ceiling_, lowered_ + Seconds(now - grow_from_) * ceiling_ * kGrowthPerSecond);
+}
+
+double TokenBucket::Earned(TimePoint from, TimePoint to) const {
+  if (to <= from || ceiling_ <= 0) return 0;
+  if (!slowed_) return Seconds(to - from) * ceiling_;
+  // Flat at the lowered rate until grow_from_, then a linear ramp up to
+  // the configured rate (reached at `full`), then flat again.
+  const TimePoint full =
+      grow_from_ + FromSeconds((ceiling_ - lowered_) / (ceiling_ * kGrowthPerSecond));
+  double total = 0;
+  if (from < grow_from_) total += Seconds(std::min(to, grow_from_) - from) * lowered_;
+  const TimePoint lo = std::max(from, grow_from_);
+  const TimePoint hi = std::min(to, full);
+  if (lo < hi) total += (RateAt(lo) + RateAt(hi)) / 2 * Seconds(hi - lo);
+  const TimePoint after = std::max(from, full);
+  if (after < to) total += Seconds(to - after) * ceiling_;
+  return total;
+}
 
 void TokenBucket::Refill(TimePoint now) {
   if (now <= stamp_) return;
-  if (rate_ > 0) tokens_ = std::min(burst_, tokens_ + Seconds(now - stamp_) * rate_);
+  tokens_ = std::min(burst_, tokens_ + Earned(stamp_, now));
   stamp_ = now;
+  if (slowed_ && RateAt(now) >= ceiling_) slowed_ = false;
 }
 
 std::optional<TimePoint> TokenBucket::Reserve(TimePoint now, TimePoint latest) {
   Refill(now);
-  if (rate_ <= 0) {
+  if (ceiling_ <= 0) {
     const TimePoint at = std::max(now, paused_until_);
     if (at > latest) return std::nullopt;
     return at;
   }
-  // The time at which the bucket holds a whole token for this request.
+  // The time at which the bucket holds a whole token for this request (at
+  // today's rate: a rate growing back only brings it earlier).
   const double missing = 1.0 - tokens_;
-  TimePoint at = missing <= 0 ? now : stamp_ + FromSeconds(missing / rate_);
+  TimePoint at = missing <= 0 ? now : stamp_ + FromSeconds(missing / RateAt(stamp_));
   at = std::max(at, std::max(now, paused_until_));
   if (at > latest) return std::nullopt;
   tokens_ -= 1.0;
@@ -68,17 +104,33 @@ void TokenBucket::Pause(TimePoint now, TimePoint until) {
   Refill(now);
   if (until <= now) return;
   paused_until_ = std::max(paused_until_, until);
-  if (rate_ > 0) {
+  if (ceiling_ > 0) {
     // Empty at `until`, one token there: what is reserved already stays
     // reserved (tokens_ may be lower still).
-    tokens_ = std::min(tokens_, 1.0 - Seconds(paused_until_ - stamp_) * rate_);
+    tokens_ = std::min(tokens_, 1.0 - Earned(stamp_, paused_until_));
   }
+}
+
+bool TokenBucket::SlowDown(TimePoint now) {
+  if (ceiling_ <= 0) return false;
+  if (slowed_ && now < slowed_at_ + kSlowDownInterval) return false;
+  Refill(now);
+  const double current = RateAt(now);
+  const double next = std::max(std::min(ceiling_, 1.0), current / 2);
+  if (next >= current) return false;
+  lowered_ = next;
+  slowed_ = true;
+  slowed_at_ = now;
+  grow_from_ = now + kSlowDownInterval;
+  return true;
 }
 
 bool TokenBucket::Idle(TimePoint now) const {
   if (paused_until_ > now) return false;
-  if (rate_ <= 0) return true;
-  return tokens_ + Seconds(std::max(now, stamp_) - stamp_) * rate_ >= burst_;
+  if (ceiling_ <= 0) return true;
+  // A lowered rate is something a fresh bucket would not know.
+  if (RateAt(now) < ceiling_) return false;
+  return tokens_ + Earned(stamp_, std::max(now, stamp_)) >= burst_;
 }
 
 // ---------------------------------------------------------------------------
@@ -102,6 +154,21 @@ struct RegistryAdmission::Permit::Host {
   std::uint64_t next_ticket = 0;
   TokenBucket bucket;
 };
+
+namespace {
+// "50 requests/s", or "25 requests/s, lowered from 50 after the registry
+// answered 429".
+std::string RateText(const TokenBucket& bucket, TimePoint now) {
+  const double rate = bucket.RateAt(now);
+  const double configured = bucket.configured_rate();
+  if (rate >= configured) return Number(configured) + " requests/s";
+  std::ostringstream out;
+  out.precision(3);
+  out << rate << " requests/s, lowered from " << Number(configured)
+      << " after the registry answered 429";
+  return out.str();
+}
+}  // namespace
 
 RegistryAdmission::Permit::Permit(Permit&& other) noexcept : host_(std::move(other.host_)) {}
 
@@ -218,8 +285,8 @@ Result<RegistryAdmission::Permit> RegistryAdmission::Admit(const std::string& au
                                           host->bucket.paused_until() - now)
                                           .count()) +
                        " ms, past the deadline"
-                 : "the request rate limit (" + Number(host->limits.requests_per_second) +
-                       " requests/s, burst " + Number(host->limits.burst) +
+                 : "the request rate limit (" + RateText(host->bucket, now) + ", burst " +
+                       Number(host->limits.burst) +
                        "; registries[].requestsPerSecond) admits no request before the deadline";
       return reject(why);
     }
@@ -238,12 +305,17 @@ Result<RegistryAdmission::Permit> RegistryAdmission::Admit(const std::string& au
 void RegistryAdmission::Throttled(const std::string& authority,
                                   std::chrono::milliseconds retry_after) {
   std::shared_ptr<Permit::Host> host = HostFor(authority);
+  std::optional<double> lowered_to;
   {
     std::lock_guard<std::mutex> lock(host->mutex);
     const TimePoint now = Now();
+    if (host->bucket.SlowDown(now)) lowered_to = host->bucket.RateAt(now);
     host->bucket.Pause(now, now + std::min(retry_after, options_.max_pause));
   }
   if (options_.observer.throttled) options_.observer.throttled(authority);
+  if (lowered_to && options_.observer.rate_lowered) {
+    options_.observer.rate_lowered(authority, *lowered_to, host->limits.requests_per_second);
+  }
 }
 
 void RegistryAdmission::Coalesced(const std::string& authority) {

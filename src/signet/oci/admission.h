@@ -17,7 +17,15 @@
 //   reason that names the host and the limit.
 // - A 429 from a host pauses its bucket for the answer's Retry-After, at
 //   most max_pause (Throttled()): no request to that host is admitted
-//   before then, and the bucket starts empty, refilling at its rate. Longer
+//   before then, and the bucket starts empty, refilling at its rate. The
+//   429 also halves the host's rate (additive increase, multiplicative
+//   decrease, as TCP does with its window): a registry that throttles below
+//   the configured rate is not asked again at the rate it refused. 429s
+//   within one second of a decrease are answers to requests sent before it
+//   and do not halve again; the rate never drops below one request per
+//   second (or the configured rate, when lower), and it grows back towards
+//   the configured rate by a fiftieth of it per second once the pause is
+//   over (from half the rate, 25 s). Longer
 //   waits are each throttled request's own (the transport fails it at once
 //   when its deadline cannot cover them), so that one repository's long
 //   Retry-After does not stop every other request to the host.
@@ -52,7 +60,7 @@ struct AdmissionLimits {
   // Exchanges with the host at the same time.
   int max_concurrent = 16;
   // Sustained requests per second; 0 = no rate limit.
-  double requests_per_second = 50;
+  double requests_per_second = 100;
   // Requests that may go at once after a quiet spell (the bucket's size).
   double burst = 100;
 };
@@ -61,7 +69,8 @@ class TokenBucket {
  public:
   using TimePoint = DeadlineClock::time_point;
 
-  // Starts full at `now`. A rate of 0 never limits (only Pause does).
+  // Starts full at `now`, at the full rate. A rate of 0 never limits (only
+  // Pause does, and SlowDown does nothing).
   TokenBucket(double requests_per_second, double burst, TimePoint now);
 
   // Takes one token if one is available by `latest` (the caller then waits
@@ -72,14 +81,29 @@ class TokenBucket {
   // Tokens reserved before keep their times (they are not given twice).
   void Pause(TimePoint now, TimePoint until);
   TimePoint paused_until() const { return paused_until_; }
+  // The host throttled us at `now`: halve the sustained rate (not below
+  // min(1/s, the configured rate)), unless it was halved less than a second
+  // before. The rate grows back linearly from the end of the current pause.
+  // Returns whether the rate was lowered.
+  bool SlowDown(TimePoint now);
+  // The sustained rate at `now` (requests/s), at most the configured one.
+  double RateAt(TimePoint now) const;
+  // The configured sustained rate.
+  double configured_rate() const { return ceiling_; }
   // Whether the bucket is full and unpaused at `now`: it holds nothing that
   // a fresh bucket would not.
   bool Idle(TimePoint now) const;
 
  private:
   void Refill(TimePoint now);
+  // Tokens the rate gives between `from` and `to` (the integral of RateAt).
+  double Earned(TimePoint from, TimePoint to) const;
 
-  double rate_;
+  double ceiling_;    // configured rate
+  double lowered_;    // the rate after the last SlowDown (ceiling_: none)
+  TimePoint grow_from_{};  // where the lowered rate starts growing back
+  TimePoint slowed_at_{};  // the last SlowDown that lowered the rate
+  bool slowed_ = false;
   double burst_;
   double tokens_;  // negative: reserved ahead
   TimePoint stamp_;
@@ -96,6 +120,9 @@ struct AdmissionObserver {
   std::function<void(const std::string& host)> throttled;
   // A request joined an identical one in flight instead of being sent.
   std::function<void(const std::string& host)> coalesced;
+  // A 429 lowered the host's sustained rate to `rate` (requests/s; the
+  // configured one is `configured`).
+  std::function<void(const std::string& host, double rate, double configured)> rate_lowered;
 };
 
 struct AdmissionOptions {

@@ -103,7 +103,7 @@ struct PolicyConfig {
 // at, and 16 connections per host.
 struct RegistryLimits {
   int max_concurrent_requests = 16;
-  double requests_per_second = 50;  // 0 = no rate limit
+  double requests_per_second = 100;  // 0 = no rate limit
   double burst = 100;
 };
 

@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "signet/log/json_log.h"
 #include "signet/oci/admission.h"
 #include "signet/oci/registry_router.h"
 #include "signet/policy/policy_set.h"
@@ -59,6 +60,14 @@ oci::AdmissionOptions AdmissionOptionsOf(const policy::RegistryLimits& defaults,
   };
   options.observer.throttled = [metrics](const std::string& host) {
     metrics->RegistryAdmission(host, ProviderMetrics::Admission::kThrottled);
+  };
+  options.observer.rate_lowered = [metrics](const std::string& host, double rate,
+                                            double configured) {
+    metrics->RegistryAdmission(host, ProviderMetrics::Admission::kRateLowered);
+    log::LogEvent(spdlog::level::warn, {{"event", "registry_rate_lowered"},
+                                        {"host", host},
+                                        {"requests_per_second", rate},
+                                        {"configured_requests_per_second", configured}});
   };
   return options;
 }

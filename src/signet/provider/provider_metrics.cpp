@@ -143,6 +143,10 @@ void ProviderMetrics::RegistryAdmission(const std::string& host, Admission event
       name = "signet_provider_registry_throttled_total";
       help = "HTTP 429 answers from registry hosts.";
       break;
+    case Admission::kRateLowered:
+      name = "signet_provider_registry_rate_lowered_total";
+      help = "HTTP 429 answers that halved their registry host's request rate.";
+      break;
   }
   registry_.GetCounter(name, help, {{"host", host}}).Increment();
 }

@@ -23,6 +23,7 @@
 //   signet_provider_registry_admission_rejections_total{host}  requests refused: not admitted
 //                                                              before their deadline
 //   signet_provider_registry_throttled_total{host}             429 answers
+//   signet_provider_registry_rate_lowered_total{host}          429s that halved the host's rate
 //   (host: "host:port" as requests address it)
 //   signet_provider_registry_referrers_calls_skipped_total     referrers API calls not made:
 //                                                              the host said it has no API
@@ -68,7 +69,7 @@ class ProviderMetrics {
   void Refreshed(const std::string& result);
   void GraceAnswer();
   void RegistryResponse(long status);
-  enum class Admission { kWaited, kRejected, kThrottled };
+  enum class Admission { kWaited, kRejected, kThrottled, kRateLowered };
   void RegistryAdmission(const std::string& host, Admission event);
   // A referrers API call not made, as its host said it has no such API.
   void ReferrersCallSkipped();
