@@ -12,19 +12,23 @@ namespace signet::provider {
 
 namespace {
 
-Status CheckDeadline(Deadline deadline, const oci::ImageReference& reference) {
-  if (std::chrono::steady_clock::now() >= deadline) {
-    return Error(ErrorCode::kTimeout, "deadline passed before verifying " + reference.Name());
-  }
-  return OkStatus();
-}
-
 // The same for every registry call of one verification (its tag resolution
 // and its digest verification get the same request deadline), so that
 // admission control, which admits earliest deadline first, finishes the
 // verifications that started first.
 oci::Deadline RegistryDeadline(Deadline deadline, std::chrono::milliseconds budget) {
   return deadline + budget;
+}
+
+// Work starts until the end of the budget, not the request deadline: a
+// verification whose request stopped waiting (its tag resolved late, or it
+// queued) still fills the caches for the requests after it.
+Status CheckDeadline(Deadline deadline, std::chrono::milliseconds budget,
+                     const oci::ImageReference& reference) {
+  if (std::chrono::steady_clock::now() >= deadline + budget) {
+    return Error(ErrorCode::kTimeout, "deadline passed before verifying " + reference.Name());
+  }
+  return OkStatus();
 }
 
 // The attestations `policy` requires, checked with the same keys as the
@@ -64,7 +68,9 @@ CosignImageVerifier::CosignImageVerifier(std::shared_ptr<oci::Registry> registry
 
 Result<std::string> CosignImageVerifier::ResolveDigest(const oci::ImageReference& reference,
                                                        Deadline deadline) {
-  if (auto status = CheckDeadline(deadline, reference); !status.ok()) return status.error();
+  if (auto status = CheckDeadline(deadline, work_budget_, reference); !status.ok()) {
+    return status.error();
+  }
   return cosign::ResolveDigest(*registry_, reference, RegistryDeadline(deadline, work_budget_));
 }
 
@@ -99,7 +105,7 @@ Status CosignImageVerifier::Readiness() { return keys_->Health(); }
 Status CosignImageVerifier::Verify(const oci::ImageReference& reference, DigestOrigin origin,
                                    const ResolvedPolicy& policy, Deadline deadline,
                                    Executor* executor) {
-  if (auto status = CheckDeadline(deadline, reference); !status.ok()) return status;
+  if (auto status = CheckDeadline(deadline, work_budget_, reference); !status.ok()) return status;
   cosign::ImageVerifyOptions options;
   options.common.keys = policy.verifiers;
   options.common.annotations = policy.annotations;

@@ -21,7 +21,11 @@
 // request deadline plus `work_budget`, so a verification that outlives its
 // request still fills the cache, yet a registry that hangs holds a worker
 // for a bounded time only; and every call of one verification carries the
-// same deadline, by which admission control orders them (admission.h).
+// same deadline, by which admission control orders them (admission.h). A
+// call made after its request deadline still runs (the verification of a
+// tag resolved late fills the cache for the next request); one made past
+// the budget too fails at once as kTimeout ("deadline passed before
+// verifying").
 //
 // Threads: the signature layers, bundle referrers and the legacy path that
 // a verification fetches side by side run as tasks on the executor Verify is
