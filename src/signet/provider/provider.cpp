@@ -195,7 +195,14 @@ Provider::~Provider() {
 
 Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
                                                    ProviderOptions options) {
-  if (auto status = policy::ValidateConfig(config); !status.ok()) return status.error();
+  auto valid = policy::CheckConfig(config);
+  if (!valid.ok()) return valid.error();
+  return Create(*valid, std::move(options));
+}
+
+Result<std::unique_ptr<Provider>> Provider::Create(const policy::ValidConfig& valid,
+                                                   ProviderOptions options) {
+  const policy::Config& config = valid.config();
   auto parts = std::make_unique<Parts>();
   parts->provider_metrics = std::make_unique<ProviderMetrics>(parts->metrics);
   ProviderMetrics* metrics = parts->provider_metrics.get();

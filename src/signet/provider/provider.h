@@ -36,6 +36,10 @@ struct ProviderOptions {
 
 class Provider {
  public:
+  // From a Config checked already (signet serve checks its own, once, after
+  // its flags); the other form checks `config` first (ValidateConfig).
+  static Result<std::unique_ptr<Provider>> Create(const policy::ValidConfig& valid,
+                                                  ProviderOptions options = {});
   static Result<std::unique_ptr<Provider>> Create(const policy::Config& config,
                                                   ProviderOptions options = {});
   ~Provider();
