@@ -193,13 +193,6 @@ Provider::~Provider() {
   }
 }
 
-Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
-                                                   ProviderOptions options) {
-  auto valid = policy::CheckConfig(config);
-  if (!valid.ok()) return valid.error();
-  return Create(*valid, std::move(options));
-}
-
 Result<std::unique_ptr<Provider>> Provider::Create(const policy::ValidConfig& valid,
                                                    ProviderOptions options) {
   const policy::Config& config = valid.config();

@@ -36,11 +36,9 @@ struct ProviderOptions {
 
 class Provider {
  public:
-  // From a Config checked already (signet serve checks its own, once, after
-  // its flags); the other form checks `config` first (ValidateConfig).
+  // From a Config checked already (policy::CheckConfig; signet serve checks
+  // its own once, after its flags), which is not checked again.
   static Result<std::unique_ptr<Provider>> Create(const policy::ValidConfig& valid,
-                                                  ProviderOptions options = {});
-  static Result<std::unique_ptr<Provider>> Create(const policy::Config& config,
                                                   ProviderOptions options = {});
   ~Provider();
   Provider(const Provider&) = delete;

@@ -611,15 +611,16 @@ std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::stri
   std::vector<std::shared_ptr<Flight>> flights(groups.size());
   for (const auto& [flight_key, index] : to_join) {
     const std::size_t slot = index;
+    auto on_done = [waiting, slot](const Outcome& outcome) {
+      {
+        std::lock_guard<std::mutex> lock(waiting->mu);
+        waiting->outcomes[slot] = outcome;
+        --waiting->remaining;
+      }
+      waiting->cv.notify_all();
+    };
     flights[slot] = Join(*flight_key, *groups[index].reference, groups[index].policy,
-                         probes[index], deadline, [waiting, slot](const Outcome& outcome) {
-           {
-             std::lock_guard<std::mutex> lock(waiting->mu);
-             waiting->outcomes[slot] = outcome;
-             --waiting->remaining;
-           }
-           waiting->cv.notify_all();
-         });
+                         probes[index], deadline, std::move(on_done));
   }
   {
     std::unique_lock<std::mutex> lock(waiting->mu);
