@@ -61,9 +61,10 @@ struct VerificationService::Flight {
   Outcome outcome;
   Deadline latest_deadline{};
   std::vector<std::function<void(const Outcome&)>> subscribers;
-  // The image pinned to a digest known without asking the registry again:
-  // the leader's probe found it, or the flight resolved the tag and the tag
-  // cache holds it now. Read for a last-known-good answer at the deadline.
+  // With last-known-good grace on: the image pinned to a digest known
+  // without asking the registry again (a probe of a key that joined found
+  // it, or the flight resolved the tag and the tag cache holds it now), for
+  // the grace answer at the deadline. Never changed once set.
   std::optional<oci::ImageReference> pinned;
 };
 
@@ -161,14 +162,14 @@ void VerificationService::Account(const Probe& probe, const policy::PolicyConfig
 
 VerificationService::Outcome VerificationService::Compute(const oci::ImageReference& reference,
                                                           const policy::PolicyConfig& policy,
-                                                          const Probe& probe, Flight& flight,
+                                                          Probe& probe, Flight& flight,
                                                           Deadline deadline,
                                                           std::optional<PendingShare>& share) {
   const DigestOrigin origin =
       reference.has_digest() ? DigestOrigin::kRequested : DigestOrigin::kResolved;
   // The probe asked the tag cache and, for a digest it knew, the
   // verification cache; neither is asked again here.
-  std::optional<oci::ImageReference> pinned = probe.pinned;
+  std::optional<oci::ImageReference> pinned = std::move(probe.pinned);
   if (!pinned) {
     std::string digest = reference.digest();
     if (digest.empty()) {
@@ -199,9 +200,9 @@ VerificationService::Outcome VerificationService::Compute(const oci::ImageRefere
     if (!resolved_pin.ok()) return FailureOutcome(resolved_pin.error());
     pinned = std::move(resolved_pin).value();
     // Now in the tag cache: a waiter past its deadline may grace this digest.
-    if (options_.tag_cache_ttl.count() > 0) {
+    if (options_.last_known_good_grace.count() > 0 && options_.tag_cache_ttl.count() > 0) {
       std::lock_guard<std::mutex> lock(flight.mu);
-      flight.pinned = pinned;
+      if (!flight.pinned) flight.pinned = pinned;
     }
   }
   const std::string digest_reference = pinned->Name();
@@ -418,7 +419,7 @@ std::optional<VerificationService::Outcome> VerificationService::Grace(
 
 void VerificationService::RunFlight(const std::string& flight_key, std::shared_ptr<Flight> flight,
                                     const oci::ImageReference& reference,
-                                    const policy::PolicyConfig& policy, const Probe& probe) {
+                                    const policy::PolicyConfig& policy, Probe& probe) {
   Deadline deadline;
   {
     std::lock_guard<std::mutex> lock(flight->mu);
@@ -458,7 +459,7 @@ void VerificationService::Share(std::optional<PendingShare> share) {
 
 std::shared_ptr<VerificationService::Flight> VerificationService::Join(
     const std::string& flight_key, const oci::ImageReference& reference,
-    const policy::PolicyConfig& policy, const Probe& probe, Deadline deadline,
+    const policy::PolicyConfig& policy, Probe&& probe, Deadline deadline,
     std::function<void(const Outcome&)> on_done) {
   std::shared_ptr<Flight> flight;
   bool leader = false;
@@ -467,7 +468,6 @@ std::shared_ptr<VerificationService::Flight> VerificationService::Join(
     auto it = flights_.find(flight_key);
     if (it == flights_.end()) {
       flight = std::make_shared<Flight>();
-      flight->pinned = probe.pinned;
       flights_.emplace(flight_key, flight);
       leader = true;
     } else {
@@ -479,6 +479,9 @@ std::shared_ptr<VerificationService::Flight> VerificationService::Join(
   {
     std::lock_guard<std::mutex> lock(flight->mu);
     flight->latest_deadline = std::max(flight->latest_deadline, deadline);
+    if (options_.last_known_good_grace.count() > 0 && !flight->pinned && probe.pinned) {
+      flight->pinned = probe.pinned;
+    }
     if (flight->done) {
       finished = flight->outcome;
     } else {
@@ -490,7 +493,7 @@ std::shared_ptr<VerificationService::Flight> VerificationService::Join(
     return flight;
   }
   if (leader) {
-    pool_.Submit([this, flight_key, flight, reference, policy, probe] {
+    pool_.Submit([this, flight_key, flight, reference, policy, probe = std::move(probe)]() mutable {
       RunFlight(flight_key, flight, reference, policy, probe);
     });
   }
@@ -584,12 +587,15 @@ std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::stri
   const std::string trust_version = groups.empty() ? std::string() : verifier_->TrustVersion();
   // Each group's one look at the caches; a miss hands what it learned to
   // the flight, which asks neither cache again.
-  std::vector<Probe> probes;
-  probes.reserve(groups.size());
-  for (auto& group : groups) {
-    probes.push_back(ProbeCaches(*group.reference, group.policy, trust_version));
-    Account(probes.back(), group.policy);
-    group.outcome = std::move(probes.back().outcome);
+  std::vector<Probe> misses(groups.size());  // by group; kept for its flight
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    Probe probe = ProbeCaches(*groups[g].reference, groups[g].policy, trust_version);
+    Account(probe, groups[g].policy);
+    if (probe.outcome) {
+      groups[g].outcome = std::move(probe.outcome);
+    } else {
+      misses[g] = std::move(probe);
+    }
   }
 
   struct Waiting {
@@ -608,7 +614,9 @@ std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::stri
   std::sort(to_join.begin(), to_join.end(),
             [](const auto& a, const auto& b) { return *a.first < *b.first; });
   waiting->remaining = to_join.size();
-  std::vector<std::shared_ptr<Flight>> flights(groups.size());
+  // Kept for the grace answer at the deadline only.
+  const bool grace = options_.last_known_good_grace.count() > 0;
+  std::vector<std::shared_ptr<Flight>> flights(grace ? groups.size() : 0);
   for (const auto& [flight_key, index] : to_join) {
     const std::size_t slot = index;
     auto on_done = [waiting, slot](const Outcome& outcome) {
@@ -619,8 +627,9 @@ std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::stri
       }
       waiting->cv.notify_all();
     };
-    flights[slot] = Join(*flight_key, *groups[index].reference, groups[index].policy,
-                         probes[index], deadline, std::move(on_done));
+    auto flight = Join(*flight_key, *groups[index].reference, groups[index].policy,
+                       std::move(misses[index]), deadline, std::move(on_done));
+    if (grace) flights[slot] = std::move(flight);
   }
   {
     std::unique_lock<std::mutex> lock(waiting->mu);
@@ -631,13 +640,13 @@ std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::stri
   }
   // Unfinished at the deadline: the registry is slow; a known digest may be
   // answered from its last-known-good verdict.
-  // The digest is the one this key's probe or its flight knows: the key's
-  // own, or its tag's in the tag cache (no cache is asked again).
-  for (std::size_t g = 0; g < groups.size(); ++g) {
+  // The digest is the one this key's flight knows (no cache is asked
+  // again): the key's own, or its tag's in the tag cache.
+  for (std::size_t g = 0; g < groups.size() && grace; ++g) {
     Group& group = groups[g];
-    if (group.outcome || options_.last_known_good_grace.count() <= 0) continue;
-    std::optional<oci::ImageReference> pinned = probes[g].pinned;
-    if (!pinned && flights[g]) {
+    if (group.outcome || !flights[g]) continue;
+    std::optional<oci::ImageReference> pinned;
+    {
       std::lock_guard<std::mutex> lock(flights[g]->mu);
       pinned = flights[g]->pinned;
     }

@@ -234,17 +234,17 @@ class VerificationService {
   // flight this call starts continues from `probe` (the caller's miss).
   // Returns the flight joined.
   std::shared_ptr<Flight> Join(const std::string& flight_key, const oci::ImageReference& reference,
-                               const policy::PolicyConfig& policy, const Probe& probe,
+                               const policy::PolicyConfig& policy, Probe&& probe,
                                Deadline deadline, std::function<void(const Outcome&)> on_done);
   void RunFlight(const std::string& flight_key, std::shared_ptr<Flight> flight,
                  const oci::ImageReference& reference, const policy::PolicyConfig& policy,
-                 const Probe& probe);
+                 Probe& probe);
   // Verifies after `probe` missed, without asking again what it asked: the
   // tag cache is never asked, the verification cache only for an entry the
   // probe could not name (the tag's digest was unknown, or the trust version
   // changed since).
   Outcome Compute(const oci::ImageReference& reference, const policy::PolicyConfig& policy,
-                  const Probe& probe, Flight& flight, Deadline deadline,
+                  Probe& probe, Flight& flight, Deadline deadline,
                   std::optional<PendingShare>& share);
   // The shared cache's verdict for `result_key`, stored in the local cache.
   std::optional<Outcome> LookupShared(const std::string& result_key, const std::string& subject,
