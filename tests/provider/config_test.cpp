@@ -373,7 +373,8 @@ TEST(ConfigTest, TheReaderLeavesTheWholeCheckToCheckConfig) {
   // The reader's own refusals keep their line.
   auto ranged = ReadConfig("verification:\n  workers: 0\n", "bad.yaml");
   ASSERT_FALSE(ranged.ok());
-  EXPECT_EQ(ranged.error().message(), "bad.yaml:2: verification.workers: must be between 1 and 1024");
+  EXPECT_EQ(ranged.error().message(),
+            "bad.yaml:2: verification.workers: must be between 1 and 1024");
 }
 
 TEST(ConfigTest, ErrorsNameTheKeyAndLine) {
