@@ -350,6 +350,33 @@ TEST(ConfigTest, ChecksThatFlagsCanSatisfyWaitForTheFlags) {
   }
 }
 
+// The YAML reader alone (ReadConfig, what signet serve reads its file with)
+// refuses what it can name by line, and leaves the checks of the whole
+// Config to CheckConfig, which signet serve runs once, after its flags.
+TEST(ConfigTest, TheReaderLeavesTheWholeCheckToCheckConfig) {
+  const std::string duplicate_keys = "keys:\n  - {name: a, path: /a}\n  - {name: a, path: /b}\n";
+  auto read = ReadConfig(duplicate_keys, "bad.yaml");
+  ASSERT_TRUE(read.ok()) << read.error().message();
+  auto checked = CheckConfig(*read);
+  ASSERT_FALSE(checked.ok());
+  EXPECT_EQ(checked.error().message(), "keys: duplicate key name \"a\"");
+  // What a flag would do (--key replaces the keys): the same Config passes.
+  read->keys = {{"default", "/a"}};
+  auto fixed = CheckConfig(*read);
+  ASSERT_TRUE(fixed.ok()) << fixed.error().message();
+  EXPECT_EQ(fixed->config().keys.size(), 1u);
+  // ParseConfig is the reader and the check.
+  auto parsed = ParseConfig(duplicate_keys, "bad.yaml");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.error().message(), "bad.yaml: keys: duplicate key name \"a\"");
+
+  // The reader's own refusals keep their line.
+  auto ranged = ReadConfig("verification:\n  workers: 0\n", "bad.yaml");
+  ASSERT_FALSE(ranged.ok());
+  EXPECT_EQ(ranged.error().message(),
+            "bad.yaml:2: verification.workers: must be between 1 and 1024");
+}
+
 TEST(ConfigTest, ErrorsNameTheKeyAndLine) {
   ExpectConfigError("server:\n  port: 8090\n  prot: 1\n", "bad.yaml:3: server.prot: unknown key");
   ExpectConfigError("verification:\n  deadline: soon\n",

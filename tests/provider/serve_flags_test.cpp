@@ -165,5 +165,30 @@ TEST(ServeFlagsTest, RedisAddressByFlagMeetsTheHmacKeyInTheFile) {
   EXPECT_TRUE(serve.Running()) << ReadFile(log);
 }
 
+// The configuration is checked once, as serve will run with it: the file
+// with the flags applied. A file whose keys are wrong is refused, its name in
+// front; --key replaces those keys before the check, and serve starts.
+TEST(ServeFlagsTest, TheFileIsCheckedOnceWithTheFlagsApplied) {
+  TempDir dir;
+  const std::string file = dir.File("duplicate-keys.yaml");
+  WriteFile(file, "keys:\n  - {name: a, path: \"" + KeyFile() + "\"}\n  - {name: a, path: \"" +
+                      KeyFile() + "\"}\n");
+  std::vector<std::string> without_key = ServeArgv({"--config", file});
+  const auto key_flag = std::find(without_key.begin(), without_key.end(), "--key");
+  ASSERT_NE(key_flag, without_key.end());
+  without_key.erase(key_flag, key_flag + 2);
+  const auto refused = RunCommand(without_key, {}, "", std::chrono::seconds(20));
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  EXPECT_EQ(ErrorAfter(refused.err, file), "keys: duplicate key name \"a\"");
+
+  const std::string log = dir.File("serve.log");
+  signet::testing::ChildProcess serve(ServeArgv({"--config", file}), {}, log);
+  for (int i = 0; i < 200 && ReadFile(log).find("provider_started") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(ReadFile(log).find("provider_started"), std::string::npos) << ReadFile(log);
+  EXPECT_TRUE(serve.Running()) << ReadFile(log);
+}
+
 }  // namespace
 }  // namespace signet::policy

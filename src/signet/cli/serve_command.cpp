@@ -83,32 +83,37 @@ constexpr FlagKey kFlagKeys[] = {
     {"--registry-burst", "registryLimits: burst"},
 };
 
-// ValidateConfig on the configuration with the flags applied; an error
-// about a key a flag set names that flag, and one that the file (`file`,
-// null without --config) has without the flags names the file, as
-// ParseConfig does.
-Status ValidateWithFlags(const ServeFlags& f, const policy::Config& config,
-                         const policy::Config* file) {
-  Status status = policy::ValidateConfig(config);
-  if (status.ok()) return status;
-  const std::string& message = status.error().message();
+// The one check of the configuration serve runs with: the file's (as the
+// YAML reader read it) with the flags applied. An error about a key a flag
+// set names that flag, and one that the file (`file`, null without
+// --config) has without the flags names the file, as ParseConfig does: the
+// file alone is checked for that (with every check, else with those a flag
+// cannot satisfy, ConfigCheck::kBeforeFlags) only after the check failed.
+Result<policy::ValidConfig> CheckWithFlags(const ServeFlags& f, policy::Config config,
+                                           const policy::Config* file) {
+  auto valid = policy::CheckConfig(std::move(config));
+  if (valid.ok()) return valid;
+  const std::string& message = valid.error().message();
   for (const FlagKey& entry : kFlagKeys) {
     if (f.Given(entry.flag) && message.rfind(entry.key, 0) == 0) {
-      return status.error().WithContext(entry.flag);
+      return valid.error().WithContext(entry.flag);
     }
   }
   if (file != nullptr) {
-    const Status alone = policy::ValidateConfig(*file);
-    if (!alone.ok() && alone.error().message() == message) {
-      return status.error().WithContext(f.config_file);
+    for (const auto check : {policy::ConfigCheck::kComplete, policy::ConfigCheck::kBeforeFlags}) {
+      const Status alone = policy::ValidateConfig(*file, check);
+      if (!alone.ok() && alone.error().message() == message) {
+        return valid.error().WithContext(f.config_file);
+      }
     }
   }
-  return status;
+  return valid;
 }
 
 // Applies the flags given to `config` (the file's, when `file` is not null,
-// else the defaults) and checks the result.
-Status ApplyFlags(const ServeFlags& f, policy::Config& config, const policy::Config* file) {
+// else the defaults) and checks the result, once.
+Result<policy::ValidConfig> ApplyFlags(const ServeFlags& f, policy::Config config,
+                                       const policy::Config* file) {
   policy::ServerConfig& s = config.server;
   if (f.Given("--port")) s.port = f.port;
   if (f.Given("--address")) s.address = f.address;
@@ -199,7 +204,7 @@ Status ApplyFlags(const ServeFlags& f, policy::Config& config, const policy::Con
     limits.requests_per_second = f.registry_requests_per_second;
   }
   if (f.Given("--registry-burst")) limits.burst = f.registry_burst;
-  return ValidateWithFlags(f, config, file);
+  return CheckWithFlags(f, std::move(config), file);
 }
 
 constexpr int kServeMallocArenas = 2;
@@ -224,20 +229,19 @@ int RunServe(const ServeFlags& flags) {
   spdlog::set_level(level);
   log::InstallJsonLogFormat();
 
-  // The checks between keys that a flag can still satisfy (hmacKeyFile in
-  // the file, the address by --redis-address) run on the file with the flags
-  // applied.
-  policy::Config config = policy::DefaultConfig();
+  // The file as the YAML reader reads it (syntax, keys, types, ranges); the
+  // whole configuration is checked once, with the flags applied (so checks
+  // between keys that a flag can satisfy, such as hmacKeyFile in the file
+  // and the address by --redis-address, see both).
   std::optional<policy::Config> file;
   if (!flags.config_file.empty()) {
-    auto loaded = policy::LoadConfigFile(flags.config_file, policy::ConfigCheck::kBeforeFlags);
-    if (!loaded.ok()) return ReportError(loaded.error());
-    file = std::move(loaded).value();
-    config = *file;
+    auto read = policy::ReadConfigFile(flags.config_file);
+    if (!read.ok()) return ReportError(read.error());
+    file = std::move(read).value();
   }
-  if (auto status = ApplyFlags(flags, config, file ? &*file : nullptr); !status.ok()) {
-    return ReportError(status.error());
-  }
+  auto valid = ApplyFlags(flags, file ? *file : policy::DefaultConfig(), file ? &*file : nullptr);
+  if (!valid.ok()) return ReportError(valid.error());
+  const policy::Config& config = valid->config();
   if (!config.server.insecure_http &&
       (config.server.tls_cert_file.empty() || config.server.tls_key_file.empty())) {
     return ReportError(Error(ErrorCode::kInvalidArgument,
@@ -246,7 +250,7 @@ int RunServe(const ServeFlags& flags) {
                              "for local development"));
   }
 
-  auto created = provider::Provider::Create(config);
+  auto created = provider::Provider::Create(*valid);
   if (!created.ok()) return ReportError(created.error());
   std::unique_ptr<provider::Provider> server = std::move(created).value();
   if (auto status = server->Start(); !status.ok()) return ReportError(status.error());

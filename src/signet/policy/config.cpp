@@ -503,7 +503,7 @@ std::string FormatDuration(std::chrono::milliseconds duration) {
   return std::to_string(ms) + "ms";
 }
 
-Result<Config> ParseConfig(std::string_view yaml, std::string_view source, ConfigCheck check) {
+Result<Config> ReadConfig(std::string_view yaml, std::string_view source) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));
@@ -537,20 +537,47 @@ Result<Config> ParseConfig(std::string_view yaml, std::string_view source, Confi
                  std::string(source) + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
   if (r.failed()) return r.error();
-  if (auto status = ValidateConfig(config, check); !status.ok()) {
+  return config;
+}
+
+Result<Config> ParseConfig(std::string_view yaml, std::string_view source, ConfigCheck check) {
+  auto config = ReadConfig(yaml, source);
+  if (!config.ok()) return config;
+  if (auto status = ValidateConfig(*config, check); !status.ok()) {
     return status.error().WithContext(source);
   }
   return config;
 }
 
-Result<Config> LoadConfigFile(const std::string& path, ConfigCheck check) {
+namespace {
+
+Result<std::string> ReadConfigText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return Error(ErrorCode::kNotFound, "cannot read config file " + path);
   }
   std::ostringstream text;
   text << in.rdbuf();
-  return ParseConfig(text.str(), path, check);
+  return text.str();
+}
+
+}  // namespace
+
+Result<Config> LoadConfigFile(const std::string& path, ConfigCheck check) {
+  auto text = ReadConfigText(path);
+  if (!text.ok()) return text.error();
+  return ParseConfig(*text, path, check);
+}
+
+Result<Config> ReadConfigFile(const std::string& path) {
+  auto text = ReadConfigText(path);
+  if (!text.ok()) return text.error();
+  return ReadConfig(*text, path);
+}
+
+Result<ValidConfig> CheckConfig(Config config) {
+  if (auto status = ValidateConfig(config); !status.ok()) return status.error();
+  return ValidConfig(std::move(config));
 }
 
 namespace {

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "signet/result.h"
@@ -198,7 +199,9 @@ enum class ConfigCheck {
   // insecureHTTP against clientCAFile; verification.refreshAhead against
   // cacheTTL; policies[].keys against keys: --key; credentials for host "*":
   // --dangerously-send-credentials-to-any-registry). The caller checks the
-  // Config with the flags applied with kComplete.
+  // Config with the flags applied with kComplete. (signet serve itself reads
+  // its file with ReadConfigFile and checks once, after its flags; it uses
+  // this check only to tell whether a refusal is the file's.)
   kBeforeFlags,
 };
 
@@ -206,6 +209,14 @@ enum class ConfigCheck {
 Result<Config> ParseConfig(std::string_view yaml, std::string_view source,
                            ConfigCheck check = ConfigCheck::kComplete);
 Result<Config> LoadConfigFile(const std::string& path, ConfigCheck check = ConfigCheck::kComplete);
+
+// The YAML reader alone: what ParseConfig (and LoadConfigFile) check before
+// ValidateConfig, i.e. the document's syntax, unknown keys, types and the
+// range of each value, refused with the key and its line. For a caller that
+// completes the Config first and then validates it once (signet serve: the
+// file, then its flags, then CheckConfig).
+Result<Config> ReadConfig(std::string_view yaml, std::string_view source);
+Result<Config> ReadConfigFile(const std::string& path);
 
 // The one check of a whole Config, whether it came from the file, from
 // signet serve's flags on top of it, or from code: unique key and policy
@@ -216,6 +227,22 @@ Result<Config> LoadConfigFile(const std::string& path, ConfigCheck check = Confi
 // credentials for host "*" only with dangerously_send_credentials_to_any_registry,
 // registry limits within their ranges (CheckRegistryLimits).
 Status ValidateConfig(const Config& config, ConfigCheck check = ConfigCheck::kComplete);
+
+// A Config that ValidateConfig accepted whole (ConfigCheck::kComplete).
+// Only CheckConfig makes one, so what takes a ValidConfig (Provider::Create)
+// does not check it again. A plain value; const methods are thread-safe.
+class ValidConfig {
+ public:
+  const Config& config() const { return config_; }
+
+ private:
+  friend Result<ValidConfig> CheckConfig(Config config);
+  explicit ValidConfig(Config config) : config_(std::move(config)) {}
+  Config config_;
+};
+
+// ValidateConfig(config), and the config as a ValidConfig when it passes.
+Result<ValidConfig> CheckConfig(Config config);
 
 // Ranges of admission limits: maxConcurrentRequests 1..100000,
 // requestsPerSecond 0..1000000 (0 = none), burst 1..1000000; `what` names

@@ -1,7 +1,8 @@
 // A bounded key/value cache whose entries expire: each Put gives the entry
 // its own time to live, and when the cache is full the least recently used
 // entry is evicted. Expired entries are dropped on lookup. Find() also tells
-// when the entry expires (for refresh-ahead); Erase() forgets one entry.
+// when the entry expires (for refresh-ahead); Erase() forgets one entry;
+// lookups() counts the lookups.
 //
 // The clock is injectable so tests can move time. Thread-safety: all methods
 // may be called concurrently (one internal mutex).
@@ -9,6 +10,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <list>
 #include <mutex>
@@ -38,6 +40,7 @@ class ExpiringCache {
 
   std::optional<Found> Find(const std::string& key) {
     std::lock_guard<std::mutex> lock(mu_);
+    ++lookups_;
     auto it = index_.find(key);
     if (it == index_.end()) return std::nullopt;
     if (clock_() >= it->second->expires) {
@@ -87,6 +90,12 @@ class ExpiringCache {
     return index_.size();
   }
 
+  // Lookups so far (Find and Get), hit or miss.
+  std::uint64_t lookups() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lookups_;
+  }
+
  private:
   struct Entry {
     std::string key;
@@ -96,6 +105,7 @@ class ExpiringCache {
   const std::size_t max_entries_;
   Clock clock_;
   mutable std::mutex mu_;
+  std::uint64_t lookups_ = 0;
   std::list<Entry> lru_;  // most recently used first
   std::unordered_map<std::string, typename std::list<Entry>::iterator> index_;
 };

@@ -202,9 +202,9 @@ Provider::~Provider() {
   }
 }
 
-Result<std::unique_ptr<Provider>> Provider::Create(const policy::Config& config,
+Result<std::unique_ptr<Provider>> Provider::Create(const policy::ValidConfig& valid,
                                                    ProviderOptions options) {
-  if (auto status = policy::ValidateConfig(config); !status.ok()) return status.error();
+  const policy::Config& config = valid.config();
   auto parts = std::make_unique<Parts>();
   parts->provider_metrics = std::make_unique<ProviderMetrics>(parts->metrics);
   ProviderMetrics* metrics = parts->provider_metrics.get();

@@ -36,7 +36,9 @@ struct ProviderOptions {
 
 class Provider {
  public:
-  static Result<std::unique_ptr<Provider>> Create(const policy::Config& config,
+  // From a Config checked already (policy::CheckConfig; signet serve checks
+  // its own once, after its flags), which is not checked again.
+  static Result<std::unique_ptr<Provider>> Create(const policy::ValidConfig& valid,
                                                   ProviderOptions options = {});
   ~Provider();
   Provider(const Provider&) = delete;

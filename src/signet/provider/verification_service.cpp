@@ -61,6 +61,11 @@ struct VerificationService::Flight {
   Outcome outcome;
   Deadline latest_deadline{};
   std::vector<std::function<void(const Outcome&)>> subscribers;
+  // With last-known-good grace on: the image pinned to a digest known
+  // without asking the registry again (a probe of a key that joined found
+  // it, or the flight resolved the tag and the tag cache holds it now), for
+  // the grace answer at the deadline. Never changed once set.
+  std::optional<oci::ImageReference> pinned;
 };
 
 VerificationService::VerificationService(VerificationServiceOptions options,
@@ -76,6 +81,10 @@ VerificationService::VerificationService(VerificationServiceOptions options,
       pool_(options_.workers) {}
 
 VerificationService::~VerificationService() = default;
+
+VerificationService::CacheLookups VerificationService::LocalCacheLookups() const {
+  return {tags_.lookups(), results_.lookups()};
+}
 
 VerificationService::Outcome VerificationService::FailureOutcome(const Error& error) const {
   Outcome outcome;
@@ -151,27 +160,21 @@ void VerificationService::Account(const Probe& probe, const policy::PolicyConfig
   }
 }
 
-std::optional<VerificationService::Outcome> VerificationService::LookupCached(
-    const oci::ImageReference& reference, const policy::PolicyConfig& policy,
-    const std::string& trust_version) {
-  Probe probe = ProbeCaches(reference, policy, trust_version);
-  Account(probe, policy);
-  return std::move(probe.outcome);
-}
-
 VerificationService::Outcome VerificationService::Compute(const oci::ImageReference& reference,
                                                           const policy::PolicyConfig& policy,
+                                                          Probe& probe, Flight& flight,
                                                           Deadline deadline,
                                                           std::optional<PendingShare>& share) {
-  std::string digest = reference.digest();
-  const DigestOrigin origin = digest.empty() ? DigestOrigin::kResolved : DigestOrigin::kRequested;
-  if (digest.empty()) {
-    const std::string tag_key = reference.repository().Name() + ":" + reference.tag();
-    auto cached = tags_.Get(tag_key);
-    if (cached && !cached->ok) return cached->failure;
-    if (cached) {
-      digest = cached->digest;
-    } else {
+  const DigestOrigin origin =
+      reference.has_digest() ? DigestOrigin::kRequested : DigestOrigin::kResolved;
+  // The probe asked the tag cache and, for a digest it knew, the
+  // verification cache; neither is asked again here.
+  std::optional<oci::ImageReference> pinned = std::move(probe.pinned);
+  if (!pinned) {
+    std::string digest = reference.digest();
+    if (digest.empty()) {
+      // Not in the tag cache when the probe asked: resolved now.
+      const std::string tag_key = reference.repository().Name() + ":" + reference.tag();
       const auto start = std::chrono::steady_clock::now();
       auto resolved = verifier_->ResolveDigest(reference, deadline);
       // A tag that cannot be resolved ends the verification: it counts in
@@ -193,23 +196,36 @@ VerificationService::Outcome VerificationService::Compute(const oci::ImageRefere
       digest = *resolved;
       tags_.Put(tag_key, TagEntry{true, digest, {}}, options_.tag_cache_ttl);
     }
+    auto resolved_pin = reference.Pinned(digest);
+    if (!resolved_pin.ok()) return FailureOutcome(resolved_pin.error());
+    pinned = std::move(resolved_pin).value();
+    // Now in the tag cache: a waiter past its deadline may grace this digest.
+    if (options_.last_known_good_grace.count() > 0 && options_.tag_cache_ttl.count() > 0) {
+      std::lock_guard<std::mutex> lock(flight.mu);
+      if (!flight.pinned) flight.pinned = pinned;
+    }
   }
-  auto pinned = reference.Pinned(digest);
-  if (!pinned.ok()) return FailureOutcome(pinned.error());
   const std::string digest_reference = pinned->Name();
   // Taken before verifying: a key that changes meanwhile makes this result
   // unreachable for lookups under the new keys.
   const std::string trust_version = verifier_->TrustVersion();
   const std::string result_key = ResultKey(digest_reference, policy.name, trust_version);
-  auto cached_result = results_.Find(result_key);
-  if (metrics_) {
-    metrics_->CacheLookup("verification", CacheLookupResult(cached_result.has_value()));
-  }
-  if (cached_result) {
-    if (cached_result->value.valid) {
-      MaybeRefresh(result_key, *pinned, policy, cached_result->expires);
+  // The flight's one verification-cache lookup: the probe's miss when it
+  // asked for this very entry, else a lookup now (a digest the probe did not
+  // know, or the trust version changed since).
+  if (result_key == probe.result_key) {
+    if (metrics_) metrics_->CacheLookup("verification", ProviderMetrics::CacheResult::kMiss);
+  } else {
+    auto cached_result = results_.Find(result_key);
+    if (metrics_) {
+      metrics_->CacheLookup("verification", CacheLookupResult(cached_result.has_value()));
     }
-    return cached_result->value;
+    if (cached_result) {
+      if (cached_result->value.valid) {
+        MaybeRefresh(result_key, *pinned, policy, cached_result->expires);
+      }
+      return cached_result->value;
+    }
   }
   const std::string subject =
       options_.shared_cache ? SharedSubject(digest_reference, policy, trust_version) : "";
@@ -403,7 +419,7 @@ std::optional<VerificationService::Outcome> VerificationService::Grace(
 
 void VerificationService::RunFlight(const std::string& flight_key, std::shared_ptr<Flight> flight,
                                     const oci::ImageReference& reference,
-                                    const policy::PolicyConfig& policy) {
+                                    const policy::PolicyConfig& policy, Probe& probe) {
   Deadline deadline;
   {
     std::lock_guard<std::mutex> lock(flight->mu);
@@ -420,7 +436,7 @@ void VerificationService::RunFlight(const std::string& flight_key, std::shared_p
       metrics_->Verified(&timed_out, 0.0);
     }
   } else {
-    outcome = Compute(reference, policy, deadline, share);
+    outcome = Compute(reference, policy, probe, *flight, deadline, share);
   }
   {
     std::lock_guard<std::mutex> lock(flights_mu_);
@@ -441,9 +457,10 @@ void VerificationService::Share(std::optional<PendingShare> share) {
   if (share) options_.shared_cache->Put(share->subject, share->verdict, share->ttl);
 }
 
-void VerificationService::Join(const std::string& flight_key, const oci::ImageReference& reference,
-                               const policy::PolicyConfig& policy, Deadline deadline,
-                               std::function<void(const Outcome&)> on_done) {
+std::shared_ptr<VerificationService::Flight> VerificationService::Join(
+    const std::string& flight_key, const oci::ImageReference& reference,
+    const policy::PolicyConfig& policy, Probe&& probe, Deadline deadline,
+    std::function<void(const Outcome&)> on_done) {
   std::shared_ptr<Flight> flight;
   bool leader = false;
   {
@@ -462,6 +479,9 @@ void VerificationService::Join(const std::string& flight_key, const oci::ImageRe
   {
     std::lock_guard<std::mutex> lock(flight->mu);
     flight->latest_deadline = std::max(flight->latest_deadline, deadline);
+    if (options_.last_known_good_grace.count() > 0 && !flight->pinned && probe.pinned) {
+      flight->pinned = probe.pinned;
+    }
     if (flight->done) {
       finished = flight->outcome;
     } else {
@@ -470,13 +490,14 @@ void VerificationService::Join(const std::string& flight_key, const oci::ImageRe
   }
   if (finished) {
     on_done(*finished);
-    return;
+    return flight;
   }
   if (leader) {
-    pool_.Submit([this, flight_key, flight, reference, policy] {
-      RunFlight(flight_key, flight, reference, policy);
+    pool_.Submit([this, flight_key, flight, reference, policy, probe = std::move(probe)]() mutable {
+      RunFlight(flight_key, flight, reference, policy, probe);
     });
   }
+  return flight;
 }
 
 std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::string>& keys) {
@@ -564,8 +585,17 @@ std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::stri
   std::vector<KeyDecision> decisions;
   std::vector<Group> groups = Plan(keys, decisions);
   const std::string trust_version = groups.empty() ? std::string() : verifier_->TrustVersion();
-  for (auto& group : groups) {
-    group.outcome = LookupCached(*group.reference, group.policy, trust_version);
+  // Each group's one look at the caches; a miss hands what it learned to
+  // the flight, which asks neither cache again.
+  std::vector<Probe> misses(groups.size());  // by group; kept for its flight
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    Probe probe = ProbeCaches(*groups[g].reference, groups[g].policy, trust_version);
+    Account(probe, groups[g].policy);
+    if (probe.outcome) {
+      groups[g].outcome = std::move(probe.outcome);
+    } else {
+      misses[g] = std::move(probe);
+    }
   }
 
   struct Waiting {
@@ -584,17 +614,22 @@ std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::stri
   std::sort(to_join.begin(), to_join.end(),
             [](const auto& a, const auto& b) { return *a.first < *b.first; });
   waiting->remaining = to_join.size();
+  // Kept for the grace answer at the deadline only.
+  const bool grace = options_.last_known_good_grace.count() > 0;
+  std::vector<std::shared_ptr<Flight>> flights(grace ? groups.size() : 0);
   for (const auto& [flight_key, index] : to_join) {
     const std::size_t slot = index;
-    Join(*flight_key, *groups[index].reference, groups[index].policy, deadline,
-         [waiting, slot](const Outcome& outcome) {
-           {
-             std::lock_guard<std::mutex> lock(waiting->mu);
-             waiting->outcomes[slot] = outcome;
-             --waiting->remaining;
-           }
-           waiting->cv.notify_all();
-         });
+    auto on_done = [waiting, slot](const Outcome& outcome) {
+      {
+        std::lock_guard<std::mutex> lock(waiting->mu);
+        waiting->outcomes[slot] = outcome;
+        --waiting->remaining;
+      }
+      waiting->cv.notify_all();
+    };
+    auto flight = Join(*flight_key, *groups[index].reference, groups[index].policy,
+                       std::move(misses[index]), deadline, std::move(on_done));
+    if (grace) flights[slot] = std::move(flight);
   }
   {
     std::unique_lock<std::mutex> lock(waiting->mu);
@@ -605,16 +640,19 @@ std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::stri
   }
   // Unfinished at the deadline: the registry is slow; a known digest may be
   // answered from its last-known-good verdict.
-  for (auto& group : groups) {
-    if (group.outcome || options_.last_known_good_grace.count() <= 0) continue;
-    std::string digest = group.reference->digest();
-    if (digest.empty()) {
-      auto tag = tags_.Get(group.reference->repository().Name() + ":" + group.reference->tag());
-      if (tag && tag->ok) digest = tag->digest;
+  // The digest is the one this key's flight knows (no cache is asked
+  // again): the key's own, or its tag's in the tag cache.
+  for (std::size_t g = 0; g < groups.size() && grace; ++g) {
+    Group& group = groups[g];
+    if (group.outcome || !flights[g]) continue;
+    std::optional<oci::ImageReference> pinned;
+    {
+      std::lock_guard<std::mutex> lock(flights[g]->mu);
+      pinned = flights[g]->pinned;
     }
-    if (digest.empty()) continue;
+    if (!pinned) continue;
     group.outcome =
-        Grace(group.reference->repository().Name() + "@" + digest, group.policy,
+        Grace(pinned->Name(), group.policy,
               Error(ErrorCode::kTimeout, "verification unfinished at the request deadline"));
   }
   Fill(groups, decisions);

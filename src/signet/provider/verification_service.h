@@ -6,9 +6,17 @@
 //   policy::PolicySet) or an unmatched image is invalid at once;
 // - answers from the caches when it can: tag -> digest (tag TTL), and
 //   (digest, policy) -> result (TTL for successes, negative TTL for failures;
-//   timeouts are never cached), both bounded LRU. Metrics: one tag-cache
-//   lookup per distinct tag key of a request, and one verification-cache
-//   lookup per key answered from it (a hit) or per verification flight (hit or
+//   timeouts are never cached), both bounded LRU. Each distinct key of a
+//   request asks each cache at most once: its probe asks the tag cache (a
+//   tag key) and the verification cache (when the digest is known); on a
+//   miss the verification flight it starts continues from what the probe
+//   found and asks only what the probe could not (the verification cache
+//   for a digest it has just resolved, or under a trust version that
+//   changed since), then the shared cache, then the registry. A key whose
+//   probe missed just as an identical flight ended starts a flight of its
+//   own (the same verdict, verified again). Metrics: one tag-cache lookup
+//   per distinct tag key of a request, and one verification-cache lookup
+//   per key answered from it (a hit) or per verification flight (hit or
 //   miss, after the tag is resolved);
 // - resolves each policy once per trust version (ImageVerifier::Resolve:
 //   its keys selected) and hands that ResolvedPolicy to every verification
@@ -68,6 +76,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -157,6 +166,15 @@ class VerificationService {
 
   const VerificationServiceOptions& options() const { return options_; }
 
+  // How many times each local cache has been asked for an entry since the
+  // service started (every lookup, unlike the hit and miss metrics, which
+  // count per flight); for tests and diagnostics.
+  struct CacheLookups {
+    std::uint64_t tag = 0;
+    std::uint64_t verification = 0;
+  };
+  CacheLookups LocalCacheLookups() const;
+
   // The verifier's readiness (ImageVerifier::Readiness); thread-safe.
   Status Readiness() { return verifier_->Readiness(); }
 
@@ -212,16 +230,22 @@ class VerificationService {
   // Counts a probe's lookups and starts the refresh a cached valid result is
   // due for.
   void Account(const Probe& probe, const policy::PolicyConfig& policy);
-  std::optional<Outcome> LookupCached(const oci::ImageReference& reference,
-                                      const policy::PolicyConfig& policy,
-                                      const std::string& trust_version);
-  void Join(const std::string& flight_key, const oci::ImageReference& reference,
-            const policy::PolicyConfig& policy, Deadline deadline,
-            std::function<void(const Outcome&)> on_done);
+  // Joins the flight for `flight_key`, starting it when there is none; a
+  // flight this call starts continues from `probe` (the caller's miss).
+  // Returns the flight joined.
+  std::shared_ptr<Flight> Join(const std::string& flight_key, const oci::ImageReference& reference,
+                               const policy::PolicyConfig& policy, Probe&& probe,
+                               Deadline deadline, std::function<void(const Outcome&)> on_done);
   void RunFlight(const std::string& flight_key, std::shared_ptr<Flight> flight,
-                 const oci::ImageReference& reference, const policy::PolicyConfig& policy);
+                 const oci::ImageReference& reference, const policy::PolicyConfig& policy,
+                 Probe& probe);
+  // Verifies after `probe` missed, without asking again what it asked: the
+  // tag cache is never asked, the verification cache only for an entry the
+  // probe could not name (the tag's digest was unknown, or the trust version
+  // changed since).
   Outcome Compute(const oci::ImageReference& reference, const policy::PolicyConfig& policy,
-                  Deadline deadline, std::optional<PendingShare>& share);
+                  Probe& probe, Flight& flight, Deadline deadline,
+                  std::optional<PendingShare>& share);
   // The shared cache's verdict for `result_key`, stored in the local cache.
   std::optional<Outcome> LookupShared(const std::string& result_key, const std::string& subject,
                                       const std::string& digest_reference);
