@@ -142,7 +142,17 @@ class HttpsServer::Impl {
   bool draining() const { return draining_.load(); }
   net::thread_pool& pool() { return *pool_; }
   void OnSessionClosed(std::uint64_t id);
-  void RecordRequest(const HttpRequest& request, int status, Clock::duration elapsed);
+  // The series of signet_http_requests_total and _duration_seconds a
+  // connection's last request used; a connection's requests usually share
+  // them, and then take neither the registry's lock nor a label lookup.
+  struct RequestSeries {
+    std::string path;
+    int status = 0;
+    Counter* requests = nullptr;
+    Histogram* duration = nullptr;
+  };
+  void RecordRequest(const HttpRequest& request, int status, Clock::duration elapsed,
+                     RequestSeries& series);
   void RecordHandshakeFailure(beast::error_code ec) {
     handshake_failures_->Increment();
     if (ec == beast::error::timeout) handshake_timeouts_->Increment();
@@ -443,7 +453,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void OnWrite(beast::error_code ec, bool keep_alive) {
     in_flight_ = false;
     server_.in_flight().Decrement();
-    server_.RecordRequest(request_, status_, Clock::now() - received_at_);
+    server_.RecordRequest(request_, status_, Clock::now() - received_at_, series_);
     response_.reset();
     if (ec) {
       Close();
@@ -503,6 +513,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::optional<http::response<http::empty_body>> continue_;
   std::optional<http::response<http::string_body>> response_;
   HttpRequest request_;
+  HttpsServer::Impl::RequestSeries series_;
   std::string peer_;
   std::string client_subject_;
   Clock::time_point received_at_;
@@ -708,18 +719,23 @@ void HttpsServer::Impl::OnSessionClosed(std::uint64_t id) {
 }
 
 void HttpsServer::Impl::RecordRequest(const HttpRequest& request, int status,
-                                      Clock::duration elapsed) {
-  const std::string path = router_.HasPath(request.path) ? request.path : "other";
+                                      Clock::duration elapsed, RequestSeries& series) {
+  const std::string_view path =
+      router_.HasPath(request.path) ? std::string_view(request.path) : std::string_view("other");
   const double seconds = std::chrono::duration<double>(elapsed).count();
-  metrics_
-      ->GetCounter("signet_http_requests_total", "HTTP requests answered, by path and status code.",
-                   {{"path", path}, {"code", std::to_string(status)}})
-      .Increment();
-  metrics_
-      ->GetHistogram("signet_http_request_duration_seconds",
-                     "Time from receiving request headers to sending the response.",
-                     Histogram::DefaultLatencyBuckets(), {{"path", path}})
-      .Observe(seconds);
+  if (series.requests == nullptr || series.status != status || series.path != path) {
+    series.path = path;
+    series.status = status;
+    series.requests = &metrics_->GetCounter("signet_http_requests_total",
+                                            "HTTP requests answered, by path and status code.",
+                                            {{"path", series.path}, {"code", std::to_string(status)}});
+    series.duration = &metrics_->GetHistogram(
+        "signet_http_request_duration_seconds",
+        "Time from receiving request headers to sending the response.",
+        Histogram::DefaultLatencyBuckets(), {{"path", series.path}});
+  }
+  series.requests->Increment();
+  series.duration->Observe(seconds);
   const std::string_view logged_path =
       std::string_view(request.path).substr(0, std::min(request.path.size(), kMaxLoggedPath));
   log::LogEvent(spdlog::level::info, {{"event", "http_request"},
