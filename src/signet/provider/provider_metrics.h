@@ -101,6 +101,10 @@ class ProviderMetrics {
   // {valid, invalid, exempt}; cache lookups by {verification, tag} x {hit, miss}.
   std::array<std::atomic<server::Counter*>, 6> items_{};
   std::array<std::atomic<server::Counter*>, 4> cache_lookups_{};
+  // Per-request series, kept once used: requests by {validate, mutate} x
+  // {allowed, denied, system_error}; durations by {validate, mutate}.
+  std::array<std::atomic<server::Counter*>, 6> requests_{};
+  std::array<std::atomic<server::Histogram*>, 2> request_durations_{};
 };
 
 }  // namespace signet::provider
