@@ -26,6 +26,8 @@
 # not skipped failed to run, or when the outage section saw an image that was
 # not verified before answered valid. SIGNET_BENCH_KEEP=1 keeps the work directory (logs,
 # the client's and the proxy's JSON, the provider's /metrics after each rollout).
+# SIGNET_BENCH_WARM_ARGS adds flags to the warm section's `signet serve` (split on spaces),
+# e.g. "--log-level warn" to measure it without its per-request log lines; the report says so.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -306,7 +308,8 @@ PY
 # ---- 2. provider, warm cache, vs nginx ---------------------------------------------------
 section_warm() {
   local md=$1
-  start_provider
+  # shellcheck disable=SC2086  # the flags are split on purpose
+  start_provider ${SIGNET_BENCH_WARM_ARGS:-}
   rss_idle_kib=$(proc_kib "$provider_pid" VmRSS)
   echo "$rss_idle_kib" > "$work/rss_idle_kib"
   # Digest references: a cached entry never needs the registry again.
@@ -407,6 +410,10 @@ EOF
     echo "(digest references, primed once), nginx serves a static file with signet's exact answer"
     echo "(GET). Registry requests during the measured runs: $((after - before)) (0 means every"
     echo "answer came from the cache). Load generator and servers share the machine's CPUs."
+    if [ -n "${SIGNET_BENCH_WARM_ARGS:-}" ]; then
+      echo
+      echo "signet serve ran with the extra flags \`${SIGNET_BENCH_WARM_ARGS}\` (SIGNET_BENCH_WARM_ARGS)."
+    fi
   } >> "$md"
 }
 
