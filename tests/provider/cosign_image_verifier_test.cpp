@@ -88,5 +88,22 @@ TEST_F(CosignImageVerifierDeadlineTest, WorkPastTheBudgetDoesNotStart) {
   EXPECT_TRUE(in_time.ok()) << in_time.error().message();
 }
 
+TEST(RegistryBudgetTest, TheBudgetIsTwiceTheDeadlineAndAtLeastTenSeconds) {
+  EXPECT_EQ(RegistryBudget(1500ms), 10s);  // the default deadline
+  EXPECT_EQ(RegistryBudget(5s), 10s);
+  EXPECT_EQ(RegistryBudget(8s), 16s);
+  EXPECT_EQ(RegistryBudget(60s), 120s);
+}
+
+TEST(RegistryBudgetTest, TheConnectTimeoutIsAQuarterOfTheBudgetAndAtLeastFiveSeconds) {
+  // The default deadline keeps the transport's 5 s.
+  EXPECT_EQ(RegistryConnectTimeout(RegistryBudget(1500ms)), 5s);
+  EXPECT_EQ(RegistryConnectTimeout(20s), 5s);
+  // A long deadline (the e2e tests under valgrind use 60 s) lets a slow TLS
+  // handshake finish.
+  EXPECT_EQ(RegistryConnectTimeout(RegistryBudget(60s)), 30s);
+  EXPECT_EQ(RegistryConnectTimeout(40s), 10s);
+}
+
 }  // namespace
 }  // namespace signet::provider

@@ -86,6 +86,13 @@ std::vector<std::string> ServeWrapper() {
   return words;
 }
 
+// Under a wrapper the provider answers within its 60 s deadline (see
+// ProviderProcess), later than the client's default 20 s: the client waits
+// longer, so that a slow answer is judged by its content.
+void WaitLongerUnderAWrapper(HttpClient& client) {
+  if (!ServeWrapper().empty()) client.set_timeout(std::chrono::seconds(120));
+}
+
 // A `signet serve` child process. When the handle goes away it gets SIGTERM
 // and time to shut down cleanly (a wrapper such as valgrind reports then).
 class ProviderProcess {
@@ -228,6 +235,7 @@ class ProviderE2ETest : public ::testing::Test {
   static json PostJson(ProviderProcess& provider, const std::string& path, const std::string& body,
                        ClientTls tls = Trusting()) {
     HttpClient client(std::move(tls));
+    WaitLongerUnderAWrapper(client);
     const ClientResponse r =
         client.Request("POST", provider.Url(path), body, {{"Content-Type", "application/json"}});
     EXPECT_TRUE(r.transport_ok) << r.error << "\n" << provider.log();
@@ -239,6 +247,7 @@ class ProviderE2ETest : public ::testing::Test {
 
   static std::string Metrics(ProviderProcess& provider) {
     HttpClient client(Trusting());
+    WaitLongerUnderAWrapper(client);
     return client.Request("GET", provider.Url("/metrics")).body;
   }
 
@@ -335,6 +344,7 @@ TEST_F(ProviderE2ETest, RemovedKeyFileRevokesTheKeyAndReadinessSaysWhy) {
   };
   const auto readyz = [&] {
     HttpClient client(Trusting());
+    WaitLongerUnderAWrapper(client);
     return client.Request("GET", provider->Url("/readyz"));
   };
   // Positive controls while the key file is there.
@@ -512,6 +522,7 @@ TEST_F(ProviderE2ETest, WholeRequestFailuresAreSystemErrors) {
   auto provider = Start({"--max-body-bytes", "2000"});
   const auto system_error = [&](const std::string& method, const std::string& body) {
     HttpClient client(Trusting());
+    WaitLongerUnderAWrapper(client);
     const ClientResponse r = client.Request(method, provider->Url("/validate"), body);
     EXPECT_TRUE(r.transport_ok) << r.error;
     EXPECT_EQ(r.status, 200) << method << " " << r.body;
@@ -738,6 +749,7 @@ TEST_F(ProviderE2ETest, ReplacedCertificateIsPickedUp) {
   auto provider = Start({}, BaseArgs(cert, key));
   const auto served_subject = [&] {
     HttpClient client(Trusting());
+    WaitLongerUnderAWrapper(client);
     const ClientResponse r = client.Request("GET", provider->Url("/healthz"));
     return r.transport_ok ? r.server_cert_subject : "error: " + r.error;
   };

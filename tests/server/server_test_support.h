@@ -54,6 +54,9 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
+  // The whole request, connect to last byte (20 s unless set).
+  void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
+
   // `chunked_body`: send the body with Transfer-Encoding: chunked.
   ClientResponse Request(const std::string& method, const std::string& url,
                          const std::string& body = "",
@@ -65,7 +68,7 @@ class HttpClient {
     curl_easy_reset(curl_);
     curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, 20000L);
+    curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
     curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &HttpClient::OnData);
     curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &out.body);
     curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, &HttpClient::OnHeader);
@@ -150,6 +153,7 @@ class HttpClient {
 
   ClientTls tls_;
   std::string local_address_;
+  std::chrono::milliseconds timeout_{20000};
   CURL* curl_;
   std::string upload_;
   size_t upload_pos_ = 0;

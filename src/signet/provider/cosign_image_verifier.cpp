@@ -57,6 +57,14 @@ Status CheckRequiredAttestations(oci::Registry& registry, const oci::ImageRefere
 
 }  // namespace
 
+std::chrono::milliseconds RegistryBudget(std::chrono::milliseconds deadline) {
+  return std::max<std::chrono::milliseconds>(deadline * 2, std::chrono::seconds(10));
+}
+
+std::chrono::milliseconds RegistryConnectTimeout(std::chrono::milliseconds budget) {
+  return std::max<std::chrono::milliseconds>(budget / 4, std::chrono::seconds(5));
+}
+
 CosignImageVerifier::CosignImageVerifier(std::shared_ptr<oci::Registry> registry,
                                          std::shared_ptr<policy::TrustedKeys> keys,
                                          std::chrono::milliseconds work_budget,

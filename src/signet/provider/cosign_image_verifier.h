@@ -45,6 +45,17 @@
 
 namespace signet::provider {
 
+// The registry budget of a verification started for a request with this
+// deadline: twice the deadline, at least 10 s. Every registry call of the
+// verification (its retries and redirects included) must finish inside it.
+std::chrono::milliseconds RegistryBudget(std::chrono::milliseconds deadline);
+
+// The time one registry call may take to connect (TCP and the TLS
+// handshake): a quarter of the budget, at least 5 s. With the default
+// deadline that is 5 s; a longer deadline (a slow link, or signet run under a
+// profiler) lets a slow handshake finish instead of failing the call.
+std::chrono::milliseconds RegistryConnectTimeout(std::chrono::milliseconds budget);
+
 class CosignImageVerifier : public ImageVerifier {
  public:
   CosignImageVerifier(std::shared_ptr<oci::Registry> registry,

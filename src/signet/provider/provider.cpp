@@ -94,8 +94,9 @@ Result<std::shared_ptr<ImageVerifier>> CreateRegistryVerifier(const policy::Conf
   // The request deadline bounds what Gatekeeper waits for, not the registry
   // calls: a verification that outlives its request still fills the cache,
   // within a budget of its own (per request, and for the whole verification).
-  const auto budget = std::max<std::chrono::milliseconds>(deadline * 2, std::chrono::seconds(10));
+  const auto budget = RegistryBudget(deadline);
   client.request_timeout = budget;
+  client.connect_timeout = RegistryConnectTimeout(budget);
   client.max_retries = 1;
   client.max_retry_wait = std::chrono::milliseconds(200);
   client.user_agent = "signet-provider";
