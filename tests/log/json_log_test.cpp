@@ -86,5 +86,50 @@ TEST_F(JsonLogTest, BelowTheLevelNothingIsWritten) {
   EXPECT_EQ(Lines().size(), 1u);
 }
 
+// LogEventFields writes the line LogEvent writes for the same event, with
+// "level" and "time" in their place among fields before, between and after
+// them.
+TEST_F(JsonLogTest, FieldsWrittenByTheCallerMakeTheLineOfTheSameEvent) {
+  const nlohmann::json event = Event();
+  std::vector<std::string> texts;
+  for (auto it = event.begin(); it != event.end(); ++it) texts.push_back(
+        it.value().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  // Event() sorted: api_version, count, duration_ms, event, images, zeta.
+  LogEvent(spdlog::level::warn, event);
+  LogEventFields(spdlog::level::warn, {{"api_version", texts[0]},
+                                       {"count", texts[1]},
+                                       {"duration_ms", texts[2]},
+                                       {"event", texts[3]},
+                                       {"images", texts[4]},
+                                       {"zeta", texts[5]}});
+  // A field between "level" and "time", and none after "time".
+  LogEvent(spdlog::level::info, {{"a", 1}, {"outcome", "allowed"}});
+  LogEventFields(spdlog::level::info, {{"a", "1"}, {"outcome", R"("allowed")"}});
+  // Only fields after both.
+  LogEvent(spdlog::level::err, {{"zz", true}});
+  LogEventFields(spdlog::level::err, {{"zz", "true"}});
+  // No fields at all.
+  LogEvent(spdlog::level::info, nlohmann::json::object());
+  LogEventFields(spdlog::level::info, {});
+  const auto lines = Lines();
+  ASSERT_EQ(lines.size(), 8u);
+  for (std::size_t i = 0; i < lines.size(); i += 2) EXPECT_EQ(lines[i + 1], lines[i]) << i;
+  EXPECT_EQ(lines[2], R"({"a":1,"level":"info","outcome":"allowed","time":T})");
+  EXPECT_EQ(lines[6], R"({"level":"info","time":T})");
+}
+
+TEST_F(JsonLogTest, FieldsBelowTheLevelAreNotWritten) {
+  spdlog::set_level(spdlog::level::warn);
+  EXPECT_FALSE(Enabled(spdlog::level::info));
+  LogEventFields(spdlog::level::info, {{"event", R"("dropped")"}});
+  EXPECT_EQ(out_.str(), "");
+  // Control: a warn line at the same setting is written.
+  EXPECT_TRUE(Enabled(spdlog::level::warn));
+  LogEventFields(spdlog::level::warn, {{"event", R"("kept")"}});
+  const auto lines = Lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0], R"({"event":"kept","level":"warning","time":T})");
+}
+
 }  // namespace
 }  // namespace signet::log

@@ -5,9 +5,13 @@
 #include <atomic>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <spdlog/sinks/ostream_sink.h>
 
 #include "fake_image_verifier.h"
 #include "server/server_test_support.h"
+#include "signet/json_writer.h"
+#include "signet/log/json_log.h"
 #include "signet/server/https_server.h"
 #include "signet/server/metrics.h"
 
@@ -371,6 +375,105 @@ TEST_F(HandlersTest, CachedRequestIsAnsweredWhileEveryPoolThreadIsBusy) {
   EXPECT_GT(fake_->resolve_calls.load() + fake_->verify_calls.load(), calls);
   srv->Shutdown(std::chrono::milliseconds(0));
   srv->Wait();
+}
+
+// The oracle for AppendImageLog: the entry as a nlohmann::json object.
+json ImageLogObject(const KeyDecision& decision) {
+  json image = {{"key", decision.key},
+                {"decision", decision.valid ? "valid" : "invalid"},
+                {"policy", decision.policy},
+                {"cached", decision.cached}};
+  if (decision.valid) {
+    image["digest_reference"] = decision.digest_reference;
+    if (decision.graced) {
+      image["graced"] = true;
+      image["detail"] = decision.detail;
+    }
+  } else {
+    image["reason"] = decision.reason;
+    if (!decision.detail.empty() && decision.detail != decision.reason) {
+      image["detail"] = decision.detail;
+    }
+  }
+  return image;
+}
+
+TEST(ImageLogTest, EntriesAreTheBytesOfTheSameObjectDumped) {
+  const std::string ref = std::string(kRepo) + ":signed";
+  const std::string pinned = std::string(kRepo) + "@" + FakeDigest('a');
+  std::vector<KeyDecision> cases = {
+      {ref, true, false, pinned, "", "", "default", false, false},
+      {ref, true, false, pinned, "", "stale detail", "default", true, false},  // detail unused
+      {ref, true, false, pinned, "", "registry down; verified before", "default", true, true},
+      {ref, false, false, "", "no signatures found", "", "default", false, false},
+      {ref, false, false, "", "no signatures found", "no signatures found", "", true, false},
+      {ref, false, true, "", "timeout", "GET https://r/v2/: 503 \"busy\"\n", "p", false, false},
+      // Escaping: quotes, a backslash, control characters, non-ASCII and
+      // invalid UTF-8 come out as nlohmann writes them.
+      {"reg/\"q\"\\x:\x01\t", false, false, "", "caf\xc3\xa9 \xc3\x28", "d\x7f", "\xe2\x82", false,
+       false},
+  };
+  for (const KeyDecision& decision : cases) {
+    std::string text;
+    AppendImageLog(text, decision);
+    EXPECT_EQ(text, DumpJson(ImageLogObject(decision))) << decision.key;
+  }
+  std::string exempt;
+  AppendExemptImageLog(exempt, ref, std::string(kRepo) + ":*");
+  EXPECT_EQ(exempt, DumpJson(json{{"key", ref},
+                                  {"decision", "exempt"},
+                                  {"exempt_by", std::string(kRepo) + ":*"}}));
+  // Control: the oracle tells the forms apart.
+  EXPECT_NE(DumpJson(ImageLogObject(cases[0])), DumpJson(ImageLogObject(cases[2])));
+}
+
+// The provider_request line names every image, exempt ones included, and is
+// not built or written when info lines are off (warn and error lines are).
+TEST_F(HandlersTest, TheRequestLineListsEveryImageAndIsLeftOutBelowInfo) {
+  std::ostringstream out;
+  const auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "handlers-test", std::make_shared<spdlog::sinks::ostream_sink_mt>(out)));
+  log::InstallJsonLogFormat();
+  const std::string exempt_unsigned = std::string(kRepo) + ":unsigned";
+  const std::string signed_ref = std::string(kRepo) + ":signed";
+  HandlerOptions options;
+  options.mutate_exempt_images = *policy::ExemptImages::Create({exempt_unsigned});
+  ProviderHandlers handlers(service_, &metrics_, options);
+
+  spdlog::set_level(spdlog::level::info);
+  handlers.Mutate(Post("/mutate", Keys({exempt_unsigned, signed_ref, std::string(kRepo) + ":x"})));
+  const std::string info_text = out.str();
+  out.str("");
+  spdlog::set_level(spdlog::level::warn);
+  handlers.Mutate(Post("/mutate", Keys({exempt_unsigned, signed_ref})));
+  const std::string warn_allowed = out.str();
+  handlers.Mutate(Post("/mutate", "{"));  // a system_error line is warn
+  const std::string warn_error = out.str();
+  spdlog::set_default_logger(previous);
+
+  const json line = json::parse(info_text, nullptr, false);
+  ASSERT_TRUE(line.is_object()) << info_text;
+  EXPECT_EQ(line.value("event", ""), "provider_request");
+  EXPECT_EQ(line.value("endpoint", ""), "mutate");
+  EXPECT_EQ(line.value("outcome", ""), "denied");
+  EXPECT_EQ(line.value("request_id", ""), "test-request");
+  EXPECT_EQ(line.value("api_version", ""), "externaldata.gatekeeper.sh/v1beta1");
+  EXPECT_EQ(line.value("level", ""), "info");
+  EXPECT_TRUE(line.at("duration_ms").is_number());
+  const json& images = line.at("images");
+  ASSERT_EQ(images.size(), 3u) << info_text;
+  EXPECT_EQ(images[0], json({{"key", exempt_unsigned},
+                             {"decision", "exempt"},
+                             {"exempt_by", exempt_unsigned}}));
+  EXPECT_EQ(images[1].value("decision", ""), "valid");
+  EXPECT_EQ(images[1].value("digest_reference", ""), std::string(kRepo) + "@" + FakeDigest('a'));
+  EXPECT_EQ(images[2].value("decision", ""), "invalid");
+  EXPECT_FALSE(images[2].value("reason", "").empty()) << info_text;
+  EXPECT_EQ(warn_allowed, "");
+  const json error_line = json::parse(warn_error, nullptr, false);
+  ASSERT_TRUE(error_line.is_object()) << warn_error;
+  EXPECT_EQ(error_line.value("outcome", ""), "system_error");
 }
 
 }  // namespace

@@ -102,4 +102,48 @@ void LogEvent(spdlog::level::level_enum level, nlohmann::json event) {
                                     spdlog::string_view_t(line.data(), line.size()));
 }
 
+bool Enabled(spdlog::level::level_enum level) { return spdlog::should_log(level); }
+
+void LogEventFields(spdlog::level::level_enum level, std::initializer_list<RawField> fields) {
+  if (!spdlog::should_log(level)) return;
+  const auto now = spdlog::log_clock::now();
+  const std::string level_name = LevelName(level);
+  const std::string time = TimeStamp(now);
+  std::size_t size = 2 + level_name.size() + time.size() + 20;
+  for (const RawField& field : fields) size += field.name.size() + field.json.size() + 4;
+  std::string line;
+  line.reserve(size);
+  line.push_back('{');
+  bool first = true;
+  auto member = [&](std::string_view name, auto&& append_value) {
+    if (!first) line.push_back(',');
+    first = false;
+    AppendJsonString(line, name);
+    line.push_back(':');
+    append_value();
+  };
+  bool level_written = false;
+  bool time_written = false;
+  for (const RawField& field : fields) {
+    if (!level_written && field.name > "level") {
+      member("level", [&] { AppendJsonString(line, level_name); });
+      level_written = true;
+    }
+    if (!time_written && field.name > "time") {
+      member("time", [&] { AppendJsonString(line, time); });
+      time_written = true;
+    }
+    member(field.name, [&] { line.append(field.json); });
+  }
+  if (!level_written) member("level", [&] { AppendJsonString(line, level_name); });
+  if (!time_written) member("time", [&] { AppendJsonString(line, time); });
+  line.push_back('}');
+  if (!json_format_installed.load(std::memory_order_relaxed)) {
+    spdlog::log(level, "{}", line);
+    return;
+  }
+  spdlog::default_logger_raw()->log(now, spdlog::source_loc{kWholeLine, 0, ""}, level,
+                                    spdlog::string_view_t(line.data(), line.size()));
+}
+
 }  // namespace signet::log

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "signet/json_writer.h"
 #include "signet/log/json_log.h"
 #include "signet/provider/protocol.h"
 
@@ -18,6 +19,41 @@ server::HttpResponse JsonResponse(const ProviderResponse& response) {
 }
 
 }  // namespace
+
+void AppendExemptImageLog(std::string& out, const std::string& key, const std::string& exempt_by) {
+  out += R"({"decision":"exempt","exempt_by":)";
+  AppendJsonString(out, exempt_by);
+  out += R"(,"key":)";
+  AppendJsonString(out, key);
+  out.push_back('}');
+}
+
+void AppendImageLog(std::string& out, const KeyDecision& decision) {
+  // Members in name order, as nlohmann::json writes an object.
+  out += decision.cached ? R"({"cached":true,"decision":)" : R"({"cached":false,"decision":)";
+  out += decision.valid ? R"("valid")" : R"("invalid")";
+  const bool with_detail = decision.valid ? decision.graced
+                                          : !decision.detail.empty() &&
+                                                decision.detail != decision.reason;
+  if (with_detail) {
+    out += R"(,"detail":)";
+    AppendJsonString(out, decision.detail);
+  }
+  if (decision.valid) {
+    out += R"(,"digest_reference":)";
+    AppendJsonString(out, decision.digest_reference);
+    if (decision.graced) out += R"(,"graced":true)";
+  }
+  out += R"(,"key":)";
+  AppendJsonString(out, decision.key);
+  out += R"(,"policy":)";
+  AppendJsonString(out, decision.policy);
+  if (!decision.valid) {
+    out += R"(,"reason":)";
+    AppendJsonString(out, decision.reason);
+  }
+  out.push_back('}');
+}
 
 ProviderHandlers::ProviderHandlers(VerificationService& service, ProviderMetrics* metrics,
                                    HandlerOptions options)
@@ -54,29 +90,28 @@ std::optional<server::HttpResponse> ProviderHandlers::Handle(Endpoint endpoint,
   const std::string name = EndpointName(endpoint);
   // The cached-only pass counts the request only once it answers it.
   if (metrics_ && !cached_only) metrics_->in_flight().Increment();
-  auto finish = [&](const ProviderResponse& response, const std::string& outcome,
-                    nlohmann::json event) {
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  auto request_seconds = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  auto count_request = [&](const std::string& outcome, double seconds) {
     if (metrics_) {
       metrics_->RequestFinished(name, outcome, seconds);
       metrics_->in_flight().Decrement();
     }
-    event["event"] = "provider_request";
-    event["request_id"] = request.request_id;
-    event["endpoint"] = name;
-    event["outcome"] = outcome;
-    event["duration_ms"] = seconds * 1000.0;
-    log::LogEvent(outcome == "system_error" ? spdlog::level::warn : spdlog::level::info,
-                  std::move(event));
-    return JsonResponse(response);
   };
 
   auto parsed = ParseProviderRequest(request.body, options_.max_keys);
   if (!parsed.ok()) {
     if (metrics_ && cached_only) metrics_->in_flight().Increment();
-    return finish(SystemErrorResponse(parsed.error().message(), mutate), "system_error",
-                  {{"system_error", parsed.error().message()}});
+    const double seconds = request_seconds();
+    count_request("system_error", seconds);
+    log::LogEvent(spdlog::level::warn, {{"event", "provider_request"},
+                                        {"request_id", request.request_id},
+                                        {"endpoint", name},
+                                        {"outcome", "system_error"},
+                                        {"duration_ms", seconds * 1000.0},
+                                        {"system_error", parsed.error().message()}});
+    return JsonResponse(SystemErrorResponse(parsed.error().message(), mutate));
   }
   // The mutate path answers exempt keys itself; only the others are verified.
   std::vector<const std::string*> exempt_by(parsed->keys.size(), nullptr);
@@ -112,16 +147,24 @@ std::optional<server::HttpResponse> ProviderHandlers::Handle(Endpoint endpoint,
   ProviderResponse response;
   response.idempotent = mutate;
   response.items.reserve(parsed->keys.size());
-  nlohmann::json images = nlohmann::json::array();
+  // The provider_request line's "images", written as JSON text (the line is
+  // only built when it is written).
+  const bool log_request = log::Enabled(spdlog::level::info);
+  std::string images;
+  if (log_request) {
+    images.reserve(parsed->keys.size() * 256);
+    images.push_back('[');
+  }
   bool all_valid = true;
   std::size_t next_decision = 0;
   for (std::size_t i = 0; i < parsed->keys.size(); ++i) {
+    if (log_request && i > 0) images.push_back(',');
     ResponseItem item;
     if (exempt_by[i]) {
       item.key = parsed->keys[i];
       item.value = parsed->keys[i];
       if (metrics_) metrics_->ItemDecided(name, ItemDecision::kExempt);
-      images.push_back({{"key", item.key}, {"decision", "exempt"}, {"exempt_by", *exempt_by[i]}});
+      if (log_request) AppendExemptImageLog(images, item.key, *exempt_by[i]);
       response.items.push_back(std::move(item));
       continue;
     }
@@ -136,27 +179,29 @@ std::optional<server::HttpResponse> ProviderHandlers::Handle(Endpoint endpoint,
     if (metrics_) {
       metrics_->ItemDecided(name, decision.valid ? ItemDecision::kValid : ItemDecision::kInvalid);
     }
-    nlohmann::json image = {{"key", decision.key},
-                            {"decision", decision.valid ? "valid" : "invalid"},
-                            {"policy", decision.policy},
-                            {"cached", decision.cached}};
-    if (decision.valid) {
-      image["digest_reference"] = decision.digest_reference;
-      if (decision.graced) {
-        image["graced"] = true;
-        image["detail"] = decision.detail;
-      }
-    } else {
-      image["reason"] = decision.reason;
-      if (!decision.detail.empty() && decision.detail != decision.reason) {
-        image["detail"] = decision.detail;
-      }
-    }
-    images.push_back(std::move(image));
+    if (log_request) AppendImageLog(images, decision);
     response.items.push_back(std::move(item));
   }
-  return finish(response, all_valid ? "allowed" : "denied",
-                {{"api_version", parsed->api_version}, {"images", std::move(images)}});
+  const std::string outcome = all_valid ? "allowed" : "denied";
+  const double seconds = request_seconds();
+  count_request(outcome, seconds);
+  if (log_request) {
+    images.push_back(']');
+    std::string api_version, duration_ms, endpoint, outcome_text, request_id;
+    AppendJsonString(api_version, parsed->api_version);
+    AppendJson(duration_ms, nlohmann::json(seconds * 1000.0));
+    AppendJsonString(endpoint, name);
+    AppendJsonString(outcome_text, outcome);
+    AppendJsonString(request_id, request.request_id);
+    log::LogEventFields(spdlog::level::info, {{"api_version", api_version},
+                                              {"duration_ms", duration_ms},
+                                              {"endpoint", endpoint},
+                                              {"event", R"("provider_request")"},
+                                              {"images", images},
+                                              {"outcome", outcome_text},
+                                              {"request_id", request_id}});
+  }
+  return JsonResponse(response);
 }
 
 server::HttpResponse ProviderHandlers::Rejected(server::RejectionKind kind,

@@ -51,6 +51,15 @@ struct HandlerOptions {
   std::size_t inline_max_body_bytes = 4096;
 };
 
+// One entry of the provider_request log line's "images" array, appended as
+// JSON text: the bytes nlohmann::json::dump writes for the same object
+// ("key", "decision", "policy", "cached"; "digest_reference" when valid,
+// "graced" and "detail" when graced; "reason" and a differing "detail" when
+// invalid; members in name order). The exempt form has "key", "decision":
+// "exempt" and "exempt_by". Pure functions.
+void AppendImageLog(std::string& out, const KeyDecision& decision);
+void AppendExemptImageLog(std::string& out, const std::string& key, const std::string& exempt_by);
+
 class ProviderHandlers {
  public:
   ProviderHandlers(VerificationService& service, ProviderMetrics* metrics, HandlerOptions options);
