@@ -92,8 +92,9 @@ TEST_F(JsonLogTest, BelowTheLevelNothingIsWritten) {
 TEST_F(JsonLogTest, FieldsWrittenByTheCallerMakeTheLineOfTheSameEvent) {
   const nlohmann::json event = Event();
   std::vector<std::string> texts;
-  for (auto it = event.begin(); it != event.end(); ++it) texts.push_back(
-        it.value().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  for (auto it = event.begin(); it != event.end(); ++it) {
+    texts.push_back(it.value().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
   // Event() sorted: api_version, count, duration_ms, event, images, zeta.
   LogEvent(spdlog::level::warn, event);
   LogEventFields(spdlog::level::warn, {{"api_version", texts[0]},
