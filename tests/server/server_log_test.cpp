@@ -100,6 +100,9 @@ TEST_F(ServerLogTest, ListenerLinesAreJsonEvents) {
   EXPECT_EQ(requests[0]["path"], "/ping");
   EXPECT_EQ(requests[0]["status"], 200);
   EXPECT_TRUE(requests[0]["duration_ms"].is_number());
+  EXPECT_EQ(requests[0]["level"], "info");
+  EXPECT_NE(requests[0].value("peer", ""), "");
+  EXPECT_NE(requests[0].value("request_id", ""), "");
   EXPECT_EQ(Events("server_draining").size(), 1u);
   EXPECT_EQ(Events("server_stopped").size(), 1u);
 
