@@ -132,5 +132,35 @@ TEST_F(JsonLogTest, FieldsBelowTheLevelAreNotWritten) {
   EXPECT_EQ(lines[0], R"({"event":"kept","level":"warning","time":T})");
 }
 
+// Without the JSON format installed, LogEvent logs the event alone (the
+// sink's pattern adds time and level); LogEventFields does the same.
+TEST(JsonLogWithoutFormatTest, FieldsMakeTheSameMessageAsTheEvent) {
+  // InstallJsonLogFormat cannot be undone: this needs a process of its own
+  // (ctest runs every test alone), not one where another test installed it.
+  std::ostringstream probe;
+  {
+    const auto previous = spdlog::default_logger();
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(probe);
+    sink->set_pattern("%v");
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("probe", sink));
+    spdlog::set_level(spdlog::level::info);
+    LogEvent(spdlog::level::info, {{"p", 1}});
+    spdlog::set_default_logger(previous);
+  }
+  if (probe.str() != "{\"p\":1}\n") GTEST_SKIP() << "the JSON format is installed in this process";
+  std::ostringstream out;
+  const auto previous = spdlog::default_logger();
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  sink->set_pattern("%l %v");
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("plain", sink));
+  spdlog::set_level(spdlog::level::info);
+  LogEvent(spdlog::level::info, {{"a", 1}, {"outcome", "allowed"}});
+  LogEventFields(spdlog::level::info, {{"a", "1"}, {"outcome", R"("allowed")"}});
+  spdlog::set_default_logger(previous);
+  EXPECT_EQ(out.str(),
+            "info {\"a\":1,\"outcome\":\"allowed\"}\n"
+            "info {\"a\":1,\"outcome\":\"allowed\"}\n");
+}
+
 }  // namespace
 }  // namespace signet::log

@@ -106,6 +106,9 @@ bool Enabled(spdlog::level::level_enum level) { return spdlog::should_log(level)
 
 void LogEventFields(spdlog::level::level_enum level, std::initializer_list<RawField> fields) {
   if (!spdlog::should_log(level)) return;
+  // Without the JSON format, LogEvent logs the event alone (the sink's own
+  // pattern adds the time and level): the same here.
+  const bool whole_line = json_format_installed.load(std::memory_order_relaxed);
   const auto now = spdlog::log_clock::now();
   const std::string level_name = LevelName(level);
   const std::string time = TimeStamp(now);
@@ -122,8 +125,8 @@ void LogEventFields(spdlog::level::level_enum level, std::initializer_list<RawFi
     line.push_back(':');
     append_value();
   };
-  bool level_written = false;
-  bool time_written = false;
+  bool level_written = !whole_line;
+  bool time_written = !whole_line;
   for (const RawField& field : fields) {
     if (!level_written && field.name > "level") {
       member("level", [&] { AppendJsonString(line, level_name); });
@@ -138,7 +141,7 @@ void LogEventFields(spdlog::level::level_enum level, std::initializer_list<RawFi
   if (!level_written) member("level", [&] { AppendJsonString(line, level_name); });
   if (!time_written) member("time", [&] { AppendJsonString(line, time); });
   line.push_back('}');
-  if (!json_format_installed.load(std::memory_order_relaxed)) {
+  if (!whole_line) {
     spdlog::log(level, "{}", line);
     return;
   }
