@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 
+#include <functional>
 #include <regex>
 #include <sstream>
 
@@ -134,30 +135,33 @@ TEST_F(JsonLogTest, FieldsBelowTheLevelAreNotWritten) {
 
 // Without the JSON format installed, LogEvent logs the event alone (the
 // sink's pattern adds time and level); LogEventFields does the same.
-TEST(JsonLogWithoutFormatTest, FieldsMakeTheSameMessageAsTheEvent) {
-  // InstallJsonLogFormat cannot be undone: this needs a process of its own
-  // (ctest runs every test alone), not one where another test installed it.
-  std::ostringstream probe;
-  {
-    const auto previous = spdlog::default_logger();
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(probe);
-    sink->set_pattern("%v");
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>("probe", sink));
-    spdlog::set_level(spdlog::level::info);
-    LogEvent(spdlog::level::info, {{"p", 1}});
-    spdlog::set_default_logger(previous);
-  }
-  if (probe.str() != "{\"p\":1}\n") GTEST_SKIP() << "the JSON format is installed in this process";
+// What `log` writes to a plain logger whose sink has `pattern` (no JSON
+// format of its own); the default logger is restored afterwards.
+std::string LoggedWithPattern(const std::string& pattern, const std::function<void()>& log) {
   std::ostringstream out;
   const auto previous = spdlog::default_logger();
   auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
-  sink->set_pattern("%l %v");
+  sink->set_pattern(pattern);
   spdlog::set_default_logger(std::make_shared<spdlog::logger>("plain", sink));
   spdlog::set_level(spdlog::level::info);
-  LogEvent(spdlog::level::info, {{"a", 1}, {"outcome", "allowed"}});
-  LogEventFields(spdlog::level::info, {{"a", "1"}, {"outcome", R"("allowed")"}});
+  log();
   spdlog::set_default_logger(previous);
-  EXPECT_EQ(out.str(),
+  return out.str();
+}
+
+TEST(JsonLogWithoutFormatTest, FieldsMakeTheSameMessageAsTheEvent) {
+  // InstallJsonLogFormat cannot be undone: this needs a process of its own
+  // (ctest runs every test alone), not one where another test installed it.
+  if (LoggedWithPattern("%v", [] { LogEvent(spdlog::level::info, {{"p", 1}}); }) !=
+      "{\"p\":1}\n") {
+    GTEST_SKIP() << "the JSON format is installed in this process";
+  }
+  EXPECT_EQ(LoggedWithPattern("%l %v",
+                              [] {
+                                LogEvent(spdlog::level::info, {{"a", 1}, {"outcome", "allowed"}});
+                                LogEventFields(spdlog::level::info,
+                                               {{"a", "1"}, {"outcome", R"("allowed")"}});
+                              }),
             "info {\"a\":1,\"outcome\":\"allowed\"}\n"
             "info {\"a\":1,\"outcome\":\"allowed\"}\n");
 }

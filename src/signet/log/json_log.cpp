@@ -76,6 +76,14 @@ class JsonLineFlag : public spdlog::custom_flag_formatter {
   }
 };
 
+// Hands a line LogEvent or LogEventFields made whole to the logger, which
+// the formatter copies as it is.
+void WriteWholeLine(spdlog::log_clock::time_point now, spdlog::level::level_enum level,
+                    const std::string& line) {
+  spdlog::default_logger_raw()->log(now, spdlog::source_loc{kWholeLine, 0, ""}, level,
+                                    spdlog::string_view_t(line.data(), line.size()));
+}
+
 }  // namespace
 
 void InstallJsonLogFormat() {
@@ -97,9 +105,7 @@ void LogEvent(spdlog::level::level_enum level, nlohmann::json event) {
   const auto now = spdlog::log_clock::now();
   if (!event.contains("time")) event["time"] = TimeStamp(now);
   if (!event.contains("level")) event["level"] = LevelName(level);
-  const std::string line = Dump(event);
-  spdlog::default_logger_raw()->log(now, spdlog::source_loc{kWholeLine, 0, ""}, level,
-                                    spdlog::string_view_t(line.data(), line.size()));
+  WriteWholeLine(now, level, Dump(event));
 }
 
 bool Enabled(spdlog::level::level_enum level) { return spdlog::should_log(level); }
@@ -110,43 +116,43 @@ void LogEventFields(spdlog::level::level_enum level, std::initializer_list<RawFi
   // pattern adds the time and level): the same here.
   const bool whole_line = json_format_installed.load(std::memory_order_relaxed);
   const auto now = spdlog::log_clock::now();
-  const std::string level_name = LevelName(level);
-  const std::string time = TimeStamp(now);
-  std::size_t size = 2 + level_name.size() + time.size() + 20;
+  std::string level_json, time_json;
+  if (whole_line) {
+    AppendJsonString(level_json, LevelName(level));
+    AppendJsonString(time_json, TimeStamp(now));
+  }
+  std::size_t size = 2 + level_json.size() + time_json.size() + 20;
   for (const RawField& field : fields) size += field.name.size() + field.json.size() + 4;
   std::string line;
   line.reserve(size);
   line.push_back('{');
-  bool first = true;
-  auto member = [&](std::string_view name, auto&& append_value) {
-    if (!first) line.push_back(',');
-    first = false;
+  auto member = [&line](std::string_view name, std::string_view json) {
+    if (line.size() > 1) line.push_back(',');
     AppendJsonString(line, name);
     line.push_back(':');
-    append_value();
+    line.append(json);
   };
   bool level_written = !whole_line;
   bool time_written = !whole_line;
   for (const RawField& field : fields) {
     if (!level_written && field.name > "level") {
-      member("level", [&] { AppendJsonString(line, level_name); });
+      member("level", level_json);
       level_written = true;
     }
     if (!time_written && field.name > "time") {
-      member("time", [&] { AppendJsonString(line, time); });
+      member("time", time_json);
       time_written = true;
     }
-    member(field.name, [&] { line.append(field.json); });
+    member(field.name, field.json);
   }
-  if (!level_written) member("level", [&] { AppendJsonString(line, level_name); });
-  if (!time_written) member("time", [&] { AppendJsonString(line, time); });
+  if (!level_written) member("level", level_json);
+  if (!time_written) member("time", time_json);
   line.push_back('}');
   if (!whole_line) {
     spdlog::log(level, "{}", line);
     return;
   }
-  spdlog::default_logger_raw()->log(now, spdlog::source_loc{kWholeLine, 0, ""}, level,
-                                    spdlog::string_view_t(line.data(), line.size()));
+  WriteWholeLine(now, level, line);
 }
 
 }  // namespace signet::log
