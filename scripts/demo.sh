@@ -6,9 +6,14 @@
 #   4. verify the signed image (passes) and the unsigned one (fails, exit 10);
 #   5. start the Gatekeeper provider over HTTPS and ask it about both images.
 # Everything lives under build/demo and is stopped when the script exits.
+# Exit status 0 only when every step gave the expected answer.
+#
+# For the test suite (ctest runs this script as the test `demo`):
+#   SIGNET_DEMO_SKIP_BUILD=1     use the signet already built
+#   SIGNET_DEMO_BUILD_DIR=DIR    the build tree to use (default: build)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build="$root/build"
+build="${SIGNET_DEMO_BUILD_DIR:-$root/build}"
 cd "$root"
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
@@ -124,6 +129,21 @@ response=$(curl -fsS --tlsv1.3 --cacert "$certs/ca.crt" -H 'Content-Type: applic
   -d "$request" "https://localhost:$prov_port/validate")
 echo "response:"
 echo "$response" | python3 -m json.tool
+# The answer must name both keys: the signed one valid (a digest, no error),
+# the unsigned one refused with a reason.
+SIGNED="$signed_image" UNSIGNED="$unsigned_image" python3 -c '
+import json, os, sys
+items = {i["key"]: i for i in json.loads(sys.stdin.read())["response"]["items"]}
+signed, unsigned = items[os.environ["SIGNED"]], items[os.environ["UNSIGNED"]]
+problems = []
+if signed.get("error") or "@sha256:" not in signed.get("value", ""):
+    problems.append("the signed image was not answered valid with its digest")
+if not unsigned.get("error") or "value" in unsigned:
+    problems.append("the unsigned image was not refused")
+for p in problems:
+    print("demo: " + p, file=sys.stderr)
+sys.exit(1 if problems else 0)
+' <<<"$response"
 
 step "Done"
 echo "The signed image verified; the unsigned one was refused by the CLI and by the provider."
