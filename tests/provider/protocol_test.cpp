@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
+
+#include "signet/bounded_json.h"
 
 #include "support/paths.h"
 #include "support/process.h"
@@ -148,6 +151,143 @@ TEST(ProtocolTest, MutationResponseMatchesTestDataShape) {
   response.idempotent = true;
   response.items.push_back({"nginx", std::string("nginx:v1.2.3"), ""});
   EXPECT_EQ(nlohmann::json::parse(SerializeProviderResponse(response)), expected);
+}
+
+// The body as it was read before the event reader: a whole DOM, then the
+// checks on it. The reader must answer every body exactly as this does.
+Result<ProviderRequest> DomParsed(std::string_view body, std::size_t max_keys) {
+  using nlohmann::json;
+  auto parsed = ParseBoundedJson(body, "unable to unmarshal request body");
+  if (!parsed.ok()) {
+    if (parsed.error().code() == ErrorCode::kTooLarge) return parsed.error();
+    return Error(ErrorCode::kParse, "unable to unmarshal request body: not valid JSON");
+  }
+  const json& document = *parsed;
+  const auto shape = [](const std::string& why) {
+    return Error(ErrorCode::kParse, "unable to unmarshal request body: " + why);
+  };
+  if (!document.is_object()) return shape("expected a JSON object");
+  ProviderRequest request;
+  if (auto it = document.find("apiVersion"); it != document.end()) {
+    if (!it->is_string()) return shape("apiVersion must be a string");
+    request.api_version = it->get<std::string>();
+  }
+  if (auto it = document.find("kind"); it != document.end() && !it->is_string()) {
+    return shape("kind must be a string");
+  }
+  auto inner = document.find("request");
+  if (inner == document.end() || inner->is_null()) {
+    return Error(ErrorCode::kInvalidArgument, "request has no keys");
+  }
+  if (!inner->is_object()) return shape("request must be an object");
+  auto keys = inner->find("keys");
+  if (keys == inner->end() || keys->is_null()) {
+    return Error(ErrorCode::kInvalidArgument, "request has no keys");
+  }
+  if (!keys->is_array()) return shape("request.keys must be an array of strings");
+  if (keys->empty()) return Error(ErrorCode::kInvalidArgument, "request has no keys");
+  if (keys->size() > max_keys) {
+    return Error(ErrorCode::kTooLarge, "too many keys: " + std::to_string(keys->size()) +
+                                           " (the limit is " + std::to_string(max_keys) + ")");
+  }
+  for (std::size_t i = 0; i < keys->size(); ++i) {
+    if (!(*keys)[i].is_string()) {
+      return shape("request.keys[" + std::to_string(i) + "] is not a string");
+    }
+    request.keys.push_back((*keys)[i].get<std::string>());
+  }
+  return request;
+}
+
+std::string Describe(const Result<ProviderRequest>& result) {
+  if (!result.ok()) {
+    return "error " + std::to_string(static_cast<int>(result.error().code())) + " " +
+           result.error().message();
+  }
+  std::string out = "ok apiVersion=" + result->api_version + " keys=";
+  for (const auto& key : result->keys) out += "[" + key + "]";
+  return out;
+}
+
+// Bodies of every shape the checks tell apart: each member absent, null, or
+// of each JSON type; names repeated (the last one counts); members nested
+// where they do not count; key lists of every length around the limit with a
+// non-string anywhere; and every prefix of each (syntax errors at every
+// point).
+std::vector<std::string> RequestBodies() {
+  const std::vector<std::string> values = {
+      "null", "true", "1", "-2.5e3", R"("s")", "{}", "[]", R"({"keys":["x"]})", R"(["a"])"};
+  const std::vector<std::string> key_lists = {
+      "[]", R"(["a"])", R"(["a","b"])", R"(["a","b","c"])", R"(["a",1])", R"([null,"b"])",
+      R"(["a",{"k":"v"}])", R"([["a"],"b","c"])", R"(["a","b",true])", R"(["a\u0041","\n"])",
+      "null", R"("a")", R"({"0":"a"})", "7"};
+  std::vector<std::string> requests;
+  for (const auto& keys : key_lists) {
+    requests.push_back(R"({"keys":)" + keys + "}");
+    requests.push_back(R"({"keys":["z"],"keys":)" + keys + "}");
+    requests.push_back(R"({"keys":)" + keys + R"(,"keys":["y"]})");
+    requests.push_back(R"({"other":{"keys":["n"]},"keys":)" + keys + R"(,"x":[1,{"keys":2}]})");
+  }
+  for (const auto& value : values) requests.push_back(value);
+  requests.push_back("{}");
+  std::vector<std::string> bodies;
+  for (const auto& request : requests) {
+    bodies.push_back(R"({"request":)" + request + "}");
+    bodies.push_back(R"({"apiVersion":"v9","kind":"ProviderRequest","request":)" + request + "}");
+    bodies.push_back(R"({"request":{"keys":["first"]},"request":)" + request + "}");
+    bodies.push_back(R"({"request":)" + request + R"(,"request":null})");
+    bodies.push_back(R"({"nested":{"request":{"keys":["n"]}},"request":)" + request + "}");
+    bodies.push_back(R"({"request":)" + request + R"(,"after":{"keys":["late"]}})");
+  }
+  for (const auto& value : values) {
+    bodies.push_back(R"({"apiVersion":)" + value + R"(,"request":{"keys":["a"]}})");
+    bodies.push_back(R"({"kind":)" + value + R"(,"request":{"keys":["a"]}})");
+    bodies.push_back(R"({"apiVersion":1,"apiVersion":)" + value + R"(,"request":{"keys":["a"]}})");
+    bodies.push_back(value);
+    bodies.push_back("[" + value + "]");
+  }
+  bodies.push_back(R"({"request":{"keys":["a"]}} {})");
+  bodies.push_back(R"({"request":{"keys":["a"]}})" + std::string(" \n\t"));
+  bodies.push_back(R"({"request":{"keys":["\ud800"]}})");
+  bodies.push_back("{\"request\":{\"keys\":[\"\xc3\x28\"]}}");
+  bodies.push_back(R"({"request":{"keys":["a"]},"x":)" + std::string(65, '[') + "}");
+  bodies.push_back(R"({"request":{"keys":["a"]},"x":1e999})");
+  bodies.push_back("");
+  const std::size_t whole = bodies.size();
+  for (std::size_t i = 0; i < whole; i += 3) {
+    for (std::size_t cut = 0; cut < bodies[i].size(); ++cut) {
+      bodies.push_back(bodies[i].substr(0, cut));
+    }
+  }
+  return bodies;
+}
+
+TEST(ProtocolTest, TheEventReaderAnswersEveryBodyAsTheDomDid) {
+  const auto bodies = RequestBodies();
+  std::size_t accepted = 0;
+  std::size_t refused = 0;
+  for (const std::size_t max_keys : {std::size_t{2}, std::size_t{3}}) {
+    for (const auto& body : bodies) {
+      const auto expected = DomParsed(body, max_keys);
+      EXPECT_EQ(Describe(ParseProviderRequest(body, max_keys)), Describe(expected))
+          << "body: " << body << " (limit " << max_keys << ")";
+      (expected.ok() ? accepted : refused) += 1;
+    }
+  }
+  // The bodies reach both outcomes, and every distinct message of each.
+  EXPECT_GT(accepted, 50u);
+  EXPECT_GT(refused, 1000u);
+  std::set<std::string> messages;
+  for (const auto& body : bodies) {
+    if (auto r = DomParsed(body, 2); !r.ok()) {
+      std::string message = r.error().message();
+      if (auto bracket = message.find('['); bracket != std::string::npos) {
+        message.resize(bracket);
+      }
+      messages.insert(message.substr(0, message.find(':', 35)));
+    }
+  }
+  EXPECT_GE(messages.size(), 9u) << ::testing::PrintToString(messages);
 }
 
 // A body of nested brackets is refused by a scan, before any DOM is built
