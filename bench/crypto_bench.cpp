@@ -12,9 +12,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "instant_verifier.h"
 #include "signet/cosign/payload.h"
@@ -22,10 +24,12 @@
 #include "signet/crypto/encoding.h"
 #include "signet/crypto/keys.h"
 #include "signet/crypto/signer.h"
+#include "signet/bounded_json.h"
 #include "signet/oci/reference.h"
 #include "signet/oci/registry.h"
 #include "signet/policy/policy_set.h"
 #include "signet/provider/expiring_cache.h"
+#include "signet/provider/protocol.h"
 #include "signet/provider/verification_service.h"
 
 namespace {
@@ -337,6 +341,52 @@ void BM_DecideCachedKey(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_DecideCachedKey);
+
+// A /validate body of 100 image keys, read two ways: a whole JSON DOM and
+// its keys copied out (the reading before; the baseline), and
+// ParseProviderRequest, which builds no DOM. Both run the same bounds scan.
+std::string HundredKeyBody() {
+  nlohmann::json keys = nlohmann::json::array();
+  for (int i = 0; i < 100; ++i) keys.push_back(signet::bench::BenchImageKey(i));
+  return nlohmann::json{{"apiVersion", "externaldata.gatekeeper.sh/v1beta1"},
+                        {"kind", "ProviderRequest"},
+                        {"request", {{"keys", keys}}}}
+      .dump();
+}
+
+void BM_RequestBodyDom100(benchmark::State& state) {
+  const std::string body = HundredKeyBody();
+  for (auto _ : state) {
+    auto document = signet::ParseBoundedJson(body, "body");
+    std::vector<std::string> keys;
+    if (document.ok()) {
+      const auto& list = (*document)["request"]["keys"];
+      keys.reserve(list.size());
+      for (const auto& key : list) keys.push_back(key.get<std::string>());
+    }
+    if (keys.size() != 100) {
+      state.SkipWithError("the DOM did not hold 100 keys");
+      break;
+    }
+    benchmark::DoNotOptimize(keys);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RequestBodyDom100);
+
+void BM_RequestBodyParse100(benchmark::State& state) {
+  const std::string body = HundredKeyBody();
+  for (auto _ : state) {
+    auto request = signet::provider::ParseProviderRequest(body, 1000);
+    if (!request.ok() || request->keys.size() != 100) {
+      state.SkipWithError("the body was not read as 100 keys");
+      break;
+    }
+    benchmark::DoNotOptimize(request);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RequestBodyParse100);
 
 }  // namespace
 
