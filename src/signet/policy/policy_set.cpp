@@ -6,6 +6,7 @@ Result<PolicySet> PolicySet::Create(const std::vector<PolicyConfig>& policies,
                                     UnmatchedImages unmatched) {
   PolicySet set;
   set.unmatched_ = unmatched;
+  set.unmatched_policy_.name = std::string(kUnmatchedPolicyName);
   for (const auto& policy : policies) {
     Entry entry{policy, {}};
     for (const auto& glob : policy.images) {
@@ -19,6 +20,12 @@ Result<PolicySet> PolicySet::Create(const std::vector<PolicyConfig>& policies,
 }
 
 Result<PolicyConfig> PolicySet::Match(const oci::Repository& repository) const {
+  auto found = Find(repository);
+  if (!found.ok()) return found.error();
+  return **found;
+}
+
+Result<const PolicyConfig*> PolicySet::Find(const oci::Repository& repository) const {
   auto canonical = repository.CanonicalName();
   if (!canonical.ok()) {
     return Error(ErrorCode::kInvalidArgument,
@@ -26,14 +33,10 @@ Result<PolicyConfig> PolicySet::Match(const oci::Repository& repository) const {
   }
   for (const auto& entry : entries_) {
     for (const auto& pattern : entry.patterns) {
-      if (pattern.Matches(*canonical)) return entry.policy;
+      if (pattern.Matches(*canonical)) return &entry.policy;
     }
   }
-  if (unmatched_ == UnmatchedImages::kVerify) {
-    PolicyConfig fallback;
-    fallback.name = std::string(kUnmatchedPolicyName);
-    return fallback;
-  }
+  if (unmatched_ == UnmatchedImages::kVerify) return &unmatched_policy_;
   return Error(ErrorCode::kNotFound, "no policy matches image " + repository.Name());
 }
 

@@ -32,6 +32,9 @@ class PolicySet {
   // matches image <name>") or kInvalidArgument (its host has no canonical
   // form; the message says why).
   Result<PolicyConfig> Match(const oci::Repository& repository) const;
+  // The same policy, not copied: the pointer stays valid, and the policy
+  // unchanged, as long as this PolicySet lives (it is never modified).
+  Result<const PolicyConfig*> Find(const oci::Repository& repository) const;
 
  private:
   struct Entry {
@@ -41,6 +44,7 @@ class PolicySet {
   PolicySet() = default;
   std::vector<Entry> entries_;
   UnmatchedImages unmatched_ = UnmatchedImages::kDeny;
+  PolicyConfig unmatched_policy_;  // the synthetic policy of UnmatchedImages::kVerify
 };
 
 }  // namespace signet::policy

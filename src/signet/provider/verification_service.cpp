@@ -1,6 +1,8 @@
 #include "signet/provider/verification_service.h"
 
 #include <algorithm>
+#include <string_view>
+#include <unordered_map>
 
 #include "signet/crypto/encoding.h"
 #include "signet/log/json_log.h"
@@ -8,6 +10,10 @@
 namespace signet::provider {
 
 namespace {
+
+// A planned key is a pure function of its text and the policies: it is
+// dropped only to bound memory (least recently used first), or after a day.
+constexpr std::chrono::hours kPlannedKeyTtl{24};
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -78,13 +84,16 @@ VerificationService::VerificationService(VerificationServiceOptions options,
       results_(options_.cache_max_entries, options_.clock),
       tags_(options_.cache_max_entries, options_.clock),
       remembered_(options_.cache_max_entries, options_.clock),
+      planned_(options_.planned_keys_max_entries, options_.clock),
       pool_(options_.workers) {}
 
 VerificationService::~VerificationService() = default;
 
 VerificationService::CacheLookups VerificationService::LocalCacheLookups() const {
-  return {tags_.lookups(), results_.lookups()};
+  return {tags_.lookups(), results_.lookups(), planned_.lookups()};
 }
+
+std::size_t VerificationService::PlannedKeysKept() const { return planned_.size(); }
 
 VerificationService::Outcome VerificationService::FailureOutcome(const Error& error) const {
   Outcome outcome;
@@ -115,12 +124,17 @@ Status VerificationService::VerifyUnder(const oci::ImageReference& pinned, Diges
   return verifier_->Verify(pinned, origin, **resolved, deadline, &pool_);
 }
 
-VerificationService::Probe VerificationService::ProbeCaches(const oci::ImageReference& reference,
-                                                            const policy::PolicyConfig& policy,
+VerificationService::Probe VerificationService::ProbeCaches(const PlannedKey& planned,
                                                             const std::string& trust_version) {
+  const oci::ImageReference& reference = planned.reference;
+  const policy::PolicyConfig& policy = *planned.policy;
   Probe probe;
-  std::string digest = reference.digest();
-  if (digest.empty()) {
+  if (planned.pinned) {
+    // The key's own digest, pinned when the key was planned.
+    probe.result_key = ResultKey(planned.pinned_name, policy.name, trust_version);
+    probe.pinned = planned.pinned;
+  } else if (reference.digest().empty()) {
+    std::string digest;
     auto tag = tags_.Get(reference.repository().Name() + ":" + reference.tag());
     probe.tag_looked_up = true;
     probe.tag_found = tag.has_value();
@@ -131,11 +145,13 @@ VerificationService::Probe VerificationService::ProbeCaches(const oci::ImageRefe
       return probe;
     }
     digest = std::move(tag->digest);
+    auto pinned = reference.Pinned(digest);
+    if (!pinned.ok()) return probe;  // Compute() answers why
+    probe.result_key = ResultKey(pinned->Name(), policy.name, trust_version);
+    probe.pinned = std::move(pinned).value();
+  } else {
+    return probe;  // a digest that does not pin (never kept as planned): Compute() answers why
   }
-  auto pinned = reference.Pinned(digest);
-  if (!pinned.ok()) return probe;  // Compute() answers why
-  probe.result_key = ResultKey(pinned->Name(), policy.name, trust_version);
-  probe.pinned = std::move(pinned).value();
   auto found = results_.Find(probe.result_key);
   if (!found) return probe;
   probe.result_found = true;
@@ -504,35 +520,57 @@ std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::stri
   return Decide(keys, std::chrono::steady_clock::now() + options_.deadline);
 }
 
+std::shared_ptr<const VerificationService::PlannedKey> VerificationService::PlanKey(
+    const std::string& key, KeyDecision& decision) {
+  if (auto kept = planned_.Get(key)) return std::move(*kept);
+  auto reference = oci::ImageReference::Parse(key);
+  if (!reference.ok()) {
+    decision.reason = "invalid image reference";
+    decision.detail = reference.error().message();
+    return nullptr;
+  }
+  auto policy = policies_.Find(reference->repository());
+  if (!policy.ok()) {
+    decision.reason = policy.error().message();
+    decision.detail = decision.reason;
+    return nullptr;
+  }
+  auto planned = std::make_shared<PlannedKey>();
+  planned->policy = *policy;
+  planned->flight_key = reference->Name() + "\n" + (*policy)->name;
+  if (reference->has_digest()) {
+    auto pinned = reference->Pinned(reference->digest());
+    if (pinned.ok()) {
+      planned->pinned_name = pinned->Name();
+      planned->pinned = std::move(pinned).value();
+    }
+  }
+  planned->reference = std::move(reference).value();
+  // Only a key that pins cleanly (or names a tag) is kept; anything else is
+  // planned again each time, and its verification says why.
+  if (planned->pinned || !planned->reference.has_digest()) {
+    planned_.Put(key, planned, kPlannedKeyTtl);
+  }
+  return planned;
+}
+
 std::vector<VerificationService::Group> VerificationService::Plan(
     const std::vector<std::string>& keys, std::vector<KeyDecision>& decisions) {
   decisions.assign(keys.size(), KeyDecision{});
   std::vector<Group> groups;
-  std::map<std::string, std::size_t> group_of;
+  // Flight key -> group; the views point into the groups' PlannedKeys.
+  std::unordered_map<std::string_view, std::size_t> group_of;
   for (std::size_t i = 0; i < keys.size(); ++i) {
     KeyDecision& decision = decisions[i];
     decision.key = keys[i];
-    auto reference = oci::ImageReference::Parse(keys[i]);
-    if (!reference.ok()) {
-      decision.reason = "invalid image reference";
-      decision.detail = reference.error().message();
-      continue;
-    }
-    decision.key_has_digest = reference->has_digest();
-    auto policy = policies_.Match(reference->repository());
-    if (!policy.ok()) {
-      decision.reason = policy.error().message();
-      decision.detail = decision.reason;
-      continue;
-    }
-    decision.policy = policy->name;
-    std::string flight_key = reference->Name() + "\n" + policy->name;
-    auto [it, inserted] = group_of.emplace(flight_key, groups.size());
+    auto planned = PlanKey(keys[i], decision);
+    if (!planned) continue;
+    decision.key_has_digest = planned->reference.has_digest();
+    decision.policy = planned->policy->name;
+    auto [it, inserted] = group_of.emplace(planned->flight_key, groups.size());
     if (inserted) {
       Group group;
-      group.flight_key = std::move(flight_key);
-      group.reference = std::move(reference).value();
-      group.policy = std::move(*policy);
+      group.planned = std::move(planned);
       groups.push_back(std::move(group));
     }
     groups[it->second].indices.push_back(i);
@@ -568,12 +606,12 @@ std::optional<std::vector<KeyDecision>> VerificationService::DecideCached(
   probes.reserve(groups.size());
   const std::string trust_version = groups.empty() ? std::string() : verifier_->TrustVersion();
   for (auto& group : groups) {
-    probes.push_back(ProbeCaches(*group.reference, group.policy, trust_version));
+    probes.push_back(ProbeCaches(*group.planned, trust_version));
     // One miss: the request needs a flight; nothing has been counted yet.
     if (!probes.back().outcome) return std::nullopt;
   }
   for (std::size_t g = 0; g < groups.size(); ++g) {
-    Account(probes[g], groups[g].policy);
+    Account(probes[g], groups[g].policy());
     groups[g].outcome = std::move(probes[g].outcome);
   }
   Fill(groups, decisions);
@@ -589,8 +627,8 @@ std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::stri
   // the flight, which asks neither cache again.
   std::vector<Probe> misses(groups.size());  // by group; kept for its flight
   for (std::size_t g = 0; g < groups.size(); ++g) {
-    Probe probe = ProbeCaches(*groups[g].reference, groups[g].policy, trust_version);
-    Account(probe, groups[g].policy);
+    Probe probe = ProbeCaches(*groups[g].planned, trust_version);
+    Account(probe, groups[g].policy());
     if (probe.outcome) {
       groups[g].outcome = std::move(probe.outcome);
     } else {
@@ -609,7 +647,7 @@ std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::stri
   // In the order of the flight keys, as before.
   std::vector<std::pair<const std::string*, std::size_t>> to_join;
   for (std::size_t g = 0; g < groups.size(); ++g) {
-    if (!groups[g].outcome) to_join.emplace_back(&groups[g].flight_key, g);
+    if (!groups[g].outcome) to_join.emplace_back(&groups[g].flight_key(), g);
   }
   std::sort(to_join.begin(), to_join.end(),
             [](const auto& a, const auto& b) { return *a.first < *b.first; });
@@ -627,7 +665,7 @@ std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::stri
       }
       waiting->cv.notify_all();
     };
-    auto flight = Join(*flight_key, *groups[index].reference, groups[index].policy,
+    auto flight = Join(*flight_key, groups[index].reference(), groups[index].policy(),
                        std::move(misses[index]), deadline, std::move(on_done));
     if (grace) flights[slot] = std::move(flight);
   }
@@ -652,7 +690,7 @@ std::vector<KeyDecision> VerificationService::Decide(const std::vector<std::stri
     }
     if (!pinned) continue;
     group.outcome =
-        Grace(pinned->Name(), group.policy,
+        Grace(pinned->Name(), group.policy(),
               Error(ErrorCode::kTimeout, "verification unfinished at the request deadline"));
   }
   Fill(groups, decisions);

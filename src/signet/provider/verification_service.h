@@ -113,6 +113,10 @@ struct VerificationServiceOptions {
   std::chrono::milliseconds negative_cache_ttl{10 * 1000};
   std::chrono::milliseconds tag_cache_ttl{30 * 1000};
   std::size_t cache_max_entries = 100000;
+  // Keys whose parse and policy choice are kept, so that a key seen before
+  // is not parsed and matched again (a pure function of the key's text and
+  // the policies, which never change); least recently used dropped first.
+  std::size_t planned_keys_max_entries = 10000;
   // Stale-while-revalidate window before a valid result's expiry; 0 = off.
   std::chrono::milliseconds refresh_ahead{0};
   // Last-known-good grace after a valid result's expiry; 0 = off.
@@ -172,8 +176,12 @@ class VerificationService {
   struct CacheLookups {
     std::uint64_t tag = 0;
     std::uint64_t verification = 0;
+    std::uint64_t planned_key = 0;  // a key's kept parse and policy choice
   };
   CacheLookups LocalCacheLookups() const;
+  // How many keys' parse and policy choice are kept now
+  // (options.planned_keys_max_entries at most).
+  std::size_t PlannedKeysKept() const;
 
   // The verifier's readiness (ImageVerifier::Readiness); thread-safe.
   Status Readiness() { return verifier_->Readiness(); }
@@ -200,14 +208,25 @@ class VerificationService {
     std::chrono::milliseconds ttl{0};
   };
 
+  // What a key's text alone decides: its reference, its policy, its flight
+  // key and, when the key names a digest, the reference pinned to it. Kept
+  // by key text (planned_), immutable once made.
+  struct PlannedKey {
+    oci::ImageReference reference;
+    const policy::PolicyConfig* policy = nullptr;  // one of policies_'s
+    std::string flight_key;
+    std::optional<oci::ImageReference> pinned;  // set when the key names a digest
+    std::string pinned_name;                    // pinned->Name()
+  };
   // The keys of one request that share a (reference, policy): one outcome
   // answers every index in it.
   struct Group {
-    std::string flight_key;
+    std::shared_ptr<const PlannedKey> planned;
     std::vector<std::size_t> indices;
-    std::optional<oci::ImageReference> reference;
-    policy::PolicyConfig policy;
     std::optional<Outcome> outcome;
+    const oci::ImageReference& reference() const { return planned->reference; }
+    const policy::PolicyConfig& policy() const { return *planned->policy; }
+    const std::string& flight_key() const { return planned->flight_key; }
   };
   // What a cache lookup found, before it is counted (Account).
   struct Probe {
@@ -223,10 +242,12 @@ class VerificationService {
   // decided in `decisions` and joins no group.
   std::vector<Group> Plan(const std::vector<std::string>& keys,
                           std::vector<KeyDecision>& decisions);
+  // The key's PlannedKey, from planned_ or made now (and kept); an error
+  // decides the key invalid (`reason`, `detail`) and is not kept.
+  std::shared_ptr<const PlannedKey> PlanKey(const std::string& key, KeyDecision& decision);
   static void Fill(const std::vector<Group>& groups, std::vector<KeyDecision>& decisions);
   // `trust_version`: the verifier's, read once per request.
-  Probe ProbeCaches(const oci::ImageReference& reference, const policy::PolicyConfig& policy,
-                    const std::string& trust_version);
+  Probe ProbeCaches(const PlannedKey& planned, const std::string& trust_version);
   // Counts a probe's lookups and starts the refresh a cached valid result is
   // due for.
   void Account(const Probe& probe, const policy::PolicyConfig& policy);
@@ -290,6 +311,7 @@ class VerificationService {
   ExpiringCache<Outcome> results_;
   ExpiringCache<TagEntry> tags_;
   ExpiringCache<std::string> remembered_;  // result key -> digest reference
+  ExpiringCache<std::shared_ptr<const PlannedKey>> planned_;  // by key text
   std::mutex resolved_mu_;
   std::map<std::string, std::shared_ptr<const ResolvedPolicy>> resolved_;  // by policy name
   std::mutex refreshing_mu_;
