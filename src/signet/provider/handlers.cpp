@@ -168,18 +168,20 @@ std::optional<server::HttpResponse> ProviderHandlers::Handle(Endpoint endpoint,
       response.items.push_back(std::move(item));
       continue;
     }
-    const KeyDecision& decision = decisions.at(next_decision++);
-    item.key = decision.key;
+    KeyDecision& decision = decisions.at(next_decision++);
+    if (log_request) AppendImageLog(images, decision);
+    // The decision is not read again: its strings move into the answer.
     if (decision.valid) {
-      item.value = (mutate && decision.key_has_digest) ? decision.key : decision.digest_reference;
+      item.value = (mutate && decision.key_has_digest) ? decision.key
+                                                       : std::move(decision.digest_reference);
     } else {
       all_valid = false;
       item.error = decision.key + "_invalid: " + decision.reason;
     }
+    item.key = std::move(decision.key);
     if (metrics_) {
       metrics_->ItemDecided(name, decision.valid ? ItemDecision::kValid : ItemDecision::kInvalid);
     }
-    if (log_request) AppendImageLog(images, decision);
     response.items.push_back(std::move(item));
   }
   const std::string outcome = all_valid ? "allowed" : "denied";

@@ -578,22 +578,28 @@ std::vector<VerificationService::Group> VerificationService::Plan(
   return groups;
 }
 
-void VerificationService::Fill(const std::vector<Group>& groups,
-                               std::vector<KeyDecision>& decisions) {
-  for (const auto& group : groups) {
-    for (std::size_t i : group.indices) {
-      KeyDecision& decision = decisions[i];
+void VerificationService::Fill(std::vector<Group>& groups, std::vector<KeyDecision>& decisions) {
+  for (auto& group : groups) {
+    for (std::size_t n = 0; n < group.indices.size(); ++n) {
+      KeyDecision& decision = decisions[group.indices[n]];
       if (!group.outcome) {
         decision.reason = std::string(kTimedOutReason);
         decision.detail = "unfinished at the request deadline";
         continue;
       }
-      decision.valid = group.outcome->valid;
-      decision.digest_reference = group.outcome->digest_reference;
-      decision.reason = group.outcome->reason;
-      decision.detail = group.outcome->detail;
-      decision.cached = group.outcome->cached;
-      decision.graced = group.outcome->graced;
+      Outcome& outcome = *group.outcome;
+      decision.valid = outcome.valid;
+      decision.cached = outcome.cached;
+      decision.graced = outcome.graced;
+      if (n + 1 < group.indices.size()) {
+        decision.digest_reference = outcome.digest_reference;
+        decision.reason = outcome.reason;
+        decision.detail = outcome.detail;
+      } else {  // the group's last key: the outcome is not read again
+        decision.digest_reference = std::move(outcome.digest_reference);
+        decision.reason = std::move(outcome.reason);
+        decision.detail = std::move(outcome.detail);
+      }
     }
   }
 }

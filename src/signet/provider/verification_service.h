@@ -245,7 +245,9 @@ class VerificationService {
   // The key's PlannedKey, from planned_ or made now (and kept); an error
   // decides the key invalid (`reason`, `detail`) and is not kept.
   std::shared_ptr<const PlannedKey> PlanKey(const std::string& key, KeyDecision& decision);
-  static void Fill(const std::vector<Group>& groups, std::vector<KeyDecision>& decisions);
+  // Answers each key of each group from its outcome; the groups' outcomes
+  // are moved from (Fill is their last reader).
+  static void Fill(std::vector<Group>& groups, std::vector<KeyDecision>& decisions);
   // `trust_version`: the verifier's, read once per request.
   Probe ProbeCaches(const PlannedKey& planned, const std::string& trust_version);
   // Counts a probe's lookups and starts the refresh a cached valid result is
