@@ -134,7 +134,6 @@ VerificationService::Probe VerificationService::ProbeCaches(const PlannedKey& pl
     probe.result_key = ResultKey(planned.pinned_name, policy.name, trust_version);
     probe.pinned = planned.pinned;
   } else if (reference.digest().empty()) {
-    std::string digest;
     auto tag = tags_.Get(reference.repository().Name() + ":" + reference.tag());
     probe.tag_looked_up = true;
     probe.tag_found = tag.has_value();
@@ -144,8 +143,7 @@ VerificationService::Probe VerificationService::ProbeCaches(const PlannedKey& pl
       probe.outcome->cached = true;
       return probe;
     }
-    digest = std::move(tag->digest);
-    auto pinned = reference.Pinned(digest);
+    auto pinned = reference.Pinned(tag->digest);
     if (!pinned.ok()) return probe;  // Compute() answers why
     probe.result_key = ResultKey(pinned->Name(), policy.name, trust_version);
     probe.pinned = std::move(pinned).value();

@@ -3,7 +3,9 @@
 // Decide() answers every key of one request:
 // - parses the key as an image reference and picks its policy (PolicySet);
 //   a bad reference, a registry host without a canonical form (see
-//   policy::PolicySet) or an unmatched image is invalid at once;
+//   policy::PolicySet) or an unmatched image is invalid at once; what a
+//   key's text decides (PlannedKey) is kept by that text, bounded
+//   (planned_keys_max_entries), so a key seen before is not parsed again;
 // - answers from the caches when it can: tag -> digest (tag TTL), and
 //   (digest, policy) -> result (TTL for successes, negative TTL for failures;
 //   timeouts are never cached), both bounded LRU. Each distinct key of a
