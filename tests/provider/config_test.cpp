@@ -98,10 +98,10 @@ dockerConfigFile: /etc/signet/dockerconfig/.dockerconfigjson
   ASSERT_EQ(config->policies.size(), 1u);
   EXPECT_EQ(config->policies[0].keys, std::vector<std::string>{"default"});
   EXPECT_EQ(config->policies[0].annotations.at("env"), "prod");
-  ASSERT_EQ(config->registries.size(), 1u);
-  EXPECT_TRUE(config->registries[0].insecure);
-  EXPECT_EQ(config->registries[0].ca_file, "/etc/registry-ca/ca.crt");
-  EXPECT_EQ(config->docker_config_file, "/etc/signet/dockerconfig/.dockerconfigjson");
+  ASSERT_EQ(config->registry_access.registries.size(), 1u);
+  EXPECT_TRUE(config->registry_access.registries[0].insecure);
+  EXPECT_EQ(config->registry_access.registries[0].ca_file, "/etc/registry-ca/ca.crt");
+  EXPECT_EQ(config->registry_access.docker_config_file, "/etc/signet/dockerconfig/.dockerconfigjson");
 }
 
 void ExpectConfigError(const std::string& yaml, const std::string& part) {
@@ -173,25 +173,25 @@ TEST(ConfigTest, RefreshAheadAndLastKnownGoodGrace) {
 TEST(ConfigTest, RegistryLimitsForEveryHostAndPerHost) {
   auto defaults = ParseConfig("", "signet.yaml");
   ASSERT_TRUE(defaults.ok());
-  EXPECT_EQ(defaults->registry_limits.max_concurrent_requests, 16);
-  EXPECT_EQ(defaults->registry_limits.requests_per_second, 100);
-  EXPECT_EQ(defaults->registry_limits.burst, 100);
+  EXPECT_EQ(defaults->registry_access.limits.max_concurrent_requests, 16);
+  EXPECT_EQ(defaults->registry_access.limits.requests_per_second, 100);
+  EXPECT_EQ(defaults->registry_access.limits.burst, 100);
   auto set = ParseConfig(
       "registryLimits:\n  maxConcurrentRequests: 4\n  requestsPerSecond: 2.5\n  burst: 10\n"
       "registries:\n  - host: ghcr.io\n    requestsPerSecond: 0.5\n  - host: quay.io\n",
       "signet.yaml");
   ASSERT_TRUE(set.ok()) << set.error().message();
-  EXPECT_EQ(set->registry_limits.max_concurrent_requests, 4);
-  EXPECT_EQ(set->registry_limits.requests_per_second, 2.5);
-  EXPECT_EQ(set->registry_limits.burst, 10);
+  EXPECT_EQ(set->registry_access.limits.max_concurrent_requests, 4);
+  EXPECT_EQ(set->registry_access.limits.requests_per_second, 2.5);
+  EXPECT_EQ(set->registry_access.limits.burst, 10);
   // A host's own limit wins; what it leaves out is the registryLimits one.
-  ASSERT_EQ(set->registry_host_limits.size(), 1u);  // quay.io sets none
-  EXPECT_EQ(set->registry_host_limits[0].host, "ghcr.io");
-  const RegistryLimits ghcr = set->registry_host_limits[0].Over(set->registry_limits);
+  ASSERT_EQ(set->registry_access.host_limits.size(), 1u);  // quay.io sets none
+  EXPECT_EQ(set->registry_access.host_limits[0].host, "ghcr.io");
+  const RegistryLimits ghcr = set->registry_access.host_limits[0].Over(set->registry_access.limits);
   EXPECT_EQ(ghcr.requests_per_second, 0.5);
   EXPECT_EQ(ghcr.max_concurrent_requests, 4);
   EXPECT_EQ(ghcr.burst, 10);
-  EXPECT_EQ(set->registries.size(), 2u);
+  EXPECT_EQ(set->registry_access.registries.size(), 2u);
   // No rate limit at all is allowed.
   EXPECT_TRUE(ParseConfig("registryLimits:\n  requestsPerSecond: 0\n", "ok.yaml").ok());
 
@@ -305,7 +305,7 @@ TEST(ConfigTest, ChecksThatFlagsCanSatisfyWaitForTheFlags) {
        [](Config& c) { c.policies[0].keys.clear(); }},  // --key
       {"registries:\n  - host: \"*\"\n    usernameFile: /u\n    passwordFile: /p\n",
        "registries: host \"*\" would send these credentials to every registry",
-       [](Config& c) { c.dangerously_send_credentials_to_any_registry = true; }},
+       [](Config& c) { c.registry_access.dangerously_send_credentials_to_any_registry = true; }},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.yaml);
@@ -416,7 +416,7 @@ TEST(ConfigTest, CredentialsForEveryHostNeedTheLoudOptIn) {
   auto opted_in =
       ParseConfig(any_host + "dangerouslySendCredentialsToAnyRegistry: true\n", "ok.yaml");
   ASSERT_TRUE(opted_in.ok()) << opted_in.error().message();
-  EXPECT_TRUE(opted_in->dangerously_send_credentials_to_any_registry);
+  EXPECT_TRUE(opted_in->registry_access.dangerously_send_credentials_to_any_registry);
 
   // Positive controls: a named host with credentials, and "*" without any.
   auto named = ParseConfig(
@@ -424,8 +424,8 @@ TEST(ConfigTest, CredentialsForEveryHostNeedTheLoudOptIn) {
       "    passwordFile: /p\n    tokenRealmHosts: [auth.example.com, \"auth2.example.com:8443\"]\n",
       "ok.yaml");
   ASSERT_TRUE(named.ok()) << named.error().message();
-  EXPECT_FALSE(named->dangerously_send_credentials_to_any_registry);
-  EXPECT_EQ(named->registries[0].token_realm_hosts,
+  EXPECT_FALSE(named->registry_access.dangerously_send_credentials_to_any_registry);
+  EXPECT_EQ(named->registry_access.registries[0].token_realm_hosts,
             (std::vector<std::string>{"auth.example.com", "auth2.example.com:8443"}));
   EXPECT_TRUE(ParseConfig("registries:\n  - host: \"*\"\n    insecure: true\n", "ok.yaml").ok());
   ExpectConfigError(
@@ -613,17 +613,19 @@ TEST(ConfigTest, RegistryCaFilesMustBeReadableCertificates) {
   signet::testing::TestPki pki(dir.path());
   const auto ca = pki.CreateCa("ca", "registry CA");
   signet::testing::WriteFile(dir.File("empty.crt"), "");
-  Config config = DefaultConfig();
-  config.registries.push_back({});
-  config.registries[0].host = "registry.internal:5000";
+  RegistryAccessConfig access;
+  access.registries.push_back({});
+  access.registries[0].host = "registry.internal:5000";
 
   // Positive control: a readable PEM certificate, here and as the flag.
-  config.registries[0].ca_file = ca.cert_file;
-  EXPECT_TRUE(CheckRegistryCaFiles(config.registries, "").ok());
-  EXPECT_TRUE(CheckRegistryCaFiles(config.registries, ca.cert_file).ok());
+  access.registries[0].ca_file = ca.cert_file;
+  EXPECT_TRUE(CheckRegistryCaFiles(access).ok());
+  access.ca_file = ca.cert_file;
+  EXPECT_TRUE(CheckRegistryCaFiles(access).ok());
+  access.ca_file.clear();
 
-  config.registries[0].ca_file = dir.File("missing.crt");
-  auto status = CheckRegistryCaFiles(config.registries, "");
+  access.registries[0].ca_file = dir.File("missing.crt");
+  auto status = CheckRegistryCaFiles(access);
   ASSERT_FALSE(status.ok());
   EXPECT_NE(status.error().message().find(
                 "registries[0] (host \"registry.internal:5000\").caFile: cannot read the "
@@ -632,14 +634,15 @@ TEST(ConfigTest, RegistryCaFilesMustBeReadableCertificates) {
             std::string::npos)
       << status.error().message();
 
-  config.registries[0].ca_file = dir.File("empty.crt");
-  status = CheckRegistryCaFiles(config.registries, "");
+  access.registries[0].ca_file = dir.File("empty.crt");
+  status = CheckRegistryCaFiles(access);
   ASSERT_FALSE(status.ok());
   EXPECT_NE(status.error().message().find("holds no PEM certificate"), std::string::npos)
       << status.error().message();
 
-  config.registries[0].ca_file.clear();
-  status = CheckRegistryCaFiles(config.registries, dir.File("missing.crt"));
+  access.registries[0].ca_file.clear();
+  access.ca_file = dir.File("missing.crt");
+  status = CheckRegistryCaFiles(access);
   ASSERT_FALSE(status.ok());
   EXPECT_NE(status.error().message().find("--registry-cacert"), std::string::npos)
       << status.error().message();

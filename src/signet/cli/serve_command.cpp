@@ -169,8 +169,9 @@ Result<policy::ValidConfig> ApplyFlags(const ServeFlags& f, policy::Config confi
     config.verification.signature_formats = *formats;
   }
   if (f.Given("--workers")) config.verification.workers = f.workers;
+  policy::RegistryAccessConfig& access = config.registry_access;
   if (f.Given("--dangerously-send-credentials-to-any-registry")) {
-    config.dangerously_send_credentials_to_any_registry =
+    access.dangerously_send_credentials_to_any_registry =
         f.dangerously_send_credentials_to_any_registry;
   }
   if (f.Given("--registry-secret-host") && !f.Given("--registry-secret-dir")) {
@@ -188,15 +189,15 @@ Result<policy::ValidConfig> ApplyFlags(const ServeFlags& f, policy::Config confi
       secret.host = host;
       secret.username_file = f.registry_secret_dir + "/username";
       secret.password_file = f.registry_secret_dir + "/password";
-      config.registries.push_back(secret);
+      access.registries.push_back(secret);
     }
   }
-  if (f.Given("--docker-config")) config.docker_config_file = f.docker_config;
-  if (f.Given("--registry-cacert")) config.registry_ca_file = f.registry_cacert;
+  if (f.Given("--docker-config")) access.docker_config_file = f.docker_config;
+  if (f.Given("--registry-cacert")) access.ca_file = f.registry_cacert;
   if (f.Given("--allow-insecure-registry")) {
-    config.allow_insecure_registry = f.allow_insecure_registry;
+    access.allow_insecure = f.allow_insecure_registry;
   }
-  policy::RegistryLimits& limits = config.registry_limits;
+  policy::RegistryLimits& limits = access.limits;
   if (f.Given("--registry-max-concurrent-requests")) {
     limits.max_concurrent_requests = f.registry_max_concurrent_requests;
   }

@@ -525,12 +525,13 @@ Result<Config> ReadConfig(std::string_view yaml, std::string_view source) {
       ReadMutation(r, root["mutation"], config.mutation);
       ReadKeys(r, root["keys"], config.keys);
       ReadPolicies(r, root["policies"], config.policies);
-      ReadRegistries(r, root["registries"], config.registries, config.registry_host_limits);
-      ReadRegistryLimits(r, root["registryLimits"], config.registry_limits);
-      r.String(root["dockerConfigFile"], "dockerConfigFile", config.docker_config_file);
+      RegistryAccessConfig& access = config.registry_access;
+      ReadRegistries(r, root["registries"], access.registries, access.host_limits);
+      ReadRegistryLimits(r, root["registryLimits"], access.limits);
+      r.String(root["dockerConfigFile"], "dockerConfigFile", access.docker_config_file);
       r.Bool(root["dangerouslySendCredentialsToAnyRegistry"],
              "dangerouslySendCredentialsToAnyRegistry",
-             config.dangerously_send_credentials_to_any_registry);
+             access.dangerously_send_credentials_to_any_registry);
     }
   } catch (const YAML::Exception& e) {
     return Error(ErrorCode::kParse,
@@ -707,6 +708,8 @@ Status ValidateRedisCache(const RedisCacheConfig& redis, std::chrono::millisecon
   return OkStatus();
 }
 
+Status CheckRegistryAccess(const RegistryAccessConfig& access, bool complete);  // below
+
 }  // namespace
 
 Status ValidateConfig(const Config& config, ConfigCheck check) {
@@ -809,23 +812,43 @@ Status ValidateConfig(const Config& config, ConfigCheck check) {
       }
     }
   }
-  if (auto status = CheckRegistryLimits(config.registry_limits, "registryLimits"); !status.ok()) {
+  return CheckRegistryAccess(config.registry_access, complete);
+}
+
+RegistryLimits RegistryHostLimits::Over(const RegistryLimits& defaults) const {
+  RegistryLimits limits = defaults;
+  if (max_concurrent_requests) limits.max_concurrent_requests = *max_concurrent_requests;
+  if (requests_per_second) limits.requests_per_second = *requests_per_second;
+  if (burst) limits.burst = *burst;
+  return limits;
+}
+
+namespace {
+
+// ValidateConfig's checks of the registry section: limits within their
+// ranges, no limits or (unless allowed) credentials for host "*", token
+// realm hosts that are hosts.
+Status CheckRegistryAccess(const RegistryAccessConfig& access, bool complete) {
+  const auto invalid = [](const std::string& why) {
+    return Error(ErrorCode::kInvalidArgument, why);
+  };
+  if (auto status = CheckRegistryLimits(access.limits, "registryLimits"); !status.ok()) {
     return status;
   }
-  for (const auto& own : config.registry_host_limits) {
+  for (const auto& own : access.host_limits) {
     if (own.host == "*") {
       return invalid(
           "registries: host \"*\" cannot carry limits; registryLimits sets them for every host");
     }
-    if (auto status = CheckRegistryLimits(own.Over(config.registry_limits),
+    if (auto status = CheckRegistryLimits(own.Over(access.limits),
                                           "registries: host \"" + own.host + "\"");
         !status.ok()) {
       return status;
     }
   }
-  for (const auto& registry : config.registries) {
+  for (const auto& registry : access.registries) {
     if (complete && registry.host == "*" && !registry.username_file.empty() &&
-        !config.dangerously_send_credentials_to_any_registry) {
+        !access.dangerously_send_credentials_to_any_registry) {
       return invalid(
           "registries: host \"*\" would send these credentials to every registry a pod names; "
           "name the registry host (registries[].host, or --registry-secret-host with "
@@ -842,13 +865,7 @@ Status ValidateConfig(const Config& config, ConfigCheck check) {
   return OkStatus();
 }
 
-RegistryLimits RegistryHostLimits::Over(const RegistryLimits& defaults) const {
-  RegistryLimits limits = defaults;
-  if (max_concurrent_requests) limits.max_concurrent_requests = *max_concurrent_requests;
-  if (requests_per_second) limits.requests_per_second = *requests_per_second;
-  if (burst) limits.burst = *burst;
-  return limits;
-}
+}  // namespace
 
 Status CheckRegistryLimits(const RegistryLimits& limits, const std::string& what) {
   const auto invalid = [&](const std::string& why) {
@@ -886,16 +903,15 @@ Status CheckCaFile(const std::string& what, const std::string& path) {
 
 }  // namespace
 
-Status CheckRegistryCaFiles(const std::vector<RegistryConfig>& registries,
-                            const std::string& extra_ca_file) {
-  for (std::size_t i = 0; i < registries.size(); ++i) {
-    const RegistryConfig& registry = registries[i];
+Status CheckRegistryCaFiles(const RegistryAccessConfig& access) {
+  for (std::size_t i = 0; i < access.registries.size(); ++i) {
+    const RegistryConfig& registry = access.registries[i];
     if (registry.ca_file.empty()) continue;
     const std::string what =
         "registries[" + std::to_string(i) + "] (host \"" + registry.host + "\").caFile";
     if (auto status = CheckCaFile(what, registry.ca_file); !status.ok()) return status;
   }
-  if (!extra_ca_file.empty()) return CheckCaFile("--registry-cacert", extra_ca_file);
+  if (!access.ca_file.empty()) return CheckCaFile("--registry-cacert", access.ca_file);
   return OkStatus();
 }
 

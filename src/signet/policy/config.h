@@ -162,6 +162,27 @@ struct CacheConfig {
   RedisCacheConfig redis;
 };
 
+// How the provider reaches registries: the top-level keys registries,
+// registryLimits, dockerConfigFile and
+// dangerouslySendCredentialsToAnyRegistry, and the client settings that only
+// flags set. Read by provider::Provider when it builds its registry client,
+// and by nothing else.
+struct RegistryAccessConfig {
+  std::vector<RegistryConfig> registries;
+  // Admission limits of every registry host without its own (registries[]).
+  RegistryLimits limits;
+  // Hosts with limits of their own, one per registries[] entry that sets any.
+  std::vector<RegistryHostLimits> host_limits;
+  std::string docker_config_file;  // kubernetes imagePullSecret (.dockerconfigjson)
+  // Lets a registries[] entry with host "*" carry credentials, which then go
+  // to every registry any pod names. Off: such an entry is refused.
+  bool dangerously_send_credentials_to_any_registry = false;
+  // Registry client settings for every registry, under the registries[]
+  // ones; set by flags only (--registry-cacert, --allow-insecure-registry).
+  std::string ca_file;
+  bool allow_insecure = false;
+};
+
 struct Config {
   ServerConfig server;
   VerificationConfig verification;
@@ -169,19 +190,7 @@ struct Config {
   MutationConfig mutation;
   std::vector<KeyConfig> keys;
   std::vector<PolicyConfig> policies;
-  std::vector<RegistryConfig> registries;
-  // Admission limits of every registry host without its own (registries[]).
-  RegistryLimits registry_limits;
-  // Hosts with limits of their own, one per registries[] entry that sets any.
-  std::vector<RegistryHostLimits> registry_host_limits;
-  std::string docker_config_file;  // kubernetes imagePullSecret (.dockerconfigjson)
-  // Lets a registries[] entry with host "*" carry credentials, which then go
-  // to every registry any pod names. Off: such an entry is refused.
-  bool dangerously_send_credentials_to_any_registry = false;
-  // Registry client settings for every registry, under the registries[]
-  // ones; set by flags only (--registry-cacert, --allow-insecure-registry).
-  std::string registry_ca_file;
-  bool allow_insecure_registry = false;
+  RegistryAccessConfig registry_access;
 };
 
 // The configuration used when no file is given.
@@ -249,13 +258,12 @@ Result<ValidConfig> CheckConfig(Config config);
 // the section in the message.
 Status CheckRegistryLimits(const RegistryLimits& limits, const std::string& what);
 
-// Reads every registries[].caFile (and `extra_ca_file`, the --registry-cacert
+// Reads every registries[].caFile (and `ca_file`, the --registry-cacert
 // flag, when not empty): each must be a readable file holding at least one PEM
 // certificate. A server must not start with a CA it cannot use, since every
 // verification against that registry would then fail; the error names the key
 // and the file. Reads files, unlike ValidateConfig.
-Status CheckRegistryCaFiles(const std::vector<RegistryConfig>& registries,
-                            const std::string& extra_ca_file);
+Status CheckRegistryCaFiles(const RegistryAccessConfig& access);
 
 // Where a listener binds, parsed from "host:port", ":port" (every IPv4
 // interface, 0.0.0.0) or "[v6]:port"; the host must be an IP address

@@ -72,25 +72,22 @@ oci::AdmissionOptions AdmissionOptionsOf(const policy::RegistryLimits& defaults,
   return options;
 }
 
-// The registry-backed verifier: trusted keys, then one registry client per
-// host from the registry settings (registries[], registryLimits, the docker
-// config and the flag-only client settings). `deadline` is the request
-// deadline (verification.deadline).
-Result<std::shared_ptr<ImageVerifier>> CreateRegistryVerifier(const policy::Config& config,
-                                                              std::chrono::milliseconds deadline,
-                                                              policy::SignatureFormats formats,
-                                                              ProviderMetrics* metrics) {
-  auto keys = policy::TrustedKeys::Load(config.keys);
+// The registry-backed verifier: the trusted keys (keys[]), then one registry
+// client per host from the registry section (registries[], registryLimits,
+// the docker config and the flag-only client settings). `deadline` is the
+// request deadline (verification.deadline).
+Result<std::shared_ptr<ImageVerifier>> CreateRegistryVerifier(
+    const std::vector<policy::KeyConfig>& key_files, const policy::RegistryAccessConfig& access,
+    std::chrono::milliseconds deadline, policy::SignatureFormats formats,
+    ProviderMetrics* metrics) {
+  auto keys = policy::TrustedKeys::Load(key_files);
   if (!keys.ok()) return keys.error();
-  if (auto status = policy::CheckRegistryCaFiles(config.registries, config.registry_ca_file);
-      !status.ok()) {
-    return status.error();
-  }
+  if (auto status = policy::CheckRegistryCaFiles(access); !status.ok()) return status.error();
   oci::RegistryClientOptions client;
-  client.allow_insecure = config.allow_insecure_registry;
-  client.ca_file = config.registry_ca_file;
+  client.allow_insecure = access.allow_insecure;
+  client.ca_file = access.ca_file;
   client.keychain =
-      std::make_shared<policy::SecretFileKeychain>(config.registries, config.docker_config_file);
+      std::make_shared<policy::SecretFileKeychain>(access.registries, access.docker_config_file);
   // The request deadline bounds what Gatekeeper waits for, not the registry
   // calls: a verification that outlives its request still fills the cache,
   // within a budget of its own (per request, and for the whole verification).
@@ -104,12 +101,12 @@ Result<std::shared_ptr<ImageVerifier>> CreateRegistryVerifier(const policy::Conf
     metrics->RegistryResponse(status);
   };
   client.admission = std::make_shared<oci::RegistryAdmission>(
-      AdmissionOptionsOf(config.registry_limits, config.registry_host_limits, metrics));
+      AdmissionOptionsOf(access.limits, access.host_limits, metrics));
   client.on_referrers_call_skipped = [metrics](const std::string&) {
     metrics->ReferrersCallSkipped();
   };
   std::vector<oci::RegistryHostSettings> hosts;
-  for (const policy::RegistryConfig& registry : config.registries) {
+  for (const policy::RegistryConfig& registry : access.registries) {
     hosts.push_back(
         {registry.host, registry.ca_file, registry.insecure, registry.token_realm_hosts});
   }
@@ -215,7 +212,8 @@ Result<std::unique_ptr<Provider>> Provider::Create(const policy::ValidConfig& va
 
   std::shared_ptr<ImageVerifier> verifier = options.verifier;
   if (!verifier) {
-    auto created = CreateRegistryVerifier(config, config.verification.deadline,
+    auto created = CreateRegistryVerifier(config.keys, config.registry_access,
+                                          config.verification.deadline,
                                           config.verification.signature_formats, metrics);
     if (!created.ok()) return created.error();
     verifier = std::move(created).value();
