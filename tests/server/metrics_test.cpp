@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <regex>
 #include <sstream>
 #include <stdexcept>
@@ -228,6 +230,15 @@ TEST(StandardRoutesTest, ReadyzCarriesTheProbeReason) {
   EXPECT_EQ(not_ready.status, 503);
   EXPECT_EQ(not_ready.body,
             "{\"status\":\"not ready\",\"reason\":\"no trusted key is loaded: \\\"a\\\" gone\"}");
+  // A reason holding a control character and bytes that are not UTF-8 (a
+  // key file's name, say) still makes a JSON body that says it.
+  status = Error(ErrorCode::kVerificationFailed, "key /keys/\xff\xfe.pub\t unreadable");
+  const HttpResponse odd = router.Dispatch(Req("GET", "/readyz"));
+  EXPECT_EQ(odd.status, 503);
+  const auto parsed = nlohmann::json::parse(odd.body, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(parsed.is_object()) << odd.body;
+  EXPECT_EQ(parsed.value("status", ""), "not ready");
+  EXPECT_EQ(parsed.value("reason", ""), "key /keys/\xef\xbf\xbd\xef\xbf\xbd.pub\t unreadable");
   status = OkStatus();  // positive control
   const HttpResponse ready = router.Dispatch(Req("GET", "/readyz"));
   EXPECT_EQ(ready.status, 200);

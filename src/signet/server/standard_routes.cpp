@@ -4,30 +4,9 @@
 #include <string_view>
 #include <utility>
 
+#include "signet/json_writer.h"
+
 namespace signet::server {
-
-namespace {
-
-std::string JsonString(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20 || u == 0x7f) {
-      out += "\\u00";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-}  // namespace
 
 void AddStandardRoutes(Router& router, MetricsRegistry& metrics, ReadinessProbe probe) {
   router.Handle("GET", "/healthz", [](const HttpRequest&) {
@@ -39,9 +18,12 @@ void AddStandardRoutes(Router& router, MetricsRegistry& metrics, ReadinessProbe 
     if (status.error().message().empty()) {
       return HttpResponse{503, "application/json", "{\"status\":\"not ready\"}"};
     }
-    return HttpResponse{
-        503, "application/json",
-        "{\"status\":\"not ready\",\"reason\":" + JsonString(status.error().message()) + "}"};
+    // The reason names files (key paths), which need not be UTF-8: written
+    // as nlohmann writes strings, invalid bytes replaced, so the body stays JSON.
+    std::string body = "{\"status\":\"not ready\",\"reason\":";
+    AppendJsonString(body, status.error().message());
+    body += '}';
+    return HttpResponse{503, "application/json", std::move(body)};
   });
   router.Handle("GET", "/metrics", [&metrics](const HttpRequest&) {
     return HttpResponse{200, MetricsRegistry::kContentType, metrics.Render()};
