@@ -276,6 +276,46 @@ TEST_F(AttestationTest, PredicateTypeComesFromTheSignedStatementNotTheAnnotation
   EXPECT_TRUE(Verify(image.DigestReference(), "custom", keys_->verifier).ok());
 }
 
+// cosign 2.x's `attest --type spdx` signs the predicate file as a JSON
+// string (these bytes are its field order and escaping); cosign 2.x reads
+// such an attestation back from the ".att" tag, and so does signet, for the
+// CLI and for a policy that requires it.
+TEST_F(AttestationTest, Cosign2SpdxTextPredicatesVerifyFromTheAttTag) {
+  const auto image = testing::PushRandomImage(registry_, repo_, "v1");
+  auto statement_with = [&](const std::string& predicate) {
+    return R"({"_type":"https://in-toto.io/Statement/v0.1","predicateType":"https://spdx.dev/)"
+           R"(Document","subject":[{"name":"registry.test:5000/team/app","digest":{"sha256":")" +
+           image.digest.substr(7) + R"("}}],"predicate":)" + predicate + "}";
+  };
+  auto envelope_of = [&](const std::string& payload) {
+    auto envelope = SignDsse(*keys_->signer, kInTotoPayloadType, payload);
+    EXPECT_TRUE(envelope.ok());
+    return envelope.ok() ? MarshalDsseEnvelope(*envelope) : std::string();
+  };
+  VerifyAttestationOptions require;
+  require.keys = {keys_->verifier};
+  require.discovery = AttestationDiscovery::kLegacyOnly;
+
+  // A predicate that is neither an object nor a string is still refused.
+  PushAttestations(image.digest, {{envelope_of(statement_with("42")), "https://spdx.dev/Document"}});
+  auto number = Verify(image.DigestReference(), "spdx", keys_->verifier);
+  ASSERT_FALSE(number.ok());
+  EXPECT_NE(number.error().message().find("neither a JSON object nor a string"), std::string::npos)
+      << number.error().message();
+  EXPECT_FALSE(RequireAttestations(registry_, Ref(image.DigestReference()), {"spdx"}, require).ok());
+
+  PushAttestations(image.digest,
+                   {{envelope_of(statement_with(R"("SPDXVersion: SPDX-2.3\nName: \u003cx\u003e\n")")),
+                     "https://spdx.dev/Document"}});
+  auto text = Verify(image.DigestReference(), "spdx", keys_->verifier);
+  ASSERT_TRUE(text.ok()) << text.error().message();
+  ASSERT_EQ(text->matched.size(), 1u);
+  EXPECT_EQ(text->matched[0].statement.predicate, "SPDXVersion: SPDX-2.3\nName: <x>\n");
+  EXPECT_TRUE(RequireAttestations(registry_, Ref(image.DigestReference()), {"spdx"}, require).ok());
+  // Another key still fails.
+  EXPECT_FALSE(Verify(image.DigestReference(), "spdx", other_keys_->verifier).ok());
+}
+
 TEST_F(AttestationTest, WrongPayloadTypeFails) {
   const auto image = testing::PushRandomImage(registry_, repo_, "v1");
   auto statement = MakeAttestationStatement("custom", "x", repo_, image.digest, kTimestamp);

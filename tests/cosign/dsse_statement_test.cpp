@@ -180,6 +180,37 @@ TEST(Statement, ParsesCosignOutputWithProtojsonSpaces) {
   EXPECT_FALSE(StatementHasSubject(*statement, "sha256", crypto::Sha256Hex(blob + "x")));
 }
 
+// A string predicate (cosign 2.x's --type spdx) is read only when asked for;
+// no other kind of predicate is read either way.
+TEST(Statement, StringPredicatesOnlyWhenAskedFor) {
+  auto make = [](const std::string& predicate) {
+    return std::string(R"({"_type":"https://in-toto.io/Statement/v0.1","predicateType":)") +
+           R"("https://spdx.dev/Document","subject":[{"name":"r/a","digest":{"sha256":")" +
+           kDigestHex + "\"}}],\"predicate\":" + predicate + "}";
+  };
+  const std::string text = make(R"("SPDXVersion: SPDX-2.3\nName: \u003ca\u0026b\u003e\n")");
+  auto refused = ParseStatement(text);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kParse);
+  EXPECT_NE(refused.error().message().find("predicate is not a JSON object"), std::string::npos);
+  auto read = ParseStatement(text, PredicateForm::kObjectOrString);
+  ASSERT_TRUE(read.ok()) << read.error().message();
+  EXPECT_EQ(read->predicate, "SPDXVersion: SPDX-2.3\nName: <a&b>\n");
+  EXPECT_EQ(read->predicate_type, "https://spdx.dev/Document");
+  EXPECT_TRUE(StatementHasSubject(*read, "sha256", kDigestHex));
+  // Controls: an object is read in both forms; nothing else in either.
+  EXPECT_TRUE(ParseStatement(make("{}")).ok());
+  EXPECT_TRUE(ParseStatement(make("{}"), PredicateForm::kObjectOrString).ok());
+  for (const std::string other : {"42", "[]", "[\"a\"]", "true", "null"}) {
+    EXPECT_FALSE(ParseStatement(make(other)).ok()) << other;
+    auto also = ParseStatement(make(other), PredicateForm::kObjectOrString);
+    ASSERT_FALSE(also.ok()) << other;
+    EXPECT_NE(also.error().message().find("neither a JSON object nor a string"),
+              std::string::npos)
+        << also.error().message();
+  }
+}
+
 TEST(Statement, ParseRefusesUnknownFieldsTypesAndLimits) {
   const std::string subject = std::string(R"({"digest":{"sha256":")") + kDigestHex + "\"}}";
   auto make = [&](const std::string& extra, const std::string& type, const std::string& subjects) {

@@ -226,6 +226,44 @@ TEST_F(AttestationInteropTest, CosignLegacyAttestationsVerifyWithSignet) {
                    1);
 }
 
+// cosign 2.5.0's `attest --type spdx` signs a tag-value SBOM as a JSON
+// string predicate and verifies it from the ".att" tag; signet verifies it
+// too and prints the same envelope. (cosign v3 finds no spdx attestation in
+// it; signet follows cosign 2.5.0, which wrote it.)
+TEST_F(AttestationInteropTest, Cosign2SpdxTextAttestationsVerifyWithSignet) {
+  WriteFile(File("sbom.spdx"), "SPDXVersion: SPDX-2.3\nDataLicense: CC0-1.0\nName: <a&b>\n");
+  const auto image = PushRandomImage(*client_, Repo("attest/spdx"), "v1");
+  const std::vector<std::string> verify = {"verify-attestation", "--key", File("cosign.pub"),
+                                           "--type", "spdx", image.DigestReference()};
+  // Before any attestation both refuse (the negative control).
+  EXPECT_EXIT_CODE(Signet(verify), 1);
+  EXPECT_EXIT_CODE(Cosign2(verify), 1);
+  EXPECT_EXIT_CODE(Cosign2({"attest", "--key", File("cosign.key"), "--type", "spdx", "--predicate",
+                            File("sbom.spdx"), image.DigestReference()}),
+                   0);
+  const auto theirs = Cosign2(verify);
+  EXPECT_EXIT_CODE(theirs, 0);
+  const auto ours = Signet(verify);
+  EXPECT_EXIT_CODE(ours, 0);
+  EXPECT_FALSE(ours.out.empty());
+  EXPECT_EQ(ours.out, theirs.out);
+  // The statement's predicate is the file's text, as a JSON string.
+  const auto layers = AttLayers(Repo("attest/spdx"), image.digest);
+  ASSERT_EQ(layers.size(), 1u);
+  EXPECT_EQ(layers[0].annotations.at("predicateType"), "https://spdx.dev/Document");
+  // Another key: both refuse.
+  std::vector<std::string> other_key = verify;
+  other_key[2] = File("signet.pub");
+  EXPECT_EXIT_CODE(Signet(other_key), 1);
+  EXPECT_EXIT_CODE(Cosign2(other_key), 1);
+  // signet does not write the form (cosign v3 cannot verify it) and says so.
+  const auto write = Signet({"attest", "--key", File("signet.key"), "--new-bundle-format=false",
+                             "--type", "spdx", "--predicate", File("sbom.spdx"),
+                             image.DigestReference()});
+  EXPECT_NE(write.exit_code, 0);
+  EXPECT_NE(write.err.find("use --type spdxjson"), std::string::npos) << write.err;
+}
+
 TEST_F(AttestationInteropTest, BothToolsAttestTheSameImage) {
   const oci::Repository repo = Repo("attest/both");
   const auto image = PushRandomImage(*client_, repo, "v1");
@@ -395,6 +433,42 @@ TEST_P(BundleAttestationInteropTest, CosignAttestsSignetVerifies) {
   EXPECT_EXIT_CODE(strict, 1);
   EXPECT_NE(strict.err.find("--insecure-ignore-tlog=true"), std::string::npos) << strict.err;
   EXPECT_EQ(strict.err.find("WARNING: Skipping tlog"), std::string::npos) << strict.err;
+}
+
+// cosign v3 writes an spdx text predicate into a bundle but cannot verify
+// it (sigstore-go reads statements with protojson); signet refuses it alike
+// and names the cause. An spdxjson attestation of the same image verifies
+// with both (the positive control).
+TEST_P(BundleAttestationInteropTest, SpdxTextBundlesAreRefusedByBothTools) {
+  WriteFile(File("sbom.spdx"), "SPDXVersion: SPDX-2.3\nName: text\n");
+  WriteFile(File("sbom.spdx.json"), R"({"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT"})");
+  const auto image = PushRandomImage(*client_, Repo("bundle/spdx"), "v1");
+  EXPECT_EXIT_CODE(Cosign3({"attest", "--key", File("cosign.key"), "--type", "spdx", "--predicate",
+                            File("sbom.spdx"), image.DigestReference()}),
+                   0);
+  const std::vector<std::string> verify = {"verify-attestation", "--key", File("cosign.pub"),
+                                           "--type", "spdx", image.DigestReference()};
+  std::vector<std::string> ours_args = verify;
+  ours_args.insert(ours_args.begin() + 1, "--insecure-ignore-tlog");
+  EXPECT_EXIT_CODE(Cosign3(verify), 1);
+  const auto refused = Signet(ours_args);
+  EXPECT_EXIT_CODE(refused, 1);
+  EXPECT_TRUE(refused.out.empty());
+  EXPECT_NE(refused.err.find("predicate is not a JSON object"), std::string::npos) << refused.err;
+
+  EXPECT_EXIT_CODE(Cosign3({"attest", "--key", File("cosign.key"), "--type", "spdxjson",
+                            "--predicate", File("sbom.spdx.json"), image.DigestReference()}),
+                   0);
+  std::vector<std::string> json_args = ours_args;
+  json_args[json_args.size() - 2] = "spdxjson";
+  std::vector<std::string> json_theirs = verify;
+  json_theirs[json_theirs.size() - 2] = "spdxjson";
+  const auto ours = Signet(json_args);
+  EXPECT_EXIT_CODE(ours, 0);
+  const auto theirs = Cosign3(json_theirs);
+  EXPECT_EXIT_CODE(theirs, 0);
+  EXPECT_FALSE(ours.out.empty());
+  EXPECT_EQ(ours.out, theirs.out);
 }
 
 TEST_P(BundleAttestationInteropTest, SignBundleIsNoProvenanceForEitherTool) {

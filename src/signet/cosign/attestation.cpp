@@ -82,9 +82,9 @@ struct Candidate {
   std::optional<Error> error;
 };
 
-// Checks a DSSE envelope as cosign's verifyOCIAttestation does: in-toto
-// payload type, a signature by one of the keys over the PAE, a statement
-// naming `digest` as a subject.
+// Checks a DSSE envelope from the ".att" tag as cosign's
+// verifyOCIAttestation does: in-toto payload type, a signature by one of the
+// keys over the PAE, a statement naming `digest` as a subject.
 Result<Statement> CheckEnvelope(const DsseEnvelope& envelope, const std::string& digest,
                                 const std::vector<std::shared_ptr<const crypto::Verifier>>& keys) {
   if (envelope.payload_type != kInTotoPayloadType) {
@@ -114,7 +114,9 @@ Result<Statement> CheckEnvelope(const DsseEnvelope& envelope, const std::string&
     return Error(ErrorCode::kVerificationFailed,
                  "DSSE signature does not verify with the given key(s): " + reasons);
   }
-  auto statement = ParseStatement(envelope.payload);
+  // The ".att" tag holds cosign 2.x's attestations, whose predicate may be a
+  // string (--type spdx), as cosign 2.x reads them.
+  auto statement = ParseStatement(envelope.payload, PredicateForm::kObjectOrString);
   if (!statement) return statement.error();
   const std::string hex = digest.substr(digest.find(':') + 1);
   if (!StatementHasSubject(*statement, "sha256", hex)) {
@@ -231,8 +233,9 @@ Result<Statement> MakeAttestationStatement(std::string_view type, std::string_vi
   if (!uri) return uri.error();
   if (type == "spdx") {
     return Error(ErrorCode::kInvalidArgument,
-                 "--type spdx signs the predicate file as a JSON string, which signet does not "
-                 "write; use --type spdxjson for an SPDX JSON document");
+                 "--type spdx signs the predicate file as a JSON string, which cosign v3 "
+                 "cannot verify and signet does not write (it verifies cosign 2's from the "
+                 ".att tag); use --type spdxjson for an SPDX JSON document");
   }
   if (!oci::IsValidSha256Digest(digest)) {
     return Error(ErrorCode::kInvalidArgument,

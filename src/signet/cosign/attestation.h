@@ -60,7 +60,9 @@ inline constexpr std::string_view kCosignCustomPredicateType =
 // (cosign additionally re-shapes slsaprovenance, slsaprovenance1, link and
 // vuln predicates through its typed structs; signet signs the object it was
 // given). Errors (kInvalidArgument): an unknown type; "spdx" (cosign signs
-// its file as a JSON string, a form signet does not write; use spdxjson);
+// its file as a JSON string, which cosign v3 cannot verify and signet does
+// not write, though it verifies cosign 2's from the ".att" tag; use
+// spdxjson);
 // content that is not valid UTF-8 (custom) or not a JSON object (others).
 Result<Statement> MakeAttestationStatement(std::string_view type, std::string_view predicate,
                                            const oci::Repository& repository,

@@ -149,7 +149,7 @@ Result<std::string> MarshalStatement(const Statement& statement) {
   return out;
 }
 
-Result<Statement> ParseStatement(std::string_view payload) {
+Result<Statement> ParseStatement(std::string_view payload, PredicateForm predicate_form) {
   JsonParseOptions options;
   options.duplicate_keys = DuplicateKeys::kRejectGoFolded;
   auto document = ParseBoundedJson(payload, kWhat, options);
@@ -173,8 +173,12 @@ Result<Statement> ParseStatement(std::string_view payload) {
   statement.predicate_type = std::move(*predicate_type);
   statement.predicate = nlohmann::json();
   if (const auto predicate = document->find("predicate"); predicate != document->end()) {
-    if (!predicate->is_object()) {
-      return Error(ErrorCode::kParse, std::string(kWhat) + ": predicate is not a JSON object");
+    const bool string_allowed = predicate_form == PredicateForm::kObjectOrString;
+    if (!predicate->is_object() && !(string_allowed && predicate->is_string())) {
+      return Error(ErrorCode::kParse,
+                   std::string(kWhat) + (string_allowed
+                                             ? ": predicate is neither a JSON object nor a string"
+                                             : ": predicate is not a JSON object"));
     }
     statement.predicate = *predicate;
   }

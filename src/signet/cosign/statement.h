@@ -48,7 +48,9 @@ struct Statement {
   std::string type = std::string(kStatementTypeV1);
   std::vector<StatementSubject> subjects;
   std::string predicate_type;
-  nlohmann::json predicate = nlohmann::json::object();  // null: omitted
+  // null: omitted. A string only from ParseStatement with
+  // PredicateForm::kObjectOrString; MarshalStatement writes objects only.
+  nlohmann::json predicate = nlohmann::json::object();
 };
 
 // The Statement cosign v3.1.2 `sign --key` signs for an image digest
@@ -64,9 +66,22 @@ Statement MakeCosignSignStatement(std::string_view digest,
 // nesting deeper than kMaxJsonDepth).
 Result<std::string> MarshalStatement(const Statement& statement);
 
+// What ParseStatement takes as the predicate.
+enum class PredicateForm {
+  // A JSON object, or none (sigstore-go, and so cosign v3, parse statements
+  // with protojson and refuse anything else).
+  kObject,
+  // Also a JSON string: cosign 2.x's `attest --type spdx` signs its predicate
+  // file as one, and cosign 2.x reads such statements back from the legacy
+  // ".att" tag (its Statement.UnmarshalJSON keeps the string aside). For that
+  // tag only.
+  kObjectOrString,
+};
+
 // Errors are kParse "in-toto statement: <reason>" (kTooLarge for depth and
 // token limits).
-Result<Statement> ParseStatement(std::string_view payload);
+Result<Statement> ParseStatement(std::string_view payload,
+                                 PredicateForm predicate_form = PredicateForm::kObject);
 
 // True when some subject has digest[algorithm] == hex (compared
 // case-insensitively, as sigstore-go compares decoded bytes). When
