@@ -14,6 +14,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="${SIGNET_DEMO_BUILD_DIR:-$root/build}"
+# Absolute (a relative one is the caller's): the demo runs signet from its work directory.
+mkdir -p "$build"
+build=$(cd "$build" && pwd)
 cd "$root"
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }

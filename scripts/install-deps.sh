@@ -26,8 +26,10 @@ set -euo pipefail
 
 repo_root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${1:-"$repo_root/build"}
+mkdir -p "$build_dir/tools"
+# Absolute from here on: the steps below run tools from other directories.
+build_dir=$(cd "$build_dir" && pwd)
 tools_dir="$build_dir/tools"
-mkdir -p "$tools_dir"
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
