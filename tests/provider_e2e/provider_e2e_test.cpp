@@ -132,6 +132,17 @@ class ProviderProcess {
     return "https://127.0.0.1:" + std::to_string(port_) + path;
   }
   std::string log() const { return signet::testing::ReadFile(log_file_); }
+  // The log once it holds `needle` (or after 5 s, without it): a request's
+  // line may be written just after its answer went out.
+  std::string LogWith(const std::string& needle) const {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    std::string text = log();
+    while (text.find(needle) == std::string::npos && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      text = log();
+    }
+    return text;
+  }
   ChildProcess& child() { return child_; }
 
  private:
@@ -307,7 +318,7 @@ TEST_F(ProviderE2ETest, MixedSignedAndUnsignedGivePerKeyResultsInOrderForBothApi
     EXPECT_EQ(items[3].value("value", ""), shared_->signed_image.DigestReference());
     EXPECT_FALSE(answer["response"].contains("systemError"));
   }
-  EXPECT_NE(provider->log().find("\"request_id\""), std::string::npos);
+  EXPECT_NE(provider->LogWith("\"request_id\"").find("\"request_id\""), std::string::npos);
   EXPECT_EQ(provider->log().find(shared_->registry.server().password()), std::string::npos);
 }
 
@@ -603,8 +614,9 @@ TEST_F(ProviderE2ETest, MutateAnswersExemptUnsignedImagesUnchangedWithoutTheRegi
   EXPECT_EQ(MetricValue(metrics,
                         "signet_provider_items_total{decision=\"exempt\",endpoint=\"validate\"}"),
             0.0);
-  const std::string log = provider->log();
-  EXPECT_NE(log.find("\"decision\":\"exempt\",\"exempt_by\":\"" + host + "/e2e/pause:*\""),
+  const std::string exempt_by = "\"decision\":\"exempt\",\"exempt_by\":\"" + host + "/e2e/pause:*\"";
+  const std::string log = provider->LogWith(exempt_by);
+  EXPECT_NE(log.find(exempt_by),
             std::string::npos)
       << log;
   EXPECT_NE(log.find("\"mutate_exempt_images\":[\"" + host + "/e2e/pause:*\""), std::string::npos)
@@ -904,7 +916,7 @@ TEST_F(RefreshAndGraceE2ETest, GraceAnswersAVerifiedImageWhileTheRegistryIsDown)
   EXPECT_TRUE(Denied(answer, 0, "registry unreachable")) << answer.dump();
   EXPECT_EQ(ItemField(answer, 1, "value"), verified.DigestReference()) << answer.dump();
   EXPECT_EQ(MetricValue(Metrics(*provider), kGraceAnswers), 1.0);
-  const std::string log = provider->log();
+  const std::string log = provider->LogWith("\"graced\":true");
   EXPECT_NE(log.find("\"event\":\"grace_answer\""), std::string::npos) << log;
   EXPECT_NE(log.find("\"graced\":true"), std::string::npos) << log;
 }

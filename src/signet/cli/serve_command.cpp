@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "signet/cli/command.h"
+#include "signet/log/batched_fd_sink.h"
 #include "signet/log/json_log.h"
 #include "signet/policy/config.h"
 #include "signet/provider/provider.h"
@@ -228,6 +229,7 @@ int RunServe(const ServeFlags& flags) {
     return kExitUsage;
   }
   spdlog::set_level(level);
+  log::UseBatchedStdout();
   log::InstallJsonLogFormat();
 
   // The file as the YAML reader reads it (syntax, keys, types, ranges); the
