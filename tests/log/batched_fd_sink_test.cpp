@@ -43,13 +43,28 @@ std::vector<std::string> SplitLines(const std::string& text) {
   return lines;
 }
 
-TEST(BatchedFdSinkTest, ALineLoggedAtRestIsWrittenBeforeLogReturns) {
-  TempDir dir;
-  const std::string path = dir.File("log");
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  ASSERT_GE(fd, 0);
-  auto sink = std::make_shared<BatchedFdSink>(fd);
-  auto logger = LoggerOn(sink);
+// A sink and its logger on a new file.
+class BatchedFdSinkFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path = dir_.File("log");
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT_GE(fd_, 0);
+    sink = std::make_shared<BatchedFdSink>(fd_);
+    logger = LoggerOn(sink);
+  }
+  void TearDown() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  TempDir dir_;
+  int fd_ = -1;
+  std::string path;
+  std::shared_ptr<BatchedFdSink> sink;
+  std::shared_ptr<spdlog::logger> logger;
+};
+
+TEST_F(BatchedFdSinkFileTest, ALineLoggedAtRestIsWrittenBeforeLogReturns) {
   logger->info("first line");
   EXPECT_EQ(ReadFile(path), "first line\n");  // no flush() between
   logger->warn("second {}", 2);
@@ -58,21 +73,14 @@ TEST(BatchedFdSinkTest, ALineLoggedAtRestIsWrittenBeforeLogReturns) {
   // Below the logger's level: nothing is written.
   logger->debug("hidden");
   EXPECT_EQ(ReadFile(path), "first line\nsecond 2\n");
-  ::close(fd);
 }
 
-TEST(BatchedFdSinkTest, LinesFromManyThreadsArriveWholeAndInEachThreadsOrder) {
-  TempDir dir;
-  const std::string path = dir.File("log");
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  ASSERT_GE(fd, 0);
-  auto sink = std::make_shared<BatchedFdSink>(fd);
-  auto logger = LoggerOn(sink);
+TEST_F(BatchedFdSinkFileTest, LinesFromManyThreadsArriveWholeAndInEachThreadsOrder) {
   constexpr int kThreads = 8;
   constexpr int kLines = 3000;
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&logger, t] {
+    threads.emplace_back([this, t] {
       for (int i = 0; i < kLines; ++i) {
         // Lengths vary, so that lines straddle batch boundaries.
         logger->info("t{} n{} {}", t, i, std::string(static_cast<std::size_t>(i % 97), 'x'));
@@ -99,7 +107,6 @@ TEST(BatchedFdSinkTest, LinesFromManyThreadsArriveWholeAndInEachThreadsOrder) {
   // Never more writes than lines; how many lines shared one depends on timing.
   EXPECT_LE(sink->batches(), static_cast<std::uint64_t>(kThreads * kLines));
   EXPECT_GE(sink->batches(), 1u);
-  ::close(fd);
 }
 
 // Waits (up to 2 s) until the pipe's read end holds bytes, i.e. a write(2)
