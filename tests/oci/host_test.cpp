@@ -79,6 +79,15 @@ INSTANTIATE_TEST_SUITE_P(
                       CanonicalCase{"[FE80::1]", "[fe80::1]"},
                       CanonicalCase{"registry-9.example", "registry-9.example"}));
 
+TEST(DockerHubPathTest, OnlyOneComponentNamesOnDockerHubGainLibrary) {
+  EXPECT_EQ(DockerHubPath(kDockerHubRegistry, "nginx"), "library/nginx");
+  EXPECT_EQ(DockerHubPath(kDockerHubRegistry, "team/app"), "team/app");
+  EXPECT_EQ(DockerHubPath(kDockerHubRegistry, "library/nginx"), "library/nginx");
+  // Another registry, or Docker Hub spelled another way (callers canonicalise first).
+  EXPECT_EQ(DockerHubPath("ghcr.io", "nginx"), "nginx");
+  EXPECT_EQ(DockerHubPath("docker.io", "nginx"), "nginx");
+}
+
 TEST(CanonicalRegistryRefusalTest, NonCanonicalNumericHostsAreRefused) {
   for (const char* authority :
        {"127.1:27000", "127.0.1:27000", "2130706433:27000", "0x7f.0.0.1:27000", "0177.0.0.1:27000",

@@ -152,4 +152,11 @@ bool IsLoopbackHost(std::string_view authority) {
   return ipv4 && (*ipv4)[0] == 127;
 }
 
+std::string DockerHubPath(std::string_view registry, std::string_view path) {
+  if (registry == kDockerHubRegistry && path.find('/') == std::string_view::npos) {
+    return "library/" + std::string(path);
+  }
+  return std::string(path);
+}
+
 }  // namespace signet::oci

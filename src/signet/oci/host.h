@@ -36,6 +36,10 @@ inline constexpr std::string_view kDockerHubRegistry = "index.docker.io";
 
 Result<std::string> CanonicalRegistry(std::string_view authority);
 
+// A repository path as Docker Hub names it: "library/<path>" when `registry`
+// is kDockerHubRegistry and `path` has one component ("nginx"), else `path`.
+std::string DockerHubPath(std::string_view registry, std::string_view path);
+
 // `text` with ASCII letters lowercased (host names compare without case).
 std::string AsciiLower(std::string_view text);
 

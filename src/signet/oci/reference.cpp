@@ -173,10 +173,7 @@ Result<Repository> ParseName(std::string_view input, std::string_view name) {
                                 "'_', '__' or '-')");
     }
   }
-  repo.path = std::string(path);
-  if (repo.registry == kDockerHubRegistry && components.size() == 1) {
-    repo.path = "library/" + repo.path;
-  }
+  repo.path = DockerHubPath(repo.registry, path);
   if (repo.registry.size() + 1 + repo.path.size() > kMaxNameLength) {
     return Invalid(input, "repository name is longer than 255 characters");
   }
@@ -250,11 +247,7 @@ Result<ImageReference> ImageReference::Parse(std::string_view input) {
 Result<std::string> Repository::CanonicalName() const {
   auto host = CanonicalRegistry(registry);
   if (!host.ok()) return host.error();
-  std::string canonical_path = path;
-  if (*host == kDockerHubRegistry && path.find('/') == std::string::npos) {
-    canonical_path = "library/" + path;
-  }
-  return *host + "/" + canonical_path;
+  return *host + "/" + DockerHubPath(*host, path);
 }
 
 std::string ImageReference::Name() const {

@@ -69,10 +69,8 @@ Result<std::string> CanonicalPattern(std::string_view glob) {
   }
   auto host = oci::CanonicalRegistry(registry);
   if (!host.ok()) return Refused(glob, host.error().message());
-  if (*host == oci::kDockerHubRegistry && path.find('/') == std::string::npos &&
-      path.find('*') == std::string::npos) {
-    path = "library/" + path;
-  }
+  // A wildcard path ("nginx*") stays as written: it is no one-component name.
+  if (path.find('*') == std::string::npos) path = oci::DockerHubPath(*host, path);
   return *host + "/" + path;
 }
 
