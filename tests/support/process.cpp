@@ -11,10 +11,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
+#include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -203,7 +207,23 @@ int ChildProcess::Stop(int sig, std::chrono::milliseconds grace) {
   return status_;
 }
 
-int FreePort() {
+namespace {
+
+// Whether 127.0.0.1:port can be bound now (nothing listens on it or holds it).
+bool CanBind(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  const bool bound = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return bound;
+}
+
+// A port the kernel picks (bind to port 0): from the ephemeral range.
+int KernelPickedPort() {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -217,6 +237,36 @@ int FreePort() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   close(fd);
   return ntohs(addr.sin_port);
+}
+
+}  // namespace
+
+int FreePort() {
+  // Not from the kernel's ephemeral range: every outgoing connection of any
+  // test process running beside this one takes its local port from there,
+  // so a port picked there and released may be taken before the server that
+  // is handed it binds it. Random ports between 10000 and that range are
+  // not, and this process never hands out the same one twice.
+  static std::mutex mu;
+  static std::set<int> handed_out;
+  static std::mt19937 random(std::random_device{}() ^ static_cast<unsigned>(getpid()));
+  int low = 32768;
+  int high = 60999;
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  if (!(range >> low >> high)) low = 32768;
+  const int first = 10000;
+  const int last = low - 1;
+  std::lock_guard lock(mu);
+  if (last - first >= 1000) {
+    std::uniform_int_distribution<int> pick(first, last);
+    for (int attempt = 0; attempt < 500; ++attempt) {
+      const int port = pick(random);
+      if (handed_out.count(port) || !CanBind(port)) continue;
+      handed_out.insert(port);
+      return port;
+    }
+  }
+  return KernelPickedPort();  // an unusual range: the old way
 }
 
 bool WaitForPort(int port, std::chrono::milliseconds timeout) {

@@ -49,7 +49,9 @@ class ChildProcess {
   int status_ = -1;
 };
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
+// A TCP port on 127.0.0.1 that was free a moment ago: random, below the
+// kernel's ephemeral port range (so no outgoing connection takes it in the
+// meantime), never the same one twice in a process.
 int FreePort();
 
 // Polls until a TCP connection to 127.0.0.1:port succeeds or `timeout` passes.
