@@ -708,7 +708,45 @@ Status ValidateRedisCache(const RedisCacheConfig& redis, std::chrono::millisecon
   return OkStatus();
 }
 
-Status CheckRegistryAccess(const RegistryAccessConfig& access, bool complete);  // below
+// ValidateConfig's checks of the registry section: limits within their
+// ranges, no limits or (unless allowed) credentials for host "*", token
+// realm hosts that are hosts.
+Status CheckRegistryAccess(const RegistryAccessConfig& access, bool complete) {
+  const auto invalid = [](const std::string& why) {
+    return Error(ErrorCode::kInvalidArgument, why);
+  };
+  if (auto status = CheckRegistryLimits(access.limits, "registryLimits"); !status.ok()) {
+    return status;
+  }
+  for (const auto& own : access.host_limits) {
+    if (own.host == "*") {
+      return invalid(
+          "registries: host \"*\" cannot carry limits; registryLimits sets them for every host");
+    }
+    if (auto status = CheckRegistryLimits(own.Over(access.limits),
+                                          "registries: host \"" + own.host + "\"");
+        !status.ok()) {
+      return status;
+    }
+  }
+  for (const auto& registry : access.registries) {
+    if (complete && registry.host == "*" && !registry.username_file.empty() &&
+        !access.dangerously_send_credentials_to_any_registry) {
+      return invalid(
+          "registries: host \"*\" would send these credentials to every registry a pod names; "
+          "name the registry host (registries[].host, or --registry-secret-host with "
+          "--registry-secret-dir), or accept that with dangerouslySendCredentialsToAnyRegistry: "
+          "true (--dangerously-send-credentials-to-any-registry)");
+    }
+    for (const auto& realm_host : registry.token_realm_hosts) {
+      if (realm_host.empty() || realm_host.find_first_of("/*?#@ ") != std::string::npos) {
+        return invalid("registries: host \"" + registry.host + "\": tokenRealmHosts entry \"" +
+                       realm_host + "\" is not a host or host:port");
+      }
+    }
+  }
+  return OkStatus();
+}
 
 }  // namespace
 
@@ -822,50 +860,6 @@ RegistryLimits RegistryHostLimits::Over(const RegistryLimits& defaults) const {
   if (burst) limits.burst = *burst;
   return limits;
 }
-
-namespace {
-
-// ValidateConfig's checks of the registry section: limits within their
-// ranges, no limits or (unless allowed) credentials for host "*", token
-// realm hosts that are hosts.
-Status CheckRegistryAccess(const RegistryAccessConfig& access, bool complete) {
-  const auto invalid = [](const std::string& why) {
-    return Error(ErrorCode::kInvalidArgument, why);
-  };
-  if (auto status = CheckRegistryLimits(access.limits, "registryLimits"); !status.ok()) {
-    return status;
-  }
-  for (const auto& own : access.host_limits) {
-    if (own.host == "*") {
-      return invalid(
-          "registries: host \"*\" cannot carry limits; registryLimits sets them for every host");
-    }
-    if (auto status = CheckRegistryLimits(own.Over(access.limits),
-                                          "registries: host \"" + own.host + "\"");
-        !status.ok()) {
-      return status;
-    }
-  }
-  for (const auto& registry : access.registries) {
-    if (complete && registry.host == "*" && !registry.username_file.empty() &&
-        !access.dangerously_send_credentials_to_any_registry) {
-      return invalid(
-          "registries: host \"*\" would send these credentials to every registry a pod names; "
-          "name the registry host (registries[].host, or --registry-secret-host with "
-          "--registry-secret-dir), or accept that with dangerouslySendCredentialsToAnyRegistry: "
-          "true (--dangerously-send-credentials-to-any-registry)");
-    }
-    for (const auto& realm_host : registry.token_realm_hosts) {
-      if (realm_host.empty() || realm_host.find_first_of("/*?#@ ") != std::string::npos) {
-        return invalid("registries: host \"" + registry.host + "\": tokenRealmHosts entry \"" +
-                       realm_host + "\" is not a host or host:port");
-      }
-    }
-  }
-  return OkStatus();
-}
-
-}  // namespace
 
 Status CheckRegistryLimits(const RegistryLimits& limits, const std::string& what) {
   const auto invalid = [&](const std::string& why) {
