@@ -247,7 +247,7 @@ TEST_F(AttestationInteropTest, Cosign2SpdxTextAttestationsVerifyWithSignet) {
   EXPECT_EXIT_CODE(ours, 0);
   EXPECT_FALSE(ours.out.empty());
   EXPECT_EQ(ours.out, theirs.out);
-  // The statement's predicate is the file's text, as a JSON string.
+  // cosign stored one ".att" layer, annotated with the SPDX predicate type.
   const auto layers = AttLayers(Repo("attest/spdx"), image.digest);
   ASSERT_EQ(layers.size(), 1u);
   EXPECT_EQ(layers[0].annotations.at("predicateType"), "https://spdx.dev/Document");
